@@ -1,0 +1,63 @@
+# chiso — two commands on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_VERSION ?= 3.11
+UV_VERSION     ?= 0.13.8
+TOOLS          := .tools
+UV             := $(TOOLS)/bin/uv
+VENV           := .venv
+BIN            := $(VENV)/bin
+STAMP          := $(VENV)/.synced
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup demo test test-unit lint airflow stop clean bench
+
+help:
+	@echo "make demo    set up, start the embedded PostgreSQL, run the demo months through Airflow"
+	@echo "make test    set up and run every test (unit, dbt, lint, end-to-end, Airflow)"
+	@echo "make airflow start Airflow (UI on http://127.0.0.1:8080) with the demo's data"
+	@echo "make stop    stop Airflow, the simulator and the embedded PostgreSQL"
+	@echo "make bench   run the benchmarks in bench/"
+	@echo "make clean   stop everything and delete local state (.var)"
+
+# uv itself lives in a project-local tools venv, so a fresh machine needs only python3.
+$(UV):
+	python$(PYTHON_VERSION) -m venv $(TOOLS) 2>/dev/null || python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# Re-sync only when the lock or the project metadata changed: `make setup` is quick when idle.
+$(STAMP): $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON_VERSION)
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/chiso demo
+
+airflow: setup
+	$(BIN)/chiso airflow up
+
+stop:
+	-@[ -x $(BIN)/chiso ] && $(BIN)/chiso airflow down
+	-@[ -x $(BIN)/chiso ] && $(BIN)/chiso db stop
+
+lint: setup
+	$(BIN)/ruff check chiso dags tests bench
+	$(BIN)/ruff format --check chiso dags tests bench
+
+test: setup lint
+	$(BIN)/pytest
+
+test-unit: setup
+	$(BIN)/pytest tests/unit
+
+bench: setup
+	$(BIN)/python -m bench.run
+
+clean: stop
+	rm -rf .var dbt_project/target dbt_project/logs

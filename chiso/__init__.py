@@ -1,0 +1,1 @@
+"""chiso: a data warehouse for Vietnamese provincial digital-transformation indicators."""

@@ -1,0 +1,280 @@
+"""`chiso` command line: manage the embedded warehouse, the simulator, Airflow, and monthly runs."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from chiso.config import REPO_ROOT, Settings, settings
+
+ROLES = ("admin", "loader", "transformer", "bi_reader", "airflow_metadata")
+
+
+def _print(msg: str) -> None:
+    print(msg, flush=True)
+
+
+# -- db --------------------------------------------------------------------------------------
+def cmd_db(args: argparse.Namespace) -> int:
+    from chiso.db.bootstrap import bootstrap, urls
+    from chiso.db.embedded import EmbeddedPostgres
+
+    s = settings()
+    if args.action == "url":
+        _print(urls(s).for_role(args.role))
+        return 0
+    if s.external_url:
+        if args.action in ("start", "bootstrap"):
+            bootstrap(s)
+            _print("external warehouse (CHISO_WAREHOUSE_URL): schemas ensured")
+        else:
+            _print("external warehouse (CHISO_WAREHOUSE_URL): nothing to manage here")
+        return 0
+    pg = EmbeddedPostgres(s)
+    if args.action in ("start", "bootstrap"):
+        bootstrap(s)
+        _print(f"PostgreSQL {pg.status().describe()}")
+    elif args.action == "stop":
+        _print(f"PostgreSQL {pg.stop().describe()}")
+    elif args.action == "status":
+        st = pg.status()
+        _print(f"PostgreSQL {st.describe()}")
+        return 0 if st.running else 3
+    return 0
+
+
+# -- simulator -------------------------------------------------------------------------------
+def _simulator_pidfile(s: Settings) -> Path:
+    return s.run_dir / "simulator.pid"
+
+
+def simulator_start(s: Settings, timeout: float = 60) -> str:
+    """Start the one-stop simulator in the background (replacing a stale one)."""
+    import httpx
+
+    simulator_stop(s)
+    s.ensure_dirs()
+    log = open(s.log_dir / "simulator.log", "ab")  # noqa: SIM115 (child owns it)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chiso.cli", "simulator", "serve", "--port", str(s.simulator_port)],
+        env={**os.environ, "CHISO_HOME": str(s.home)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=REPO_ROOT,
+    )
+    _simulator_pidfile(s).write_text(str(proc.pid))
+    url = f"http://127.0.0.1:{s.simulator_port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"simulator exited; see {s.log_dir / 'simulator.log'}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return url
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    raise RuntimeError(f"simulator did not answer on {url}")
+
+
+def simulator_stop(s: Settings) -> None:
+    pf = _simulator_pidfile(s)
+    if not pf.exists():
+        return
+    pid = int(pf.read_text())
+    try:
+        os.killpg(pid, signal.SIGTERM)
+        for _ in range(50):
+            os.kill(pid, 0)
+            time.sleep(0.1)
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    pf.unlink(missing_ok=True)
+
+
+def cmd_simulator(args: argparse.Namespace) -> int:
+    s = settings()
+    if args.action == "serve":
+        from chiso.orchestration.airflow import simulator_token
+        from chiso.simulator.server import serve
+
+        serve(host="127.0.0.1", port=args.port or s.simulator_port, token=simulator_token(s))
+    elif args.action == "start":
+        _print(f"simulator on {simulator_start(s)}")
+    elif args.action == "stop":
+        simulator_stop(s)
+    return 0
+
+
+# -- monthly runs ----------------------------------------------------------------------------
+def _api(s: Settings):
+    from chiso.orchestration.airflow import simulator_token
+    from chiso.pipeline import ApiSettings
+
+    return ApiSettings(
+        base_url=os.environ.get("CHISO_ONE_STOP_API_URL", f"http://127.0.0.1:{s.simulator_port}"),
+        token=os.environ.get("CHISO_ONE_STOP_API_TOKEN") or simulator_token(s),
+    )
+
+
+def cmd_run_month(args: argparse.Namespace) -> int:
+    from chiso.db.bootstrap import bootstrap
+    from chiso.pipeline import parse_month, run_month
+
+    s = settings()
+    bootstrap(s)
+    path = run_month(s, parse_month(args.month), _api(s))
+    _print(f"published {args.month}; report: {path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from chiso.pipeline import parse_month, report
+
+    _print(str(report(settings(), parse_month(args.month))))
+    return 0
+
+
+# -- airflow ---------------------------------------------------------------------------------
+def cmd_airflow(args: argparse.Namespace) -> int:
+    from chiso.db.bootstrap import bootstrap
+    from chiso.orchestration import airflow as af
+
+    s = settings()
+    if args.action == "up":
+        bootstrap(s)
+        simulator_start(s)
+        url = af.up(s)
+        _print(f"Airflow UI: {url}  (stop with `make stop`)")
+    elif args.action == "down":
+        af.down(s)
+        simulator_stop(s)
+    elif args.action == "status":
+        for st in af.status(s):
+            _print(f"{st.name:14} {'running' if st.alive else 'stopped'} {st.pid or ''}")
+    elif args.action == "env":
+        for k, v in sorted(af.airflow_env(s).items()):
+            if k.startswith(("AIRFLOW", "CHISO")) and "SECRET" not in k and "CONN" not in k:
+                _print(f"export {k}={v!r}")
+    return 0
+
+
+def _month_range(first: date, last: date) -> list[date]:
+    from chiso.pipeline import next_month
+
+    months, m = [], first
+    while m <= last:
+        months.append(m)
+        m = next_month(m)
+    return months
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Set up everything and run several months through the real Airflow scheduler."""
+    import psycopg
+    from rich.console import Console
+
+    from chiso.db.bootstrap import bootstrap
+    from chiso.orchestration import airflow as af
+    from chiso.pipeline import parse_month
+
+    console = Console()
+    s = settings()
+    months = _month_range(parse_month(args.first), parse_month(args.last))
+    with console.status("Starting the embedded PostgreSQL and creating the warehouse…"):
+        u = bootstrap(s)
+    console.print(f"[green]✓[/] PostgreSQL ready ({'external' if s.external_url else 'embedded'})")
+    with console.status("Starting the one-stop simulator…"):
+        api = simulator_start(s)
+    console.print(f"[green]✓[/] one-stop simulator on {api}")
+    try:
+        with console.status("Migrating Airflow's metadata DB and starting its services…"):
+            ui = af.up(s)
+        console.print(
+            f"[green]✓[/] Airflow api-server, scheduler, dag-processor, triggerer on {ui}"
+        )
+        with console.status(
+            f"Backfilling {months[0]:%Y-%m} … {months[-1]:%Y-%m} through the scheduler…"
+        ) as status:
+            states = af.run_months(
+                s,
+                months,
+                on_progress=lambda st: status.update(
+                    "Runs: " + "  ".join(f"{m:%Y-%m} {v or 'pending'}" for m, v in st.items())
+                ),
+            )
+    finally:
+        if not args.keep_running:
+            af.down(s)
+            simulator_stop(s)
+    for m, st in states.items():
+        mark = "[green]✓[/]" if st == "success" else "[red]✗[/]"
+        console.print(f"{mark} {m:%Y-%m}: {st}")
+    with psycopg.connect(u.bi_reader) as conn:
+        rows = conn.execute(
+            "select period_month, count(*) from marts.mart_kpi_monthly group by 1 order by 1"
+        ).fetchall()
+    console.print("\n[bold]Published mart[/] marts.mart_kpi_monthly:")
+    for m, n in rows:
+        console.print(f"  {m:%Y-%m}: {n} rows (agency × indicator)")
+    console.print('  connect as the BI reader: psql "$(.venv/bin/chiso db url --role bi_reader)"')
+    console.print("\n[bold]Reports[/]:")
+    for m in months:
+        p = s.reports_dir / f"bao-cao-{m:%Y-%m}.html"
+        if p.exists():
+            console.print(f"  {p}")
+    console.print(
+        "\n[bold]Airflow UI[/]: run `make airflow`, then open http://127.0.0.1:"
+        f"{s.airflow_port} (DAG one_stop_monthly_kpi); `make stop` stops everything."
+    )
+    return 0 if all(v == "success" for v in states.values()) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("CHISO_LOG_LEVEL", "WARNING"))
+    p = argparse.ArgumentParser(prog="chiso", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="the warehouse server")
+    db.add_argument("action", choices=["start", "stop", "status", "url", "bootstrap"])
+    db.add_argument("--role", choices=ROLES, default="bi_reader", help="role for `url`")
+    db.set_defaults(func=cmd_db)
+
+    sim = sub.add_parser("simulator", help="the one-stop system simulator")
+    sim.add_argument("action", choices=["serve", "start", "stop"])
+    sim.add_argument("--port", type=int)
+    sim.set_defaults(func=cmd_simulator)
+
+    rm = sub.add_parser("run-month", help="run the monthly slice for one month without Airflow")
+    rm.add_argument("month", help="YYYY-MM")
+    rm.set_defaults(func=cmd_run_month)
+
+    rp = sub.add_parser("report", help="render the monthly report from the published mart")
+    rp.add_argument("--month", required=True, help="YYYY-MM")
+    rp.set_defaults(func=cmd_report)
+
+    af = sub.add_parser("airflow", help="the project's Airflow services")
+    af.add_argument("action", choices=["up", "down", "status", "env"])
+    af.set_defaults(func=cmd_airflow)
+
+    demo = sub.add_parser("demo", help="set up and run the demo months through Airflow")
+    demo.add_argument("--first", default="2020-01")
+    demo.add_argument("--last", default="2020-04")
+    demo.add_argument("--keep-running", action="store_true", help="leave Airflow up afterwards")
+    demo.set_defaults(func=cmd_demo)
+
+    args = p.parse_args(argv)
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

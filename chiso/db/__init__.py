@@ -1,0 +1,1 @@
+"""Database lifecycle: the embedded server, bootstrap of databases, schemas and roles."""

@@ -1,0 +1,1 @@
+"""Ingest: pull source-system data into the raw landing zone."""

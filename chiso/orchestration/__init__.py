@@ -1,0 +1,1 @@
+"""Orchestration: Airflow environment, services and the task bodies the DAGs call."""

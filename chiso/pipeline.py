@@ -1,0 +1,170 @@
+"""The monthly one-stop slice as plain functions: ingest → transform → validate → publish → report.
+
+The Airflow DAG calls these one per task; `chiso run-month` calls them in a row. Each step is
+idempotent for its month, so a retried task or a re-run month converges to the same state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import psycopg
+
+from chiso.config import Settings
+
+log = logging.getLogger(__name__)
+
+ONE_STOP_SOURCE = "one_stop_api"
+
+GATE_RESULTS_DDL = """
+create table if not exists ops.gate_results (
+    validated_at   timestamptz not null default now(),
+    period_month   date not null,
+    success        boolean not null,
+    evaluated      integer not null,
+    failures       jsonb not null
+)
+"""
+
+
+class GateFailed(RuntimeError):
+    """The month failed validation; it was not published."""
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    base_url: str
+    token: str
+
+
+def month_start(value: date) -> date:
+    return date(value.year, value.month, 1)
+
+
+def next_month(month: date) -> date:
+    return date(month.year + 1, 1, 1) if month.month == 12 else date(month.year, month.month + 1, 1)
+
+
+def parse_month(text: str) -> date:
+    """'2020-01' → date(2020, 1, 1), with an error that says what was expected."""
+    try:
+        year, month = text.split("-")
+        return date(int(year), int(month), 1)
+    except ValueError as exc:
+        raise ValueError(f"month must look like YYYY-MM, got {text!r}") from exc
+
+
+def ingest_one_stop(settings: Settings, month: date, api: ApiSettings) -> int:
+    """Pull the month's dossiers (by date of receipt) from the API into raw, replacing the month."""
+    from chiso.db.bootstrap import urls
+    from chiso.ingest.copy_loader import load_batch
+    from chiso.ingest.one_stop_api import iter_dossiers
+    from chiso.ingest.raw_tables import ONE_STOP_DOSSIERS
+
+    records = iter_dossiers(api.base_url, api.token, month, next_month(month))
+    result = load_batch(
+        urls(settings).loader,
+        ONE_STOP_DOSSIERS,
+        records,
+        source=ONE_STOP_SOURCE,
+        extract_month=month,
+        origin=f"{api.base_url.rstrip('/')}/api/v1/dossiers?received_from={month}",
+        key_field="MaHoSo",
+    )
+    return result.rows
+
+
+def transform(settings: Settings) -> str | None:
+    """Build every dbt model and run its tests; returns the dbt invocation id."""
+    from chiso.transform.dbt import build
+
+    return build(settings).invocation_id
+
+
+def _gate_parameters(url: str, month: date) -> tuple[list[str], list[str]]:
+    with psycopg.connect(url) as conn:
+        # valid_from <= month end: an agency created mid-month reports for that month
+        agencies = [
+            r[0]
+            for r in conn.execute(
+                "select agency_code from audit.dim_agency where valid_from < %s"
+                " and coalesce(valid_to, '9999-12-31') >= %s order by 1",
+                (next_month(month), month),
+            )
+        ]
+        indicators = [
+            r[0] for r in conn.execute("select indicator_code from audit.dim_indicator order by 1")
+        ]
+    return agencies, indicators
+
+
+def validate(settings: Settings, month: date) -> bool:
+    """Run the GX gate for the month and record the outcome; raise GateFailed on failure."""
+    from chiso.db.bootstrap import urls
+    from chiso.quality.gate import validate_month
+
+    url = urls(settings).transformer
+    agencies, indicators = _gate_parameters(url, month)
+    result = validate_month(
+        url,
+        month,
+        valid_agency_codes=agencies,
+        indicator_codes=indicators,
+        expected_rows=len(agencies) * len(indicators),
+    )
+    failures = [
+        {
+            "suite": f.suite,
+            "expectation": f.expectation_type,
+            "column": f.column,
+            "observed": f.observed,
+            "sample_rows": f.sample_rows,
+        }
+        for f in result.failures
+    ]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(GATE_RESULTS_DDL)
+        conn.execute(
+            "insert into ops.gate_results (period_month, success, evaluated, failures)"
+            " values (%s, %s, %s, %s)",
+            (
+                month,
+                result.success,
+                result.evaluated,
+                json.dumps(failures, default=str, ensure_ascii=False),
+            ),
+        )
+    if not result.success:
+        raise GateFailed(f"{month:%Y-%m} failed validation; not published:\n{result.summary()}")
+    log.info("%s passed validation (%s expectations)", f"{month:%Y-%m}", result.evaluated)
+    return True
+
+
+def publish(settings: Settings, month: date, dbt_invocation_id: str | None) -> int:
+    from chiso.db.bootstrap import urls
+    from chiso.publish import publish_month
+
+    pub = publish_month(
+        urls(settings).transformer, month, dbt_invocation_id=dbt_invocation_id, gate_success=True
+    )
+    return pub.revision
+
+
+def report(settings: Settings, month: date) -> Path:
+    from chiso.db.bootstrap import urls
+    from chiso.report.monthly import render
+
+    return render(urls(settings).bi_reader, month, settings.reports_dir)
+
+
+def run_month(settings: Settings, month: date, api: ApiSettings) -> Path:
+    """The whole slice for one month, in order, outside Airflow."""
+    ingest_one_stop(settings, month, api)
+    invocation = transform(settings)
+    validate(settings, month)
+    publish(settings, month, invocation)
+    return report(settings, month)

@@ -1,0 +1,1 @@
+"""The monthly report for provincial leaders, rendered from the published mart."""

@@ -1,0 +1,142 @@
+"""Render the monthly KPI report (HTML) from `marts.mart_kpi_monthly`.
+
+The report reads only what was published, as the BI reader role, so it can never show a
+number that did not pass the gate. Province and tier lines are ratios of sums of numerators
+and denominators; averaging agency rates would be wrong and never appears.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from psycopg.rows import dict_row
+
+from chiso.report import formatting as fmt
+
+TEMPLATES = Path(__file__).with_name("templates")
+TIER_ORDER = {"province_dept": 1, "district": 2, "commune": 3}
+
+
+class ReportError(RuntimeError):
+    """Nothing is published for the requested month."""
+
+
+@dataclass
+class Line:
+    label: str
+    numerator: int
+    denominator: int
+    target: Decimal | None = None
+    target_met: bool | None = None
+    previous: Decimal | None = None
+
+    @property
+    def value(self) -> Decimal | None:
+        return Decimal(self.numerator) / Decimal(self.denominator) if self.denominator else None
+
+
+@dataclass
+class IndicatorSection:
+    code: str
+    name: str
+    province: Line
+    tiers: list[Line] = field(default_factory=list)
+    agencies: list[tuple[str, list[Line]]] = field(default_factory=list)
+
+
+def previous_month(month: date) -> date:
+    return date(month.year - 1, 12, 1) if month.month == 1 else date(month.year, month.month - 1, 1)
+
+
+def _fetch(url: str, month: date) -> tuple[list[dict], list[str]]:
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        rows = conn.execute(
+            "select * from marts.mart_kpi_monthly where period_month in (%s, %s)",
+            (month, previous_month(month)),
+        ).fetchall()
+        provinces = conn.execute(
+            "select distinct province_name from marts.dim_agency d"
+            " join marts.mart_kpi_monthly m using (agency_code) where m.period_month = %s"
+            " order by 1",
+            (month,),
+        ).fetchall()
+    return rows, [p["province_name"] for p in provinces]
+
+
+def _sum_line(label: str, rows: list[dict], prev_rows: list[dict]) -> Line:
+    line = Line(label, sum(r["numerator"] for r in rows), sum(r["denominator"] for r in rows))
+    pn, pd = sum(r["numerator"] for r in prev_rows), sum(r["denominator"] for r in prev_rows)
+    line.previous = Decimal(pn) / Decimal(pd) if pd else None
+    return line
+
+
+def build_sections(rows: list[dict], month: date) -> list[IndicatorSection]:
+    current = [r for r in rows if r["period_month"] == month]
+    prev = [r for r in rows if r["period_month"] != month]
+    sections = []
+    for code in sorted({r["indicator_code"] for r in current}):
+        cur_i = [r for r in current if r["indicator_code"] == code]
+        prev_i = [r for r in prev if r["indicator_code"] == code]
+        sec = IndicatorSection(
+            code, cur_i[0]["indicator_name_vi"], _sum_line("Toàn tỉnh", cur_i, prev_i)
+        )
+        by_tier: dict[str, list[dict]] = defaultdict(list)
+        for r in cur_i:
+            by_tier[r["tier"]].append(r)
+        prev_by_agency = {r["agency_code"]: r for r in prev_i}
+        for tier in sorted(by_tier, key=lambda t: TIER_ORDER.get(t, 9)):
+            tier_rows = by_tier[tier]
+            tline = _sum_line(
+                tier_rows[0]["tier_name_vi"], tier_rows, [r for r in prev_i if r["tier"] == tier]
+            )
+            tline.target = tier_rows[0]["target_value"]
+            sec.tiers.append(tline)
+            agency_lines = []
+            for r in sorted(tier_rows, key=lambda r: r["agency_name"]):
+                p = prev_by_agency.get(r["agency_code"])
+                agency_lines.append(
+                    Line(
+                        r["agency_name"],
+                        r["numerator"],
+                        r["denominator"],
+                        r["target_value"],
+                        r["target_met"],
+                        p["value"] if p else None,
+                    )
+                )
+            sec.agencies.append((tier_rows[0]["tier_name_vi"], agency_lines))
+        sections.append(sec)
+    return sections
+
+
+def render(url: str, month: date, out_dir: Path) -> Path:
+    """Write `bao-cao-YYYY-MM.html` for a published month and return its path."""
+    rows, provinces = _fetch(url, month)
+    if not any(r["period_month"] == month for r in rows):
+        raise ReportError(f"nothing is published for {month:%Y-%m} in marts.mart_kpi_monthly")
+    current = [r for r in rows if r["period_month"] == month]
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"])
+    )
+    env.filters.update(percent=fmt.percent, count=fmt.count)
+    env.globals.update(change=fmt.points_change)
+    html = env.get_template("monthly.html.j2").render(
+        month=month,
+        month_label=fmt.month_label(month),
+        previous_label=fmt.month_label(previous_month(month)),
+        province_name=", ".join(f"Tỉnh {p}" for p in provinces),
+        sections=build_sections(rows, month),
+        published_at=max(r["published_at"] for r in current if r["published_at"] is not None),
+        agency_count=len({r["agency_code"] for r in current}),
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"bao-cao-{month:%Y-%m}.html"
+    path.write_text(unicodedata.normalize("NFC", html), encoding="utf-8")
+    return path

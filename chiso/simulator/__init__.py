@@ -1,0 +1,1 @@
+"""One-stop-system simulator: deterministic dossiers, an HTTP API and XLSX exports."""

@@ -1,0 +1,1 @@
+"""Transformations: dbt runs against the warehouse."""

@@ -1,0 +1,24 @@
+with
+
+indicators as (
+
+    select * from {{ ref('ref_indicators') }}
+
+),
+
+final as (
+
+    select
+        indicator_code,
+        indicator_name_vi,
+        indicator_name_en,
+        numerator_definition,
+        denominator_definition,
+        unit,
+        direction,
+        legal_basis
+    from indicators
+
+)
+
+select * from final

@@ -1,0 +1,81 @@
+-- The monthly KPI mart as built for audit: one row per agency × indicator × month with names,
+-- tier and the tier's target for the year. `chiso publish` copies a validated month of it into
+-- marts.mart_kpi_monthly.
+with
+
+indicator_values as (
+
+    select * from {{ ref('fct_indicator_values') }}
+
+),
+
+agencies as (
+
+    select * from {{ ref('dim_agency') }}
+
+),
+
+indicators as (
+
+    select * from {{ ref('dim_indicator') }}
+
+),
+
+targets as (
+
+    select * from {{ ref('ref_indicator_targets') }}
+
+),
+
+joined as (
+
+    select
+        indicator_values.period_month,
+        indicator_values.agency_code,
+        agencies.agency_name,
+        agencies.tier,
+        agencies.tier_name_vi,
+        indicator_values.indicator_code,
+        indicators.indicator_name_vi,
+        indicators.direction,
+        indicator_values.numerator,
+        indicator_values.denominator,
+        indicator_values.value,
+        targets.target_value,
+        targets.comparator as target_comparator
+    from indicator_values
+    inner join agencies
+        on indicator_values.agency_code = agencies.agency_code
+    inner join indicators
+        on indicator_values.indicator_code = indicators.indicator_code
+    left join targets
+        on indicator_values.indicator_code = targets.indicator_code
+        and agencies.tier = targets.tier
+        and extract(year from indicator_values.period_month) between targets.year_from and targets.year_to
+
+),
+
+final as (
+
+    select
+        period_month,
+        agency_code,
+        agency_name,
+        tier,
+        tier_name_vi,
+        indicator_code,
+        indicator_name_vi,
+        numerator,
+        denominator,
+        value,
+        target_value,
+        case
+            when value is null or target_value is null then null
+            when target_comparator = '>=' then value >= target_value
+            when target_comparator = '<=' then value <= target_value
+        end as target_met
+    from joined
+
+)
+
+select * from final

@@ -1,0 +1,104 @@
+-- One row per dossier: renamed, typed and cleaned; personal data (name, ID number, phone,
+-- e-mail) is dropped here and never leaves raw.
+with
+
+source as (
+
+    select * from {{ source('one_stop', 'dossiers') }}
+
+),
+
+latest_delivery as (
+
+    -- a dossier repeated in a delivery (duplicate API page, re-sent file) keeps its last copy
+    select
+        *,
+        row_number() over (
+            partition by ma_ho_so
+            order by _loaded_at desc, _row_number desc
+        ) as delivery_rank
+    from source
+
+),
+
+renamed as (
+
+    select
+        trim(ma_ho_so) as dossier_id,
+        trim(ma_tthc) as procedure_code,
+        trim(ten_tthc) as procedure_name,
+        trim(ma_linh_vuc) as field_code,
+        trim(ten_linh_vuc) as field_name,
+        nullif(trim(muc_do), '')::int as procedure_level,
+        trim(don_vi_xu_ly) as agency_code,
+        trim(ten_don_vi_xu_ly) as agency_name_reported,
+        case trim(loai_doi_tuong)
+            when '1' then 'citizen'
+            when '2' then 'business'
+        end as applicant_type,
+        {{ parse_source_timestamp('ngay_nop_ho_so') }} as submitted_at,
+        {{ parse_source_timestamp('ngay_tiep_nhan') }} as received_at,
+        {{ parse_source_timestamp('ngay_hen_tra') }} as due_at,
+        {{ parse_source_timestamp('ngay_ket_thuc_xu_ly') }} as finished_processing_at,
+        {{ parse_source_timestamp('ngay_tra') }} as returned_at,
+        nullif(trim(trang_thai_ho_so), '')::int as status_code,
+        -- a missing channel means over the counter (sources.md)
+        coalesce(nullif(trim(kenh_thuc_hien), '')::int, 1) as channel_code,
+        trim(hinh_thuc_tra) = '1' as is_result_by_post,
+        trim(duoc_thanh_toan_truc_tuyen) = '1' as is_paid_online,
+        _batch_id,
+        _extract_month,
+        _loaded_at
+    from latest_delivery
+    where delivery_rank = 1
+
+),
+
+final as (
+
+    select
+        dossier_id,
+        procedure_code,
+        procedure_name,
+        field_code,
+        field_name,
+        procedure_level,
+        agency_code,
+        agency_name_reported,
+        applicant_type,
+        submitted_at,
+        received_at,
+        due_at,
+        finished_processing_at,
+        returned_at,
+        status_code,
+        case status_code
+            when 1 then 'submitted'
+            when 2 then 'accepted'
+            when 3 then 'not_accepted'
+            when 4 then 'in_progress'
+            when 5 then 'awaiting_supplement'
+            when 6 then 'awaiting_payment'
+            when 7 then 'withdrawn'
+            when 8 then 'stopped'
+            when 9 then 'resolved'
+            when 10 then 'result_returned'
+        end as status,
+        channel_code,
+        case channel_code
+            when 1 then 'direct'
+            when 2 then 'online'
+            when 3 then 'bcci'
+        end as channel,
+        is_result_by_post,
+        is_paid_online,
+        received_at::date as received_date,
+        date_trunc('month', received_at)::date as received_month,
+        _batch_id,
+        _extract_month,
+        _loaded_at
+    from renamed
+
+)
+
+select * from final
