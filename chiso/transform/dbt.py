@@ -108,5 +108,10 @@ def _failures(target: Path) -> list[str]:
 
 
 def build(settings: Settings) -> DbtResult:
-    """Seeds, models, snapshots, data tests and unit tests, in DAG order."""
+    """Check source freshness, then seeds, models, snapshots, data and unit tests in DAG order.
+
+    A source past its `error_after` freshness stops the build: publishing KPIs from a feed
+    that stopped arriving would report stale numbers as current.
+    """
+    run_dbt(settings, "source", "freshness")
     return run_dbt(settings, "build")
