@@ -16,7 +16,10 @@ dossiers as (
 
 resolved as (
 
-    select agency_code, finished_month as period_month, count(*) as resolved
+    select
+        agency_code,
+        finished_month as period_month,
+        count(*) as resolved
     from dossiers
     where is_resolved
     group by 1, 2
@@ -25,7 +28,10 @@ resolved as (
 
 denominators as (
 
-    select agency_code, period_month, denominator
+    select
+        agency_code,
+        period_month,
+        denominator
     from indicator_values
     where indicator_code = 'dossier.early_rate'
 
@@ -42,4 +48,5 @@ full outer join resolved
     and denominators.period_month = resolved.period_month
 where coalesce(denominators.denominator, 0) <> coalesce(resolved.resolved, 0)
     -- resolved dossiers finishing after the last month of receipt fall outside the spine
-    and coalesce(denominators.period_month, resolved.period_month) <= (select max(received_month) from dossiers)
+    and coalesce(denominators.period_month, resolved.period_month)
+    <= (select max(dossiers.received_month) as last_received_month from dossiers)

@@ -37,17 +37,32 @@ resolved as (
 
 unpivoted as (
 
-    select agency_code, period_month, indicator_code, numerator, denominator
+    select
+        agency_code,
+        period_month,
+        indicator_code,
+        numerator,
+        denominator
     from received
 
     union all
 
-    select agency_code, period_month, 'dossier.early_rate', early, resolved
+    select
+        agency_code,
+        period_month,
+        'dossier.early_rate' as indicator_code,
+        early as numerator,
+        resolved as denominator
     from resolved
 
     union all
 
-    select agency_code, period_month, 'dossier.late_rate', late, resolved
+    select
+        agency_code,
+        period_month,
+        'dossier.late_rate' as indicator_code,
+        late as numerator,
+        resolved as denominator
     from resolved
 
 ),

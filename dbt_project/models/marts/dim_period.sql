@@ -4,7 +4,10 @@ with
 
 months as (
 
-    select generate_series('2015-01-01'::date, '2030-12-01'::date, interval '1 month')::date as period_start
+    select
+        generate_series(
+            '2015-01-01'::date, '2030-12-01'::date, interval '1 month'
+        )::date as period_start
 
 ),
 

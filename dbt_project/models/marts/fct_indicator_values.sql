@@ -51,8 +51,8 @@ spine as (
     inner join data_months
         on periods.period_start between data_months.first_month and data_months.last_month
     inner join agencies
-        on agencies.valid_from <= periods.period_end
-        and coalesce(agencies.valid_to, '9999-12-31') >= periods.period_start
+        on periods.period_end >= agencies.valid_from
+        and periods.period_start <= coalesce(agencies.valid_to, '9999-12-31')
     cross join indicators
 
 ),

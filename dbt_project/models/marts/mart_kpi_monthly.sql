@@ -51,7 +51,8 @@ joined as (
     left join targets
         on indicator_values.indicator_code = targets.indicator_code
         and agencies.tier = targets.tier
-        and extract(year from indicator_values.period_month) between targets.year_from and targets.year_to
+        and extract(year from indicator_values.period_month)
+        between targets.year_from and targets.year_to
 
 ),
 
