@@ -240,6 +240,19 @@ def reset_dag(settings: Settings, dag_id: str = DAG_ID) -> None:
     """
     with _metadata(settings) as conn:
         known = conn.execute("select 1 from dag where dag_id = %s", (dag_id,)).fetchone()
+        # Runs whose processes were killed stay `running` and `dags delete` refuses them;
+        # the demo owns these runs, so close them as failed first.
+        conn.execute(
+            "update task_instance set state = 'failed' where dag_id = %s and state in"
+            " ('running', 'queued', 'scheduled', 'up_for_retry', 'up_for_reschedule',"
+            " 'restarting', 'deferred')",
+            (dag_id,),
+        )
+        conn.execute(
+            "update dag_run set state = 'failed' where dag_id = %s and state in"
+            " ('running', 'queued')",
+            (dag_id,),
+        )
     if known:
         airflow_cli(settings, "dags", "delete", dag_id, "--yes")
 
