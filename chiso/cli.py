@@ -273,7 +273,15 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(func=cmd_demo)
 
     args = p.parse_args(argv)
-    return args.func(args) or 0
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: services this command started were stopped; running the same"
+            " command again picks up cleanly.",
+            file=sys.stderr,
+        )
+        return 130
 
 
 if __name__ == "__main__":
