@@ -38,12 +38,13 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chiso.config import EXPECTATIONS_DIR
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from psycopg import sql as pg_sql
 
 log = logging.getLogger(__name__)
 
-EXPECTATIONS_DIR = Path(__file__).resolve().parents[2] / "expectations"
 SUITE_FILES = ("one_stop_staging.json", "kpi_monthly.json")
 SAMPLE_LIMIT = 5
 SAMPLE_TIMEOUT_MS = 30_000

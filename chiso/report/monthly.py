@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -21,6 +22,7 @@ from psycopg.rows import dict_row
 from chiso.report import formatting as fmt
 
 TEMPLATES = Path(__file__).with_name("templates")
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 TIER_ORDER = {"province_dept": 1, "district": 2, "commune": 3}
 
 
@@ -133,7 +135,9 @@ def render(url: str, month: date, out_dir: Path) -> Path:
         previous_label=fmt.month_label(previous_month(month)),
         province_name=", ".join(f"Tỉnh {p}" for p in provinces),
         sections=build_sections(rows, month),
-        published_at=max(r["published_at"] for r in current if r["published_at"] is not None),
+        published_at=max(
+            r["published_at"] for r in current if r["published_at"] is not None
+        ).astimezone(LOCAL_TZ),
         agency_count=len({r["agency_code"] for r in current}),
     )
     out_dir.mkdir(parents=True, exist_ok=True)
