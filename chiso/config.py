@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +48,7 @@ class Settings:
     def embedded(self) -> bool:
         return self.external_url is None
 
-    @cached_property
+    @property
     def pgdata(self) -> Path:
         return self.home / "pgdata"
 

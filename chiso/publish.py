@@ -92,7 +92,8 @@ def _ensure_published_tables(conn: psycopg.Connection) -> None:
 
 
 def _copy(conn: psycopg.Connection, table: str, where: sql.Composable, params: tuple) -> int:
-    cols = [c for c in _columns(conn, "audit", table) if c in _columns(conn, "marts", table)]
+    published = set(_columns(conn, "marts", table))
+    cols = [c for c in _columns(conn, "audit", table) if c in published]
     col_list = sql.SQL(", ").join(map(sql.Identifier, cols))
     cur = conn.execute(
         sql.SQL("insert into {} ({}) select {} from {} where {}").format(
