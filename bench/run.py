@@ -1,7 +1,7 @@
 """Benchmarks: the COPY loader against `psql \\copy` of the same rows, in one run.
 
-    make bench                      # 200k dossiers
-    .venv/bin/python -m bench.run --rows 1000000
+    make bench                      # 1M and 5M-row dossier CSVs
+    .venv/bin/python -m bench.run --rows 200000
 
 Runs on a throwaway embedded PostgreSQL. Prints throughput of both paths, their ratio, and
 the loader's peak memory (measured in a child process so the CSV generation does not count).
@@ -26,13 +26,19 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def make_csv(path: Path, rows: int) -> None:
-    """Repeat the simulator's dossiers with fresh ids until `rows` lines are written."""
-    from chiso.ingest.raw_tables import ONE_STOP_DOSSIERS
-    from chiso.simulator.one_stop import SimulatorConfig, generate_dossiers
+MONTH = date(2020, 1, 1)
 
-    base = generate_dossiers(SimulatorConfig(months=3))
-    keys = [k for k, _ in ONE_STOP_DOSSIERS.fields]
+
+def make_csv(path: Path, rows: int) -> None:
+    """Repeat January's simulated dossiers with fresh ids until `rows` lines are written.
+
+    The columns are every scalar DVCQG field, so the header maps 1:1 onto the canonical
+    schema and the loader takes its streaming path, as a clean vendor CSV would.
+    """
+    from chiso.simulator.one_stop import DOSSIER_KEYS, SimulatorConfig, generate_dossiers
+
+    base = generate_dossiers(SimulatorConfig(months=1))
+    keys = [k for k in DOSSIER_KEYS if not isinstance(base[0].get(k), list)]
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(keys)
@@ -42,57 +48,95 @@ def make_csv(path: Path, rows: int) -> None:
 
 
 def load_with_chiso(url: str, path: Path) -> dict:
-    """Child-process entry: stream the CSV through load_batch; report time and peak RSS."""
-    from chiso.ingest.copy_loader import load_batch
-    from chiso.ingest.raw_tables import ONE_STOP_DOSSIERS
+    """Child-process entry: `chiso ingest` of the file; report time, path and peak RSS."""
+    from chiso.ingest.files import ingest_file
+    from chiso.ingest.loader import prepare
 
+    prepare(url)
     t = time.perf_counter()
-    with path.open(newline="", encoding="utf-8") as f:
-        result = load_batch(
-            url,
-            ONE_STOP_DOSSIERS,
-            csv.DictReader(f),
-            source="bench",
-            extract_month=date(2020, 1, 1),
-            origin=str(path),
-            key_field="MaHoSo",
-        )
+    result = ingest_file(url, "one_stop", path, month=MONTH)
     seconds = time.perf_counter() - t
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"rows": result.rows, "seconds": seconds, "peak_rss_mb": peak_mb}
+    return {
+        "rows": result.rows,
+        "seconds": seconds,
+        "path": result.path_taken,
+        "peak_rss_mb": peak_mb,
+    }
+
+
+def _columns(path: Path) -> list[str]:
+    from chiso.ingest.headers import match_headers
+    from chiso.sources.canonical import ONE_STOP_DOSSIERS
+
+    with path.open(encoding="utf-8", newline="") as f:
+        header = next(csv.reader(f))
+    return [c for c in match_headers(ONE_STOP_DOSSIERS, header).fields if c]
 
 
 def load_with_psql(psql: Path, url: str, path: Path) -> dict:
-    from chiso.ingest.raw_tables import ONE_STOP_DOSSIERS
-
-    cols = ", ".join(ONE_STOP_DOSSIERS.columns)
-    subprocess.run(
-        [
-            str(psql),
-            url,
-            "-qc",
-            "create table if not exists raw.bench_copy as"
-            " select * from raw.one_stop__dossiers with no data",
-        ],
-        check=True,
-    )
-    subprocess.run([str(psql), url, "-qc", "truncate raw.bench_copy"], check=True)
+    """`psql \\copy` of the same file into the same landing partition, same defaults."""
+    cols = ", ".join(_columns(path))
+    part = f"raw.one_stop__dossiers__{MONTH:%Y_%m}"
+    subprocess.run([str(psql), url, "-qc", f"truncate {part}"], check=True)
     t = time.perf_counter()
     subprocess.run(
         [
             str(psql),
             url,
-            "-qc",
-            f"\\copy raw.bench_copy ({cols}) from '{path}' with (format csv, header)",
+            "-q",
+            "-c",
+            "select set_config('chiso.batch_id', gen_random_uuid()::text, false)",
+            "-c",
+            f"\\copy {part} ({cols}) from '{path}' with (format csv, header)",
         ],
         check=True,
+        stdout=subprocess.DEVNULL,
     )
-    return {"seconds": time.perf_counter() - t}
+    seconds = time.perf_counter() - t
+    subprocess.run([str(psql), url, "-qc", f"truncate {part}"], check=True)
+    return {"seconds": seconds}
+
+
+def run_size(pg_psql: Path, url: str, home: Path, rows: int) -> dict:
+    data = home / f"dossiers_{rows}_2020-01.csv"
+    t = time.perf_counter()
+    make_csv(data, rows)
+    print(
+        f"generated {rows:,} rows ({data.stat().st_size / 1e6:.0f} MB)"
+        f" in {time.perf_counter() - t:.1f}s"
+    )
+    theirs = load_with_psql(pg_psql, url, data)
+    child = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--child", url, str(data)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=HERE.parent,
+        env={**os.environ},
+    )
+    ours = json.loads(child.stdout.strip().splitlines()[-1])
+    data.unlink()
+    ours_rps, theirs_rps = rows / ours["seconds"], rows / theirs["seconds"]
+    return {
+        "rows": rows,
+        "loader_path": ours["path"],
+        "chiso_rows_per_s": round(ours_rps),
+        "psql_copy_rows_per_s": round(theirs_rps),
+        "ratio": round(ours_rps / theirs_rps, 3),
+        "chiso_peak_rss_mb": round(ours["peak_rss_mb"], 1),
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--rows", type=int, default=200_000)
+    ap.add_argument(
+        "--rows",
+        type=int,
+        nargs="+",
+        default=[1_000_000, 5_000_000],
+        help="file sizes to measure (each: psql \\copy then chiso ingest of the same file)",
+    )
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -104,40 +148,25 @@ def main() -> int:
     from chiso.config import settings
     from chiso.db.bootstrap import bootstrap
     from chiso.db.embedded import EmbeddedPostgres
+    from chiso.ingest.loader import prepare
 
     s = settings()
     pg = EmbeddedPostgres(s)
     try:
         urls = bootstrap(s)
-        data = home / "dossiers.csv"
-        t = time.perf_counter()
-        make_csv(data, args.rows)
-        print(
-            f"generated {args.rows:,} rows ({data.stat().st_size / 1e6:.0f} MB)"
-            f" in {time.perf_counter() - t:.1f}s"
-        )
-        child = subprocess.run(
-            [sys.executable, "-m", "bench.run", "--child", urls.loader, str(data)],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=HERE.parent,
-            env={**os.environ},
-        )
-        ours = json.loads(child.stdout.strip().splitlines()[-1])
-        theirs = load_with_psql(pg.psql_path(), urls.loader, data)
-        ours_rps, theirs_rps = args.rows / ours["seconds"], args.rows / theirs["seconds"]
-        result = {
-            "rows": args.rows,
-            "chiso_rows_per_s": round(ours_rps),
-            "psql_copy_rows_per_s": round(theirs_rps),
-            "ratio": round(ours_rps / theirs_rps, 3),
-            "chiso_peak_rss_mb": round(ours["peak_rss_mb"], 1),
-        }
-        print(json.dumps(result, indent=2))
+        prepare(urls.loader)
+        import psycopg
+
+        from chiso.ingest.raw_tables import ensure_partition
+        from chiso.sources.canonical import ONE_STOP_DOSSIERS
+
+        with psycopg.connect(urls.loader, autocommit=True) as conn:
+            ensure_partition(conn, ONE_STOP_DOSSIERS, MONTH)
+        results = [run_size(pg.psql_path(), urls.loader, home, n) for n in args.rows]
+        print(json.dumps(results, indent=2))
         out = HERE / "results"
         out.mkdir(exist_ok=True)
-        (out / f"copy_loader_{args.rows}.json").write_text(json.dumps(result, indent=2))
+        (out / "ingest_csv.json").write_text(json.dumps(results, indent=2))
     finally:
         pg.destroy()
         shutil.rmtree(home, ignore_errors=True)

@@ -168,6 +168,47 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Load files (one, or the source's inbox folder) or pull a month from the source's API."""
+    from chiso.db.bootstrap import bootstrap
+    from chiso.ingest.files import IngestError, describe, ingest_file, ingest_inbox
+    from chiso.ingest.loader import LoadError
+    from chiso.ingest.readers import ReadError
+    from chiso.pipeline import ingest_api, parse_month
+
+    s = settings()
+    u = bootstrap(s)
+    month = parse_month(args.month) if args.month else None
+    if args.file:
+        try:
+            result = ingest_file(
+                u.loader,
+                args.source,
+                Path(args.file),
+                entity=args.entity,
+                month=month,
+                agency=args.agency,
+                encoding=args.encoding,
+            )
+        except (IngestError, LoadError, ReadError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        _print(describe([result]).rstrip())
+        for w in result.warnings:
+            _print(f"  warning: {w}")
+        return 0
+    if args.api:
+        if month is None:
+            print("error: --api needs --month YYYY-MM", file=sys.stderr)
+            return 2
+        rows = ingest_api(s, args.source, month, _api(s))
+        _print(f"loaded {rows} rows of {args.source} for {month:%Y-%m} from the API")
+        return 0
+    results = ingest_inbox(u.loader, s.inbox_dir, args.source, encoding=args.encoding)
+    _print(describe(results).rstrip() or f"nothing waiting in {s.inbox_dir / args.source}")
+    return 1 if any(r.status == "quarantined" for r in results) else 0
+
+
 def _month_range(first: date, last: date) -> list[date]:
     from chiso.pipeline import next_month
 
@@ -253,6 +294,24 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("action", choices=["serve", "start", "stop"])
     sim.add_argument("--port", type=int)
     sim.set_defaults(func=cmd_simulator)
+
+    ing = sub.add_parser(
+        "ingest", help="load a file, the inbox folder, or a month from a source's API"
+    )
+    ing.add_argument("source", choices=["one_stop", "documents", "portal"])
+    how = ing.add_mutually_exclusive_group()
+    how.add_argument("--file", help="one file (XLSX, HTML-as-.xls, CSV or JSON)")
+    how.add_argument("--api", action="store_true", help="pull --month from the source's API")
+    ing.add_argument("--entity", help="e.g. one_stop.aggregate_reports (default: by headers)")
+    ing.add_argument("--month", help="reporting month YYYY-MM (default: title or file name)")
+    ing.add_argument("--agency", help="agency identifier when the file has no agency column")
+    ing.add_argument(
+        "--encoding",
+        choices=["auto", "tcvn3", "vni", "none"],
+        default="auto",
+        help="legacy-font text in the file (auto: detect per value)",
+    )
+    ing.set_defaults(func=cmd_ingest)
 
     rm = sub.add_parser("run-month", help="run the monthly slice for one month without Airflow")
     rm.add_argument("month", help="YYYY-MM")

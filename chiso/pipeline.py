@@ -18,7 +18,6 @@ from chiso.config import Settings
 
 log = logging.getLogger(__name__)
 
-ONE_STOP_SOURCE = "one_stop_api"
 
 GATE_RESULTS_DDL = """
 create table if not exists ops.gate_results (
@@ -60,22 +59,27 @@ def parse_month(text: str) -> date:
 
 def ingest_one_stop(settings: Settings, month: date, api: ApiSettings) -> int:
     """Pull the month's dossiers (by date of receipt) from the API into raw, replacing the month."""
-    from chiso.db.bootstrap import urls
-    from chiso.ingest.copy_loader import load_batch
-    from chiso.ingest.one_stop_api import iter_dossiers
-    from chiso.ingest.raw_tables import ONE_STOP_DOSSIERS
+    return ingest_api(settings, "one_stop", month, api)
 
-    records = iter_dossiers(api.base_url, api.token, month, next_month(month))
-    result = load_batch(
-        urls(settings).loader,
-        ONE_STOP_DOSSIERS,
-        records,
-        source=ONE_STOP_SOURCE,
-        extract_month=month,
-        origin=f"{api.base_url.rstrip('/')}/api/v1/dossiers?received_from={month}",
-        key_field="MaHoSo",
-    )
-    return result.rows
+
+def ingest_api(settings: Settings, source: str, month: date, api: ApiSettings) -> int:
+    """Pull every entity of `source` for the month from its API; returns rows landed."""
+    from chiso.db.bootstrap import urls
+    from chiso.ingest.pulls import SOURCE_PULLS, pull_month
+
+    rows = 0
+    for entity_name in SOURCE_PULLS[source]:
+        result = pull_month(urls(settings).loader, entity_name, month, api.base_url, api.token)
+        rows += result.rows
+    return rows
+
+
+def ingest_inbox(settings: Settings, source: str) -> list:
+    """Load every file waiting in the source's inbox folder (quarantining bad ones)."""
+    from chiso.db.bootstrap import urls
+    from chiso.ingest.files import ingest_inbox as _ingest_inbox
+
+    return _ingest_inbox(urls(settings).loader, settings.inbox_dir, source)
 
 
 def transform(settings: Settings) -> str | None:

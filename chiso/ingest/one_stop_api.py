@@ -109,33 +109,54 @@ def iter_dossiers(
     max_retries: int = 5,
     backoff_seconds: float = 1.0,
 ) -> Iterator[dict[str, Any]]:
-    """Yield dossiers accepted in [received_from, received_to), each MaHoSo once.
+    """Yield dossiers accepted in [received_from, received_to), each MaHoSo once."""
+    return iter_records(
+        base_url,
+        token,
+        DOSSIERS_PATH,
+        {"received_from": received_from.isoformat(), "received_to": received_to.isoformat()},
+        key=("MaHoSo",),
+        page_size=page_size,
+        client=client,
+        max_retries=max_retries,
+        backoff_seconds=backoff_seconds,
+    )
+
+
+def iter_records(
+    base_url: str,
+    token: str,
+    path: str,
+    query: dict[str, str],
+    *,
+    key: tuple[str, ...],
+    page_size: int = 500,
+    client: httpx.Client | None = None,
+    max_retries: int = 5,
+    backoff_seconds: float = 1.0,
+) -> Iterator[dict[str, Any]]:
+    """Yield the items of a paged endpoint, each `key` once.
 
     Pages are followed until ``total_pages``; transient failures (timeouts, connection errors,
-    5xx, 429 with Retry-After) are retried with exponential backoff.
+    5xx, 429 with Retry-After) are retried with exponential backoff; an item repeated on a
+    later page (vendors re-serve a page when paging shifts under them) is dropped.
     """
-    url = base_url.rstrip("/") + DOSSIERS_PATH
+    url = base_url.rstrip("/") + path
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     own_client = client is None
     http = client or httpx.Client(timeout=DEFAULT_TIMEOUT_SECONDS)
-    seen: set[str] = set()
+    seen: set[tuple[Any, ...]] = set()
     try:
         page = 1
         while True:
-            params: dict[str, str | int] = {
-                "received_from": received_from.isoformat(),
-                "received_to": received_to.isoformat(),
-                "page": page,
-                "page_size": page_size,
-            }
+            params: dict[str, str | int] = {**query, "page": page, "page_size": page_size}
             payload = _fetch_page(http, url, params, headers, page, max_retries, backoff_seconds)
-            items = payload["items"]
-            for item in items:
-                key = item.get("MaHoSo")
-                if key is not None:
-                    if key in seen:
+            for item in payload["items"]:
+                ident = tuple(item.get(k) for k in key)
+                if any(v is not None for v in ident):
+                    if ident in seen:
                         continue
-                    seen.add(key)
+                    seen.add(ident)
                 yield item
             total_pages = int(payload.get("total_pages") or 0)
             if page >= total_pages:

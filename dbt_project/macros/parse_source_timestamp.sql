@@ -1,15 +1,8 @@
 {#- Source systems send local (Asia/Ho_Chi_Minh) timestamps as text in several layouts.
-    Parse the known ones explicitly, day-first, and never guess month-first; anything else
-    becomes null and is caught by the not-null / date-order tests downstream. -#}
+    Parsing is one definition shared with ingest validation: the SQL function
+    raw.parse_vn_timestamp (chiso/ingest/sql/parsing.sql) accepts exactly the documented
+    day-first layouts and returns null for anything else, so a value ingest accepted always
+    parses here. -#}
 {% macro parse_source_timestamp(column) -%}
-    case
-        when {{ column }} ~ '^\d{14}$'
-            then to_timestamp({{ column }}, 'YYYYMMDDHH24MISS')::timestamp
-        when {{ column }} ~ '^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}:\d{2}$'
-            then to_timestamp({{ column }}, 'DD/MM/YYYY HH24:MI:SS')::timestamp
-        when {{ column }} ~ '^\d{1,2}/\d{1,2}/\d{4}$'
-            then to_timestamp({{ column }}, 'DD/MM/YYYY')::timestamp
-        when {{ column }} ~ '^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?$'
-            then {{ column }}::timestamp
-    end
+    raw.parse_vn_timestamp({{ column }})
 {%- endmacro %}

@@ -20,6 +20,8 @@ from chiso.simulator.one_stop import SimulatorConfig, generate_dossiers, load_ag
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
+MANUAL_BATCH = "00000000-0000-4000-8000-00000000bad1"
+
 MONTHS = [date(2020, 1, 1), date(2020, 2, 1), date(2020, 3, 1)]
 
 
@@ -161,10 +163,10 @@ def test_bad_source_row_stops_the_run_before_publication(published):
     with psycopg.connect(env.urls.loader) as conn:
         conn.execute(
             "insert into raw.one_stop__dossiers (ma_ho_so, ma_tthc, don_vi_xu_ly, ngay_tiep_nhan,"
-            " trang_thai_ho_so, _batch_id, _source, _extract_month, _row_number)"
+            " trang_thai_ho_so, _batch_id, _extract_month, _row_number)"
             " values ('BAD-1', '1.000001', 'KHONG.CO.MA', '20200310090000', '2',"
-            " gen_random_uuid(), 'manual_test', %s, 1)",
-            (month,),
+            " %s, %s, 1)",
+            (MANUAL_BATCH, month),
         )
     try:
         with pytest.raises(Exception, match="relationships"):
@@ -172,4 +174,4 @@ def test_bad_source_row_stops_the_run_before_publication(published):
         assert _mart(env.urls.bi_reader, month) == before
     finally:
         with psycopg.connect(env.urls.loader) as conn:
-            conn.execute("delete from raw.one_stop__dossiers where _source = 'manual_test'")
+            conn.execute("delete from raw.one_stop__dossiers where _batch_id = %s", (MANUAL_BATCH,))

@@ -15,7 +15,7 @@ latest_delivery as (
         *,
         row_number() over (
             partition by ma_ho_so
-            order by _loaded_at desc, _row_number desc
+            order by _load_seq desc
         ) as delivery_rank
     from source
 

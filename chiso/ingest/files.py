@@ -1,0 +1,703 @@
+"""Ingest delivered files: `chiso ingest <source> --file PATH` and the inbox folders.
+
+One file is one delivery for one reporting month. The month comes from ``--month``, else the
+title ("Từ ngày 01/03/2025 Đến ngày 31/03/2025", "Tháng 3 năm 2025"), else the file name
+(``…_2025-03.csv``, ``…_202503…``, ``…T3-2025…``); a file that names none is rejected rather
+than guessed. A file-level agency (``--agency`` or an identifier in the file name such as
+``000.00.02.H23``) fills the agency column when the file has none.
+
+Two load paths share the loader's rules (ledger, checks, replacement):
+
+- **stream**: a UTF-8 CSV whose header row maps 1:1 onto canonical fields, in NFC, with no
+  legacy-font text, is streamed byte for byte into COPY — no per-row Python, so throughput
+  stays near ``psql \\copy`` and memory is flat whatever the size;
+- **rows**: everything else (XLSX, HTML-as-.xls, JSON, legacy encodings, NFD text, title
+  rows, extra columns) goes cell by cell: legacy text converted, NFC, extras into ``_extra``.
+
+A file that fails is moved to ``<inbox>/quarantine/<source>/`` with an ``.error.txt`` naming
+file, row and field; the others still load. Loaded and duplicate files move to
+``<inbox>/archive/<source>/<YYYY-MM>/``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import json
+import logging
+import re
+import shutil
+import tempfile
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import psycopg
+
+from chiso.ingest.headers import HeaderMatch, match_headers
+from chiso.ingest.layout import (
+    Layout,
+    Row,
+    chain_rows,
+    classify_rows,
+    detect_layout,
+)
+from chiso.ingest.legacy_text import fix_text
+from chiso.ingest.loader import (
+    Delivery,
+    DeliveryResult,
+    LoadError,
+    Part,
+    load_delivery,
+    record_rejected,
+)
+from chiso.ingest.readers import (
+    CsvDialect,
+    GridRow,
+    ReadError,
+    cell_text,
+    read_csv,
+    read_html,
+    read_json_records,
+    read_xlsx,
+    sniff_csv,
+    sniff_format,
+)
+from chiso.sources.canonical import Entity, entities_of
+from chiso.sources.canonical import entity as entity_named
+
+log = logging.getLogger(__name__)
+
+Encoding = Literal["auto", "tcvn3", "vni", "none"]
+INBOX_SKIP = ("quarantine", "archive")
+HEAD_ROWS = 60
+
+_AGENCY_IN_NAME = re.compile(r"(\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2})")
+_MONTH_IN_NAME = (
+    re.compile(r"(?<!\d)(20\d{2})[-_.](0[1-9]|1[0-2])(?!\d)"),
+    re.compile(r"(?<!\d)(20\d{2})(0[1-9]|1[0-2])(?!\d)"),
+)
+_MONTH_FIRST_IN_NAME = re.compile(r"(?<![\d])(?:t|thang)?[-_]?(0?[1-9]|1[0-2])[-_.](20\d{2})(?!\d)")
+# cp1252 characters that Unicode Vietnamese never uses: their presence means legacy-font text.
+_LEGACY_SIGNS = re.compile(
+    "[\u00a1-\u00bf\u00c4-\u00c7\u00cb\u00ce-\u00d1\u00d6-\u00d8\u00db\u00dc\u00de\u00df\u00e4-\u00e7\u00eb\u00ee-\u00f1\u00f6-\u00f8\u00fb\u00fc\u00fe\u00ff]"
+)
+
+# Nested lists in one-stop JSON (DVCQG sync format) that are entities of their own.
+CHILD_LISTS = {
+    "DanhSachHoSoBoSung": "one_stop.supplements",
+    "CapNhatTienDo": "one_stop.progress_events",
+}
+
+
+class IngestError(ValueError):
+    """A file could not be ingested; the message names the file (and row and field)."""
+
+
+@dataclass
+class FileResult:
+    path: Path
+    entity: str
+    month: date | None
+    status: str  # loaded | duplicate | quarantined
+    rows: int = 0
+    path_taken: str = ""  # stream | rows
+    error: str | None = None
+    moved_to: Path | None = None
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def month_from_name(name: str) -> date | None:
+    for pattern in _MONTH_IN_NAME:
+        m = pattern.search(name)
+        if m:
+            return date(int(m.group(1)), int(m.group(2)), 1)
+    m = _MONTH_FIRST_IN_NAME.search(name.lower())
+    if m:
+        return date(int(m.group(2)), int(m.group(1)), 1)
+    return None
+
+
+def agency_from_name(name: str) -> str | None:
+    m = _AGENCY_IN_NAME.search(name)
+    return m.group(1) if m else None
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- one file --------------------------------------------------------------------------------
+
+
+def ingest_file(
+    url: str,
+    source: str,
+    path: Path,
+    *,
+    entity: str | None = None,
+    month: date | None = None,
+    agency: str | None = None,
+    encoding: Encoding = "auto",
+) -> FileResult:
+    """Load one file (see the module docstring). Raises IngestError / LoadError on bad input;
+    nothing of the file is loaded then."""
+    path = Path(path)
+    candidates = [entity_named(entity)] if entity else entities_of(source)
+    try:
+        fmt = sniff_format(path)
+        if fmt == "json":
+            return _ingest_json(url, source, path, candidates, month, agency, encoding)
+        return _ingest_grid(url, source, path, fmt, candidates, month, agency, encoding)
+    except ReadError as exc:
+        raise IngestError(str(exc)) from exc
+
+
+def _resolve_month(path: Path, month: date | None, layout: Layout | None) -> date:
+    found = month or (layout.period() if layout else None) or month_from_name(path.name)
+    if found is None:
+        raise IngestError(
+            f"{path.name}: cannot tell which month the file reports: pass --month YYYY-MM, or"
+            " name the file …_YYYY-MM.<ext>, or keep the title 'Từ ngày … Đến ngày …'"
+        )
+    return found.replace(day=1)
+
+
+def _grid(path: Path, fmt: str, dialect: CsvDialect | None) -> Iterator[GridRow]:
+    if fmt == "xlsx":
+        return read_xlsx(path)
+    if fmt == "html":
+        return read_html(path)
+    return read_csv(path, dialect)
+
+
+def _ingest_grid(
+    url: str,
+    source: str,
+    path: Path,
+    fmt: str,
+    candidates: Sequence[Entity],
+    month: date | None,
+    agency: str | None,
+    encoding: Encoding,
+) -> FileResult:
+    dialect = sniff_csv(path) if fmt == "csv" else None
+    rows = _grid(path, fmt, dialect)
+    head: list[GridRow] = []
+    for item in rows:
+        head.append(item)
+        if len(head) >= HEAD_ROWS:
+            break
+    if dialect and dialect.encoding == "cp1252" and encoding == "auto":
+        encoding = "auto"  # legacy bytes decoded as cp1252; cells converted below
+    try:
+        layout, used = detect_layout(head, candidates)
+    except ValueError as exc:
+        raise IngestError(f"{path.name}: {exc}") from exc
+    match = layout.header
+    ent = match.entity
+    the_month = _resolve_month(path, month, layout)
+    file_agency = agency or agency_from_name(path.name)
+    sha = sha256_of(path)
+    delivery = Delivery(
+        source=source,
+        channel="file",
+        origin=path.name,
+        month=the_month,
+        file_name=path.name,
+        content_sha256=sha,
+    )
+    if _can_stream(path, fmt, dialect, layout, used, match, file_agency):
+        assert dialect is not None
+        part = _stream_part(path, dialect, match)
+        taken = "stream"
+    else:
+        body = classify_rows(chain_rows(head, used, rows), layout, footer=[])
+        part = _rows_part(path, ent, match, layout, body, file_agency, encoding)
+        taken = "rows"
+    result = load_delivery(url, delivery, [part])
+    return _file_result(path, ent, the_month, result, taken, part.warnings)
+
+
+def _can_stream(
+    path: Path,
+    fmt: str,
+    dialect: CsvDialect | None,
+    layout: Layout,
+    used: int,
+    match: HeaderMatch,
+    file_agency: str | None,
+) -> bool:
+    if fmt != "csv" or dialect is None or dialect.encoding == "cp1252":
+        return False
+    if layout.header_rows != (1, 1) or used != 1 or layout.title_lines:
+        return False
+    if match.extras or any(f is None for f in match.fields):
+        return False
+    ent = match.entity
+    if ent.agency_field and ent.agency_field not in match.fields:
+        return False
+    if ent.qualified_name == "one_stop.aggregate_reports":
+        return False
+    return _clean_utf8_text(path)
+
+
+def _clean_utf8_text(path: Path) -> bool:
+    """NFC throughout and no legacy-font characters (checked at C speed, chunk by chunk)."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            text = decoder.decode(chunk)
+            if not unicodedata.is_normalized("NFC", text) or _LEGACY_SIGNS.search(text):
+                return False
+    return True
+
+
+def _stream_part(path: Path, dialect: CsvDialect, match: HeaderMatch) -> Part:
+    columns = [f for f in match.fields if f]
+    delim = dialect.delimiter.replace("'", "''")
+    options = f"(format csv, header true, delimiter '{delim}', encoding 'UTF8')"
+
+    def write(copy: psycopg.Copy) -> int:
+        newlines = 0
+        last = b"\n"
+        with path.open("rb") as fh:
+            first = True
+            while chunk := fh.read(1 << 20):
+                if first and chunk.startswith(codecs.BOM_UTF8):
+                    chunk = chunk[len(codecs.BOM_UTF8) :]
+                first = False
+                newlines += chunk.count(b"\n")
+                last = chunk[-1:]
+                copy.write(chunk)
+        lines = newlines + (0 if last == b"\n" else 1)
+        return max(0, lines - 1)
+
+    return Part(match.entity, columns, write, options, first_data_row=2)
+
+
+def _cell_value(value: Any, encoding: Encoding) -> str | None:
+    text = cell_text(value)
+    if text is None:
+        return None
+    if encoding != "none":
+        text = fix_text(text, encoding)
+    return unicodedata.normalize("NFC", text)
+
+
+def _rows_part(
+    path: Path,
+    ent: Entity,
+    match: HeaderMatch,
+    layout: Layout,
+    body: Iterator[Row],
+    file_agency: str | None,
+    encoding: Encoding,
+) -> Part:
+    index = match.index_of
+    columns = list(index)
+    add_agency = bool(ent.agency_field and ent.agency_field not in index)
+    if add_agency:
+        if not file_agency:
+            raise IngestError(
+                f"{path.name}: no agency column ({ent.agency_field}) and no agency given:"
+                " pass --agency or put the agency identifier in the file name"
+            )
+        columns.append(ent.agency_field)  # type: ignore[arg-type]
+    aggregate = ent.qualified_name == "one_stop.aggregate_reports"
+    label_at_pos = list(index).index("ten_dong") if "ten_dong" in index else -1
+    if aggregate:
+        columns += [c for c in ("nhom", "loai_dong") if c not in columns]
+    extra_cols = [
+        (i, lbl)
+        for i, (lbl, f) in enumerate(zip(match.labels, match.fields, strict=True))
+        if not f and lbl
+    ]
+    columns += ["_extra", "_row_number"]
+    warnings: list[dict[str, Any]] = []
+    skipped_totals = 0
+
+    def write(copy: psycopg.Copy) -> int:
+        nonlocal skipped_totals
+        n = 0
+        totals: list[Row] = []
+        sums: dict[int, int] = {}
+        for row in body:
+            cells = row.cells
+            if row.kind == "total" and not aggregate:
+                skipped_totals += 1
+                continue
+            values = [
+                _cell_value(cells[i] if i < len(cells) else None, encoding) for i in index.values()
+            ]
+            if add_agency:
+                values.append(file_agency)
+            if aggregate:
+                label_at = index.get("ten_dong")
+                if row.kind == "total" and label_at is not None and not values[label_at_pos]:
+                    values[label_at_pos] = next(
+                        (t for t in (cell_text(c) for c in cells) if t and not t.isdigit()),
+                        "Tổng số",
+                    )
+                if "nhom" not in index:
+                    values.append(row.section)
+                values.append(row.kind)
+                _check_identities(path, layout, row, warnings)
+                if row.kind == "total":
+                    totals.append(row)
+                else:
+                    for c, _ in _numeric_columns(layout):
+                        v = _int_or_none(cells[c] if c < len(cells) else None)
+                        sums[c] = sums.get(c, 0) + (v or 0)
+            extras = {
+                lbl: _cell_value(cells[i], encoding)
+                for i, lbl in extra_cols
+                if i < len(cells) and cells[i] is not None
+            }
+            values.append(json.dumps(extras, ensure_ascii=False) if extras else None)
+            values.append(row.number)
+            copy.write_row(values)
+            n += 1
+        if aggregate:
+            _check_totals(path, layout, totals, sums, warnings)
+        if skipped_totals:
+            warnings.append({"kind": "total_rows_skipped", "count": skipped_totals})
+        return n
+
+    return Part(
+        ent, columns, write, extra_columns=[lbl for _, lbl in extra_cols], warnings=warnings
+    )
+
+
+# --- aggregate report identities -------------------------------------------------------------
+
+
+def _int_or_none(value: Any) -> int | None:
+    text = cell_text(value)
+    if text is None:
+        return None
+    digits = text.replace(".", "").replace(",", "").replace(" ", "")
+    return int(digits) if re.fullmatch(r"-?\d+", digits) else None
+
+
+def _numeric_columns(layout: Layout) -> list[tuple[int, str]]:
+    return [
+        (i, f)
+        for i, f in enumerate(layout.header.fields)
+        if f and layout.header.entity.field(f).type == "int"
+    ]
+
+
+def _check_identities(path: Path, layout: Layout, row: Row, warnings: list[dict[str, Any]]) -> None:
+    """Flag rows breaking the printed identities ((3)=(4)+(5) …); never 'fix' the numbers."""
+    labels = layout.header.labels
+    for target, terms in layout.identities:
+        stated = _int_or_none(row.cells[target] if target < len(row.cells) else None)
+        parts = [_int_or_none(row.cells[c] if c < len(row.cells) else None) for c, _ in terms]
+        if stated is None or any(p is None for p in parts):
+            continue
+        computed = sum(sign * (p or 0) for (_, sign), p in zip(terms, parts, strict=True))
+        if computed != stated:
+            label = layout.numbering[target] if layout.numbering else str(target)
+            warnings.append(
+                {
+                    "kind": "identity",
+                    "file": path.name,
+                    "row": row.number,
+                    "identity": label,
+                    "column": labels[target],
+                    "stated": stated,
+                    "computed": computed,
+                }
+            )
+
+
+def _check_totals(
+    path: Path,
+    layout: Layout,
+    totals: list[Row],
+    sums: dict[int, int],
+    warnings: list[dict[str, Any]],
+) -> None:
+    for total in totals[:1]:
+        for c, f in _numeric_columns(layout):
+            stated = _int_or_none(total.cells[c] if c < len(total.cells) else None)
+            if stated is not None and stated != sums.get(c, 0):
+                warnings.append(
+                    {
+                        "kind": "total",
+                        "file": path.name,
+                        "row": total.number,
+                        "field": f,
+                        "stated": stated,
+                        "sum_of_rows": sums.get(c, 0),
+                    }
+                )
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def _ingest_json(
+    url: str,
+    source: str,
+    path: Path,
+    candidates: Sequence[Entity],
+    month: date | None,
+    agency: str | None,
+    encoding: Encoding,
+) -> FileResult:
+    records = read_json_records(path)
+    the_month = _resolve_month(path, month, None)
+    delivery = Delivery(
+        source=source,
+        channel="file",
+        origin=path.name,
+        month=the_month,
+        file_name=path.name,
+        content_sha256=sha256_of(path),
+    )
+    parts = record_parts(
+        path.name, records, candidates, agency or agency_from_name(path.name), encoding
+    )
+    result = load_delivery(url, delivery, parts)
+    return _file_result(path, parts[0].entity, the_month, result, "rows", parts[0].warnings)
+
+
+def record_parts(
+    origin: str,
+    records: Sequence[dict[str, Any]] | Iterator[dict[str, Any]],
+    candidates: Sequence[Entity],
+    file_agency: str | None = None,
+    encoding: Encoding = "auto",
+    *,
+    digest: Any | None = None,
+) -> list[Part]:
+    """Parts for a stream of JSON objects (files and API pages), children spooled to disk.
+
+    The header is the keys of the first record; keys first seen later go to ``_extra``.
+    """
+    iterator = iter(records)
+    first = next(iterator, None)
+    if first is None:
+        # An empty month is still a delivery: it replaces what the month held before.
+        ent = candidates[0]
+        return [Part(ent, list(ent.columns), lambda copy: 0)]
+    keys = [k for k in first if not isinstance(first[k], list)]
+    from chiso.ingest.headers import best_entity
+
+    match = best_entity(candidates, keys)
+    if match.matched == 0:
+        raise IngestError(f"{origin}: no key of the first record matches a known field")
+    ent = match.entity
+    index = match.index_of
+    key_to_field = {keys[i]: f for f, i in index.items()}
+    columns = list(index)
+    add_agency = bool(ent.agency_field and ent.agency_field not in index)
+    if add_agency:
+        if not file_agency:
+            raise IngestError(f"{origin}: records carry no {ent.agency_field} and no agency given")
+        columns.append(ent.agency_field)  # type: ignore[arg-type]
+    columns += ["_extra", "_row_number"]
+    children = {k: entity_named(v) for k, v in CHILD_LISTS.items() if ent.name == "dossiers"}
+    spools = {k: _ChildSpool(entity_named(v)) for k, v in CHILD_LISTS.items() if k in children}
+
+    def write(copy: psycopg.Copy) -> int:
+        n = 0
+        for n, rec in enumerate(_chain_first(first, iterator), start=1):
+            if not isinstance(rec, dict):
+                raise LoadError(f"{origin}: row {n}: expected an object", row=n)
+            values: list[str | None] = []
+            extras: dict[str, Any] = {}
+            for k, v in rec.items():
+                if k in spools and isinstance(v, list):
+                    spools[k].add(rec, v, n, encoding)
+                elif k not in key_to_field and v is not None:
+                    extras[k] = v
+            for f in index:
+                values.append(_json_value(rec.get(keys[index[f]]), encoding))
+            if add_agency:
+                values.append(file_agency)
+            values.append(json.dumps(extras, ensure_ascii=False) if extras else None)
+            values.append(n)
+            if digest is not None:
+                digest.update("\x1f".join(v or "" for v in values[:-2]).encode())
+                digest.update(b"\x1e")
+            copy.write_row(values)
+        return n
+
+    parts = [Part(ent, columns, write, extra_columns=[])]
+    for spool in spools.values():
+        parts.append(Part(spool.entity, spool.columns, spool.write))
+    return parts
+
+
+def _chain_first(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    yield first
+    yield from rest
+
+
+def _json_value(value: Any, encoding: Encoding) -> str | None:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return _cell_value(value, encoding)
+
+
+class _ChildSpool:
+    """Nested child records written to a temp file while the parent streams, then COPYed."""
+
+    def __init__(self, entity: Entity) -> None:
+        self.entity = entity
+        self.spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed in write()
+            max_size=8 << 20, mode="w+", newline=""
+        )
+        self.writer = csv.writer(self.spool)
+        self.match: HeaderMatch | None = None
+        self.keys: list[str] = []
+        self.identity_keys: list[str] | None = None
+        self.columns = [*entity.columns, "_extra", "_row_number"]
+
+    def add(self, parent: dict[str, Any], items: list[Any], row: int, encoding: Encoding) -> None:
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            # A child inherits only its parent's identity (dossier id and agency); other
+            # parent keys (TrangThaiHoSo …) would be mistaken for the child's own fields.
+            if self.identity_keys is None:
+                self.identity_keys = [
+                    k
+                    for k in parent
+                    if match_headers(self.entity, [k]).fields[0] in ("ma_ho_so", "don_vi_xu_ly")
+                ]
+            inherited = {k: parent.get(k) for k in self.identity_keys}
+            merged = {**item, **{k: v for k, v in inherited.items() if k not in item}}
+            if self.match is None:
+                self.keys = list(merged)
+                self.match = match_headers(self.entity, self.keys)
+            by_field = {f: merged.get(self.keys[i]) for f, i in self.match.index_of.items()}
+            self.writer.writerow(
+                [_json_value(by_field.get(c), encoding) or "\\N" for c in self.entity.columns]
+                + ["\\N", row]
+            )
+
+    def write(self, copy: psycopg.Copy) -> int:
+        # The CSV uses \N for null; COPY reads it back with `null '\N'`.
+        self.spool.seek(0)
+        count = 0
+        for rec in csv.reader(self.spool):
+            copy.write_row([None if v == "\\N" else v for v in rec])
+            count += 1
+        self.spool.close()
+        return count
+
+
+# --- results, inbox --------------------------------------------------------------------------
+
+
+def _file_result(
+    path: Path,
+    ent: Entity,
+    month: date,
+    result: DeliveryResult,
+    taken: str,
+    warnings: list[dict[str, Any]],
+) -> FileResult:
+    return FileResult(
+        path=path,
+        entity=ent.qualified_name,
+        month=month,
+        status=result.status,
+        rows=result.rows,
+        path_taken=taken,
+        warnings=warnings,
+    )
+
+
+def quarantine(path: Path, inbox: Path, source: str, error: str) -> Path:
+    target_dir = inbox / "quarantine" / source
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = _free_name(target_dir / path.name)
+    shutil.move(str(path), target)
+    target.with_name(target.name + ".error.txt").write_text(error + "\n", encoding="utf-8")
+    return target
+
+
+def archive(path: Path, inbox: Path, source: str, month: date | None) -> Path:
+    target_dir = inbox / "archive" / source / (f"{month:%Y-%m}" if month else "unknown")
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = _free_name(target_dir / path.name)
+    shutil.move(str(path), target)
+    return target
+
+
+def _free_name(path: Path) -> Path:
+    if not path.exists():
+        return path
+    for i in range(1, 10_000):
+        candidate = path.with_name(f"{path.stem}.{i}{path.suffix}")
+        if not candidate.exists():
+            return candidate
+    raise IngestError(f"{path}: too many files with this name")
+
+
+def inbox_files(inbox: Path, source: str) -> list[Path]:
+    folder = inbox / source
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "~$"))
+    )
+
+
+def ingest_inbox(
+    url: str, inbox: Path, source: str, encoding: Encoding = "auto"
+) -> list[FileResult]:
+    """Every file waiting in ``<inbox>/<source>/``: load, archive, or quarantine with the error."""
+    results = []
+    for path in inbox_files(inbox, source):
+        try:
+            res = ingest_file(url, source, path, encoding=encoding)
+        except (IngestError, LoadError, ReadError) as exc:
+            if not isinstance(exc, LoadError):  # LoadError: the loader already ledgered it
+                record_rejected(
+                    url,
+                    source=source,
+                    origin=path.name,
+                    file_name=path.name,
+                    sha=sha256_of(path),
+                    error=str(exc),
+                )
+            moved = quarantine(path, inbox, source, str(exc))
+            log.error("quarantined %s: %s", path.name, exc)
+            results.append(
+                FileResult(path, "", None, "quarantined", error=str(exc), moved_to=moved)
+            )
+            continue
+        res.moved_to = archive(path, inbox, source, res.month)
+        results.append(res)
+    return results
+
+
+def describe(results: Sequence[FileResult]) -> str:
+    out = io.StringIO()
+    for r in results:
+        line = f"{r.status:11} {r.path.name}"
+        if r.status != "quarantined":
+            line += (
+                f"  {r.entity} {r.month:%Y-%m} rows={r.rows} via {r.path_taken}" if r.month else ""
+            )
+        else:
+            line += f"  {r.error}"
+        if r.warnings:
+            line += f"  warnings={len(r.warnings)}"
+        out.write(line + "\n")
+    return out.getvalue()

@@ -1,0 +1,414 @@
+"""Land a delivery in `raw` with PostgreSQL COPY: one transaction, a ledger, no doubles.
+
+A *delivery* is one file or one API pull for one reporting month. It may carry several
+entities (a dossier JSON with its supplements and progress events); each becomes a *batch*
+in the ledger (`raw.ingest_batches`), all committed together or not at all.
+
+The rules, in the order they apply:
+
+1. **Same content loads once.** A file whose sha256 matches an earlier loaded delivery of the
+   same entity is recorded as ``duplicate`` and skipped.
+2. **Bad input loads nothing.** Rows are COPYed into the month's partition, then checked in
+   SQL (required fields present, dates/numbers/flags parse in a documented layout, the
+   record's date in the delivery's month). The first problem aborts the transaction with an
+   error naming file, row and field; rows already in `raw` are untouched.
+3. **A corrected re-delivery replaces.** Within the month, the new batch replaces earlier
+   rows of the same entity for the agencies it contains (``agency_month``), or the whole
+   month for entities delivered as one province-wide table (``month``; API pulls always
+   replace the whole month). Replaced batches are marked ``replaced`` with ``replaced_by``.
+
+Loads of one landing table are serialised with a transaction-scoped advisory lock, which also
+keeps each batch's ``_load_seq`` values contiguous (so a CSV line number can be recovered).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+import psycopg
+from psycopg import sql
+
+from chiso.ingest.raw_tables import (
+    RAW_SCHEMA,
+    ensure_all,
+    ensure_partition,
+    table_ident,
+)
+from chiso.sources.canonical import Entity
+
+log = logging.getLogger(__name__)
+
+Channel = Literal["api", "file"]
+CopyWriter = Callable[[psycopg.Copy], int]  # writes rows, returns how many
+
+
+class LoadError(ValueError):
+    """A delivery could not be landed; the message names the origin, row and field."""
+
+    def __init__(self, message: str, *, row: int | None = None, field: str | None = None):
+        super().__init__(message)
+        self.row = row
+        self.field = field
+
+
+class DuplicateDelivery(Exception):
+    """Raised inside the load transaction to roll back content that is already loaded."""
+
+    def __init__(self, original: uuid.UUID):
+        super().__init__(str(original))
+        self.original = original
+
+
+@dataclass
+class Part:
+    """One entity's rows in a delivery and how to stream them."""
+
+    entity: Entity
+    columns: list[str]  # landing columns written by COPY, in order
+    write: CopyWriter
+    copy_options: str = ""  # e.g. "(format csv, header true, delimiter ';')"
+    # How to turn a _load_seq offset into a file row number when rows carry no _row_number.
+    first_data_row: int = 1
+    extra_columns: list[str] = field(default_factory=list)
+    warnings: list[dict[str, object]] = field(default_factory=list)
+    batch_id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    source: str
+    channel: Channel
+    origin: str  # URL or path, for messages and the ledger
+    month: date
+    file_name: str | None = None
+    content_sha256: str | None = None  # files: hash of the bytes, known before loading
+    # Replace the whole month whatever the entity's scope (API pulls of every agency).
+    whole_month: bool = False
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    entity: str
+    batch_id: uuid.UUID
+    rows: int
+    replaced_rows: int
+    agencies: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    delivery_id: uuid.UUID
+    status: Literal["loaded", "duplicate"]
+    batches: tuple[BatchResult, ...]
+    duplicate_of: uuid.UUID | None = None
+
+    @property
+    def rows(self) -> int:
+        return sum(b.rows for b in self.batches)
+
+
+_prepared: set[str] = set()
+
+
+def prepare(url: str) -> None:
+    """Create the ledger, parsing functions and landing tables once per process and URL."""
+    if url in _prepared:
+        return
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(hashtext('chiso.raw.ddl'))")
+        try:
+            ensure_all(conn)
+        finally:
+            conn.execute("select pg_advisory_unlock(hashtext('chiso.raw.ddl'))")
+    _prepared.add(url)
+
+
+def load_delivery(
+    url: str,
+    delivery: Delivery,
+    parts: Sequence[Part],
+    *,
+    content_digest: Callable[[], str] | None = None,
+) -> DeliveryResult:
+    """Land every part of `delivery` in one transaction (see the module docstring)."""
+    prepare(url)
+    delivery_id = uuid.uuid4()
+    with psycopg.connect(url, autocommit=True) as ledger:
+        for part in parts:
+            ledger.execute(
+                "insert into raw.ingest_batches (batch_id, delivery_id, source, entity,"
+                " target_table, channel, extract_month, origin, file_name, content_sha256,"
+                " replace_scope, status) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                " 'running')",
+                (
+                    part.batch_id,
+                    delivery_id,
+                    delivery.source,
+                    part.entity.qualified_name,
+                    f"{RAW_SCHEMA}.{part.entity.table}",
+                    delivery.channel,
+                    delivery.month,
+                    delivery.origin,
+                    delivery.file_name,
+                    delivery.content_sha256,
+                    "month" if delivery.whole_month else part.entity.replace_scope,
+                ),
+            )
+        primary = parts[0]
+        if delivery.content_sha256:
+            original = _find_loaded(ledger, primary.entity, delivery.content_sha256)
+            if original is not None:
+                _mark_duplicate(ledger, parts, original)
+                log.info("%s: same content as batch %s; skipped", delivery.origin, original)
+                return DeliveryResult(delivery_id, "duplicate", (), original)
+        try:
+            results = _load_parts(url, delivery, parts, content_digest)
+        except DuplicateDelivery as dup:
+            _mark_duplicate(ledger, parts, dup.original)
+            return DeliveryResult(delivery_id, "duplicate", (), dup.original)
+        except Exception as exc:
+            status = "quarantined" if delivery.channel == "file" else "failed"
+            row = getattr(exc, "row", None)
+            fld = getattr(exc, "field", None)
+            for part in parts:
+                ledger.execute(
+                    "update raw.ingest_batches set status = %s, error = %s, error_row = %s,"
+                    " error_field = %s, finished_at = now() where batch_id = %s",
+                    (status, str(exc)[:4000], row, fld, part.batch_id),
+                )
+            raise
+    for r in results:
+        log.info(
+            "loaded %s rows of %s from %s for %s (replaced %s)",
+            r.rows,
+            r.entity,
+            delivery.origin,
+            delivery.month.strftime("%Y-%m"),
+            r.replaced_rows,
+        )
+    return DeliveryResult(delivery_id, "loaded", tuple(results))
+
+
+def _find_loaded(conn: psycopg.Connection, entity: Entity, sha: str) -> uuid.UUID | None:
+    row = conn.execute(
+        "select batch_id from raw.ingest_batches where target_table = %s"
+        " and content_sha256 = %s and status in ('loaded', 'replaced')"
+        " order by started_at limit 1",
+        (f"{RAW_SCHEMA}.{entity.table}", sha),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _mark_duplicate(conn: psycopg.Connection, parts: Sequence[Part], original: uuid.UUID) -> None:
+    for part in parts:
+        conn.execute(
+            "update raw.ingest_batches set status = 'duplicate', duplicate_of = %s,"
+            " row_count = 0, finished_at = now() where batch_id = %s",
+            (original, part.batch_id),
+        )
+
+
+def _load_parts(
+    url: str,
+    delivery: Delivery,
+    parts: Sequence[Part],
+    content_digest: Callable[[], str] | None,
+) -> list[BatchResult]:
+    results: list[BatchResult] = []
+    with psycopg.connect(url) as conn, conn.transaction():
+        for table in sorted({p.entity.table for p in parts}):
+            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"chiso.raw.{table}",))
+        staged: list[tuple[Part, int, int]] = []
+        for part in parts:
+            partition = ensure_partition(conn, part.entity, delivery.month)
+            conn.execute("select set_config('chiso.batch_id', %s, true)", (str(part.batch_id),))
+            seq = f"{RAW_SCHEMA}.{part.entity.table}__load_seq"
+            first_seq = conn.execute("select nextval(%s)", (seq,)).fetchone()[0]  # type: ignore[index]
+            stmt = sql.SQL("copy {} ({}) from stdin {}").format(
+                partition,
+                sql.SQL(", ").join(map(sql.Identifier, part.columns)),
+                sql.SQL(part.copy_options),  # type: ignore[arg-type]
+            )
+            with conn.cursor().copy(stmt) as copy:
+                rows = part.write(copy)
+            _validate(conn, delivery, part, partition, first_seq)
+            staged.append((part, rows, first_seq))
+        if content_digest is not None:
+            sha = content_digest()
+            original = _find_loaded(conn, parts[0].entity, sha)
+            if original is not None:
+                raise DuplicateDelivery(original)
+            for part in parts:
+                conn.execute(
+                    "update raw.ingest_batches set content_sha256 = %s where batch_id = %s",
+                    (sha, part.batch_id),
+                )
+        for part, rows, first_seq in staged:
+            results.append(_replace_and_record(conn, delivery, part, rows, first_seq))
+    return results
+
+
+def _row_of(part: Part, load_seq: int, row_number: int | None, first_seq: int) -> int:
+    if row_number is not None:
+        return row_number
+    return part.first_data_row + (load_seq - first_seq - 1)
+
+
+def _validate(
+    conn: psycopg.Connection,
+    delivery: Delivery,
+    part: Part,
+    partition: sql.Composed,
+    first_seq: int,
+) -> None:
+    """Find the first row with a missing required field, a malformed value or a date outside
+    the delivery's month; raise naming file, row and field."""
+    entity = part.entity
+    checks: list[sql.Composable] = []
+    for f in entity.fields:
+        col = sql.Identifier(f.name)
+        if f.required and f.name in part.columns:
+            checks.append(
+                sql.SQL("when btrim(coalesce({}, '')) = '' then {}").format(
+                    col, sql.Literal(f"{f.name}: missing")
+                )
+            )
+        if f.name in part.columns and f.type in (
+            "timestamp",
+            "date",
+            "int",
+            "decimal",
+            "percent",
+            "bool",
+        ):
+            checks.append(
+                sql.SQL("when raw.is_malformed({}, {}) then {} || {}").format(
+                    col,
+                    sql.Literal(f.type),
+                    sql.Literal(f"{f.name}: not a valid {f.type}: "),
+                    sql.SQL("quote_literal(left({}, 60))").format(col),
+                )
+            )
+    missing_required = [
+        f.name
+        for f in entity.fields
+        if f.required and f.name not in part.columns and f.name != entity.agency_field
+    ]
+    if missing_required:
+        raise LoadError(
+            f"{delivery.origin}: {entity.qualified_name}: required column"
+            f" {', '.join(missing_required)} not found",
+            field=missing_required[0],
+        )
+    if entity.period_field and entity.period_field in part.columns:
+        col = sql.Identifier(entity.period_field)
+        checks.append(
+            sql.SQL(
+                "when date_trunc('month', raw.parse_vn_timestamp({}))::date <> {} then {} || {}"
+            ).format(
+                col,
+                sql.Literal(delivery.month),
+                sql.Literal(
+                    f"{entity.period_field}: outside the delivery's month {delivery.month:%Y-%m}: "
+                ),
+                sql.SQL("quote_literal(left({}, 60))").format(col),
+            )
+        )
+    if not checks:
+        return
+    query = sql.SQL(
+        "select _load_seq, _row_number, problem from (select _load_seq, _row_number,"
+        " case {} end as problem from {} where _batch_id = %s) as t"
+        " where problem is not null order by _load_seq limit 1"
+    ).format(sql.SQL(" ").join(checks), partition)
+    bad = conn.execute(query, (part.batch_id,)).fetchone()
+    if bad is None:
+        return
+    load_seq, row_number, problem = bad
+    row = _row_of(part, load_seq, row_number, first_seq)
+    fld, _, detail = problem.partition(": ")
+    raise LoadError(f"{delivery.origin}: row {row}: field {fld}: {detail}", row=row, field=fld)
+
+
+def _replace_and_record(
+    conn: psycopg.Connection, delivery: Delivery, part: Part, rows: int, first_seq: int
+) -> BatchResult:
+    entity = part.entity
+    partition = ensure_partition(conn, entity, delivery.month)
+    agencies: list[str] = []
+    if entity.agency_field:
+        agencies = [
+            r[0]
+            for r in conn.execute(
+                sql.SQL("select distinct btrim({}) from {} where _batch_id = %s order by 1").format(
+                    sql.Identifier(entity.agency_field), partition
+                ),
+                (part.batch_id,),
+            )
+            if r[0]
+        ]
+    whole_month = delivery.whole_month or entity.replace_scope == "month" or not entity.agency_field
+    scope = sql.SQL("_batch_id <> %s")
+    params: list[object] = [part.batch_id]
+    if not whole_month:
+        scope = scope + sql.SQL(" and btrim({}) = any(%s)").format(
+            sql.Identifier(entity.agency_field or "")
+        )
+        params.append(agencies)
+    older = [
+        r[0]
+        for r in conn.execute(
+            sql.SQL("select distinct _batch_id from {} where ").format(partition) + scope, params
+        )
+    ]
+    replaced = conn.execute(sql.SQL("delete from {} where ").format(partition) + scope, params)
+    replaced_rows = replaced.rowcount
+    for old in older:
+        remaining = conn.execute(
+            sql.SQL("select exists (select 1 from {} where _batch_id = %s)").format(
+                table_ident(entity)
+            ),
+            (old,),
+        ).fetchone()[0]  # type: ignore[index]
+        if not remaining:
+            conn.execute(
+                "update raw.ingest_batches set status = 'replaced', replaced_by = %s"
+                " where batch_id = %s",
+                (part.batch_id, old),
+            )
+    conn.execute(
+        "update raw.ingest_batches set status = 'loaded', row_count = %s, first_load_seq = %s,"
+        " agency_codes = %s, replaced_rows = %s, extra_columns = %s, warnings = %s,"
+        " finished_at = now() where batch_id = %s",
+        (
+            rows,
+            first_seq,
+            agencies,
+            replaced_rows,
+            part.extra_columns or None,
+            psycopg.types.json.Jsonb(part.warnings) if part.warnings else None,
+            part.batch_id,
+        ),
+    )
+    return BatchResult(entity.qualified_name, part.batch_id, rows, replaced_rows, tuple(agencies))
+
+
+def record_rejected(
+    url: str, *, source: str, origin: str, file_name: str | None, sha: str | None, error: str
+) -> uuid.UUID:
+    """Ledger a delivery refused before any row was read (unreadable file, no month …)."""
+    prepare(url)
+    batch_id = uuid.uuid4()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "insert into raw.ingest_batches (batch_id, delivery_id, source, target_table,"
+            " channel, origin, file_name, content_sha256, status, error, finished_at)"
+            " values (%s, %s, %s, '', 'file', %s, %s, %s, 'quarantined', %s, now())",
+            (batch_id, batch_id, source, origin, file_name, sha, error[:4000]),
+        )
+    return batch_id

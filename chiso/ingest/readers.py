@@ -1,0 +1,284 @@
+"""Read delivered files as a grid of rows, whatever the container.
+
+Vietnamese systems export the same table as XLSX (title rows, merged multi-row headers,
+section rows, a total row, a signature footer), as an HTML table saved with a ``.xls`` name,
+as CSV (UTF-8 with or without BOM, ``,`` or ``;``, sometimes legacy 8-bit text) or as JSON.
+Each reader here only turns bytes into rows of cells, streaming; ``layout.py`` finds the
+header, sections and totals in those rows the same way for every container.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, Literal
+
+Format = Literal["xlsx", "html", "csv", "json"]
+Cell = Any
+GridRow = tuple[int, list[Cell]]  # (1-based row number in the file, cells)
+
+SNIFF_BYTES = 64 * 1024
+
+
+class ReadError(ValueError):
+    """The file cannot be read as a table; the message names the file and, if known, row."""
+
+
+def sniff_format(path: Path) -> Format:
+    """Decide by content, not by name: a '.xls' is very often an HTML table."""
+    head = path.open("rb").read(SNIFF_BYTES)
+    if head.startswith(b"PK\x03\x04"):
+        if zipfile.is_zipfile(path):
+            return "xlsx"
+        raise ReadError(f"{path.name}: looks like an XLSX (zip) file but is truncated or corrupt")
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ReadError(
+            f"{path.name}: legacy binary .xls (BIFF) is not supported; save it as .xlsx or CSV"
+        )
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<!doctype", b"<html", b"<table", b"<meta", b"<?xml")) or (
+        b"<table" in text[:4096]
+    ):
+        return "html"
+    if text.startswith((b"[", b"{")):
+        return "json"
+    return "csv"
+
+
+# --- XLSX ------------------------------------------------------------------------------------
+
+
+def _xlsx_cell(value: Cell) -> Cell:
+    return value
+
+
+def read_xlsx(path: Path, sheet: str | None = None) -> Iterator[GridRow]:
+    """Stream the first (or named) sheet; merged cells read as the value then blanks."""
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for damaged files
+        raise ReadError(f"{path.name}: cannot open as XLSX: {exc}") from exc
+    try:
+        ws = wb[sheet] if sheet else wb.worksheets[0]
+        for n, row in enumerate(ws.iter_rows(values_only=True), start=1):
+            yield n, [_xlsx_cell(v) for v in row]
+    except (zipfile.BadZipFile, EOFError, KeyError) as exc:
+        raise ReadError(f"{path.name}: XLSX is truncated or corrupt: {exc}") from exc
+    finally:
+        wb.close()
+
+
+# --- HTML ("Excel" downloads) ----------------------------------------------------------------
+
+
+class _TableParser(HTMLParser):
+    """Collects <tr> rows; colspan/rowspan become blanks like merged cells in a sheet."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[list[str | None]] = []
+        self._row: list[str | None] | None = None
+        self._cell: list[str] | None = None
+        self._colspan = 1
+        self._pending: dict[int, int] = {}  # column → rows still covered by a rowspan above
+        self._next_pending: dict[int, int] = {}
+        self._rowspan = 1
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self._row = []
+            self._next_pending = {}
+        elif tag in ("td", "th") and self._row is not None:
+            self._skip_spanned()
+            a = dict(attrs)
+            self._colspan = _int_attr(a.get("colspan"))
+            self._rowspan = _int_attr(a.get("rowspan"))
+            self._cell = []
+        elif tag == "br" and self._cell is not None:
+            self._cell.append(" ")
+
+    def _skip_spanned(self) -> None:
+        assert self._row is not None
+        while self._pending.get(len(self._row), 0) > 0:
+            col = len(self._row)
+            self._next_pending[col] = self._pending[col] - 1
+            self._row.append(None)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._row is not None and self._cell is not None:
+            text = " ".join("".join(self._cell).split())
+            start = len(self._row)
+            self._row.append(text or None)
+            self._row.extend([None] * (self._colspan - 1))
+            if self._rowspan > 1:
+                for col in range(start, start + self._colspan):
+                    self._next_pending[col] = self._rowspan - 1
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self._skip_spanned()
+            self.rows.append(self._row)
+            self._pending = {k: v for k, v in self._next_pending.items() if v > 0}
+            self._row = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _int_attr(value: str | None) -> int:
+    try:
+        return max(1, int(value or 1))
+    except ValueError:
+        return 1
+
+
+def read_html(path: Path) -> Iterator[GridRow]:
+    """Stream the rows of every <table> in the file, in order."""
+    raw = path.open("rb").read(SNIFF_BYTES)
+    encoding = "utf-8"
+    lowered = raw.lower()
+    for marker in (b"charset=", b'encoding="'):
+        pos = lowered.find(marker)
+        if pos >= 0:
+            tail = lowered[pos + len(marker) :].lstrip(b"\"' ")
+            enc = tail.split(b'"')[0].split(b"'")[0].split(b";")[0].split(b">")[0].strip()
+            if enc:
+                encoding = enc.decode("ascii", "replace")
+                break
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    except LookupError:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    parser = _TableParser()
+    n = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(SNIFF_BYTES):
+            try:
+                parser.feed(decoder.decode(chunk))
+            except UnicodeDecodeError as exc:
+                raise ReadError(f"{path.name}: not valid {encoding} text: {exc}") from exc
+            for row in parser.rows:
+                n += 1
+                yield n, list(row)
+            parser.rows.clear()
+    parser.close()
+    for row in parser.rows:
+        n += 1
+        yield n, list(row)
+
+
+# --- CSV -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    encoding: str  # "utf-8", "utf-8-sig" or "cp1252" (legacy 8-bit text)
+    delimiter: str
+    has_bom: bool
+
+
+def sniff_csv(path: Path) -> CsvDialect:
+    """BOM, encoding and delimiter from the head of the file (one extra pass for encoding)."""
+    with path.open("rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    has_bom = head.startswith(codecs.BOM_UTF8)
+    encoding = "utf-8-sig" if has_bom else "utf-8"
+    if not has_bom and not is_utf8(path):
+        encoding = "cp1252"
+    text = head.decode("utf-8" if encoding != "cp1252" else "cp1252", errors="replace")
+    first = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
+    counts = {d: _count_outside_quotes(first, d) for d in (",", ";", "\t", "|")}
+    delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+    return CsvDialect(encoding, delimiter, has_bom)
+
+
+def is_utf8(path: Path) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _count_outside_quotes(line: str, delimiter: str) -> int:
+    count, quoted = 0, False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == delimiter and not quoted:
+            count += 1
+    return count
+
+
+def read_csv(path: Path, dialect: CsvDialect | None = None) -> Iterator[GridRow]:
+    dialect = dialect or sniff_csv(path)
+    with path.open(encoding=dialect.encoding, newline="") as fh:
+        reader = csv.reader(fh, delimiter=dialect.delimiter)
+        try:
+            for row in reader:
+                yield reader.line_num, [c if c != "" else None for c in row]
+        except csv.Error as exc:
+            raise ReadError(f"{path.name}: row {reader.line_num}: malformed CSV: {exc}") from exc
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def read_json_records(path: Path) -> list[dict[str, Any]]:
+    """An array of objects, or an object wrapping one under data/items/records/result."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ReadError(f"{path.name}: not valid JSON: {exc}") from exc
+    if isinstance(doc, dict):
+        for key in ("data", "items", "records", "result", "rows"):
+            if isinstance(doc.get(key), list):
+                doc = doc[key]
+                break
+    if not isinstance(doc, list):
+        raise ReadError(f"{path.name}: expected a JSON array of objects")
+    for n, rec in enumerate(doc, start=1):
+        if not isinstance(rec, dict):
+            raise ReadError(f"{path.name}: row {n}: expected an object, got {type(rec).__name__}")
+    return doc
+
+
+# --- cell values -----------------------------------------------------------------------------
+
+
+def cell_text(value: Cell) -> str | None:
+    """A cell as the text raw keeps: Excel dates as ISO, integral floats without '.0'."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.strftime("%H:%M:%S")
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    text = str(value).strip()
+    return text or None
+
+
+def text_stream(path: Path, dialect: CsvDialect) -> io.TextIOBase:
+    return path.open(encoding=dialect.encoding, newline="")  # type: ignore[return-value]

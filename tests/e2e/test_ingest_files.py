@@ -1,0 +1,335 @@
+"""File and record ingestion on a real PostgreSQL: every format, pathology and ledger rule.
+
+Files are generated here, in the layouts real systems export (sources.md), so each test
+states exactly which pathology it exercises.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import unicodedata
+from datetime import date, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from openpyxl import Workbook
+
+from chiso.ingest.files import IngestError, ingest_file, ingest_inbox
+from chiso.ingest.legacy_text import unicode_to_tcvn3
+from chiso.ingest.loader import LoadError, prepare
+
+pytestmark = pytest.mark.e2e
+
+AGENCY = "000.00.02.H23"
+OTHER = "000.00.04.H23"
+HEADER = ["MaHoSo", "MaTTHC", "DonViXuLy", "ChuHoSo", "NgayTiepNhan", "TrangThaiHoSo"]
+
+
+def rec(i: int, agency: str = AGENCY, day: int = 5, **kw: str) -> dict[str, str]:
+    base = {
+        "MaHoSo": f"{agency}-{i:05d}",
+        "MaTTHC": "1.001193",
+        "DonViXuLy": agency,
+        "ChuHoSo": "Nguyễn Văn Ánh",
+        "NgayTiepNhan": f"{day:02d}/03/2025 09:15:00",
+        "TrangThaiHoSo": "10",
+    }
+    return {**base, **kw}
+
+
+def write_csv(path: Path, rows, header=HEADER, *, delimiter=",", bom=False, encoding="utf-8"):
+    with path.open("w", newline="", encoding=("utf-8-sig" if bom else encoding)) as fh:
+        w = csv.writer(fh, delimiter=delimiter, lineterminator="\r\n")
+        w.writerow(header)
+        for r in rows:
+            w.writerow([r.get(h) for h in header])
+    return path
+
+
+def raw_rows(url: str, where: str = "true", params=()) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            f"select ma_ho_so, don_vi_xu_ly, chu_ho_so, ngay_tiep_nhan, _row_number, _extra"
+            f" from raw.one_stop__dossiers where _extract_month = '2025-03-01' and {where}"
+            " order by ma_ho_so",
+            params,
+        ).fetchall()
+
+
+def ledger(url: str, file_name: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select status, row_count, error, error_row, error_field, warnings, content_sha256"
+            " from raw.ingest_batches where file_name = %s order by started_at",
+            (file_name,),
+        ).fetchall()
+
+
+@pytest.fixture
+def url(chiso_env):
+    url = chiso_env.urls.loader
+    prepare(url)
+    with psycopg.connect(url) as conn:
+        conn.execute("delete from raw.one_stop__dossiers where _extract_month = '2025-03-01'")
+    return url
+
+
+def test_clean_csv_streams_and_the_same_file_twice_loads_once(url, tmp_path):
+    path = write_csv(tmp_path / f"hs_{AGENCY}_2025-03.csv", [rec(i) for i in range(50)])
+    first = ingest_file(url, "one_stop", path)
+    again = ingest_file(url, "one_stop", path)
+    assert (first.status, first.rows, first.path_taken) == ("loaded", 50, "stream")
+    assert again.status == "duplicate"
+    assert len(raw_rows(url)) == 50
+    statuses = [r[0] for r in ledger(url, path.name)]
+    assert statuses == ["loaded", "duplicate"]
+
+
+def test_corrected_redelivery_replaces_that_agency_month_only(url, tmp_path):
+    ingest_file(url, "one_stop", write_csv(tmp_path / "a_2025-03.csv", [rec(i) for i in range(10)]))
+    ingest_file(
+        url, "one_stop", write_csv(tmp_path / "b_2025-03.csv", [rec(i, OTHER) for i in range(4)])
+    )
+    corrected = [rec(i) for i in range(7)]
+    ingest_file(url, "one_stop", write_csv(tmp_path / "a_v2_2025-03.csv", corrected))
+    rows = raw_rows(url)
+    assert sum(1 for r in rows if r[1] == AGENCY) == 7
+    assert sum(1 for r in rows if r[1] == OTHER) == 4
+    assert ledger(url, "a_2025-03.csv")[0][0] == "replaced"
+
+
+def test_bad_date_quarantines_the_file_naming_row_and_field_and_keeps_earlier_rows(url, tmp_path):
+    ingest_file(url, "one_stop", write_csv(tmp_path / "ok_2025-03.csv", [rec(i) for i in range(5)]))
+    bad = [rec(i) for i in range(8)]
+    bad[5]["NgayTiepNhan"] = "31/02/2025"  # no such day
+    path = write_csv(tmp_path / "bad_2025-03.csv", bad)
+    with pytest.raises(LoadError, match=r"bad_2025-03.csv: row 7: field ngay_tiep_nhan"):
+        ingest_file(url, "one_stop", path)
+    assert len(raw_rows(url)) == 5
+    status, _, error, row, field, _, _ = ledger(url, path.name)[0]
+    assert (status, row, field) == ("quarantined", 7, "ngay_tiep_nhan")
+    assert "31/02/2025" in error
+
+
+def test_missing_required_field_and_row_outside_the_month_are_rejected(url, tmp_path):
+    rows = [rec(i) for i in range(3)]
+    rows[1]["MaTTHC"] = ""
+    with pytest.raises(LoadError, match="row 3: field ma_tthc: missing"):
+        ingest_file(url, "one_stop", write_csv(tmp_path / "m_2025-03.csv", rows))
+    late = [rec(i) for i in range(3)]
+    late[2]["NgayTiepNhan"] = "02/04/2025 08:00:00"
+    with pytest.raises(LoadError, match="row 4: field ngay_tiep_nhan: outside"):
+        ingest_file(url, "one_stop", write_csv(tmp_path / "o_2025-03.csv", late))
+
+
+def test_bom_semicolon_renamed_and_extra_columns(url, tmp_path):
+    header = [
+        "Mã hồ sơ",
+        "Mã thủ tục",
+        "Mã đơn vị",
+        "Chủ hồ sơ",
+        "Ngày tiếp nhận",
+        "Trạng thái",
+        "Ghi chú nội bộ",
+    ]
+    rows = [
+        {
+            "Mã hồ sơ": f"X-{i}",
+            "Mã thủ tục": "1.001193",
+            "Mã đơn vị": AGENCY,
+            "Chủ hồ sơ": "Trần Thị Hằng",
+            "Ngày tiếp nhận": "20250310081500",
+            "Trạng thái": "9",
+            "Ghi chú nội bộ": f"ghi chú {i}",
+        }
+        for i in range(6)
+    ]
+    path = write_csv(tmp_path / "vendor_2025-03.csv", rows, header, delimiter=";", bom=True)
+    result = ingest_file(url, "one_stop", path)
+    assert (result.rows, result.path_taken) == (6, "rows")  # extra column: cell by cell
+    got = raw_rows(url)
+    assert got[0][0] == "X-0" and got[0][2] == "Trần Thị Hằng"
+    assert got[0][5] == {"Ghi chú nội bộ": "ghi chú 0"}
+
+
+def test_tcvn3_bytes_and_nfd_text_become_nfc_unicode(url, tmp_path):
+    name = "Bảo Thắng"
+    legacy = [rec(i, ChuHoSo=unicode_to_tcvn3(name)) for i in range(3)]
+    write_csv(tmp_path / "tcvn3_2025-03.csv", legacy, encoding="cp1252")
+    ingest_file(url, "one_stop", tmp_path / "tcvn3_2025-03.csv")
+    assert {r[2] for r in raw_rows(url)} == {name}
+    nfd = [rec(i, OTHER, ChuHoSo=unicodedata.normalize("NFD", "Nguyễn Thị Ngọc")) for i in range(2)]
+    result = ingest_file(url, "one_stop", write_csv(tmp_path / "nfd_2025-03.csv", nfd))
+    assert result.path_taken == "rows"
+    names = {r[2] for r in raw_rows(url, "don_vi_xu_ly = %s", (OTHER,))}
+    assert names == {"Nguyễn Thị Ngọc"}
+    assert all(unicodedata.is_normalized("NFC", n) for n in names)
+
+
+def report_workbook(path: Path, rows: list[dict], *, total: bool = True) -> Path:
+    """The XLSX layout of sources.md: title, period, 2-row merged header, sections, total,
+    footer; dates as real Excel dates and as Excel serial numbers."""
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["DANH SÁCH HỒ SƠ TIẾP NHẬN"])
+    ws.merge_cells("A1:F1")
+    ws.append(["Từ ngày: 01/03/2025 Đến ngày: 31/03/2025"])
+    ws.append([])
+    ws.append(["STT", "Thông tin hồ sơ", None, None, "Ngày tiếp nhận", "Trạng thái"])
+    ws.append([None, "Mã hồ sơ", "Mã thủ tục", "Mã đơn vị", None, None])
+    ws.merge_cells("B4:D4")
+    ws.merge_cells("A4:A5")
+    ws.merge_cells("E4:E5")
+    ws.merge_cells("F4:F5")
+    ws.append(["I. Sở, ban, ngành"])
+    for i, r in enumerate(rows, start=1):
+        when = datetime(2025, 3, 5, 9, 15) if i % 2 else 45724.5  # serial = 2025-03-08 12:00
+        ws.append([i, r["MaHoSo"], r["MaTTHC"], r["DonViXuLy"], when, int(r["TrangThaiHoSo"])])
+    if total:
+        ws.append(["Tổng số", None, None, None, None, len(rows)])
+    ws.append([])
+    ws.append([None, None, None, None, "Người lập biểu"])
+    ws.append([None, None, None, None, "(Ký, ghi rõ họ tên)"])
+    wb.save(path)
+    return path
+
+
+def test_xlsx_report_layout(url, tmp_path):
+    path = report_workbook(tmp_path / "bao_cao.xlsx", [rec(i) for i in range(4)])
+    result = ingest_file(url, "one_stop", path)  # month from the title row
+    assert (result.month, result.rows) == (date(2025, 3, 1), 4)
+    got = raw_rows(url)
+    assert [r[4] for r in got] == [7, 8, 9, 10]  # sheet rows, after title/header/section
+    assert got[1][3] == "45724.5"  # raw keeps the Excel serial day as sent …
+    with psycopg.connect(url) as conn:  # … and the shared parser reads it as a local time
+        parsed = conn.execute("select raw.parse_vn_timestamp(%s)", (got[1][3],)).fetchone()[0]
+    assert parsed == datetime(2025, 3, 8, 12, 0)
+    assert ledger(url, path.name)[0][5] == [{"kind": "total_rows_skipped", "count": 1}]
+
+
+def test_html_saved_as_xls(url, tmp_path):
+    cells = "".join(f"<th>{h}</th>" for h in HEADER)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{r[h]}</td>" for h in HEADER) + "</tr>" for r in map(rec, range(3))
+    )
+    html = (
+        '<html><head><meta charset="utf-8"></head><body><table>'
+        f'<tr><td colspan="6">DANH SÁCH HỒ SƠ Tháng 3 năm 2025</td></tr>'
+        f"<tr>{cells}</tr>{body}</table></body></html>"
+    )
+    path = tmp_path / "export.xls"
+    path.write_text(html, encoding="utf-8")
+    result = ingest_file(url, "one_stop", path)
+    assert (result.rows, result.month) == (3, date(2025, 3, 1))
+    assert raw_rows(url)[0][2] == "Nguyễn Văn Ánh"
+
+
+def test_json_with_nested_supplements_and_events(url, tmp_path):
+    d = rec(1)
+    d["DanhSachHoSoBoSung"] = [
+        {"LanBoSung": 1, "NgayYeuCau": "20250306090000", "NgayBoSung": "20250307090000"}
+    ]
+    d["CapNhatTienDo"] = [
+        {"ThuTu": 1, "BuocXuLy": "Tiếp nhận", "TrangThai": "2", "ThoiDiem": "20250305091500"},
+        {"ThuTu": 2, "BuocXuLy": "Trả kết quả", "TrangThai": "10", "ThoiDiem": "20250310100000"},
+    ]
+    path = tmp_path / "dongbo_2025-03.json"
+    path.write_text(json.dumps({"data": [d]}, ensure_ascii=False), encoding="utf-8")
+    ingest_file(url, "one_stop", path)
+    with psycopg.connect(url) as conn:
+        sup = conn.execute(
+            "select ma_ho_so, don_vi_xu_ly, lan_bo_sung from raw.one_stop__supplements"
+            " where _extract_month = '2025-03-01'"
+        ).fetchall()
+        ev = conn.execute(
+            "select trang_thai from raw.one_stop__progress_events"
+            " where _extract_month = '2025-03-01' order by thu_tu::int"
+        ).fetchall()
+    assert sup == [(d["MaHoSo"], AGENCY, "1")]
+    assert ev == [("2",), ("10",)]
+
+
+def aggregate_workbook(path: Path, *, broken: bool) -> Path:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["TỔNG HỢP TÌNH HÌNH GIẢI QUYẾT HỒ SƠ – Tháng 3 Năm 2025"])
+    ws.append(
+        [
+            "STT",
+            "Đơn vị",
+            "Tổng số",
+            "Kỳ trước chuyển qua",
+            "Tiếp nhận trong kỳ",
+            None,
+            "Đã giải quyết",
+            None,
+            None,
+            None,
+        ]
+    )
+    ws.append(
+        [
+            None,
+            None,
+            None,
+            None,
+            "Trực tuyến",
+            "Trực tiếp",
+            "Tổng số",
+            "Sớm hạn",
+            "Đúng hạn",
+            "Trễ hạn",
+        ]
+    )
+    ws.append(["(1)", "(2)", "(3=4+5+6)", "(4)", "(5)", "(6)", "(7=8+9+10)", "(8)", "(9)", "(10)"])
+    ws.append(["I. Sở, ban, ngành"])
+    ws.append([1, "Sở Tư pháp", 30, 10, 15, 5, 20, 12, 7, 1])
+    ws.append([2, "Sở Y tế", 12, 2, 6, 4, 12338 if broken else 10, 6, 3, 1])
+    ws.append(["Tổng số", None, 42, 12, 21, 9, 30, 18, 10, 2])
+    wb.save(path)
+    return path
+
+
+def test_aggregate_report_identities_are_checked_and_flagged(url, tmp_path):
+    good = ingest_file(url, "one_stop", aggregate_workbook(tmp_path / "th_ok.xlsx", broken=False))
+    assert good.entity == "one_stop.aggregate_reports" and good.warnings == []
+    bad = ingest_file(url, "one_stop", aggregate_workbook(tmp_path / "th_bad.xlsx", broken=True))
+    kinds = {(w["kind"], w.get("identity") or w.get("field")) for w in bad.warnings}
+    assert ("identity", "(7=8+9+10)") in kinds
+    assert ("total", "da_giai_quyet") in kinds
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select ten_dong, nhom, loai_dong, da_giai_quyet from raw.one_stop__aggregate_reports"
+            " where _extract_month = '2025-03-01' order by _row_number"
+        ).fetchall()
+    # the later delivery replaced the whole month; numbers kept as printed, never "fixed"
+    assert rows == [
+        ("Sở Tư pháp", "I. Sở, ban, ngành", "body", "20"),
+        ("Sở Y tế", "I. Sở, ban, ngành", "body", "12338"),
+        ("Tổng số", None, "total", "30"),
+    ]
+
+
+def test_inbox_loads_good_files_and_quarantines_bad_ones(chiso_env, url, tmp_path):
+    inbox = tmp_path / "inbox"
+    (inbox / "one_stop").mkdir(parents=True)
+    write_csv(inbox / "one_stop" / "good_2025-03.csv", [rec(i) for i in range(3)])
+    write_csv(inbox / "one_stop" / "nomonth.csv", [rec(i, OTHER) for i in range(3)])
+    (inbox / "one_stop" / "broken_2025-03.xlsx").write_bytes(b"PK\x03\x04 truncated")
+    results = {r.path.name: r for r in ingest_inbox(url, inbox, "one_stop")}
+    assert results["good_2025-03.csv"].status == "loaded"
+    assert results["nomonth.csv"].status == "quarantined"
+    assert "which month" in (results["nomonth.csv"].error or "")
+    assert results["broken_2025-03.xlsx"].status == "quarantined"
+    assert (inbox / "quarantine" / "one_stop" / "nomonth.csv.error.txt").exists()
+    assert (inbox / "archive" / "one_stop" / "2025-03" / "good_2025-03.csv").exists()
+    assert ledger(url, "nomonth.csv")[0][0] == "quarantined"
+
+
+def test_unreadable_header_names_the_file(url, tmp_path):
+    path = tmp_path / "x_2025-03.csv"
+    path.write_text("a,b,c\n1,2,3\n", encoding="utf-8")
+    with pytest.raises(IngestError, match=r"x_2025-03\.csv"):
+        ingest_file(url, "one_stop", path)
