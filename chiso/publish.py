@@ -79,6 +79,19 @@ def _ensure_published_tables(conn: psycopg.Connection) -> None:
                 sql.Identifier("marts", table), sql.Identifier("audit", table)
             )
         )
+        # A column added to a dbt model reaches the published table too (nullable: months
+        # published before it existed keep null there).
+        for column, data_type in conn.execute(
+            "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a"
+            " where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped"
+            " order by a.attnum",
+            (f"audit.{table}",),
+        ).fetchall():
+            conn.execute(
+                sql.SQL("alter table {} add column if not exists {} {}").format(
+                    sql.Identifier("marts", table), sql.Identifier(column), sql.SQL(data_type)
+                )
+            )
     conn.execute(
         sql.SQL(
             "alter table marts.{} add column if not exists publication_id uuid,"

@@ -57,19 +57,22 @@ def previous_month(month: date) -> date:
     return date(month.year - 1, 12, 1) if month.month == 1 else date(month.year, month.month - 1, 1)
 
 
-def _fetch(url: str, month: date) -> tuple[list[dict], list[str]]:
+def _fetch(url: str, month: date) -> list[dict]:
     with psycopg.connect(url, row_factory=dict_row) as conn:
-        rows = conn.execute(
+        return conn.execute(
             "select * from marts.mart_kpi_monthly where period_month in (%s, %s)",
             (month, previous_month(month)),
         ).fetchall()
-        provinces = conn.execute(
-            "select distinct province_name from marts.dim_agency d"
-            " join marts.mart_kpi_monthly m using (agency_code) where m.period_month = %s"
-            " order by 1",
-            (month,),
-        ).fetchall()
-    return rows, [p["province_name"] for p in provinces]
+
+
+@dataclass
+class ProvinceReport:
+    """One province's chapter: its own 'Toàn tỉnh' lines, tiers and agencies."""
+
+    code: str
+    name: str
+    sections: list[IndicatorSection]
+    agency_count: int
 
 
 def _sum_line(label: str, rows: list[dict], prev_rows: list[dict]) -> Line:
@@ -119,11 +122,22 @@ def build_sections(rows: list[dict], month: date) -> list[IndicatorSection]:
 
 
 def render(url: str, month: date, out_dir: Path) -> Path:
-    """Write `bao-cao-YYYY-MM.html` for a published month and return its path."""
-    rows, provinces = _fetch(url, month)
-    if not any(r["period_month"] == month for r in rows):
-        raise ReportError(f"nothing is published for {month:%Y-%m} in marts.mart_kpi_monthly")
+    """Write `bao-cao-YYYY-MM.html` for a published month, a chapter per province."""
+    rows = _fetch(url, month)
     current = [r for r in rows if r["period_month"] == month]
+    if not current:
+        raise ReportError(f"nothing is published for {month:%Y-%m} in marts.mart_kpi_monthly")
+    provinces = []
+    for code, name in sorted({(r["province_code"], r["province_name"]) for r in current}):
+        mine = [r for r in rows if r["province_code"] == code]
+        provinces.append(
+            ProvinceReport(
+                code,
+                name,
+                build_sections(mine, month),
+                len({r["agency_code"] for r in mine if r["period_month"] == month}),
+            )
+        )
     env = Environment(
         loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"])
     )
@@ -133,12 +147,11 @@ def render(url: str, month: date, out_dir: Path) -> Path:
         month=month,
         month_label=fmt.month_label(month),
         previous_label=fmt.month_label(previous_month(month)),
-        province_name=", ".join(f"Tỉnh {p}" for p in provinces),
-        sections=build_sections(rows, month),
+        province_names=", ".join(f"Tỉnh {p.name}" for p in provinces),
+        provinces=provinces,
         published_at=max(
             r["published_at"] for r in current if r["published_at"] is not None
         ).astimezone(LOCAL_TZ),
-        agency_count=len({r["agency_code"] for r in current}),
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"bao-cao-{month:%Y-%m}.html"

@@ -41,11 +41,14 @@ def _mart_counts(url: str) -> dict[date, int]:
     return dict(rows)
 
 
-def _agency_indicator_pairs(url: str) -> int:
+def _agency_indicator_pairs(url: str, month) -> int:
+    """Agencies existing in the month × indicators: the complete grid the mart must hold."""
     with psycopg.connect(url) as conn:
         return conn.execute(
-            "select (select count(*) from marts.dim_agency)"
-            " * (select count(*) from marts.dim_indicator)"
+            "select (select count(*) from marts.dim_agency where valid_from"
+            " < %s::date + interval '1 month' and coalesce(valid_to, '9999-12-31') >= %s)"
+            " * (select count(*) from marts.dim_indicator)",
+            (month, month),
         ).fetchone()[0]
 
 
@@ -53,8 +56,8 @@ def test_scheduler_runs_the_months_and_publishes(airflow_env):
     s = airflow_env.settings
     states = af.run_months(s, MONTHS)
     assert states == {m: "success" for m in MONTHS}, af.failed_tasks(s)
-    expected = _agency_indicator_pairs(airflow_env.urls.bi_reader)
-    assert _mart_counts(airflow_env.urls.bi_reader) == {m: expected for m in MONTHS}
+    expected = {m: _agency_indicator_pairs(airflow_env.urls.bi_reader, m) for m in MONTHS}
+    assert _mart_counts(airflow_env.urls.bi_reader) == expected
     for m in MONTHS:
         assert (s.reports_dir / f"bao-cao-{m:%Y-%m}.html").exists()
 
@@ -80,5 +83,5 @@ def test_interrupted_run_recovers_without_duplicates(airflow_env):
     with psycopg.connect(airflow_env.urls.admin) as conn:
         raw_after = conn.execute("select count(*) from raw.one_stop__dossiers").fetchone()[0]
     assert raw_after == raw_before
-    expected = _agency_indicator_pairs(airflow_env.urls.bi_reader)
-    assert _mart_counts(airflow_env.urls.bi_reader) == {m: expected for m in MONTHS}
+    expected = {m: _agency_indicator_pairs(airflow_env.urls.bi_reader, m) for m in MONTHS}
+    assert _mart_counts(airflow_env.urls.bi_reader) == expected

@@ -9,6 +9,7 @@ agencies as (
 final as (
 
     select
+        agency_key,
         agency_code,
         agency_name,
         tier,
@@ -25,6 +26,8 @@ final as (
         province_code,
         province_name,
         parent_agency_code,
+        unit_key,
+        agency_kind,
         valid_from,
         valid_to
     from agencies

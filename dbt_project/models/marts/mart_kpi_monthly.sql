@@ -33,6 +33,8 @@ joined as (
         indicator_values.period_month,
         indicator_values.agency_code,
         agencies.agency_name,
+        agencies.province_code,
+        agencies.province_name,
         agencies.tier,
         agencies.tier_name_vi,
         indicator_values.indicator_code,
@@ -45,7 +47,10 @@ joined as (
         targets.comparator as target_comparator
     from indicator_values
     inner join agencies
+        -- codes are reused across the 2025 restructuring: pick the version valid that month
         on indicator_values.agency_code = agencies.agency_code
+        and indicator_values.period_month <= coalesce(agencies.valid_to, '9999-12-31')
+        and (indicator_values.period_month + interval '1 month')::date > agencies.valid_from
     inner join indicators
         on indicator_values.indicator_code = indicators.indicator_code
     left join targets
@@ -62,6 +67,8 @@ final as (
         period_month,
         agency_code,
         agency_name,
+        province_code,
+        province_name,
         tier,
         tier_name_vi,
         indicator_code,

@@ -29,7 +29,9 @@ renamed as (
         trim(ten_tthc) as procedure_name,
         trim(ma_linh_vuc) as field_code,
         trim(ten_linh_vuc) as field_name,
-        nullif(trim(muc_do), '')::int as procedure_level,
+        -- levels 1–4 until 2022; 'toan_trinh' / 'mot_phan' after NĐ 42/2022
+        case when trim(muc_do) ~ '^[1-4]$' then trim(muc_do)::int end as procedure_level,
+        nullif(trim(muc_do), '') as service_level,
         trim(don_vi_xu_ly) as agency_code,
         trim(ten_don_vi_xu_ly) as agency_name_reported,
         case trim(loai_doi_tuong)
@@ -63,6 +65,7 @@ final as (
         field_code,
         field_name,
         procedure_level,
+        service_level,
         agency_code,
         agency_name_reported,
         applicant_type,
