@@ -197,8 +197,6 @@ def _ingest_grid(
         head.append(item)
         if len(head) >= HEAD_ROWS:
             break
-    if dialect and dialect.encoding == "cp1252" and encoding == "auto":
-        encoding = "auto"  # legacy bytes decoded as cp1252; cells converted below
     try:
         layout, used = detect_layout(head, candidates)
     except ValueError as exc:

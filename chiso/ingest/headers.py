@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from chiso.ingest.legacy_text import fix_text
 from chiso.sources.canonical import ENTITIES, Entity
 
 ALIASES_YAML = Path(__file__).resolve().parents[1] / "sources" / "aliases.yaml"
@@ -35,9 +36,7 @@ def fold(label: object) -> str:
 
 @lru_cache(maxsize=8192)
 def _fold(label: str) -> str:
-    from chiso.ingest.legacy_text import fix_text
-
-    text = fix_text(str(label))
+    text = fix_text(label)
     text = _CAMEL.sub(" ", text)
     text = text.replace("đ", "d").replace("Đ", "D")
     decomposed = unicodedata.normalize("NFD", text)

@@ -48,7 +48,6 @@ class Layout:
     title_lines: list[str]
     numbering: list[str] | None
     identities: list[tuple[int, list[tuple[int, int]]]] = field(default_factory=list)
-    label_column: int | None = None
 
     def period(self) -> date | None:
         return period_from_text(" ".join(self.title_lines))
@@ -169,16 +168,12 @@ def detect_layout(head: Sequence[GridRow], candidates: Sequence[Entity]) -> tupl
     numbering = _parse_numbering(head[used][1]) if used < len(head) else None
     if numbering:
         used += 1
-    label_col = next(
-        (i for i, f in enumerate(match.fields) if f in ("ten_dong", "ten_don_vi_xu_ly")), None
-    )
     layout = Layout(
         header=match,
         header_rows=(head[start][0], head[start + depth - 1][0]),
         title_lines=title,
         numbering=numbering,
         identities=identities_from_numbering(numbering) if numbering else [],
-        label_column=label_col,
     )
     return layout, used
 

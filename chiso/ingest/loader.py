@@ -37,7 +37,6 @@ from chiso.ingest.raw_tables import (
     RAW_SCHEMA,
     ensure_all,
     ensure_partition,
-    table_ident,
 )
 from chiso.sources.canonical import Entity
 
@@ -223,7 +222,7 @@ def _load_parts(
     with psycopg.connect(url) as conn, conn.transaction():
         for table in sorted({p.entity.table for p in parts}):
             conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"chiso.raw.{table}",))
-        staged: list[tuple[Part, int, int]] = []
+        staged: list[tuple[Part, sql.Composed, int, int]] = []
         for part in parts:
             partition = ensure_partition(conn, part.entity, delivery.month)
             conn.execute("select set_config('chiso.batch_id', %s, true)", (str(part.batch_id),))
@@ -237,7 +236,7 @@ def _load_parts(
             with conn.cursor().copy(stmt) as copy:
                 rows = part.write(copy)
             _validate(conn, delivery, part, partition, first_seq)
-            staged.append((part, rows, first_seq))
+            staged.append((part, partition, rows, first_seq))
         if content_digest is not None:
             sha = content_digest()
             original = _find_loaded(conn, parts[0].entity, sha)
@@ -248,8 +247,8 @@ def _load_parts(
                     "update raw.ingest_batches set content_sha256 = %s where batch_id = %s",
                     (sha, part.batch_id),
                 )
-        for part, rows, first_seq in staged:
-            results.append(_replace_and_record(conn, delivery, part, rows, first_seq))
+        for part, partition, rows, first_seq in staged:
+            results.append(_replace_and_record(conn, delivery, part, partition, rows, first_seq))
     return results
 
 
@@ -307,10 +306,25 @@ def _validate(
         )
     if entity.period_field and entity.period_field in part.columns:
         col = sql.Identifier(entity.period_field)
+        m = delivery.month
+        # Cheap accepts first (the value's layout already passed the type check above):
+        # yyyyMMdd…, ISO yyyy-MM… and …/MM/yyyy; only other layouts pay for a full parse.
+        fast = sql.SQL(
+            "(left({c}, 6) = {a} and length({c}) in (8, 12, 14)) or left({c}, 7) = {b}"
+            " or strpos({c}, {d}) > 0 or strpos({c}, {e}) > 0"
+        ).format(
+            c=col,
+            a=sql.Literal(f"{m:%Y%m}"),
+            b=sql.Literal(f"{m:%Y-%m}"),
+            d=sql.Literal(f"/{m:%m}/{m:%Y}"),
+            e=sql.Literal(f"/{m.month}/{m:%Y}"),
+        )
         checks.append(
             sql.SQL(
-                "when date_trunc('month', raw.parse_vn_timestamp({}))::date <> {} then {} || {}"
+                "when not ({}) and date_trunc('month', raw.parse_vn_timestamp({}))::date <> {}"
+                " then {} || {}"
             ).format(
+                fast,
                 col,
                 sql.Literal(delivery.month),
                 sql.Literal(
@@ -336,10 +350,14 @@ def _validate(
 
 
 def _replace_and_record(
-    conn: psycopg.Connection, delivery: Delivery, part: Part, rows: int, first_seq: int
+    conn: psycopg.Connection,
+    delivery: Delivery,
+    part: Part,
+    partition: sql.Composed,
+    rows: int,
+    first_seq: int,
 ) -> BatchResult:
     entity = part.entity
-    partition = ensure_partition(conn, entity, delivery.month)
     agencies: list[str] = []
     if entity.agency_field:
         agencies = [
@@ -370,9 +388,8 @@ def _replace_and_record(
     replaced_rows = replaced.rowcount
     for old in older:
         remaining = conn.execute(
-            sql.SQL("select exists (select 1 from {} where _batch_id = %s)").format(
-                table_ident(entity)
-            ),
+            # a batch covers one month, so its rows can only be in this partition
+            sql.SQL("select exists (select 1 from {} where _batch_id = %s)").format(partition),
             (old,),
         ).fetchone()[0]  # type: ignore[index]
         if not remaining:

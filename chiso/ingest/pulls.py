@@ -17,11 +17,8 @@ from datetime import date
 from chiso.ingest.files import record_parts
 from chiso.ingest.loader import Delivery, DeliveryResult, load_delivery
 from chiso.ingest.one_stop_api import iter_records
+from chiso.pipeline import next_month
 from chiso.sources.canonical import entity
-
-
-def _next_month(month: date) -> date:
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
 def _last_day(month: date) -> date:
@@ -40,13 +37,13 @@ PULLS: dict[str, Pull] = {
     "one_stop.dossiers": Pull(
         "one_stop.dossiers",
         "/api/v1/dossiers",
-        lambda m: {"received_from": m.isoformat(), "received_to": _next_month(m).isoformat()},
+        lambda m: {"received_from": m.isoformat(), "received_to": next_month(m).isoformat()},
         ("MaHoSo",),
     ),
     "documents.movements": Pull(
         "documents.movements",
         "/api/v1/documents",
-        lambda m: {"date_from": m.isoformat(), "date_to": _next_month(m).isoformat()},
+        lambda m: {"date_from": m.isoformat(), "date_to": next_month(m).isoformat()},
         ("don_vi", "ma_van_ban", "huong"),
     ),
     "portal.service_catalogue": Pull(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import json
 import zipfile
 from collections.abc import Iterator
@@ -56,10 +55,6 @@ def sniff_format(path: Path) -> Format:
 # --- XLSX ------------------------------------------------------------------------------------
 
 
-def _xlsx_cell(value: Cell) -> Cell:
-    return value
-
-
 def read_xlsx(path: Path, sheet: str | None = None) -> Iterator[GridRow]:
     """Stream the first (or named) sheet; merged cells read as the value then blanks."""
     from openpyxl import load_workbook
@@ -71,7 +66,7 @@ def read_xlsx(path: Path, sheet: str | None = None) -> Iterator[GridRow]:
     try:
         ws = wb[sheet] if sheet else wb.worksheets[0]
         for n, row in enumerate(ws.iter_rows(values_only=True), start=1):
-            yield n, [_xlsx_cell(v) for v in row]
+            yield n, list(row)
     except (zipfile.BadZipFile, EOFError, KeyError) as exc:
         raise ReadError(f"{path.name}: XLSX is truncated or corrupt: {exc}") from exc
     finally:
@@ -278,7 +273,3 @@ def cell_text(value: Cell) -> str | None:
         return json.dumps(value, ensure_ascii=False)
     text = str(value).strip()
     return text or None
-
-
-def text_stream(path: Path, dialect: CsvDialect) -> io.TextIOBase:
-    return path.open(encoding=dialect.encoding, newline="")  # type: ignore[return-value]

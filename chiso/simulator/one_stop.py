@@ -33,8 +33,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
-import holidays
-
+from chiso.reference.calendar import default_calendar
 from chiso.simulator.catalogue import (
     PROCEDURES,
     TWO_TIER_START,
@@ -276,14 +275,10 @@ def add_months(month: date, n: int) -> date:
     return date(idx // 12, idx % 12 + 1, 1)
 
 
-@lru_cache(maxsize=64)
-def _vn_holidays(year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays("VN", years=year).keys())
-
-
 def is_working_day(day: date) -> bool:
-    """Mon–Fri and not a Vietnamese public holiday (per the ``holidays`` package)."""
-    return day.weekday() < 5 and day not in _vn_holidays(day.year)
+    """The project's working-day calendar: Mon–Fri minus public holidays, with the announced
+    day swaps of ``ref_holiday_overrides`` (chiso.reference.calendar)."""
+    return default_calendar().is_working_day(day)
 
 
 @lru_cache(maxsize=64)

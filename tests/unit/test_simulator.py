@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import unicodedata
 from collections import Counter, defaultdict
@@ -15,6 +16,7 @@ from openpyxl import load_workbook
 
 from chiso.simulator import one_stop
 from chiso.simulator.catalogue import TWO_TIER_START, catalogue_for_province
+from chiso.simulator.config import REPO_ROOT
 from chiso.simulator.config import SimulatorConfig as SharedConfig
 from chiso.simulator.one_stop import (
     DOSSIER_KEYS,
@@ -62,7 +64,16 @@ def ts(value: str) -> datetime:
     return datetime.strptime(value, "%Y%m%d%H%M%S")
 
 
+# Announced day swaps (a worked Saturday, an extra day off), read straight from the seed.
+with (REPO_ROOT / "dbt_project" / "seeds" / "ref_holiday_overrides.csv").open(
+    encoding="utf-8"
+) as _fh:
+    SWAPS = {date.fromisoformat(r["day"]): r["is_day_off"] == "true" for r in csv.DictReader(_fh)}
+
+
 def is_workday(day: date) -> bool:
+    if day in SWAPS:
+        return not SWAPS[day]
     return day.weekday() < 5 and day not in VN_HOLIDAYS
 
 
