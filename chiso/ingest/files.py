@@ -8,9 +8,10 @@ than guessed. A file-level agency (``--agency`` or an identifier in the file nam
 
 Two load paths share the loader's rules (ledger, checks, replacement):
 
-- **stream**: a UTF-8 CSV whose header row maps 1:1 onto canonical fields, in NFC, with no
-  legacy-font text, is streamed byte for byte into COPY — no per-row Python, so throughput
-  stays near ``psql \\copy`` and memory is flat whatever the size;
+- **stream**: a UTF-8 CSV whose header row maps 1:1 onto canonical fields is streamed byte
+  for byte into COPY while its text and values are checked on the way (``stream.py``), so
+  throughput stays near ``psql \\copy`` and memory is flat whatever the size; text that
+  needs repair after all sends it down the other path;
 - **rows**: everything else (XLSX, HTML-as-.xls, JSON, legacy encodings, NFD text, title
   rows, extra columns) goes cell by cell: legacy text converted, NFC, extras into ``_extra``.
 
@@ -21,7 +22,6 @@ file, row and field; the others still load. Loaded and duplicate files move to
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import io
@@ -53,6 +53,7 @@ from chiso.ingest.loader import (
     DeliveryResult,
     LoadError,
     Part,
+    StreamFallback,
     load_delivery,
     record_rejected,
 )
@@ -68,6 +69,7 @@ from chiso.ingest.readers import (
     sniff_csv,
     sniff_format,
 )
+from chiso.ingest.stream import stream_part, streamable
 from chiso.sources.canonical import Entity, entities_of
 from chiso.sources.canonical import entity as entity_named
 
@@ -83,10 +85,6 @@ _MONTH_IN_NAME = (
     re.compile(r"(?<!\d)(20\d{2})(0[1-9]|1[0-2])(?!\d)"),
 )
 _MONTH_FIRST_IN_NAME = re.compile(r"(?<![\d])(?:t|thang)?[-_]?(0?[1-9]|1[0-2])[-_.](20\d{2})(?!\d)")
-# cp1252 characters that Unicode Vietnamese never uses: their presence means legacy-font text.
-_LEGACY_SIGNS = re.compile(
-    "[\u00a1-\u00bf\u00c4-\u00c7\u00cb\u00ce-\u00d1\u00d6-\u00d8\u00db\u00dc\u00de\u00df\u00e4-\u00e7\u00eb\u00ee-\u00f1\u00f6-\u00f8\u00fb\u00fc\u00fe\u00ff]"
-)
 
 # Nested lists in one-stop JSON (DVCQG sync format) that are entities of their own.
 CHILD_LISTS = {
@@ -190,97 +188,79 @@ def _ingest_grid(
     agency: str | None,
     encoding: Encoding,
 ) -> FileResult:
+    file_agency = agency or agency_from_name(path.name)
+    if fmt == "csv":
+        streamed = _try_stream(url, source, path, candidates, month, file_agency)
+        if streamed is not None:
+            return streamed
     dialect = sniff_csv(path) if fmt == "csv" else None
     rows = _grid(path, fmt, dialect)
-    head: list[GridRow] = []
-    for item in rows:
-        head.append(item)
-        if len(head) >= HEAD_ROWS:
-            break
-    try:
-        layout, used = detect_layout(head, candidates)
-    except ValueError as exc:
-        raise IngestError(f"{path.name}: {exc}") from exc
+    head = _head(rows)
+    layout, used = _layout(path, head, candidates)
     match = layout.header
     ent = match.entity
     the_month = _resolve_month(path, month, layout)
-    file_agency = agency or agency_from_name(path.name)
-    sha = sha256_of(path)
     delivery = Delivery(
         source=source,
         channel="file",
         origin=path.name,
         month=the_month,
         file_name=path.name,
-        content_sha256=sha,
+        content_sha256=sha256_of(path),
     )
-    if _can_stream(path, fmt, dialect, layout, used, match, file_agency):
-        assert dialect is not None
-        part = _stream_part(path, dialect, match)
-        taken = "stream"
-    else:
-        body = classify_rows(chain_rows(head, used, rows), layout, footer=[])
-        part = _rows_part(path, ent, match, layout, body, file_agency, encoding)
-        taken = "rows"
+    body = classify_rows(chain_rows(head, used, rows), layout, footer=[])
+    part = _rows_part(path, ent, match, layout, body, file_agency, encoding)
     result = load_delivery(url, delivery, [part])
-    return _file_result(path, ent, the_month, result, taken, part.warnings)
+    return _file_result(path, ent, the_month, result, "rows", part.warnings)
 
 
-def _can_stream(
+def _head(rows: Iterator[GridRow]) -> list[GridRow]:
+    head: list[GridRow] = []
+    for item in rows:
+        head.append(item)
+        if len(head) >= HEAD_ROWS:
+            break
+    return head
+
+
+def _layout(path: Path, head: list[GridRow], candidates: Sequence[Entity]) -> tuple[Layout, int]:
+    try:
+        return detect_layout(head, candidates)
+    except ValueError as exc:
+        raise IngestError(f"{path.name}: {exc}") from exc
+
+
+def _try_stream(
+    url: str,
+    source: str,
     path: Path,
-    fmt: str,
-    dialect: CsvDialect | None,
-    layout: Layout,
-    used: int,
-    match: HeaderMatch,
+    candidates: Sequence[Entity],
+    month: date | None,
     file_agency: str | None,
-) -> bool:
-    if fmt != "csv" or dialect is None or dialect.encoding == "cp1252":
-        return False
-    if layout.header_rows != (1, 1) or used != 1 or layout.title_lines:
-        return False
-    if match.extras or any(f is None for f in match.fields):
-        return False
-    ent = match.entity
-    if ent.agency_field and ent.agency_field not in match.fields:
-        return False
-    if ent.qualified_name == "one_stop.aggregate_reports":
-        return False
-    return _clean_utf8_text(path)
-
-
-def _clean_utf8_text(path: Path) -> bool:
-    """NFC throughout and no legacy-font characters (checked at C speed, chunk by chunk)."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            text = decoder.decode(chunk)
-            if not unicodedata.is_normalized("NFC", text) or _LEGACY_SIGNS.search(text):
-                return False
-    return True
-
-
-def _stream_part(path: Path, dialect: CsvDialect, match: HeaderMatch) -> Part:
-    columns = [f for f in match.fields if f]
-    delim = dialect.delimiter.replace("'", "''")
-    options = f"(format csv, header true, delimiter '{delim}', encoding 'UTF8')"
-
-    def write(copy: psycopg.Copy) -> int:
-        newlines = 0
-        last = b"\n"
-        with path.open("rb") as fh:
-            first = True
-            while chunk := fh.read(1 << 20):
-                if first and chunk.startswith(codecs.BOM_UTF8):
-                    chunk = chunk[len(codecs.BOM_UTF8) :]
-                first = False
-                newlines += chunk.count(b"\n")
-                last = chunk[-1:]
-                copy.write(chunk)
-        lines = newlines + (0 if last == b"\n" else 1)
-        return max(0, lines - 1)
-
-    return Part(match.entity, columns, write, options, first_data_row=2)
+) -> FileResult | None:
+    """Load a clean CSV on the fast path (stream.py); None when it needs the careful one."""
+    dialect = sniff_csv(path, whole_file=False)
+    rows = read_csv(path, dialect)
+    try:
+        head = _head(rows)
+        layout, used = detect_layout(head, candidates)
+    except (ReadError, UnicodeDecodeError, ValueError):
+        return None  # the careful path reads it again and says what is wrong
+    finally:
+        rows.close()  # type: ignore[attr-defined]
+    if not streamable(dialect, layout, used, layout.header, file_agency):
+        return None
+    the_month = _resolve_month(path, month, layout)
+    part, digest = stream_part(path, dialect, layout.header, the_month)
+    delivery = Delivery(
+        source=source, channel="file", origin=path.name, month=the_month, file_name=path.name
+    )
+    try:
+        result = load_delivery(url, delivery, [part], content_digest=digest)
+    except StreamFallback as why:
+        log.info("%s: loading cell by cell: %s", path.name, why)
+        return None
+    return _file_result(path, part.entity, the_month, result, "stream", part.warnings)
 
 
 def _cell_value(value: Any, encoding: Encoding) -> str | None:

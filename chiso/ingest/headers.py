@@ -56,7 +56,9 @@ class AliasTable:
 
 @lru_cache(maxsize=4)
 def load_aliases(path: Path = ALIASES_YAML) -> AliasTable:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    # libyaml's loader when present: the alias table is read on every ingest process start.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    raw = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
     by_entity: dict[str, dict[str, str]] = {}
     for ent in ENTITIES:
         table: dict[str, str] = {}

@@ -156,6 +156,10 @@ def detect_layout(head: Sequence[GridRow], candidates: Sequence[Entity]) -> tupl
             score = (int(not match.missing_required), match.matched, -depth)
             if best is None or score > best[0]:
                 best = (score, start, depth, match)
+            if score == (1, width, -1):
+                break  # every cell of a one-row header is a known field: nothing scores higher
+        if best is not None and best[0] == (1, width, -1):
+            break
     if best is None or best[3].matched == 0:
         raise ValueError("no header row matches any known column name")
     _, start, depth, match = best

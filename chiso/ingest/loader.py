@@ -33,6 +33,7 @@ from typing import Literal
 import psycopg
 from psycopg import sql
 
+from chiso.ingest.precheck import PreCheck
 from chiso.ingest.raw_tables import (
     RAW_SCHEMA,
     ensure_all,
@@ -53,6 +54,12 @@ class LoadError(ValueError):
         super().__init__(message)
         self.row = row
         self.field = field
+
+
+class StreamFallback(Exception):
+    """Raised by a part's writer when its fast path does not apply after all (the file turns
+    out to hold non-NFC, legacy-font or non-UTF-8 text past its head). The transaction rolls
+    back, the ledger forgets the attempt, and the caller loads the file the careful way."""
 
 
 class DuplicateDelivery(Exception):
@@ -76,6 +83,9 @@ class Part:
     extra_columns: list[str] = field(default_factory=list)
     warnings: list[dict[str, object]] = field(default_factory=list)
     batch_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    # Called after COPY: rows the writer's pre-check could not vouch for (see precheck.py);
+    # the SQL checks then look at those rows only. None: every row is checked in SQL.
+    precheck: Callable[[], PreCheck] | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +180,12 @@ def load_delivery(
         except DuplicateDelivery as dup:
             _mark_duplicate(ledger, parts, dup.original)
             return DeliveryResult(delivery_id, "duplicate", (), dup.original)
+        except StreamFallback:
+            ledger.execute(
+                "delete from raw.ingest_batches where batch_id = any(%s)",
+                ([p.batch_id for p in parts],),
+            )
+            raise
         except Exception as exc:
             status = "quarantined" if delivery.channel == "file" else "failed"
             row = getattr(exc, "row", None)
@@ -222,7 +238,7 @@ def _load_parts(
     with psycopg.connect(url) as conn, conn.transaction():
         for table in sorted({p.entity.table for p in parts}):
             conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"chiso.raw.{table}",))
-        staged: list[tuple[Part, sql.Composed, int, int]] = []
+        staged: list[tuple[Part, sql.Composed, int, int, PreCheck | None]] = []
         for part in parts:
             partition = ensure_partition(conn, part.entity, delivery.month)
             conn.execute("select set_config('chiso.batch_id', %s, true)", (str(part.batch_id),))
@@ -233,10 +249,16 @@ def _load_parts(
                 sql.SQL(", ").join(map(sql.Identifier, part.columns)),
                 sql.SQL(part.copy_options),  # type: ignore[arg-type]
             )
-            with conn.cursor().copy(stmt) as copy:
-                rows = part.write(copy)
-            _validate(conn, delivery, part, partition, first_seq)
-            staged.append((part, partition, rows, first_seq))
+            cur = conn.cursor()
+            with cur.copy(stmt) as copy:
+                written = part.write(copy)
+            rows = cur.rowcount if cur.rowcount >= 0 else written
+            pre = part.precheck() if part.precheck else None
+            if pre is not None and (pre.error is not None or pre.rows != rows):
+                log.info("pre-check not usable (%s); checking every row in SQL", pre.error or rows)
+                pre = None
+            _validate(conn, delivery, part, partition, first_seq, pre)
+            staged.append((part, partition, rows, first_seq, pre))
         if content_digest is not None:
             sha = content_digest()
             original = _find_loaded(conn, parts[0].entity, sha)
@@ -247,8 +269,10 @@ def _load_parts(
                     "update raw.ingest_batches set content_sha256 = %s where batch_id = %s",
                     (sha, part.batch_id),
                 )
-        for part, partition, rows, first_seq in staged:
-            results.append(_replace_and_record(conn, delivery, part, partition, rows, first_seq))
+        for part, partition, rows, first_seq, pre in staged:
+            results.append(
+                _replace_and_record(conn, delivery, part, partition, rows, first_seq, pre)
+            )
     return results
 
 
@@ -264,9 +288,11 @@ def _validate(
     part: Part,
     partition: sql.Composed,
     first_seq: int,
+    pre: PreCheck | None = None,
 ) -> None:
     """Find the first row with a missing required field, a malformed value or a date outside
-    the delivery's month; raise naming file, row and field."""
+    the delivery's month; raise naming file, row and field. With a pre-check, only the rows
+    it could not vouch for are looked at."""
     entity = part.entity
     checks: list[sql.Composable] = []
     for f in entity.fields:
@@ -335,12 +361,19 @@ def _validate(
         )
     if not checks:
         return
+    scope = sql.SQL("_batch_id = %s")
+    params: list[object] = [part.batch_id]
+    if pre is not None:
+        if not pre.suspects:
+            return
+        scope = scope + sql.SQL(" and _load_seq = any(%s::bigint[])")
+        params.append([first_seq + 1 + i for i in pre.suspects])
     query = sql.SQL(
         "select _load_seq, _row_number, problem from (select _load_seq, _row_number,"
-        " case {} end as problem from {} where _batch_id = %s) as t"
+        " case {} end as problem from {} where {}) as t"
         " where problem is not null order by _load_seq limit 1"
-    ).format(sql.SQL(" ").join(checks), partition)
-    bad = conn.execute(query, (part.batch_id,)).fetchone()
+    ).format(sql.SQL(" ").join(checks), partition, scope)
+    bad = conn.execute(query, params).fetchone()
     if bad is None:
         return
     load_seq, row_number, problem = bad
@@ -356,10 +389,13 @@ def _replace_and_record(
     partition: sql.Composed,
     rows: int,
     first_seq: int,
+    pre: PreCheck | None = None,
 ) -> BatchResult:
     entity = part.entity
     agencies: list[str] = []
-    if entity.agency_field:
+    if entity.agency_field and pre is not None:
+        agencies = sorted(pre.agencies)
+    elif entity.agency_field:
         agencies = [
             r[0]
             for r in conn.execute(
@@ -378,14 +414,25 @@ def _replace_and_record(
             sql.Identifier(entity.agency_field or "")
         )
         params.append(agencies)
-    older = [
-        r[0]
-        for r in conn.execute(
-            sql.SQL("select distinct _batch_id from {} where ").format(partition) + scope, params
-        )
-    ]
-    replaced = conn.execute(sql.SQL("delete from {} where ").format(partition) + scope, params)
-    replaced_rows = replaced.rowcount
+    # Usually nothing to replace (a month's first delivery): a cheap look before the delete.
+    others = conn.execute(
+        sql.SQL("select exists (select 1 from {} where _batch_id <> %s)").format(partition),
+        (part.batch_id,),
+    ).fetchone()[0]  # type: ignore[index]
+    # One pass: delete the rows replaced and count them per earlier batch.
+    deleted = (
+        []
+        if not others
+        else conn.execute(
+            sql.SQL(
+                "with d as (delete from {} where {} returning _batch_id)"
+                " select _batch_id, count(*) from d group by _batch_id"
+            ).format(partition, scope),
+            params,
+        ).fetchall()
+    )
+    older = [b for b, _ in deleted]
+    replaced_rows = sum(n for _, n in deleted)
     for old in older:
         remaining = conn.execute(
             # a batch covers one month, so its rows can only be in this partition

@@ -182,14 +182,20 @@ class CsvDialect:
     has_bom: bool
 
 
-def sniff_csv(path: Path) -> CsvDialect:
-    """BOM, encoding and delimiter from the head of the file (one extra pass for encoding)."""
+def sniff_csv(path: Path, *, whole_file: bool = True) -> CsvDialect:
+    """BOM, encoding and delimiter from the head of the file.
+
+    The encoding needs a pass over the whole file (legacy bytes may start on any line) unless
+    `whole_file` is false: then only the head is read, for a caller that checks the rest as
+    it streams (the CSV fast path)."""
     with path.open("rb") as fh:
         head = fh.read(SNIFF_BYTES)
     has_bom = head.startswith(codecs.BOM_UTF8)
     encoding = "utf-8-sig" if has_bom else "utf-8"
-    if not has_bom and not is_utf8(path):
-        encoding = "cp1252"
+    if not has_bom:
+        utf8 = is_utf8(path) if whole_file else _head_is_utf8(head)
+        if not utf8:
+            encoding = "cp1252"
     text = head.decode("utf-8" if encoding != "cp1252" else "cp1252", errors="replace")
     first = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
     counts = {d: _count_outside_quotes(first, d) for d in (",", ";", "\t", "|")}
@@ -204,6 +210,14 @@ def is_utf8(path: Path) -> bool:
             while chunk := fh.read(1 << 20):
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _head_is_utf8(head: bytes) -> bool:
+    try:
+        codecs.getincrementaldecoder("utf-8")(errors="strict").decode(head)
     except UnicodeDecodeError:
         return False
     return True

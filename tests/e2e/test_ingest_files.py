@@ -333,3 +333,86 @@ def test_unreadable_header_names_the_file(url, tmp_path):
     path.write_text("a,b,c\n1,2,3\n", encoding="utf-8")
     with pytest.raises(IngestError, match=r"x_2025-03\.csv"):
         ingest_file(url, "one_stop", path)
+
+
+# --- the CSV fast path -----------------------------------------------------------------------
+
+
+def test_fast_path_falls_back_when_text_past_the_head_needs_repair(url, tmp_path):
+    """Clean for the first megabytes, NFD near the end: loaded cell by cell, in NFC, and the
+    ledger shows one load, not the abandoned fast attempt."""
+    rows = [rec(i, ChuHoSo="Lê Thị Hồng " + "x" * 200) for i in range(9000)]
+    rows[-1] = rec(8999, ChuHoSo=unicodedata.normalize("NFD", "Phạm Quỳnh"))
+    path = write_csv(tmp_path / "late_nfd_2025-03.csv", rows)
+    assert path.stat().st_size > 2 << 20
+    result = ingest_file(url, "one_stop", path)
+    assert (result.status, result.rows, result.path_taken) == ("loaded", 9000, "rows")
+    assert [r[0] for r in ledger(url, path.name)] == ["loaded"]
+    last = raw_rows(url, "ma_ho_so = %s", (f"{AGENCY}-08999",))
+    assert last[0][2] == "Phạm Quỳnh" and unicodedata.is_normalized("NFC", last[0][2])
+
+
+def test_fast_path_leaves_odd_values_to_sql_and_names_the_bad_row(url, tmp_path):
+    rows = [rec(i) for i in range(20000)]
+    rows[3] = rec(3, NgayTiepNhan="31/3/2025 8:05")  # valid, vouched for
+    rows[11] = rec(11, NgayTiepNhan="45742")  # Excel serial day (2025-03-24): SQL decides
+    ok = write_csv(tmp_path / "odd_2025-03.csv", rows)
+    result = ingest_file(url, "one_stop", ok)
+    assert (result.rows, result.path_taken) == (20000, "stream")
+    rows[15000] = rec(15000, NgayTiepNhan="20250332081500")
+    bad = write_csv(tmp_path / "bad_far_2025-03.csv", rows)
+    with pytest.raises(LoadError, match=r"row 15002: field ngay_tiep_nhan: not a valid"):
+        ingest_file(url, "one_stop", bad)
+    assert len(raw_rows(url)) == 20000  # the first file's rows, untouched
+
+
+VALUES = {
+    "timestamp": [
+        "20250331235959",
+        "20250229000000",
+        "20240229",
+        "20250431",
+        "31/03/2025",
+        "1/3/2025 8:05",
+        "29/02/2024 08:05:09",
+        "29/02/2025",
+        "2025-03-31T08:05:00",
+        "2025-03-31 08:05",
+        "2025-03-01T08:00:00+07:00",
+        "45742",
+        "45742.5",
+        "31.03.2025",
+        "202503311200",
+        "24:00",
+        "2025-13-01",
+        "00/01/2025",
+        "1/1/1899",
+        " 20250301",
+    ],
+    "int": ["0", "-12", "1.918", "12,338", "12.0", "1 000", "x", "123456789012345678"],
+    "decimal": ["12", "12,5", "12.5", "1.234,5", "-0,25", "1e3", "12,", ".5"],
+    "percent": ["12,34%", "93,5", "0.25", "100%", "%", "12.5%"],
+    "bool": ["1", "0", "TRUE", "False", "x", "X", "có", "không", "CÓ", "2", "Yes"],
+}
+
+
+def test_precheck_patterns_accept_only_what_sql_accepts(url):
+    """Every value the Arrow pre-check vouches for is one the SQL checks pass."""
+    import re
+
+    from chiso.ingest.precheck import BOOL, PATTERNS, month_pattern
+
+    march = month_pattern(date(2025, 3, 1))
+    with psycopg.connect(url) as conn:
+        for kind, values in VALUES.items():
+            pattern = BOOL if kind == "bool" else PATTERNS[kind]
+            for v in values:
+                if not re.match(pattern, v):
+                    continue
+                bad = conn.execute("select raw.is_malformed(%s, %s)", (v, kind)).fetchone()[0]
+                assert not bad, (kind, v)
+                if kind == "timestamp" and re.match(march, v):
+                    month = conn.execute(
+                        "select date_trunc('month', raw.parse_vn_timestamp(%s))::date", (v,)
+                    ).fetchone()[0]
+                    assert month == date(2025, 3, 1), v
