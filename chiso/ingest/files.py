@@ -126,6 +126,19 @@ def agency_from_name(name: str) -> str | None:
     return m.group(1) if m else None
 
 
+def reporting_unit_from_name(name: str) -> str | None:
+    """An aggregate report's unit from its file name: an agency identifier, else a
+    two-digit province code standing alone between separators (``…_aggregate_30_2025-03``)."""
+    found = agency_from_name(name)
+    if found:
+        return found
+    stem = Path(name).stem
+    for pattern in (*_MONTH_IN_NAME, _MONTH_FIRST_IN_NAME):
+        stem = pattern.sub(" ", stem.lower())
+    m = re.search(r"(?:^|[_\-\s.])(\d{2})(?=[_\-\s.])", stem + "_")
+    return m.group(1) if m else None
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -284,14 +297,17 @@ def _rows_part(
     index = match.index_of
     columns = list(index)
     add_agency = bool(ent.agency_field and ent.agency_field not in index)
+    aggregate = ent.qualified_name == "one_stop.aggregate_reports"
+    if add_agency and aggregate and not file_agency:
+        file_agency = reporting_unit_from_name(path.name)
     if add_agency:
         if not file_agency:
             raise IngestError(
                 f"{path.name}: no agency column ({ent.agency_field}) and no agency given:"
-                " pass --agency or put the agency identifier in the file name"
+                " pass --agency or put the agency identifier (or, for an aggregate report,"
+                " the province code) in the file name"
             )
         columns.append(ent.agency_field)  # type: ignore[arg-type]
-    aggregate = ent.qualified_name == "one_stop.aggregate_reports"
     label_at_pos = list(index).index("ten_dong") if "ten_dong" in index else -1
     if aggregate:
         columns += [c for c in ("nhom", "loai_dong") if c not in columns]

@@ -156,11 +156,20 @@ ONE_STOP_AGGREGATE_REPORTS = Entity(
         "A row of the monthly summary table 'TỔNG HỢP TÌNH HÌNH GIẢI QUYẾT HỒ SƠ' "
         "(per agency or per field), including its total row."
     ),
-    key=("loai_dong", "nhom", "ten_dong"),
-    agency_field=None,
+    key=("don_vi_bao_cao", "loai_dong", "nhom", "ten_dong"),
+    # Each reporting unit (a province, or an agency reporting per field) sends its own table;
+    # a corrected table replaces that unit's month only.
+    agency_field="don_vi_bao_cao",
     period_field=None,
-    replace_scope="month",
+    replace_scope="agency_month",
     fields=(
+        _f(
+            "don_vi_bao_cao",
+            "code",
+            "Reporting unit: province code or agency identifier (a column, --agency, or the"
+            " file name)",
+            required=True,
+        ),
         _f("stt", "text", "Row number as printed (STT)"),
         _f("ten_dong", "text", "Agency or field the row is about", required=True),
         _f("ma_dong", "code", "Agency identifier or field code, when printed"),
@@ -195,7 +204,8 @@ DOCUMENTS_MOVEMENTS = Entity(
         _f("ma_van_ban", "code", "Document id in the exporting system", required=True),
         _f("so_ky_hieu", "text", "Number/symbol, e.g. 123/UBND-VP", required=True),
         _f("loai_van_ban", "text", "Type: công văn, quyết định, kế hoạch …"),
-        _f("trich_yeu", "text", "Summary line"),
+        # Free text that often names citizens ("V/v khiếu nại của ông …"): raw only.
+        _f("trich_yeu", "text", "Summary line", pii=True),
         _f("don_vi", "code", "Agency whose system exported the row", required=True),
         _f("co_quan_ban_hanh", "text", "Issuing agency"),
         _f("noi_nhan", "text", "Receiving agency or agencies"),

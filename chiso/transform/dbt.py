@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from chiso.config import DBT_PROJECT_DIR, Settings
 from chiso.db.bootstrap import urls
+from chiso.privacy.pii_key import pgoptions
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "CHISO_DBT_PASSWORD": unquote(parts.password or ""),
         "CHISO_DBT_DBNAME": parts.path.lstrip("/") or "chiso",
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+        # The personal-data hash key, per session and never in SQL (chiso/privacy/pii_key.py).
+        "PGOPTIONS": " ".join(filter(None, [os.environ.get("PGOPTIONS"), pgoptions(settings)])),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
     }

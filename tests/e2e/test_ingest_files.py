@@ -251,9 +251,10 @@ def test_json_with_nested_supplements_and_events(url, tmp_path):
     assert ev == [("2",), ("10",)]
 
 
-def aggregate_workbook(path: Path, *, broken: bool) -> Path:
+def aggregate_workbook(path: Path, *, broken: bool, unit: str = "UBND TỈNH HẢI DƯƠNG") -> Path:
     wb = Workbook()
     ws = wb.active
+    ws.append([unit])
     ws.append(["TỔNG HỢP TÌNH HÌNH GIẢI QUYẾT HỒ SƠ – Tháng 3 Năm 2025"])
     ws.append(
         [
@@ -293,18 +294,38 @@ def aggregate_workbook(path: Path, *, broken: bool) -> Path:
 
 
 def test_aggregate_report_identities_are_checked_and_flagged(url, tmp_path):
-    good = ingest_file(url, "one_stop", aggregate_workbook(tmp_path / "th_ok.xlsx", broken=False))
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "delete from raw.one_stop__aggregate_reports where _extract_month = '2025-03-01'"
+        )
+    good = ingest_file(
+        url, "one_stop", aggregate_workbook(tmp_path / "th_30_ok.xlsx", broken=False)
+    )
     assert good.entity == "one_stop.aggregate_reports" and good.warnings == []
-    bad = ingest_file(url, "one_stop", aggregate_workbook(tmp_path / "th_bad.xlsx", broken=True))
+    other = ingest_file(
+        url,
+        "one_stop",
+        aggregate_workbook(tmp_path / "th_ok.xlsx", broken=False, unit="UBND TỈNH LAI CHÂU"),
+        agency="17",
+    )
+    assert other.status == "loaded"  # another province's table: kept beside province 30's
+    with pytest.raises(IngestError, match="province code"):
+        ingest_file(url, "one_stop", aggregate_workbook(tmp_path / "th_x.xlsx", broken=False))
+    bad = ingest_file(url, "one_stop", aggregate_workbook(tmp_path / "th_30_bad.xlsx", broken=True))
     kinds = {(w["kind"], w.get("identity") or w.get("field")) for w in bad.warnings}
     assert ("identity", "(7=8+9+10)") in kinds
     assert ("total", "da_giai_quyet") in kinds
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             "select ten_dong, nhom, loai_dong, da_giai_quyet from raw.one_stop__aggregate_reports"
-            " where _extract_month = '2025-03-01' order by _row_number"
+            " where _extract_month = '2025-03-01' and don_vi_bao_cao = '30' order by _row_number"
         ).fetchall()
-    # the later delivery replaced the whole month; numbers kept as printed, never "fixed"
+        units = conn.execute(
+            "select don_vi_bao_cao, count(*) from raw.one_stop__aggregate_reports"
+            " where _extract_month = '2025-03-01' group by 1 order by 1"
+        ).fetchall()
+    assert units == [("17", 3), ("30", 3)]
+    # the corrected delivery replaced province 30's month; numbers kept as printed, never "fixed"
     assert rows == [
         ("Sở Tư pháp", "I. Sở, ban, ngành", "body", "20"),
         ("Sở Y tế", "I. Sở, ban, ngành", "body", "12338"),

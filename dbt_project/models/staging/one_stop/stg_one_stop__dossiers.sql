@@ -1,5 +1,10 @@
 -- One row per dossier: renamed, typed and cleaned; personal data (name, ID number, phone,
--- e-mail) is dropped here and never leaves raw.
+-- e-mail) is dropped here and never leaves raw. The applicant's ID number survives only as a
+-- keyed hash (applicant_key), to count returning applicants without knowing who they are.
+-- A table, not a view: the keyed hash needs the key, which only dbt's session holds, so it is
+-- computed once at build time and readers (GX, BI, analysts) never need the key.
+{{ config(materialized='table') }}
+
 with
 
 source as (
@@ -38,6 +43,7 @@ renamed as (
             when '1' then 'citizen'
             when '2' then 'business'
         end as applicant_type,
+        {{ pii_hash('so_dinh_danh') }} as applicant_key,
         {{ parse_source_timestamp('ngay_nop_ho_so') }} as submitted_at,
         {{ parse_source_timestamp('ngay_tiep_nhan') }} as received_at,
         {{ parse_source_timestamp('ngay_hen_tra') }} as due_at,
@@ -69,6 +75,7 @@ final as (
         agency_code,
         agency_name_reported,
         applicant_type,
+        applicant_key,
         submitted_at,
         received_at,
         due_at,

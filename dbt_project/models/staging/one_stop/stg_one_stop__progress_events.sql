@@ -1,0 +1,76 @@
+-- One row per progress update (CapNhatTienDo) of a dossier: renamed and typed. The acting
+-- officer's name is personal data: only its keyed hash (officer_key) leaves raw.
+-- A table, not a view: the keyed hash needs the key, which only dbt's session holds, so it is
+-- computed once at build time and readers (GX, BI, analysts) never need the key.
+{{ config(materialized='table') }}
+
+with
+
+source as (
+
+    select * from {{ source('one_stop', 'progress_events') }}
+
+),
+
+latest_delivery as (
+
+    -- an event repeated in what raw holds (re-sent file, duplicate page) keeps its last copy
+    select
+        *,
+        row_number() over (
+            partition by trim(ma_ho_so), raw.parse_vn_int(thu_tu)
+            order by _load_seq desc
+        ) as delivery_rank
+    from source
+
+),
+
+renamed as (
+
+    select
+        nullif(trim(ma_ho_so), '') as dossier_id,
+        raw.parse_vn_int(thu_tu)::int as event_sequence,
+        nullif(trim(don_vi_xu_ly), '') as agency_code,
+        nullif(trim(buoc_xu_ly), '') as step_name,
+        raw.parse_vn_int(trang_thai)::int as status_code,
+        {{ parse_source_timestamp('thoi_diem') }} as occurred_at,
+        {{ pii_hash('can_bo_xu_ly') }} as officer_key,
+        _batch_id,
+        _extract_month,
+        _loaded_at
+    from latest_delivery
+    where delivery_rank = 1
+
+),
+
+final as (
+
+    select
+        dossier_id,
+        event_sequence,
+        agency_code,
+        step_name,
+        status_code,
+        -- same names as stg_one_stop__dossiers.status
+        case status_code
+            when 1 then 'submitted'
+            when 2 then 'accepted'
+            when 3 then 'not_accepted'
+            when 4 then 'in_progress'
+            when 5 then 'awaiting_supplement'
+            when 6 then 'awaiting_payment'
+            when 7 then 'withdrawn'
+            when 8 then 'stopped'
+            when 9 then 'resolved'
+            when 10 then 'result_returned'
+        end as status,
+        occurred_at,
+        officer_key,
+        _batch_id,
+        _extract_month,
+        _loaded_at
+    from renamed
+
+)
+
+select * from final

@@ -1,0 +1,61 @@
+-- One row per supplement request (yêu cầu bổ sung) on a dossier: renamed and typed.
+with
+
+source as (
+
+    select * from {{ source('one_stop', 'supplements') }}
+
+),
+
+latest_delivery as (
+
+    -- a request repeated in what raw holds (re-sent file, duplicate page) keeps its last copy
+    select
+        *,
+        row_number() over (
+            partition by trim(ma_ho_so), raw.parse_vn_int(lan_bo_sung)
+            order by _load_seq desc
+        ) as delivery_rank
+    from source
+
+),
+
+renamed as (
+
+    select
+        nullif(trim(ma_ho_so), '') as dossier_id,
+        raw.parse_vn_int(lan_bo_sung)::int as supplement_number,
+        nullif(trim(don_vi_xu_ly), '') as agency_code,
+        {{ parse_source_timestamp('ngay_yeu_cau') }} as requested_at,
+        {{ parse_source_timestamp('ngay_bo_sung') }} as supplied_at,
+        {{ parse_source_timestamp('ngay_hen_tra_cu') }} as previous_due_at,
+        {{ parse_source_timestamp('ngay_hen_tra_moi') }} as new_due_at,
+        nullif(trim(ly_do), '') as reason,
+        _batch_id,
+        _extract_month,
+        _loaded_at
+    from latest_delivery
+    where delivery_rank = 1
+
+),
+
+final as (
+
+    select
+        dossier_id,
+        supplement_number,
+        agency_code,
+        requested_at,
+        supplied_at,
+        previous_due_at,
+        new_due_at,
+        reason,
+        date_trunc('month', requested_at)::date as requested_month,
+        _batch_id,
+        _extract_month,
+        _loaded_at
+    from renamed
+
+)
+
+select * from final
