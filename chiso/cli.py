@@ -116,13 +116,15 @@ def cmd_simulator(args: argparse.Namespace) -> int:
 
 
 # -- monthly runs ----------------------------------------------------------------------------
-def _api(s: Settings):
+def _api(s: Settings, source: str = "one_stop"):
+    """A source system's API: CHISO_<SOURCE>_API_URL / _TOKEN, else the local simulator."""
     from chiso.orchestration.airflow import simulator_token
     from chiso.pipeline import ApiSettings
 
+    prefix = f"CHISO_{source.upper()}_API"
     return ApiSettings(
-        base_url=os.environ.get("CHISO_ONE_STOP_API_URL", f"http://127.0.0.1:{s.simulator_port}"),
-        token=os.environ.get("CHISO_ONE_STOP_API_TOKEN") or simulator_token(s),
+        base_url=os.environ.get(f"{prefix}_URL", f"http://127.0.0.1:{s.simulator_port}"),
+        token=os.environ.get(f"{prefix}_TOKEN") or simulator_token(s),
     )
 
 
@@ -201,7 +203,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if month is None:
             print("error: --api needs --month YYYY-MM", file=sys.stderr)
             return 2
-        rows = ingest_api(s, args.source, month, _api(s))
+        rows = ingest_api(s, args.source, month, _api(s, args.source))
         _print(f"loaded {rows} rows of {args.source} for {month:%Y-%m} from the API")
         return 0
     results = ingest_inbox(u.loader, s.inbox_dir, args.source, encoding=args.encoding)
@@ -234,9 +236,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with console.status("Starting the embedded PostgreSQL and creating the warehouse…"):
         u = bootstrap(s)
     console.print(f"[green]✓[/] PostgreSQL ready ({'external' if s.external_url else 'embedded'})")
-    with console.status("Starting the one-stop simulator…"):
+    with console.status("Starting the source-system simulator…"):
         api = simulator_start(s)
-    console.print(f"[green]✓[/] one-stop simulator on {api}")
+    console.print(
+        f"[green]✓[/] simulator of the one-stop system, document management and portal on {api}"
+    )
     try:
         with console.status("Migrating Airflow's metadata DB and starting its services…"):
             ui = af.up(s)
@@ -260,6 +264,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for m, st in states.items():
         mark = "[green]✓[/]" if st == "success" else "[red]✗[/]"
         console.print(f"{mark} {m:%Y-%m}: {st}")
+    with psycopg.connect(u.loader) as conn:
+        landed = conn.execute(
+            "select entity, count(distinct extract_month), sum(row_count)"
+            " from raw.ingest_batches where status = 'loaded' group by 1 order by 1"
+        ).fetchall()
+    console.print("\n[bold]Landed in raw[/] (all three source systems, ledger raw.ingest_batches):")
+    for entity, n_months, n_rows in landed:
+        console.print(f"  {entity}: {n_rows:,} rows over {n_months} month(s)".replace(",", "."))
     with psycopg.connect(u.bi_reader) as conn:
         rows = conn.execute(
             "select period_month, count(*) from marts.mart_kpi_monthly group by 1 order by 1"
@@ -275,7 +287,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             console.print(f"  {p}")
     console.print(
         "\n[bold]Airflow UI[/]: run `make airflow`, then open http://127.0.0.1:"
-        f"{s.airflow_port} (DAG one_stop_monthly_kpi); `make stop` stops everything."
+        f"{s.airflow_port} (DAG monthly_kpi); `make stop` stops everything."
     )
     return 0 if all(v == "success" for v in states.values()) else 1
 

@@ -1,4 +1,4 @@
-"""The monthly one-stop slice as plain functions: ingest → transform → validate → publish → report.
+"""The monthly slice as plain functions: ingest → transform → validate → publish → report.
 
 The Airflow DAG calls these one per task; `chiso run-month` calls them in a row. Each step is
 idempotent for its month, so a retried task or a re-run month converges to the same state.
@@ -57,9 +57,7 @@ def parse_month(text: str) -> date:
         raise ValueError(f"month must look like YYYY-MM, got {text!r}") from exc
 
 
-def ingest_one_stop(settings: Settings, month: date, api: ApiSettings) -> int:
-    """Pull the month's dossiers (by date of receipt) from the API into raw, replacing the month."""
-    return ingest_api(settings, "one_stop", month, api)
+SOURCES = ("one_stop", "documents", "portal")
 
 
 def ingest_api(settings: Settings, source: str, month: date, api: ApiSettings) -> int:
@@ -166,8 +164,11 @@ def report(settings: Settings, month: date) -> Path:
 
 
 def run_month(settings: Settings, month: date, api: ApiSettings) -> Path:
-    """The whole slice for one month, in order, outside Airflow."""
-    ingest_one_stop(settings, month, api)
+    """The whole slice for one month, in order, outside Airflow (one API for every source,
+    as the simulator serves them all): pull each source, load its inbox, then build."""
+    for source in SOURCES:
+        ingest_api(settings, source, month, api)
+        ingest_inbox(settings, source)
     invocation = transform(settings)
     validate(settings, month)
     publish(settings, month, invocation)

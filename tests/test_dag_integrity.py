@@ -24,7 +24,7 @@ def dagbag(tmp_path_factory):
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert "one_stop_monthly_kpi" in dagbag.dags
+    assert "monthly_kpi" in dagbag.dags
 
 
 def test_every_task_retries_with_backoff_except_the_gate(dagbag):
@@ -38,9 +38,13 @@ def test_every_task_retries_with_backoff_except_the_gate(dagbag):
 
 
 def test_monthly_dag_shape(dagbag):
-    dag = dagbag.dags["one_stop_monthly_kpi"]
+    dag = dagbag.dags["monthly_kpi"]
     assert dag.max_active_runs == 1
-    order = ["ingest", "transform", "validate", "publish", "report"]
+    for source in ("one_stop", "documents", "portal"):
+        # the API pull replaces the month; the inbox's corrections must land after it
+        assert f"inbox_{source}" in dag.get_task(f"pull_{source}").downstream_task_ids
+        assert "transform" in dag.get_task(f"inbox_{source}").downstream_task_ids
+    order = ["transform", "validate", "publish", "report"]
     for up, down in itertools.pairwise(order):
         assert down in dag.get_task(up).downstream_task_ids
     assert dag.timezone.name == "Asia/Ho_Chi_Minh"
@@ -51,7 +55,7 @@ def test_dag_files_do_no_heavy_work_at_import():
     code = (
         "import sys, time, json, runpy\n"
         "t = time.perf_counter()\n"
-        f"runpy.run_path({str(DAGS_DIR / 'one_stop_monthly_kpi.py')!r})\n"
+        f"runpy.run_path({str(DAGS_DIR / 'monthly_kpi.py')!r})\n"
         "heavy = [m for m in ('psycopg', 'great_expectations', 'dbt', 'chiso', 'openpyxl')"
         " if m in sys.modules]\n"
         "print(json.dumps({'heavy': heavy, 'seconds': time.perf_counter() - t}))\n"

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
+import httpx
+
 from chiso.ingest.files import record_parts
 from chiso.ingest.loader import Delivery, DeliveryResult, load_delivery
 from chiso.ingest.one_stop_api import iter_records
@@ -68,14 +70,32 @@ SOURCE_PULLS: dict[str, tuple[str, ...]] = {
 
 
 def pull_month(
-    url: str, entity_name: str, month: date, base_url: str, token: str
+    url: str,
+    entity_name: str,
+    month: date,
+    base_url: str,
+    token: str,
+    *,
+    client: httpx.Client | None = None,
+    backoff_seconds: float = 1.0,
 ) -> DeliveryResult:
-    """Pull one month of `entity_name` from the source API and land it (see module docs)."""
+    """Pull one month of `entity_name` from the source API and land it (see module docs).
+
+    `client` and `backoff_seconds` exist for callers that need other timeouts or waits
+    (tests against a simulator with faults); the defaults suit a vendor's API."""
     pull = PULLS[entity_name]
     ent = entity(entity_name)
     query = pull.query(month)
     origin = f"{base_url.rstrip('/')}{pull.path}?" + "&".join(f"{k}={v}" for k, v in query.items())
-    records = iter_records(base_url, token, pull.path, query, key=pull.key)
+    records = iter_records(
+        base_url,
+        token,
+        pull.path,
+        query,
+        key=pull.key,
+        client=client,
+        backoff_seconds=backoff_seconds,
+    )
     digest = hashlib.sha256()
     parts = record_parts(origin, records, [ent], digest=digest)
     delivery = Delivery(

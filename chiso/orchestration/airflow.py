@@ -27,7 +27,7 @@ from chiso.config import DAGS_DIR, REPO_ROOT, Settings
 from chiso.db.bootstrap import sqlalchemy_url, urls
 
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
-DAG_ID = "one_stop_monthly_kpi"
+DAG_ID = "monthly_kpi"
 
 
 class AirflowError(RuntimeError):
@@ -53,13 +53,25 @@ def simulator_token(settings: Settings) -> str:
 def airflow_env(settings: Settings) -> dict[str, str]:
     """Environment for every Airflow process and CLI call of this project."""
     port = settings.airflow_port
-    api_conn = {
-        "conn_type": "http",
-        "host": "127.0.0.1",
-        "port": settings.simulator_port,
-        "schema": "http",
-        "password": simulator_token(settings),
-        "description": "One-stop system API (local simulator in the demo)",
+    systems = {
+        "one_stop": "One-stop system API",
+        "documents": "Document-management system API",
+        "portal": "Public-service portal API",
+    }
+    # In the demo all three systems are the local simulator; a province points each
+    # connection at its vendor's system (AIRFLOW_CONN_CHISO_<SOURCE>_API or the UI).
+    api_conns = {
+        f"AIRFLOW_CONN_CHISO_{source.upper()}_API": json.dumps(
+            {
+                "conn_type": "http",
+                "host": "127.0.0.1",
+                "port": settings.simulator_port,
+                "schema": "http",
+                "password": simulator_token(settings),
+                "description": f"{label} (local simulator in the demo)",
+            }
+        )
+        for source, label in systems.items()
     }
     env = {
         **os.environ,
@@ -91,7 +103,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
             "CHISO_AIRFLOW_SCHEDULED_RUNS", "False"
         ),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        "AIRFLOW_CONN_CHISO_ONE_STOP_API": json.dumps(api_conn),
+        **{k: v for k, v in api_conns.items() if k not in os.environ},
         "GX_ANALYTICS_ENABLED": "false",
         "NO_PROXY": "*",
     }

@@ -12,7 +12,11 @@ from zoneinfo import ZoneInfo
 from chiso.config import settings
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-API_CONN_ID = "chiso_one_stop_api"
+
+
+def api_conn_id(source: str) -> str:
+    """Airflow connection of a source system's API: ``chiso_one_stop_api`` and so on."""
+    return f"chiso_{source}_api"
 
 
 def month_of(data_interval_start: datetime) -> date:
@@ -20,20 +24,32 @@ def month_of(data_interval_start: datetime) -> date:
     return date(local.year, local.month, 1)
 
 
-def _api_settings():
+def _api_settings(source: str):
     from airflow.sdk import Connection
 
     from chiso.pipeline import ApiSettings
 
-    conn = Connection.get(API_CONN_ID)
+    conn = Connection.get(api_conn_id(source))
     scheme = conn.schema or "http"
     return ApiSettings(base_url=f"{scheme}://{conn.host}:{conn.port}", token=conn.password or "")
 
 
-def ingest(data_interval_start: datetime) -> int:
-    from chiso.pipeline import ingest_one_stop
+def pull(source: str, data_interval_start: datetime) -> int:
+    """Pull the month of every entity of `source` from its API (replaces the month in raw)."""
+    from chiso.pipeline import ingest_api
 
-    return ingest_one_stop(settings(), month_of(data_interval_start), _api_settings())
+    return ingest_api(settings(), source, month_of(data_interval_start), _api_settings(source))
+
+
+def inbox(source: str) -> dict[str, int]:
+    """Load the files waiting in the source's inbox; bad files are quarantined, not fatal."""
+    from chiso.pipeline import ingest_inbox
+
+    results = ingest_inbox(settings(), source)
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    return counts
 
 
 def transform() -> str | None:

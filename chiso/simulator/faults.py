@@ -162,6 +162,11 @@ class FaultInjector:
         with self._lock:
             return self._attempts[request_key(path, query)]
 
+    def totals(self) -> tuple[int, int]:
+        """(distinct requests, attempts): more attempts than requests means clients retried."""
+        with self._lock:
+            return len(self._attempts), sum(self._attempts.values())
+
     def reset(self) -> None:
         with self._lock:
             self._attempts.clear()

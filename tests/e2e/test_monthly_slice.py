@@ -128,6 +128,54 @@ def test_bi_reader_cannot_read_raw_personal_data(published):
     assert not cols & {"chu_ho_so", "so_dinh_danh", "so_dien_thoai", "email"}
 
 
+def test_no_personal_data_in_clear_downstream_of_raw(published):
+    """Every value of every personal field in raw (all sources) is searched for in every text
+    column outside raw; the one join key kept is the keyed hash, with the key held outside."""
+    from chiso.privacy.pii_key import keyed_hash, pii_key
+    from chiso.sources.canonical import ENTITIES
+
+    env, _, _ = published
+    with psycopg.connect(env.urls.admin) as conn:
+        personal: set[str] = set()
+        for ent in ENTITIES:
+            for f in ent.fields:
+                if f.pii:
+                    personal |= {
+                        r[0]
+                        for r in conn.execute(
+                            f"select distinct btrim({f.name}) from raw.{ent.table}"
+                            f" where nullif(btrim({f.name}), '') is not null"
+                        )
+                    }
+        assert len(personal) > 100  # names, IDs, phones, e-mails, officers were generated
+        columns = conn.execute(
+            "select table_schema, table_name, column_name from information_schema.columns"
+            " where table_schema not in ('raw', 'pg_catalog', 'information_schema')"
+            " and data_type in ('text', 'character varying')"
+        ).fetchall()
+        leaks = []
+        for schema, table, column in columns:
+            hit = conn.execute(
+                f'select "{column}" from "{schema}"."{table}" where "{column}" = any(%s) limit 1',
+                (list(personal),),
+            ).fetchone()
+            if hit:
+                leaks.append((schema, table, column, hit[0]))
+        assert leaks == []
+        sample = conn.execute(
+            "select so_dinh_danh, applicant_key from raw.one_stop__dossiers r"
+            " join staging.stg_one_stop__dossiers s on s.dossier_id = btrim(r.ma_ho_so)"
+            " where nullif(btrim(so_dinh_danh), '') is not null limit 20"
+        ).fetchall()
+        key = pii_key(env.settings)
+        assert sample and all(h == keyed_hash(key, v) for v, h in sample)
+        # the key is not in the database (not even in a session setting of this connection)
+        assert conn.execute("select current_setting('chiso.pii_ikey', true)").fetchone()[0] in (
+            None,
+            "",
+        )
+
+
 def test_failed_gate_blocks_publication_and_keeps_previous_mart(published):
     env, _, _ = published
     s, month = env.settings, MONTHS[1]

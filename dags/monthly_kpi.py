@@ -1,6 +1,10 @@
-"""Monthly one-stop KPI pipeline: pull → build → validate → publish → report.
+"""Monthly KPI pipeline: pull every source → load the inbox → build → validate → publish → report.
 
-One run per calendar month (its data interval, Asia/Ho_Chi_Minh). The validation gate sits
+One run per calendar month (its data interval, Asia/Ho_Chi_Minh). For each source system
+(one-stop, document management, public-service portal) the run pulls the month from the
+system's API (Airflow connection ``chiso_<source>_api``), which replaces that month in raw,
+then loads the files operators dropped in ``<inbox>/<source>/`` (corrections replace their
+agency's month; bad files go to quarantine and do not fail the run). The validation gate sits
 between the audit build and publication: if it fails, the run stops and the previously
 published mart stays as it was. All logic lives in `chiso.orchestration.tasks`; this file only
 wires tasks together and must stay cheap to parse.
@@ -14,13 +18,16 @@ import pendulum
 from airflow.sdk import Asset, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-RAW_DOSSIERS = Asset(name="raw.one_stop__dossiers", uri="chiso://warehouse/raw/one_stop__dossiers")
+SOURCES = ("one_stop", "documents", "portal")
+RAW = {
+    source: Asset(name=f"raw.{source}", uri=f"chiso://warehouse/raw/{source}") for source in SOURCES
+}
 KPI_MART = Asset(name="marts.mart_kpi_monthly", uri="chiso://warehouse/marts/mart_kpi_monthly")
 REPORT = Asset(name="report.monthly_kpi", uri="chiso://reports/monthly_kpi")
 
 
 @dag(
-    dag_id="one_stop_monthly_kpi",
+    dag_id="monthly_kpi",
     schedule=CronDataIntervalTimetable("0 0 1 * *", timezone="Asia/Ho_Chi_Minh"),
     start_date=pendulum.datetime(2019, 1, 1, tz="Asia/Ho_Chi_Minh"),
     catchup=False,
@@ -33,15 +40,21 @@ REPORT = Asset(name="report.monthly_kpi", uri="chiso://reports/monthly_kpi")
         "max_retry_delay": timedelta(minutes=10),
         "execution_timeout": timedelta(minutes=30),
     },
-    tags=["chiso", "one_stop", "monthly"],
+    tags=["chiso", "monthly", *SOURCES],
     doc_md=__doc__,
 )
-def one_stop_monthly_kpi():
-    @task(outlets=[RAW_DOSSIERS])
-    def ingest(data_interval_start=None) -> int:
+def monthly_kpi():
+    @task
+    def pull(source: str, data_interval_start=None) -> int:
         from chiso.orchestration import tasks
 
-        return tasks.ingest(data_interval_start)
+        return tasks.pull(source, data_interval_start)
+
+    @task
+    def inbox(source: str) -> dict[str, int]:
+        from chiso.orchestration import tasks
+
+        return tasks.inbox(source)
 
     @task(retries=1)
     def transform() -> str | None:
@@ -68,11 +81,14 @@ def one_stop_monthly_kpi():
 
         return tasks.report(data_interval_start)
 
-    loaded = ingest()
     invocation = transform()
+    for source in SOURCES:
+        pulled = pull.override(task_id=f"pull_{source}", outlets=[RAW[source]])(source)
+        dropped = inbox.override(task_id=f"inbox_{source}", outlets=[RAW[source]])(source)
+        pulled >> dropped >> invocation
     gate = validate()
     published = publish(invocation)
-    loaded >> invocation >> gate >> published >> report()
+    invocation >> gate >> published >> report()
 
 
-one_stop_monthly_kpi()
+monthly_kpi()
