@@ -99,7 +99,10 @@ def _gate_parameters(url: str, month: date) -> tuple[list[str], list[str]]:
             )
         ]
         indicators = [
-            r[0] for r in conn.execute("select indicator_code from audit.dim_indicator order by 1")
+            r[0]
+            for r in conn.execute(
+                "select indicator_code from audit.dim_indicator where in_mart order by 1"
+            )
         ]
     return agencies, indicators
 

@@ -12,11 +12,14 @@ final as (
         indicator_code,
         indicator_name_vi,
         indicator_name_en,
+        section,
+        source_system,
         numerator_definition,
         denominator_definition,
         unit,
         direction,
-        legal_basis
+        legal_basis,
+        in_mart
     from indicators
 
 )

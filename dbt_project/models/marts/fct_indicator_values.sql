@@ -1,5 +1,6 @@
 -- Agency × indicator × calendar month, complete: every agency active in a month gets a row for
--- every indicator, with zero counts and a null value where nothing happened.
+-- every computed indicator (dim_indicator.in_mart), with zero counts and a null value where
+-- nothing happened.
 with
 
 counts as (
@@ -54,6 +55,8 @@ spine as (
         on periods.period_end >= agencies.valid_from
         and periods.period_start <= coalesce(agencies.valid_to, '9999-12-31')
     cross join indicators
+    -- the catalogue holds every indicator; only those computed so far get rows
+    where indicators.in_mart
 
 ),
 

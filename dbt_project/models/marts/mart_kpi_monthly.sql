@@ -1,6 +1,6 @@
 -- The monthly KPI mart as built for audit: one row per agency × indicator × month with names,
--- tier and the tier's target for the year. `chiso publish` copies a validated month of it into
--- marts.mart_kpi_monthly.
+-- tier and the tier's target for the year (the province's own plan, else the national one).
+-- `chiso publish` copies a validated month of it into marts.mart_kpi_monthly.
 with
 
 indicator_values as (
@@ -43,8 +43,12 @@ joined as (
         indicator_values.numerator,
         indicator_values.denominator,
         indicator_values.value,
-        targets.target_value,
-        targets.comparator as target_comparator
+        -- the province's own plan first, else the national target
+        coalesce(province_targets.target_value, national_targets.target_value) as target_value,
+        case
+            when province_targets.target_value is not null then province_targets.comparator
+            else national_targets.comparator
+        end as target_comparator
     from indicator_values
     inner join agencies
         -- codes are reused across the 2025 restructuring: pick the version valid that month
@@ -53,11 +57,18 @@ joined as (
         and (indicator_values.period_month + interval '1 month')::date > agencies.valid_from
     inner join indicators
         on indicator_values.indicator_code = indicators.indicator_code
-    left join targets
-        on indicator_values.indicator_code = targets.indicator_code
-        and agencies.tier = targets.tier
+    left join targets as province_targets
+        on indicator_values.indicator_code = province_targets.indicator_code
+        and agencies.tier = province_targets.tier
+        and agencies.province_code = province_targets.province_code
         and extract(year from indicator_values.period_month)
-        between targets.year_from and targets.year_to
+        between province_targets.year_from and province_targets.year_to
+    left join targets as national_targets
+        on indicator_values.indicator_code = national_targets.indicator_code
+        and agencies.tier = national_targets.tier
+        and national_targets.province_code is null
+        and extract(year from indicator_values.period_month)
+        between national_targets.year_from and national_targets.year_to
 
 ),
 
