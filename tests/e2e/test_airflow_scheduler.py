@@ -47,7 +47,7 @@ def _agency_indicator_pairs(url: str, month) -> int:
         return conn.execute(
             "select (select count(*) from marts.dim_agency where valid_from"
             " < %s::date + interval '1 month' and coalesce(valid_to, '9999-12-31') >= %s)"
-            " * (select count(*) from marts.dim_indicator)",
+            " * (select count(*) from marts.dim_indicator where in_mart)",
             (month, month),
         ).fetchone()[0]
 
