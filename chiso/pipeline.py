@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 
 from chiso.config import Settings
+from chiso.sources.canonical import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +56,6 @@ def parse_month(text: str) -> date:
         return date(int(year), int(month), 1)
     except ValueError as exc:
         raise ValueError(f"month must look like YYYY-MM, got {text!r}") from exc
-
-
-SOURCES = ("one_stop", "documents", "portal")
 
 
 def ingest_api(settings: Settings, source: str, month: date, api: ApiSettings) -> int:

@@ -213,18 +213,22 @@ def _ingest_grid(
     match = layout.header
     ent = match.entity
     the_month = _resolve_month(path, month, layout)
-    delivery = Delivery(
-        source=source,
-        channel="file",
-        origin=path.name,
-        month=the_month,
-        file_name=path.name,
-        content_sha256=sha256_of(path),
-    )
+    delivery = _file_delivery(source, path, the_month, sha256_of(path))
     body = classify_rows(chain_rows(head, used, rows), layout, footer=[])
     part = _rows_part(path, ent, match, layout, body, file_agency, encoding)
     result = load_delivery(url, delivery, [part])
     return _file_result(path, ent, the_month, result, "rows", part.warnings)
+
+
+def _file_delivery(source: str, path: Path, month: date, sha: str | None) -> Delivery:
+    return Delivery(
+        source=source,
+        channel="file",
+        origin=path.name,
+        month=month,
+        file_name=path.name,
+        content_sha256=sha,
+    )
 
 
 def _head(rows: Iterator[GridRow]) -> list[GridRow]:
@@ -265,9 +269,7 @@ def _try_stream(
         return None
     the_month = _resolve_month(path, month, layout)
     part, digest = stream_part(path, dialect, layout.header, the_month)
-    delivery = Delivery(
-        source=source, channel="file", origin=path.name, month=the_month, file_name=path.name
-    )
+    delivery = _file_delivery(source, path, the_month, None)  # sha: computed while streaming
     try:
         result = load_delivery(url, delivery, [part], content_digest=digest)
     except StreamFallback as why:
@@ -320,9 +322,8 @@ def _rows_part(
     warnings: list[dict[str, Any]] = []
     skipped_totals = 0
 
-    def write(copy: psycopg.Copy) -> int:
+    def write(copy: psycopg.Copy) -> None:
         nonlocal skipped_totals
-        n = 0
         totals: list[Row] = []
         sums: dict[int, int] = {}
         for row in body:
@@ -360,12 +361,10 @@ def _rows_part(
             values.append(json.dumps(extras, ensure_ascii=False) if extras else None)
             values.append(row.number)
             copy.write_row(values)
-            n += 1
         if aggregate:
             _check_totals(path, layout, totals, sums, warnings)
         if skipped_totals:
             warnings.append({"kind": "total_rows_skipped", "count": skipped_totals})
-        return n
 
     return Part(
         ent, columns, write, extra_columns=[lbl for _, lbl in extra_cols], warnings=warnings
@@ -452,14 +451,7 @@ def _ingest_json(
 ) -> FileResult:
     records = read_json_records(path)
     the_month = _resolve_month(path, month, None)
-    delivery = Delivery(
-        source=source,
-        channel="file",
-        origin=path.name,
-        month=the_month,
-        file_name=path.name,
-        content_sha256=sha256_of(path),
-    )
+    delivery = _file_delivery(source, path, the_month, sha256_of(path))
     parts = record_parts(
         path.name, records, candidates, agency or agency_from_name(path.name), encoding
     )
@@ -485,7 +477,7 @@ def record_parts(
     if first is None:
         # An empty month is still a delivery: it replaces what the month held before.
         ent = candidates[0]
-        return [Part(ent, list(ent.columns), lambda copy: 0)]
+        return [Part(ent, list(ent.columns), lambda copy: None)]
     keys = [k for k in first if not isinstance(first[k], list)]
     from chiso.ingest.headers import best_entity
 
@@ -505,8 +497,7 @@ def record_parts(
     children = {k: entity_named(v) for k, v in CHILD_LISTS.items() if ent.name == "dossiers"}
     spools = {k: _ChildSpool(entity_named(v)) for k, v in CHILD_LISTS.items() if k in children}
 
-    def write(copy: psycopg.Copy) -> int:
-        n = 0
+    def write(copy: psycopg.Copy) -> None:
         for n, rec in enumerate(_chain_first(first, iterator), start=1):
             if not isinstance(rec, dict):
                 raise LoadError(f"{origin}: row {n}: expected an object", row=n)
@@ -527,7 +518,6 @@ def record_parts(
                 digest.update("\x1f".join(v or "" for v in values[:-2]).encode())
                 digest.update(b"\x1e")
             copy.write_row(values)
-        return n
 
     parts = [Part(ent, columns, write, extra_columns=[])]
     for spool in spools.values():
@@ -583,15 +573,12 @@ class _ChildSpool:
                 + ["\\N", row]
             )
 
-    def write(self, copy: psycopg.Copy) -> int:
+    def write(self, copy: psycopg.Copy) -> None:
         # The CSV uses \N for null; COPY reads it back with `null '\N'`.
         self.spool.seek(0)
-        count = 0
         for rec in csv.reader(self.spool):
             copy.write_row([None if v == "\\N" else v for v in rec])
-            count += 1
         self.spool.close()
-        return count
 
 
 # --- results, inbox --------------------------------------------------------------------------

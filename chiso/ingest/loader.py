@@ -44,7 +44,8 @@ from chiso.sources.canonical import Entity
 log = logging.getLogger(__name__)
 
 Channel = Literal["api", "file"]
-CopyWriter = Callable[[psycopg.Copy], int]  # writes rows, returns how many
+# Writes a part's rows into COPY; how many landed is COPY's own count (its command tag).
+CopyWriter = Callable[[psycopg.Copy], None]
 
 
 class LoadError(ValueError):
@@ -251,8 +252,8 @@ def _load_parts(
             )
             cur = conn.cursor()
             with cur.copy(stmt) as copy:
-                written = part.write(copy)
-            rows = cur.rowcount if cur.rowcount >= 0 else written
+                part.write(copy)
+            rows = cur.rowcount
             pre = part.precheck() if part.precheck else None
             if pre is not None and (pre.error is not None or pre.rows != rows):
                 log.info("pre-check not usable (%s); checking every row in SQL", pre.error or rows)

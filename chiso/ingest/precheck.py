@@ -9,10 +9,11 @@ values it cannot *vouch for*. Only those rows go through the SQL checks.
 
 The patterns here only ever *accept*: each accepts a strict subset of what the SQL functions
 accept (a test holds them to that against the database), so a value this module passes is a
-value SQL would pass, and anything else is left to SQL to judge and to name. Every dossier
-month check, calendar day (29–31 by month; 29 February goes to SQL) and layout is spelled out.
+value SQL would pass, and anything else is left to SQL to judge and to name. Each
+layout, the calendar days (29–31 by month; 29 February goes to SQL) and the month check are
+spelled out.
 
-Memory stays flat: the file is read in blocks of a few MB and only suspect indexes and the
+Memory stays flat: the file is read in blocks of 1 MB and only suspect indexes and the
 distinct agency codes are kept.
 """
 

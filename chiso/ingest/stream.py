@@ -103,14 +103,12 @@ def stream_part(
     digest = hashlib.sha256()
     checker: list[PreCheckThread] = []
 
-    def write(copy: psycopg.Copy) -> int:
+    def write(copy: psycopg.Copy) -> None:
         checker.append(
             PreCheckThread(
                 path, match.entity, columns, delimiter=dialect.delimiter, month=month
             ).start()
         )
-        newlines = 0
-        last = b"\n"
         with path.open("rb") as fh:
             first = True
             while chunk := fh.read(CHUNK_BYTES):
@@ -121,11 +119,7 @@ def stream_part(
                 first = False
                 if not chunk_is_clean(chunk):
                     raise StreamFallback(f"{path.name}: text needs repair (NFC or legacy font)")
-                newlines += chunk.count(b"\n")
-                last = chunk[-1:]
                 copy.write(chunk)
-        lines = newlines + (0 if last == b"\n" else 1)
-        return max(0, lines - 1)
 
     part = Part(
         match.entity,

@@ -10,16 +10,14 @@ source as (
 
 ),
 
+-- a movement repeated in what raw holds (re-sent file) keeps its last copy
 latest_delivery as (
 
-    -- a movement repeated in what raw holds (re-sent file) keeps its last copy
-    select
-        *,
-        row_number() over (
-            partition by trim(don_vi), trim(ma_van_ban), lower(trim(huong))
-            order by _load_seq desc
-        ) as delivery_rank
-    from source
+    {{ latest_delivery('source', [
+        "trim(don_vi)",
+        "trim(ma_van_ban)",
+        "lower(trim(huong))",
+    ]) }}
 
 ),
 
@@ -59,7 +57,6 @@ renamed as (
         _extract_month,
         _loaded_at
     from latest_delivery
-    where delivery_rank = 1
 
 ),
 

@@ -9,22 +9,17 @@ source as (
 
 ),
 
+-- a report delivery replaces its reporting unit's month; within what raw holds, a row
+-- repeated (same unit, kind, section and label) keeps its last copy
 latest_delivery as (
 
-    -- a report delivery replaces its reporting unit's month; within what raw holds, a row
-    -- repeated (same unit, kind, section and label) keeps its last copy
-    select
-        *,
-        row_number() over (
-            partition by
-                _extract_month,
-                trim(don_vi_bao_cao),
-                trim(loai_dong),
-                nullif(trim(nhom), ''),
-                trim(ten_dong)
-            order by _load_seq desc
-        ) as delivery_rank
-    from source
+    {{ latest_delivery('source', [
+        "_extract_month",
+        "trim(don_vi_bao_cao)",
+        "trim(loai_dong)",
+        "nullif(trim(nhom), '')",
+        "trim(ten_dong)",
+    ]) }}
 
 ),
 
@@ -57,7 +52,6 @@ renamed as (
         _extract_month,
         _loaded_at
     from latest_delivery
-    where delivery_rank = 1
 
 ),
 

@@ -13,16 +13,12 @@ source as (
 
 ),
 
+-- a dossier repeated in a delivery (duplicate API page, re-sent file) keeps its last copy
 latest_delivery as (
 
-    -- a dossier repeated in a delivery (duplicate API page, re-sent file) keeps its last copy
-    select
-        *,
-        row_number() over (
-            partition by ma_ho_so
-            order by _load_seq desc
-        ) as delivery_rank
-    from source
+    {{ latest_delivery('source', [
+        "ma_ho_so",
+    ]) }}
 
 ),
 
@@ -58,7 +54,6 @@ renamed as (
         _extract_month,
         _loaded_at
     from latest_delivery
-    where delivery_rank = 1
 
 ),
 

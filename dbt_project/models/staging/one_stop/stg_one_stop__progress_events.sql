@@ -12,16 +12,13 @@ source as (
 
 ),
 
+-- an event repeated in what raw holds (re-sent file, duplicate page) keeps its last copy
 latest_delivery as (
 
-    -- an event repeated in what raw holds (re-sent file, duplicate page) keeps its last copy
-    select
-        *,
-        row_number() over (
-            partition by trim(ma_ho_so), raw.parse_vn_int(thu_tu)
-            order by _load_seq desc
-        ) as delivery_rank
-    from source
+    {{ latest_delivery('source', [
+        "trim(ma_ho_so)",
+        "raw.parse_vn_int(thu_tu)",
+    ]) }}
 
 ),
 
@@ -39,7 +36,6 @@ renamed as (
         _extract_month,
         _loaded_at
     from latest_delivery
-    where delivery_rank = 1
 
 ),
 

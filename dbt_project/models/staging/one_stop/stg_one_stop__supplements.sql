@@ -7,16 +7,13 @@ source as (
 
 ),
 
+-- a request repeated in what raw holds (re-sent file, duplicate page) keeps its last copy
 latest_delivery as (
 
-    -- a request repeated in what raw holds (re-sent file, duplicate page) keeps its last copy
-    select
-        *,
-        row_number() over (
-            partition by trim(ma_ho_so), raw.parse_vn_int(lan_bo_sung)
-            order by _load_seq desc
-        ) as delivery_rank
-    from source
+    {{ latest_delivery('source', [
+        "trim(ma_ho_so)",
+        "raw.parse_vn_int(lan_bo_sung)",
+    ]) }}
 
 ),
 
@@ -35,7 +32,6 @@ renamed as (
         _extract_month,
         _loaded_at
     from latest_delivery
-    where delivery_rank = 1
 
 ),
 

@@ -9,16 +9,14 @@ source as (
 
 ),
 
+-- a procedure repeated in a snapshot (re-sent file) keeps its last copy
 latest_delivery as (
 
-    -- a procedure repeated in a snapshot (re-sent file) keeps its last copy
-    select
-        *,
-        row_number() over (
-            partition by raw.parse_vn_date(ngay_chot), trim(don_vi), trim(ma_tthc)
-            order by _load_seq desc
-        ) as delivery_rank
-    from source
+    {{ latest_delivery('source', [
+        "raw.parse_vn_date(ngay_chot)",
+        "trim(don_vi)",
+        "trim(ma_tthc)",
+    ]) }}
 
 ),
 
@@ -53,7 +51,6 @@ renamed as (
         _extract_month,
         _loaded_at
     from latest_delivery
-    where delivery_rank = 1
 
 ),
 

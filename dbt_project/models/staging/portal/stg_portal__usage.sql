@@ -8,16 +8,13 @@ source as (
 
 ),
 
+-- an agency-month repeated in what raw holds (re-sent file) keeps its last copy
 latest_delivery as (
 
-    -- an agency-month repeated in what raw holds (re-sent file) keeps its last copy
-    select
-        *,
-        row_number() over (
-            partition by date_trunc('month', raw.parse_vn_date(thang)), trim(don_vi)
-            order by _load_seq desc
-        ) as delivery_rank
-    from source
+    {{ latest_delivery('source', [
+        "date_trunc('month', raw.parse_vn_date(thang))",
+        "trim(don_vi)",
+    ]) }}
 
 ),
 
@@ -41,7 +38,6 @@ renamed as (
         _extract_month,
         _loaded_at
     from latest_delivery
-    where delivery_rank = 1
 
 ),
 
