@@ -139,6 +139,16 @@ def cmd_run_month(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_transform(args: argparse.Namespace) -> int:
+    from chiso.pipeline import parse_month
+    from chiso.transform.dbt import build
+
+    month = parse_month(args.month) if args.month else None
+    result = build(settings(), month, full=args.full_refresh)
+    _print(f"dbt build {result.statuses} in {result.elapsed_seconds or 0:.1f}s")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from chiso.pipeline import parse_month, report
 
@@ -328,6 +338,16 @@ def main(argv: list[str] | None = None) -> int:
     rm = sub.add_parser("run-month", help="run the monthly slice for one month without Airflow")
     rm.add_argument("month", help="YYYY-MM")
     rm.set_defaults(func=cmd_run_month)
+
+    tr = sub.add_parser(
+        "transform",
+        help="build the dbt project: every period, or with --month only the periods overlapping it",
+    )
+    tr.add_argument("--month", help="YYYY-MM: incremental build of that month's periods")
+    tr.add_argument(
+        "--full-refresh", action="store_true", help="rebuild the incremental marts from scratch"
+    )
+    tr.set_defaults(func=cmd_transform)
 
     rp = sub.add_parser("report", help="render the monthly report from the published mart")
     rp.add_argument("--month", required=True, help="YYYY-MM")

@@ -20,7 +20,7 @@ AIRFLOW_DB = "chiso_airflow"
 
 # Schemas of the warehouse, in load order. dbt writes staging/intermediate/audit; only the
 # publish step writes `marts`, the schema BI tools read (write-audit-publish).
-SCHEMAS = ("raw", "staging", "intermediate", "audit", "marts", "ops")
+SCHEMAS = ("raw", "staging", "intermediate", "snapshots", "audit", "marts", "ops")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
@@ -45,6 +45,10 @@ def month_start(value: date) -> date:
     return date(value.year, value.month, 1)
 
 
+def previous_month(month: date) -> date:
+    return (month - timedelta(days=1)).replace(day=1)
+
+
 def next_month(month: date) -> date:
     return date(month.year + 1, 1, 1) if month.month == 12 else date(month.year, month.month + 1, 1)
 
@@ -78,31 +82,51 @@ def ingest_inbox(settings: Settings, source: str) -> list:
     return _ingest_inbox(urls(settings).loader, settings.inbox_dir, source)
 
 
-def transform(settings: Settings) -> str | None:
-    """Build every dbt model and run its tests; returns the dbt invocation id."""
+def transform(settings: Settings, month: date | None = None) -> str | None:
+    """Build every dbt model and run its tests; returns the dbt invocation id. With `month`,
+    the indicator facts and marts rebuild only the periods overlapping it (incremental)."""
     from chiso.transform.dbt import build
 
-    return build(settings).invocation_id
+    return build(settings, month).invocation_id
 
 
-def _gate_parameters(url: str, month: date) -> tuple[list[str], list[str]]:
+def _gate_parameters(url: str, month: date) -> tuple[list[str], list[str], int]:
+    """Agency codes allowed in the month, the computed indicators, and the rows expected.
+
+    The month is built in two calendars: the calendar month and the official window from the
+    15th of the previous month to the 14th. Every agency version overlapping a calendar's
+    window must have a row per indicator there, and so must a version that ended before but
+    still has activity (dossiers it accepted, resolved later), which the mart lists.
+    """
+    windows = {
+        "calendar": (month, next_month(month) - timedelta(days=1)),
+        "official": (previous_month(month) + timedelta(days=14), month + timedelta(days=13)),
+    }
     with psycopg.connect(url) as conn:
-        # valid_from <= month end: an agency created mid-month reports for that month
-        agencies = [
-            r[0]
-            for r in conn.execute(
-                "select agency_code from audit.dim_agency where valid_from < %s"
-                " and coalesce(valid_to, '9999-12-31') >= %s order by 1",
-                (next_month(month), month),
-            )
-        ]
+        pairs: set[tuple[str, str]] = set()
+        codes: set[str] = set()
+        for calendar, (first, last) in windows.items():
+            for key, code in conn.execute(
+                "select agency_key, agency_code from audit.dim_agency"
+                " where valid_from <= %s and coalesce(valid_to, '9999-12-31') >= %s",
+                (last, first),
+            ):
+                pairs.add((calendar, key))
+                codes.add(code)
+        for calendar, key, code in conn.execute(
+            "select distinct calendar, agency_key, agency_code from audit.mart_kpi_monthly"
+            " where period_month = %s and numerator > 0",
+            (month,),
+        ):
+            pairs.add((calendar, key))
+            codes.add(code)
         indicators = [
             r[0]
             for r in conn.execute(
                 "select indicator_code from audit.dim_indicator where in_mart order by 1"
             )
         ]
-    return agencies, indicators
+    return sorted(codes), indicators, len(pairs) * len(indicators)
 
 
 def validate(settings: Settings, month: date) -> bool:
@@ -111,13 +135,13 @@ def validate(settings: Settings, month: date) -> bool:
     from chiso.quality.gate import validate_month
 
     url = urls(settings).transformer
-    agencies, indicators = _gate_parameters(url, month)
+    agencies, indicators, expected_rows = _gate_parameters(url, month)
     result = validate_month(
         url,
         month,
         valid_agency_codes=agencies,
         indicator_codes=indicators,
-        expected_rows=len(agencies) * len(indicators),
+        expected_rows=expected_rows,
     )
     failures = [
         {
@@ -170,7 +194,7 @@ def run_month(settings: Settings, month: date, api: ApiSettings) -> Path:
     for source in SOURCES:
         ingest_api(settings, source, month, api)
         ingest_inbox(settings, source)
-    invocation = transform(settings)
+    invocation = transform(settings, month)
     validate(settings, month)
     publish(settings, month, invocation)
     return report(settings, month)

@@ -57,10 +57,10 @@ def monthly_kpi():
         return tasks.inbox(source)
 
     @task(retries=1)
-    def transform() -> str | None:
+    def transform(data_interval_start=None) -> str | None:
         from chiso.orchestration import tasks
 
-        return tasks.transform()
+        return tasks.transform(data_interval_start)
 
     # A failed gate is a verdict on the data, not a glitch: retrying would not change it.
     @task(retries=0)

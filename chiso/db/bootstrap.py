@@ -22,7 +22,7 @@ from chiso.config import AIRFLOW_DB, SCHEMAS, WAREHOUSE_DB, Settings
 from chiso.db.embedded import EmbeddedPostgres
 
 ROLES = ("loader", "transformer", "bi_reader", "airflow")
-TRANSFORMER_SCHEMAS = ("staging", "intermediate", "audit", "marts", "ops")
+TRANSFORMER_SCHEMAS = ("staging", "intermediate", "snapshots", "audit", "marts", "ops")
 
 
 def role_name(role: str) -> str:

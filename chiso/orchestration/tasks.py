@@ -52,10 +52,10 @@ def inbox(source: str) -> dict[str, int]:
     return counts
 
 
-def transform() -> str | None:
+def transform(data_interval_start: datetime) -> str | None:
     from chiso.pipeline import transform as run_dbt
 
-    return run_dbt(settings())
+    return run_dbt(settings(), month_of(data_interval_start))
 
 
 def validate(data_interval_start: datetime) -> bool:

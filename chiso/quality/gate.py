@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 log = logging.getLogger(__name__)
 
-SUITE_FILES = ("one_stop_staging.json", "kpi_monthly.json")
+SUITE_FILES = ("one_stop_staging.json", "kpi_monthly.json", "kpi_monthly_rates.json")
 SAMPLE_LIMIT = 5
 SAMPLE_TIMEOUT_MS = 30_000
 
@@ -119,13 +119,15 @@ class _SuiteSpec:
     table: str
     month_column: str
     document: dict[str, Any]
+    # meta.filter: {column: value} equalities narrowing the slice (e.g. unit = 'ratio')
+    row_filter: tuple[tuple[str, str], ...] = ()
 
     def batch_query(self, month: date) -> str:
-        # Identifiers were checked against _IDENT and the month is a `date`: no injection surface.
-        return (
-            f'SELECT * FROM "{self.schema}"."{self.table}" '
-            f"WHERE \"{self.month_column}\" = DATE '{month.isoformat()}'"
-        )
+        # Identifiers and filter values were checked against _IDENT and the month is a `date`:
+        # no injection surface.
+        where = [f"\"{self.month_column}\" = DATE '{month.isoformat()}'"]
+        where += [f"\"{column}\" = '{value}'" for column, value in self.row_filter]
+        return f'SELECT * FROM "{self.schema}"."{self.table}" WHERE ' + " AND ".join(where)
 
 
 # -- public API -----------------------------------------------------------------------------------
@@ -186,7 +188,10 @@ def load_suite_specs(directory: Path | None = None) -> list[_SuiteSpec]:
             )
         if not doc.get("name") or not doc.get("expectations"):
             raise GateConfigError(f"{path}: a suite needs a name and at least one expectation")
-        specs.append(_SuiteSpec(doc["name"], schema, table, month_column, doc))
+        row_filter = tuple((str(k), str(v)) for k, v in (meta.get("filter") or {}).items())
+        if not all(_IDENT.match(k) and _IDENT.match(v) for k, v in row_filter):
+            raise GateConfigError(f"{path}: meta.filter must map plain identifiers to plain words")
+        specs.append(_SuiteSpec(doc["name"], schema, table, month_column, doc, row_filter))
     return specs
 
 

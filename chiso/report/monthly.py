@@ -60,7 +60,10 @@ def previous_month(month: date) -> date:
 def _fetch(url: str, month: date) -> list[dict]:
     with psycopg.connect(url, row_factory=dict_row) as conn:
         return conn.execute(
-            "select * from marts.mart_kpi_monthly where period_month in (%s, %s)",
+            # The leaders' report shows the rates of calendar months; counts, averages and the
+            # official 15→14 windows are in the same mart for BI (docs/bi-guide.md).
+            "select * from marts.mart_kpi_monthly where period_month in (%s, %s)"
+            " and calendar = 'calendar' and unit = 'ratio'",
             (month, previous_month(month)),
         ).fetchall()
 
@@ -95,7 +98,7 @@ def build_sections(rows: list[dict], month: date) -> list[IndicatorSection]:
         by_tier: dict[str, list[dict]] = defaultdict(list)
         for r in cur_i:
             by_tier[r["tier"]].append(r)
-        prev_by_agency = {r["agency_code"]: r for r in prev_i}
+        prev_by_agency = {r["agency_key"]: r for r in prev_i}
         for tier in sorted(by_tier, key=lambda t: TIER_ORDER.get(t, 9)):
             tier_rows = by_tier[tier]
             tline = _sum_line(
@@ -105,7 +108,7 @@ def build_sections(rows: list[dict], month: date) -> list[IndicatorSection]:
             sec.tiers.append(tline)
             agency_lines = []
             for r in sorted(tier_rows, key=lambda r: r["agency_name"]):
-                p = prev_by_agency.get(r["agency_code"])
+                p = prev_by_agency.get(r["agency_key"])
                 agency_lines.append(
                     Line(
                         r["agency_name"],

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -110,11 +111,31 @@ def _failures(target: Path) -> list[str]:
     ]
 
 
-def build(settings: Settings) -> DbtResult:
+def build(settings: Settings, month: date | None = None, *, full: bool = False) -> DbtResult:
     """Check source freshness, then seeds, models, snapshots, data and unit tests in DAG order.
 
     A source past its `error_after` freshness stops the build: publishing KPIs from a feed
     that stopped arriving would report stale numbers as current.
+
+    With `month`, the incremental models (fct_indicator_values and the marts built on it)
+    replace only the periods that overlap that month, so a monthly run costs in proportion to
+    the month, not to the history. The first build (no fact table yet) and `full=True` build
+    every period.
     """
     run_dbt(settings, "source", "freshness")
-    return run_dbt(settings, "build")
+    args = ["build"]
+    if full:
+        args.append("--full-refresh")
+    elif month is not None and _facts_exist(settings):
+        args += ["--vars", json.dumps({"build_month": f"{month:%Y-%m}"})]
+    return run_dbt(settings, *args)
+
+
+def _facts_exist(settings: Settings) -> bool:
+    import psycopg
+
+    from chiso.db.bootstrap import urls
+
+    with psycopg.connect(urls(settings).transformer) as conn:
+        row = conn.execute("select to_regclass('audit.fct_indicator_values')").fetchone()
+    return row is not None and row[0] is not None

@@ -42,13 +42,18 @@ def _mart_counts(url: str) -> dict[date, int]:
 
 
 def _agency_indicator_pairs(url: str, month) -> int:
-    """Agencies existing in the month × indicators: the complete grid the mart must hold."""
+    """The complete grid the mart must hold for a month: in each calendar (the calendar month,
+    the official window 15th of the previous month → 14th), every agency version existing
+    in that window × every computed indicator."""
     with psycopg.connect(url) as conn:
         return conn.execute(
-            "select (select count(*) from marts.dim_agency where valid_from"
-            " < %s::date + interval '1 month' and coalesce(valid_to, '9999-12-31') >= %s)"
+            "select ((select count(*) from marts.dim_agency where valid_from"
+            "   < %(m)s::date + interval '1 month' and coalesce(valid_to, '9999-12-31') >= %(m)s)"
+            " + (select count(*) from marts.dim_agency where valid_from"
+            "   <= %(m)s::date + 13 and coalesce(valid_to, '9999-12-31')"
+            "   >= %(m)s::date - interval '1 month' + interval '14 days'))"
             " * (select count(*) from marts.dim_indicator where in_mart)",
-            (month, month),
+            {"m": month},
         ).fetchone()[0]
 
 

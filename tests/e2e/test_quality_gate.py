@@ -54,6 +54,9 @@ create table staging.stg_one_stop__dossiers (
 drop table if exists audit.mart_kpi_monthly;
 create table audit.mart_kpi_monthly (
     period_month date,
+    calendar text,
+    agency_key text,
+    unit text,
     agency_code text,
     agency_name text,
     tier text,
@@ -72,7 +75,8 @@ insert into staging.stg_one_stop__dossiers values
     (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 """
 KPI_INSERT = """
-insert into audit.mart_kpi_monthly values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+insert into audit.mart_kpi_monthly values
+    (%s, 'calendar', %s || ':v1', 'ratio', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 """
 
 
@@ -115,7 +119,7 @@ def _kpis(month: date) -> list[tuple]:
                 num, den = 0, 0
             value = None if den == 0 else round(num / den, 4)
             rows.append(
-                (month, agency, name, tier, indicator, indicator_name, num, den, value, 0.8,
+                (month, agency, agency, name, tier, indicator, indicator_name, num, den, value, 0.8,
                  value is not None and value >= 0.8)
             )  # fmt: skip
     return rows
@@ -131,7 +135,7 @@ def _bad_other_month(conn: psycopg.Connection) -> None:
     rows[1] = tuple(bad)
     conn.cursor().executemany(DOSSIER_INSERT, rows)
     kpis = _kpis(OTHER_MONTH)
-    kpis[0] = (*kpis[0][:6], 9, 4, 2.25, *kpis[0][9:])  # rate > 1, numerator > denominator
+    kpis[0] = (*kpis[0][:7], 9, 4, 2.25, *kpis[0][10:])  # rate > 1, numerator > denominator
     kpis.pop()  # a missing row
     conn.cursor().executemany(KPI_INSERT, kpis)
 
@@ -206,7 +210,7 @@ def test_good_month_passes_despite_bad_neighbouring_month(
     assert result.success, result.summary()
     assert result.failures == []
     assert result.month == MONTH
-    assert result.evaluated == 21  # 11 staging + 10 mart expectations
+    assert result.evaluated == 22  # 11 staging + 8 mart + 3 rate expectations
     assert "PASSED" in result.summary()
     print(f"validate_month (first call, includes GX import): {elapsed:.1f}s")
 
@@ -223,8 +227,8 @@ def test_bad_month_itself_fails_on_every_planted_error(
         ("one_stop_staging", "expect_column_values_to_be_in_set", "channel"),
         ("one_stop_staging", "expect_column_pair_values_a_to_be_greater_than_b", None),
         ("kpi_monthly", "expect_table_row_count_to_equal", None),
-        ("kpi_monthly", "expect_column_values_to_be_between", "value"),
-        ("kpi_monthly", "expect_column_pair_values_a_to_be_greater_than_b", None),
+        ("kpi_monthly_rates", "expect_column_values_to_be_between", "value"),
+        ("kpi_monthly_rates", "expect_column_pair_values_a_to_be_greater_than_b", None),
     }
 
 
@@ -232,12 +236,12 @@ BREAKAGES = {
     "rate_above_one": (
         "update audit.mart_kpi_monthly set value = 1.25"
         " where period_month = %(m)s and agency_code = 'STP' and indicator_code = 'ONTIME_RATE'",
-        ("kpi_monthly", "expect_column_values_to_be_between", "value"),
+        ("kpi_monthly_rates", "expect_column_values_to_be_between", "value"),
     ),
     "numerator_above_denominator": (
         "update audit.mart_kpi_monthly set numerator = denominator + 3"
         " where period_month = %(m)s and agency_code = 'SYT' and indicator_code = 'ONLINE_RATE'",
-        ("kpi_monthly", "expect_column_pair_values_a_to_be_greater_than_b", None),
+        ("kpi_monthly_rates", "expect_column_pair_values_a_to_be_greater_than_b", None),
     ),
     "missing_agency_row": (
         "delete from audit.mart_kpi_monthly"
@@ -325,7 +329,7 @@ def test_failure_details_are_actionable(warehouse: Warehouse, db: psycopg.Connec
     assert dup.observed["unexpected_count"] == 2
 
     summary = result.summary()
-    assert summary.startswith("Quality gate 2024-05: FAILED (2 of 21")
+    assert summary.startswith("Quality gate 2024-05: FAILED (2 of 22")
     assert "Sở Tư pháp" in summary
     assert len(summary.splitlines()) == 1 + len(result.failures)
 
@@ -357,7 +361,7 @@ def test_unevaluable_expectation_fails_closed(warehouse: Warehouse, db: psycopg.
     finally:
         db.execute("alter table audit.mart_kpi_monthly rename column rate to value")
     assert not result.success
-    assert _failed(result) == {("kpi_monthly", "expect_column_values_to_be_between", "value")}
+    assert _failed(result) == {("kpi_monthly_rates", "expect_column_values_to_be_between", "value")}
     failure = result.failures[0]
     assert "does not exist" in failure.observed["error"]
     assert failure.sample_rows == []
@@ -381,7 +385,7 @@ def test_suite_gx_cannot_parse_is_refused(
         encoding="utf-8",
     )
     monkeypatch.setattr(gate, "EXPECTATIONS_DIR", tmp_path)
-    with pytest.raises(GateConfigError, match="accepted 9 of 10"):
+    with pytest.raises(GateConfigError, match="accepted 7 of 8"):
         _validate(warehouse)
 
 

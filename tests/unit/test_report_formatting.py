@@ -51,6 +51,7 @@ def _row(month, agency, tier, num, den, code="dossier.early_rate"):
     return {
         "period_month": month,
         "agency_code": agency,
+        "agency_key": f"agy:{agency}",
         "agency_name": agency,
         "tier": tier,
         "tier_name_vi": tier,

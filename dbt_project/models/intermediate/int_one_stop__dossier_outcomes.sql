@@ -1,7 +1,11 @@
--- Classifies each dossier by how and when it ended, under the classic definition (rules.md):
--- early if the finish date is strictly before the promised date, on time on that date,
--- late after it. The finish time is the first terminal event, in priority: processing
--- finished (Đã xử lý xong) > result returned (Đã trả kết quả).
+-- One row per dossier with how and when it ended and its deadlines, under the rules of
+-- docs/indicator-rules.md ("Dossiers"): the outcome (resolved / withdrawn / returned / open),
+-- the finish date, the current, original and recomputed due dates, the classic timeliness
+-- class, the supplement requests that paused the clock, and working-day durations.
+-- The agency version is the one the dossier's code resolves to on its acceptance date.
+-- A table: several indicator models read it, each over many periods.
+{{ config(materialized='table') }}
+
 with
 
 dossiers as (
@@ -10,51 +14,154 @@ dossiers as (
 
 ),
 
-finished as (
+supplements as (
+
+    select * from {{ ref('stg_one_stop__supplements') }}
+
+),
+
+calendar_days as (
+
+    select * from {{ ref('int_calendar__days') }}
+
+),
+
+code_versions as (
+
+    select * from {{ ref('int_agencies__code_versions') }}
+
+),
+
+supplement_pauses as (
 
     select
-        dossier_id,
-        agency_code,
-        procedure_code,
-        procedure_level,
-        channel,
-        status,
-        received_at,
-        received_month,
-        due_at,
-        status in ('resolved', 'result_returned') as is_resolved,
+        supplements.dossier_id,
+        count(*) as supplement_count,
+        (array_agg(supplements.previous_due_at order by supplements.supplement_number))[1]
+            as first_previous_due_at,
+        -- the clock stops from the request to the applicant's answer (Mẫu 02, TT 01/2018)
+        coalesce(
+            sum(supplied.working_day_number - requested.working_day_number)
+            filter (where supplements.supplied_at is not null),
+            0
+        ) as paused_working_days
+    from supplements
+    left join calendar_days as requested
+        on supplements.requested_at::date = requested.day
+    left join calendar_days as supplied
+        on supplements.supplied_at::date = supplied.day
+    group by 1
+
+),
+
+classified as (
+
+    select
+        dossiers.*,
         case
-            when status in ('resolved', 'result_returned')
-                then coalesce(finished_processing_at, returned_at)
-        end as finished_at
+            when dossiers.status in ('resolved', 'result_returned') then 'resolved'
+            when dossiers.status = 'withdrawn' then 'withdrawn'
+            when dossiers.status in ('not_accepted', 'stopped') then 'returned'
+            else 'open'
+        end as outcome,
+        dossiers.due_at::date as due_date,
+        coalesce(supplement_pauses.first_previous_due_at, dossiers.due_at)::date
+            as original_due_date,
+        coalesce(supplement_pauses.supplement_count, 0) as supplement_count,
+        coalesce(supplement_pauses.paused_working_days, 0) as paused_working_days
     from dossiers
+    left join supplement_pauses
+        on dossiers.dossier_id = supplement_pauses.dossier_id
+
+),
+
+dated as (
+
+    select
+        *,
+        case
+            when outcome = 'open' then null
+            when status = 'not_accepted' then received_date
+            else coalesce(finished_processing_at::date, returned_at::date, received_date)
+        end as finish_date
+    from classified
+
+),
+
+-- QĐ 766 item 2.1 counts the requests made before the dossier finished
+requests_by_finish as (
+
+    select
+        dated.dossier_id,
+        count(*) as supplement_count
+    from dated
+    inner join supplements
+        on dated.dossier_id = supplements.dossier_id
+        and supplements.requested_at::date <= dated.finish_date
+    group by 1
 
 ),
 
 final as (
 
     select
-        dossier_id,
-        agency_code,
-        procedure_code,
-        procedure_level,
-        channel,
-        status,
-        received_at,
-        received_month,
-        due_at,
-        is_resolved,
-        finished_at,
-        date_trunc('month', finished_at)::date as finished_month,
-        channel = 'online' as is_online,
-        coalesce(procedure_level >= 3, false) as is_level_3_4,
+        dated.dossier_id,
+        code_versions.agency_key,
+        dated.agency_code,
+        dated.procedure_code,
+        dated.field_code,
+        dated.procedure_level,
+        dated.service_level,
+        {{ effective_level('dated.procedure_level', 'dated.service_level') }} as effective_level,
+        dated.channel,
+        dated.status,
+        dated.outcome,
+        dated.received_at,
+        dated.received_date,
+        dated.finish_date,
+        dated.due_date,
+        dated.original_due_date,
+        -- the original due date moved by the paused working days: checks the source's NgayHenTra
+        computed_due.day as computed_due_date,
         case
-            when finished_at is null or due_at is null then null
-            when finished_at::date < due_at::date then 'early'
-            when finished_at::date = due_at::date then 'on_time'
+            when dated.outcome <> 'resolved' or dated.due_date is null then null
+            when dated.finish_date < dated.due_date then 'early'
+            when dated.finish_date = dated.due_date then 'on_time'
             else 'late'
-        end as timeliness
-    from finished
+        end as timeliness,
+        dated.supplement_count,
+        coalesce(requests_by_finish.supplement_count, 0) as supplements_by_finish,
+        dated.paused_working_days,
+        case
+            when dated.outcome = 'resolved'
+                then finish_day.working_day_number - received_day.working_day_number
+        end as working_days_to_finish,
+        dated.channel = 'online' as is_online,
+        dated.channel = 'bcci' as is_bcci,
+        coalesce(dated.is_result_by_post, false) as is_result_by_post,
+        coalesce(dated.fee_vnd, 0) > 0 as is_fee_bearing,
+        coalesce(dated.is_paid_online, false) as is_paid_online,
+        coalesce(dated.has_digitised_components, false) as has_digitised_components,
+        coalesce(dated.has_electronic_result, false) as has_electronic_result,
+        coalesce(dated.reuses_digitised_data, false) as reuses_digitised_data,
+        coalesce(dated.is_vneid_verified, false) as is_vneid_verified
+    from dated
+    -- an unknown code leaves agency_key null, which the not_null test reports
+    left join code_versions
+        on dated.agency_code = code_versions.agency_code
+        and dated.received_date between code_versions.covers_from and code_versions.covers_to
+    left join requests_by_finish
+        on dated.dossier_id = requests_by_finish.dossier_id
+    left join calendar_days as received_day
+        on dated.received_date = received_day.day
+    left join calendar_days as finish_day
+        on dated.finish_date = finish_day.day
+    left join calendar_days as original_due_day
+        on dated.original_due_date = original_due_day.day
+    left join calendar_days as computed_due
+        on computed_due.is_working_day
+        and original_due_day.working_day_number + dated.paused_working_days
+        = computed_due.working_day_number
 
 )
 

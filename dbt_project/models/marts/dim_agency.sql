@@ -1,3 +1,8 @@
+-- Agencies as a type-2 slowly changing dimension: one row per agency version (agency_key),
+-- valid_from / valid_to, with its tier, the administrative unit it governs or sits in, and
+-- its lineage: the agencies that exist now and the share of its figures each one takes in
+-- the restated basis. Codes are reused across the 2025 restructuring, so join facts on
+-- agency_key, or on agency_code with a date between valid_from and valid_to.
 with
 
 agencies as (
@@ -6,31 +11,64 @@ agencies as (
 
 ),
 
-final as (
+admin_units as (
+
+    select * from {{ ref('ref_admin_units') }}
+
+),
+
+restatement_map as (
+
+    select * from {{ ref('int_agencies__restatement_map') }}
+
+),
+
+successors as (
 
     select
         agency_key,
-        agency_code,
-        agency_name,
-        tier,
-        case tier
+        array_agg(current_agency_key order by current_agency_key) as current_agency_keys,
+        count(*) as current_agency_count
+    from restatement_map
+    group by 1
+
+),
+
+final as (
+
+    select
+        agencies.agency_key,
+        agencies.agency_code,
+        agencies.agency_name,
+        agencies.tier,
+        case agencies.tier
             when 'province_dept' then 'Sở, ban, ngành'
             when 'district' then 'UBND cấp huyện'
             when 'commune' then 'UBND cấp xã'
         end as tier_name_vi,
-        case tier
+        case agencies.tier
             when 'province_dept' then 1
             when 'district' then 2
             when 'commune' then 3
         end as tier_order,
-        province_code,
-        province_name,
-        parent_agency_code,
-        unit_key,
-        agency_kind,
-        valid_from,
-        valid_to
+        agencies.province_code,
+        agencies.province_name,
+        agencies.parent_agency_code,
+        agencies.agency_kind,
+        agencies.unit_key,
+        admin_units.unit_code,
+        admin_units.unit_name,
+        admin_units.unit_level,
+        agencies.valid_from,
+        agencies.valid_to,
+        agencies.valid_to is null as is_current,
+        successors.current_agency_keys,
+        successors.current_agency_count
     from agencies
+    left join admin_units
+        on agencies.unit_key = admin_units.unit_key
+    left join successors
+        on agencies.agency_key = successors.agency_key
 
 )
 

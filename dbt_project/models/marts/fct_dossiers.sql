@@ -1,3 +1,6 @@
+-- One row per dossier: the atomic fact every one-stop indicator is computed from, with its
+-- agency version, outcome, dates, timeliness class, supplement requests and the flags the
+-- indicators count (docs/indicator-rules.md). No personal data: the applicant is not here.
 with
 
 outcomes as (
@@ -10,20 +13,34 @@ final as (
 
     select
         dossier_id,
+        agency_key,
         agency_code,
         procedure_code,
-        procedure_level,
         channel,
         status,
-        received_at,
-        received_month,
-        due_at,
-        finished_at,
-        finished_month,
-        is_resolved,
+        outcome,
+        effective_level,
+        received_date,
+        finish_date,
+        date_trunc('month', received_date)::date as received_month,
+        date_trunc('month', finish_date)::date as finished_month,
+        due_date,
+        original_due_date,
+        computed_due_date,
+        timeliness,
+        supplement_count,
+        supplements_by_finish,
+        paused_working_days,
+        working_days_to_finish,
         is_online,
-        is_level_3_4,
-        timeliness
+        is_bcci,
+        is_result_by_post,
+        is_fee_bearing,
+        is_paid_online,
+        has_digitised_components,
+        has_electronic_result,
+        reuses_digitised_data,
+        is_vneid_verified
     from outcomes
 
 )

@@ -1,11 +1,37 @@
--- Agency × indicator × calendar month, complete: every agency active in a month gets a row for
--- every computed indicator (dim_indicator.in_mart), with zero counts and a null value where
--- nothing happened.
+-- Agency × indicator × period × calendar × basis: the numerator, denominator and value of
+-- every computed indicator (dim_indicator.in_mart), with the target of the agency's tier and
+-- province for the period's year. Complete: every agency version active in a period gets a
+-- row for every indicator (zeros, null value, where nothing happened), plus a version that
+-- ended but still has activity in the period (dossiers it accepted, resolved later).
+-- basis = 'as_reported' keeps the agencies of the time; 'restated' moves each agency's
+-- numerators and denominators to today's agencies (int_agencies__restatement_map) and
+-- recomputes the ratios, so the values can be fractional counts there.
+-- Incremental: a run with build_month set replaces only the periods that overlap that month.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='period_id',
+        on_schema_change='fail',
+        post_hook='analyze {{ this }}',
+    )
+}}
+
 with
 
 counts as (
 
-    select * from {{ ref('int_indicator_counts__agency_monthly') }}
+    select * from {{ ref('int_indicator_counts__dossiers') }}
+    union all
+    select * from {{ ref('int_indicator_counts__services') }}
+    union all
+    select * from {{ ref('int_indicator_counts__documents') }}
+
+),
+
+periods as (
+
+    select * from {{ ref('int_periods__to_build') }}
 
 ),
 
@@ -21,60 +47,170 @@ indicators as (
 
 ),
 
-periods as (
+targets as (
 
-    select * from {{ ref('dim_period') }}
-
-),
-
-dossiers as (
-
-    select * from {{ ref('stg_one_stop__dossiers') }}
+    select * from {{ ref('ref_indicator_targets') }}
 
 ),
 
-data_months as (
+restatement_map as (
 
-    select
-        min(received_month) as first_month,
-        max(received_month) as last_month
-    from dossiers
+    select * from {{ ref('int_agencies__restatement_map') }}
 
 ),
 
 spine as (
 
     select
-        agencies.agency_code,
-        indicators.indicator_code,
-        periods.period_start as period_month
+        agencies.agency_key,
+        periods.period_id
     from periods
-    inner join data_months
-        on periods.period_start between data_months.first_month and data_months.last_month
     inner join agencies
         on periods.period_end >= agencies.valid_from
-        and periods.period_start <= coalesce(agencies.valid_to, '9999-12-31')
+        and periods.period_start <= coalesce(agencies.valid_to, '9999-12-31'::date)
+
+    union
+
+    select distinct
+        counts.agency_key,
+        counts.period_id
+    from counts
+    where counts.agency_key is not null
+
+),
+
+as_reported as (
+
+    select
+        'as_reported' as basis,
+        spine.agency_key,
+        indicators.indicator_code,
+        spine.period_id,
+        coalesce(counts.numerator, 0)::numeric as numerator,
+        case
+            when indicators.unit <> 'count' then coalesce(counts.denominator, 0)::numeric
+        end as denominator
+    from spine
     cross join indicators
-    -- the catalogue holds every indicator; only those computed so far get rows
+    left join counts
+        on spine.agency_key = counts.agency_key
+        and spine.period_id = counts.period_id
+        and indicators.indicator_code = counts.indicator_code
     where indicators.in_mart
+
+),
+
+restated as (
+
+    select
+        'restated' as basis,
+        restatement_map.current_agency_key as agency_key,
+        as_reported.indicator_code,
+        as_reported.period_id,
+        sum(as_reported.numerator * restatement_map.share) as numerator,
+        sum(as_reported.denominator * restatement_map.share) as denominator
+    from as_reported
+    inner join restatement_map
+        on as_reported.agency_key = restatement_map.agency_key
+    group by 1, 2, 3, 4
+
+),
+
+both_bases as (
+
+    select * from as_reported
+    union all
+    select * from restated
+
+),
+
+joined as (
+
+    select
+        both_bases.basis,
+        both_bases.agency_key,
+        agencies.agency_code,
+        agencies.tier,
+        agencies.province_code,
+        both_bases.indicator_code,
+        indicators.unit,
+        both_bases.period_id,
+        periods.calendar,
+        periods.period_type,
+        periods.period_key,
+        periods.period_start,
+        periods.period_end,
+        periods.closing_month,
+        periods.is_complete,
+        both_bases.numerator,
+        both_bases.denominator,
+        case
+            when indicators.unit = 'count' then both_bases.numerator
+            else round(both_bases.numerator / nullif(both_bases.denominator, 0), 6)
+        end as value
+    from both_bases
+    inner join agencies
+        on both_bases.agency_key = agencies.agency_key
+    inner join indicators
+        on both_bases.indicator_code = indicators.indicator_code
+    inner join periods
+        on both_bases.period_id = periods.period_id
+
+),
+
+targeted as (
+
+    select
+        joined.*,
+        -- the province's own plan first, else the national target
+        coalesce(province_targets.target_value, national_targets.target_value) as target_value,
+        case
+            when province_targets.target_value is not null then province_targets.comparator
+            else national_targets.comparator
+        end as target_comparator
+    from joined
+    left join targets as province_targets
+        on joined.indicator_code = province_targets.indicator_code
+        and joined.tier = province_targets.tier
+        and joined.province_code = province_targets.province_code
+        and extract(year from joined.closing_month)
+        between province_targets.year_from and province_targets.year_to
+    left join targets as national_targets
+        on joined.indicator_code = national_targets.indicator_code
+        and joined.tier = national_targets.tier
+        and national_targets.province_code is null
+        and extract(year from joined.closing_month)
+        between national_targets.year_from and national_targets.year_to
 
 ),
 
 final as (
 
     select
-        spine.agency_code,
-        spine.indicator_code,
-        spine.period_month,
-        'calendar' as calendar,
-        coalesce(counts.numerator, 0)::bigint as numerator,
-        coalesce(counts.denominator, 0)::bigint as denominator,
-        round(counts.numerator::numeric / nullif(counts.denominator, 0), 6) as value
-    from spine
-    left join counts
-        on spine.agency_code = counts.agency_code
-        and spine.indicator_code = counts.indicator_code
-        and spine.period_month = counts.period_month
+        basis,
+        agency_key,
+        agency_code,
+        indicator_code,
+        unit,
+        period_id,
+        calendar,
+        period_type,
+        period_key,
+        period_start,
+        period_end,
+        closing_month,
+        is_complete,
+        numerator::numeric(20, 6) as numerator,
+        denominator::numeric(20, 6) as denominator,
+        value::numeric(20, 6) as value,
+        target_value::numeric(8, 4) as target_value,
+        target_comparator,
+        case
+            when value is null or target_value is null then null
+            when target_comparator = '>=' then value >= target_value
+            when target_comparator = '<=' then value <= target_value
+        end as target_met
+    from targeted
 
 )
 

@@ -1,11 +1,29 @@
--- The monthly KPI mart as built for audit: one row per agency × indicator × month with names,
--- tier and the tier's target for the year (the province's own plan, else the national one).
--- `chiso publish` copies a validated month of it into marts.mart_kpi_monthly.
+-- The monthly KPI mart as built for audit: one row per agency version × indicator × month ×
+-- calendar ('calendar' months and the 'official' 15→14 report windows), as reported, with
+-- names, the previous month's value and the change, the rank among agencies of the same tier
+-- (best first, by the indicator's direction), and the target status. `chiso publish` copies a
+-- validated month into marts.mart_kpi_monthly. Incremental like fct_indicator_values.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='period_id',
+        on_schema_change='fail',
+        post_hook='analyze {{ this }}',
+    )
+}}
+
 with
 
 indicator_values as (
 
     select * from {{ ref('fct_indicator_values') }}
+
+),
+
+periods as (
+
+    select * from {{ ref('int_periods__to_build') }}
 
 ),
 
@@ -21,54 +39,105 @@ indicators as (
 
 ),
 
-targets as (
+-- the months being built and the month before each, for the previous value
+monthly_history as (
 
-    select * from {{ ref('ref_indicator_targets') }}
+    select indicator_values.*
+    from indicator_values
+    where
+        indicator_values.basis = 'as_reported'
+        and indicator_values.period_type = 'month'
+        and indicator_values.closing_month >= (
+            select (min(periods.closing_month) - interval '1 month')::date from periods
+        )
+
+),
+
+with_previous as (
+
+    select
+        monthly_history.*,
+        lag(monthly_history.value) over (
+            partition by
+                monthly_history.agency_key,
+                monthly_history.indicator_code,
+                monthly_history.calendar
+            order by monthly_history.closing_month
+        ) as previous_value,
+        lag(monthly_history.closing_month) over (
+            partition by
+                monthly_history.agency_key,
+                monthly_history.indicator_code,
+                monthly_history.calendar
+            order by monthly_history.closing_month
+        ) as previous_month
+    from monthly_history
+
+),
+
+monthly as (
+
+    select with_previous.*
+    from with_previous
+    inner join periods
+        on with_previous.period_id = periods.period_id
 
 ),
 
 joined as (
 
     select
-        indicator_values.period_month,
-        indicator_values.agency_code,
+        monthly.closing_month as period_month,
+        monthly.calendar,
+        monthly.period_id,
+        monthly.period_start,
+        monthly.period_end,
+        monthly.is_complete,
+        monthly.agency_key,
+        monthly.agency_code,
         agencies.agency_name,
         agencies.province_code,
         agencies.province_name,
         agencies.tier,
         agencies.tier_name_vi,
-        indicator_values.indicator_code,
+        monthly.indicator_code,
         indicators.indicator_name_vi,
+        indicators.unit,
         indicators.direction,
-        indicator_values.numerator,
-        indicator_values.denominator,
-        indicator_values.value,
-        -- the province's own plan first, else the national target
-        coalesce(province_targets.target_value, national_targets.target_value) as target_value,
+        monthly.numerator,
+        monthly.denominator,
+        monthly.value,
+        -- a gap in the agency's months leaves no previous value
         case
-            when province_targets.target_value is not null then province_targets.comparator
-            else national_targets.comparator
-        end as target_comparator
-    from indicator_values
+            when monthly.previous_month = (monthly.closing_month - interval '1 month')::date
+                then monthly.previous_value
+        end as previous_value,
+        monthly.target_value,
+        monthly.target_comparator,
+        monthly.target_met
+    from monthly
     inner join agencies
-        -- codes are reused across the 2025 restructuring: pick the version valid that month
-        on indicator_values.agency_code = agencies.agency_code
-        and indicator_values.period_month <= coalesce(agencies.valid_to, '9999-12-31')
-        and (indicator_values.period_month + interval '1 month')::date > agencies.valid_from
+        on monthly.agency_key = agencies.agency_key
     inner join indicators
-        on indicator_values.indicator_code = indicators.indicator_code
-    left join targets as province_targets
-        on indicator_values.indicator_code = province_targets.indicator_code
-        and agencies.tier = province_targets.tier
-        and agencies.province_code = province_targets.province_code
-        and extract(year from indicator_values.period_month)
-        between province_targets.year_from and province_targets.year_to
-    left join targets as national_targets
-        on indicator_values.indicator_code = national_targets.indicator_code
-        and agencies.tier = national_targets.tier
-        and national_targets.province_code is null
-        and extract(year from indicator_values.period_month)
-        between national_targets.year_from and national_targets.year_to
+        on monthly.indicator_code = indicators.indicator_code
+
+),
+
+ranked as (
+
+    select
+        *,
+        case
+            when value is not null
+                then rank() over (
+                        partition by period_id, indicator_code, tier
+                        order by
+                            case when direction = 'lower_is_better' then value end asc nulls last,
+                            case when direction <> 'lower_is_better' then value end desc nulls last
+                    )
+        end as rank_in_tier,
+        count(value) over (partition by period_id, indicator_code, tier) as ranked_in_tier
+    from joined
 
 ),
 
@@ -76,6 +145,12 @@ final as (
 
     select
         period_month,
+        calendar,
+        period_id,
+        period_start,
+        period_end,
+        is_complete,
+        agency_key,
         agency_code,
         agency_name,
         province_code,
@@ -84,16 +159,23 @@ final as (
         tier_name_vi,
         indicator_code,
         indicator_name_vi,
+        unit,
         numerator,
         denominator,
         value,
+        previous_value::numeric(20, 6) as previous_value,
+        (value - previous_value)::numeric(20, 6) as value_change,
+        rank_in_tier::int as rank_in_tier,
+        ranked_in_tier::int as ranked_in_tier,
         target_value,
+        target_met,
         case
-            when value is null or target_value is null then null
-            when target_comparator = '>=' then value >= target_value
-            when target_comparator = '<=' then value <= target_value
-        end as target_met
-    from joined
+            when target_value is null then 'no_target'
+            when value is null then 'no_data'
+            when target_met then 'met'
+            else 'not_met'
+        end as target_status
+    from ranked
 
 )
 

@@ -1,0 +1,55 @@
+-- Every day 2010–2035 with its working-day flag and a running working-day number, so that
+-- working-day arithmetic is a lookup: working days in (a, b] = number(b) - number(a).
+-- Working days are Monday–Friday minus the statutory holidays (ref_public_holidays, generated
+-- from the `holidays` package), then the announced swaps of ref_holiday_overrides, which win.
+-- A table: several indicator models read it, each over many periods.
+{{ config(materialized='table') }}
+
+with
+
+holidays as (
+
+    select * from {{ ref('ref_public_holidays') }}
+
+),
+
+overrides as (
+
+    select * from {{ ref('ref_holiday_overrides') }}
+
+),
+
+days as (
+
+    select generate_series('2010-01-01'::date, '2035-12-31'::date, interval '1 day')::date as day
+
+),
+
+flagged as (
+
+    select
+        days.day,
+        coalesce(
+            not overrides.is_day_off,
+            extract(isodow from days.day) < 6 and holidays.day is null
+        ) as is_working_day
+    from days
+    left join holidays
+        on days.day = holidays.day
+    left join overrides
+        on days.day = overrides.day
+
+),
+
+final as (
+
+    select
+        day,
+        is_working_day,
+        sum(case when is_working_day then 1 else 0 end) over (order by day)::int
+            as working_day_number
+    from flagged
+
+)
+
+select * from final

@@ -1,0 +1,45 @@
+-- Monthly snapshot fact of the online-service catalogue: one row per agency version ×
+-- procedure × calendar month, as the agency's last catalogue snapshot of that month shows it
+-- (level, effective level, fully-online eligibility, national-portal integration, payment).
+with
+
+offerings as (
+
+    select * from {{ ref('int_portal__offerings') }}
+
+),
+
+last_of_month as (
+
+    select
+        agency_key,
+        date_trunc('month', snapshot_date)::date as snapshot_month,
+        max(snapshot_date) as snapshot_date
+    from offerings
+    group by 1, 2
+
+),
+
+final as (
+
+    select
+        last_of_month.snapshot_month,
+        offerings.agency_key,
+        offerings.agency_code,
+        offerings.procedure_code,
+        offerings.snapshot_date,
+        offerings.procedure_level,
+        offerings.service_level,
+        offerings.effective_level,
+        offerings.is_full_online_eligible,
+        offerings.is_on_national_portal,
+        offerings.has_online_payment,
+        offerings.is_fee_bearing
+    from last_of_month
+    inner join offerings
+        on last_of_month.agency_key = offerings.agency_key
+        and last_of_month.snapshot_date = offerings.snapshot_date
+
+)
+
+select * from final
