@@ -122,7 +122,10 @@ final as (
         dated.due_date,
         dated.original_due_date,
         -- the original due date moved by the paused working days: checks the source's NgayHenTra
-        computed_due.day as computed_due_date,
+        case
+            when dated.paused_working_days = 0 then dated.original_due_date
+            else computed_due.day
+        end as computed_due_date,
         case
             when dated.outcome <> 'resolved' or dated.due_date is null then null
             when dated.finish_date < dated.due_date then 'early'
