@@ -19,6 +19,7 @@ import psycopg
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from psycopg.rows import dict_row
 
+from chiso.pipeline import previous_month
 from chiso.report import formatting as fmt
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -51,10 +52,6 @@ class IndicatorSection:
     province: Line
     tiers: list[Line] = field(default_factory=list)
     agencies: list[tuple[str, list[Line]]] = field(default_factory=list)
-
-
-def previous_month(month: date) -> date:
-    return date(month.year - 1, 12, 1) if month.month == 1 else date(month.year, month.month - 1, 1)
 
 
 def _fetch(url: str, month: date) -> list[dict]:

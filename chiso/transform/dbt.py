@@ -134,8 +134,6 @@ def build(settings: Settings, month: date | None = None, *, full: bool = False) 
 def _facts_exist(settings: Settings) -> bool:
     import psycopg
 
-    from chiso.db.bootstrap import urls
-
     with psycopg.connect(urls(settings).transformer) as conn:
         row = conn.execute("select to_regclass('audit.fct_indicator_values')").fetchone()
     return row is not None and row[0] is not None
