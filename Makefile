@@ -65,6 +65,7 @@ test-unit: setup
 
 bench: setup
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.incremental
 
 clean: stop
 	rm -rf .var dbt_project/target dbt_project/logs

@@ -599,6 +599,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--provinces", default="", help="province codes to simulate, comma-separated (all)"
     )
     parser.add_argument(
+        "--dossiers-per-agency-month", type=int, default=defaults.dossiers_per_agency_month
+    )
+    parser.add_argument(
+        "--documents-per-agency-month", type=int, default=defaults.documents_per_agency_month
+    )
+    parser.add_argument(
         "--faults",
         default="",
         help=f"fault kinds to inject, comma-separated: {','.join(FAULT_KINDS)} or 'all'",
@@ -636,7 +642,12 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     provinces = tuple(p.strip() for p in args.provinces.split(",") if p.strip())
     cfg = SimulatorConfig(
-        seed=args.seed, start_month=args.start_month, months=args.months, provinces=provinces
+        seed=args.seed,
+        start_month=args.start_month,
+        months=args.months,
+        provinces=provinces,
+        dossiers_per_agency_month=args.dossiers_per_agency_month,
+        documents_per_agency_month=args.documents_per_agency_month,
     )
     try:
         faults = faults_from_args(args)

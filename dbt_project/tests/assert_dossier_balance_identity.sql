@@ -6,6 +6,7 @@ with
 indicator_values as (
 
     select * from {{ ref('fct_indicator_values') }}
+    {{ latest_build_only(ref('fct_indicator_values')) }}
 
 ),
 

@@ -2,13 +2,23 @@
 -- flags the document indicators count (docs/indicator-rules.md, "Documents"). Secret
 -- documents stay here, flagged, and are left out of every indicator downstream.
 -- A table: several indicator models read it, each over many periods.
-{{ config(materialized='table') }}
+-- Incremental (macros/incremental_by_delivery.sql): a run recomputes the keys whose upstream
+-- rows were rebuilt since, so its cost follows the new month, not the history.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='document_id',
+    on_schema_change='fail',
+    indexes=[{'columns': ['document_id']}, {'columns': ['_built_at']}],
+    post_hook="{{ prune_missing_keys(ref('stg_documents__movements'), 'kept.document_id', 'document_id') }}",
+) }}
 
 with
 
 movements as (
 
     select * from {{ ref('stg_documents__movements') }}
+    {{ touched_filter('document_id', [[ref('stg_documents__movements'), 'document_id']]) }}
 
 ),
 
@@ -36,7 +46,9 @@ final as (
         movements.handling_due_date,
         movements.handled_at::date as handled_date,
         movements.work_file_id,
-        coalesce(movements.is_work_file_handled_online, false) as is_work_file_handled_online
+        coalesce(movements.is_work_file_handled_online, false) as is_work_file_handled_online,
+        movements._extract_month,
+        {{ chiso_run_started_at() }} as _built_at
     from movements
     left join code_versions
         on movements.agency_code = code_versions.agency_code

@@ -3,6 +3,15 @@
 -- computed from the records, not from its months: stocks (open, overdue, paused) are taken at
 -- the period's end and distinct counts (procedures) over the whole period. Count indicators
 -- have no denominator. Rates are never stored: every roll-up divides sums of these counts.
+-- A table, incremental by period: a run replaces the periods of int_periods__to_build, and
+-- the tests read the table instead of recomputing the counts each.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='period_id',
+    on_schema_change='fail',
+    indexes=[{'columns': ['period_id']}, {'columns': ['_built_at']}],
+) }}
 with
 
 outcomes as (
@@ -240,7 +249,8 @@ final as (
         period_id,
         indicator_code,
         sum(numerator)::bigint as numerator,
-        sum(denominator)::bigint as denominator
+        sum(denominator)::bigint as denominator,
+        {{ chiso_run_started_at() }} as _built_at
     from unpivoted
     group by 1, 2, 3
 

@@ -3,6 +3,15 @@
 -- and fully-online provision from the agency's catalogue snapshot of the period (its latest
 -- snapshot on or before the period's end), the fully-online dossier rate from the dossiers
 -- received in the period, and satisfaction from the portal's monthly usage figures.
+-- A table, incremental by period: a run replaces the periods of int_periods__to_build, and
+-- the tests read the table instead of recomputing the counts each.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='period_id',
+    on_schema_change='fail',
+    indexes=[{'columns': ['period_id']}, {'columns': ['_built_at']}],
+) }}
 with
 
 offerings as (
@@ -218,7 +227,8 @@ final as (
         period_id,
         indicator_code,
         numerator::bigint as numerator,
-        denominator::bigint as denominator
+        denominator::bigint as denominator,
+        {{ chiso_run_started_at() }} as _built_at
     from unpivoted
 
 )

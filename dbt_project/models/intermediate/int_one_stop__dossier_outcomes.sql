@@ -4,19 +4,36 @@
 -- class, the supplement requests that paused the clock, and working-day durations.
 -- The agency version is the one the dossier's code resolves to on its acceptance date.
 -- A table: several indicator models read it, each over many periods.
-{{ config(materialized='table') }}
+-- Incremental (macros/incremental_by_delivery.sql): a run recomputes the keys whose upstream
+-- rows were rebuilt since, so its cost follows the new month, not the history.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='dossier_id',
+    on_schema_change='fail',
+    indexes=[{'columns': ['dossier_id']}, {'columns': ['_built_at']}],
+    post_hook="{{ prune_missing_keys(ref('stg_one_stop__dossiers'), 'kept.dossier_id', 'dossier_id') }}",
+) }}
 
 with
 
 dossiers as (
 
     select * from {{ ref('stg_one_stop__dossiers') }}
+    {{ touched_filter('dossier_id', [
+        [ref('stg_one_stop__dossiers'), 'dossier_id'],
+        [ref('stg_one_stop__supplements'), 'dossier_id'],
+    ]) }}
 
 ),
 
 supplements as (
 
     select * from {{ ref('stg_one_stop__supplements') }}
+    {{ touched_filter('dossier_id', [
+        [ref('stg_one_stop__dossiers'), 'dossier_id'],
+        [ref('stg_one_stop__supplements'), 'dossier_id'],
+    ]) }}
 
 ),
 
@@ -147,7 +164,9 @@ final as (
         coalesce(dated.has_digitised_components, false) as has_digitised_components,
         coalesce(dated.has_electronic_result, false) as has_electronic_result,
         coalesce(dated.reuses_digitised_data, false) as reuses_digitised_data,
-        coalesce(dated.is_vneid_verified, false) as is_vneid_verified
+        coalesce(dated.is_vneid_verified, false) as is_vneid_verified,
+        dated._extract_month,
+        {{ chiso_run_started_at() }} as _built_at
     from dated
     -- an unknown code leaves agency_key null, which the not_null test reports
     left join code_versions

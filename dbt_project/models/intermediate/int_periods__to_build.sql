@@ -1,6 +1,8 @@
 -- The periods this run computes: every period of dim_period that overlaps the data of any
--- source, or with the variable build_month set, only those that also overlap that month
--- (macro build_window_filter). A period the data covers only in part is flagged incomplete.
+-- source, or with the variable build_month set, only those that also overlap that month, plus
+-- every period from the earliest day whose records this run rebuilt (a re-delivered earlier
+-- month) onwards (macro build_window_filter). A period the data covers only in part is
+-- flagged incomplete.
 -- A table: computed once per run, then joined by every indicator model.
 {{ config(materialized='table') }}
 with
@@ -32,6 +34,24 @@ catalogue as (
 usage as (
 
     select * from {{ ref('stg_portal__usage') }}
+
+),
+
+dossier_outcomes as (
+
+    select * from {{ ref('int_one_stop__dossier_outcomes') }}
+
+),
+
+document_movements as (
+
+    select * from {{ ref('int_documents__movements') }}
+
+),
+
+offerings as (
+
+    select * from {{ ref('int_portal__offerings') }}
 
 ),
 
@@ -74,6 +94,34 @@ coverage as (
 
 ),
 
+-- the earliest anchor day among the records this run wrote (null when it wrote none)
+rebuilt_days as (
+
+    select min(received_date) as first_day
+    from dossier_outcomes
+    where _built_at = {{ chiso_run_started_at() }}
+
+    union all
+
+    select min(movement_date) as first_day
+    from document_movements
+    where _built_at = {{ chiso_run_started_at() }}
+
+    union all
+
+    select min(snapshot_date) as first_day
+    from offerings
+    where _built_at = {{ chiso_run_started_at() }}
+
+),
+
+rebuilt as (
+
+    select min(first_day) as first_day
+    from rebuilt_days
+
+),
+
 final as (
 
     select
@@ -87,7 +135,10 @@ final as (
         periods.period_end <= coverage.last_day as is_complete
     from periods
     cross join coverage
-    where {{ build_window_filter('periods', 'coverage.first_day', 'coverage.last_day') }}
+    cross join rebuilt
+    where {{ build_window_filter(
+        'periods', 'coverage.first_day', 'coverage.last_day', 'rebuilt.first_day'
+    ) }}
 
 )
 

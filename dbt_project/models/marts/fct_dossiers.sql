@@ -1,11 +1,22 @@
 -- One row per dossier: the atomic fact every one-stop indicator is computed from, with its
 -- agency version, outcome, dates, timeliness class, supplement requests and the flags the
 -- indicators count (docs/indicator-rules.md). No personal data: the applicant is not here.
+-- Incremental (macros/incremental_by_delivery.sql): a run rewrites the keys whose upstream
+-- rows were rebuilt since, so its cost follows the new month, not the history.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='dossier_id',
+    on_schema_change='fail',
+    indexes=[{'columns': ['dossier_id']}, {'columns': ['_built_at']}],
+    post_hook="{{ prune_missing_keys(ref('int_one_stop__dossier_outcomes'), 'kept.dossier_id', 'dossier_id') }}",
+) }}
 with
 
 outcomes as (
 
     select * from {{ ref('int_one_stop__dossier_outcomes') }}
+    {{ touched_filter('dossier_id', [[ref('int_one_stop__dossier_outcomes'), 'dossier_id']]) }}
 
 ),
 
@@ -40,7 +51,8 @@ final as (
         has_digitised_components,
         has_electronic_result,
         reuses_digitised_data,
-        is_vneid_verified
+        is_vneid_verified,
+        {{ chiso_run_started_at() }} as _built_at
     from outcomes
 
 )

@@ -209,7 +209,8 @@ final as (
             when value is null or target_value is null then null
             when target_comparator = '>=' then value >= target_value
             when target_comparator = '<=' then value <= target_value
-        end as target_met
+        end as target_met,
+        {{ chiso_run_started_at() }} as _built_at
     from targeted
 
 )

@@ -1,11 +1,24 @@
 -- Monthly snapshot fact of the online-service catalogue: one row per agency version ×
 -- procedure × calendar month, as the agency's last catalogue snapshot of that month shows it
 -- (level, effective level, fully-online eligibility, national-portal integration, payment).
+-- Incremental (macros/incremental_by_delivery.sql): a run rewrites the keys whose upstream
+-- rows were rebuilt since, so its cost follows the new month, not the history.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='snapshot_month',
+    on_schema_change='fail',
+    indexes=[{'columns': ['snapshot_month']}, {'columns': ['_built_at']}],
+    post_hook="{{ prune_missing_keys(ref('int_portal__offerings'), \"date_trunc('month', kept.snapshot_date)::date\", 'snapshot_month') }}",
+) }}
 with
 
 offerings as (
 
     select * from {{ ref('int_portal__offerings') }}
+    {{ touched_filter("date_trunc('month', snapshot_date)::date", [
+        [ref('int_portal__offerings'), "date_trunc('month', snapshot_date)::date"],
+    ]) }}
 
 ),
 
@@ -34,7 +47,8 @@ final as (
         offerings.is_full_online_eligible,
         offerings.is_on_national_portal,
         offerings.has_online_payment,
-        offerings.is_fee_bearing
+        offerings.is_fee_bearing,
+        {{ chiso_run_started_at() }} as _built_at
     from last_of_month
     inner join offerings
         on last_of_month.agency_key = offerings.agency_key

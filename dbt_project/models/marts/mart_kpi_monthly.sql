@@ -174,7 +174,8 @@ final as (
             when value is null then 'no_data'
             when target_met then 'met'
             else 'not_met'
-        end as target_status
+        end as target_status,
+        {{ chiso_run_started_at() }} as _built_at
     from ranked
 
 )

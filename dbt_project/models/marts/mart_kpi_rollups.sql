@@ -118,7 +118,8 @@ final as (
         case
             when indicators.unit = 'count' then grouped.numerator
             else round(grouped.numerator / nullif(grouped.denominator, 0), 6)
-        end::numeric(20, 6) as value
+        end::numeric(20, 6) as value,
+        {{ chiso_run_started_at() }} as _built_at
     from grouped
     inner join indicators
         on grouped.indicator_code = indicators.indicator_code

@@ -2,11 +2,27 @@
 -- forms get English names; a code outside the documented set passes through lowercased so
 -- the accepted_values tests name it instead of a silent null. The summary line (trích yếu) stays
 -- in raw: it is free text that often names citizens.
+-- Incremental by delivery (macros/incremental_by_delivery.sql): a run restages the months
+-- with new batches, so its cost follows the new month, not the history.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='document_id',
+    on_schema_change='fail',
+    indexes=[
+        {'columns': ['document_id']},
+        {'columns': ['_built_at']},
+        {'columns': ['_batch_id']},
+        {'columns': ['_extract_month']},
+    ],
+    post_hook="{{ prune_vanished(source('documents', 'movements')) }}",
+) }}
 with
 
 source as (
 
     select * from {{ source('documents', 'movements') }}
+    {{ restage_filter(source('documents', 'movements'), 'trim(ma_van_ban)', 'document_id') }}
 
 ),
 
@@ -84,7 +100,8 @@ final as (
         is_work_file_handled_online,
         _batch_id,
         _extract_month,
-        _loaded_at
+        _loaded_at,
+        {{ chiso_run_started_at() }} as _built_at
     from renamed
 
 )

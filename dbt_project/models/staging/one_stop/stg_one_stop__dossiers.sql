@@ -2,14 +2,29 @@
 -- e-mail) is dropped here and never leaves raw. The applicant's ID number survives only as a
 -- keyed hash (applicant_key), to count returning applicants without knowing who they are.
 -- A table, not a view: the keyed hash needs the key, which only dbt's session holds, so it is
--- computed once at build time and readers (GX, BI, analysts) never need the key.
-{{ config(materialized='table') }}
+-- computed once at build time and readers (GX, BI, analysts) never need the key. Incremental
+-- by delivery (macros/incremental_by_delivery.sql): a run restages the months with new
+-- batches, so its cost follows the new month, not the history.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='dossier_id',
+    on_schema_change='fail',
+    indexes=[
+        {'columns': ['dossier_id']},
+        {'columns': ['_built_at']},
+        {'columns': ['_batch_id']},
+        {'columns': ['_extract_month']},
+    ],
+    post_hook="{{ prune_vanished(source('one_stop', 'dossiers')) }}",
+) }}
 
 with
 
 source as (
 
     select * from {{ source('one_stop', 'dossiers') }}
+    {{ restage_filter(source('one_stop', 'dossiers'), 'trim(ma_ho_so)', 'dossier_id') }}
 
 ),
 
@@ -17,7 +32,7 @@ source as (
 latest_delivery as (
 
     {{ latest_delivery('source', [
-        "ma_ho_so",
+        "trim(ma_ho_so)",
     ]) }}
 
 ),
@@ -111,7 +126,8 @@ final as (
         date_trunc('month', received_at)::date as received_month,
         _batch_id,
         _extract_month,
-        _loaded_at
+        _loaded_at,
+        {{ chiso_run_started_at() }} as _built_at
     from renamed
 
 )

@@ -2,13 +2,28 @@
 -- officer's name is personal data: only its keyed hash (officer_key) leaves raw.
 -- A table, not a view: the keyed hash needs the key, which only dbt's session holds, so it is
 -- computed once at build time and readers (GX, BI, analysts) never need the key.
-{{ config(materialized='table') }}
+-- Incremental by delivery (macros/incremental_by_delivery.sql): a run restages the months
+-- with new batches, so its cost follows the new month, not the history.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='dossier_id',
+    on_schema_change='fail',
+    indexes=[
+        {'columns': ['dossier_id']},
+        {'columns': ['_built_at']},
+        {'columns': ['_batch_id']},
+        {'columns': ['_extract_month']},
+    ],
+    post_hook="{{ prune_vanished(source('one_stop', 'progress_events')) }}",
+) }}
 
 with
 
 source as (
 
     select * from {{ source('one_stop', 'progress_events') }}
+    {{ restage_filter(source('one_stop', 'progress_events'), 'trim(ma_ho_so)', 'dossier_id') }}
 
 ),
 
@@ -64,7 +79,8 @@ final as (
         officer_key,
         _batch_id,
         _extract_month,
-        _loaded_at
+        _loaded_at,
+        {{ chiso_run_started_at() }} as _built_at
     from renamed
 
 )

@@ -1,9 +1,25 @@
 -- One row per supplement request (yêu cầu bổ sung) on a dossier: renamed and typed.
+-- Incremental by delivery (macros/incremental_by_delivery.sql): a run restages the months
+-- with new batches, so its cost follows the new month, not the history.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='dossier_id',
+    on_schema_change='fail',
+    indexes=[
+        {'columns': ['dossier_id']},
+        {'columns': ['_built_at']},
+        {'columns': ['_batch_id']},
+        {'columns': ['_extract_month']},
+    ],
+    post_hook="{{ prune_vanished(source('one_stop', 'supplements')) }}",
+) }}
 with
 
 source as (
 
     select * from {{ source('one_stop', 'supplements') }}
+    {{ restage_filter(source('one_stop', 'supplements'), 'trim(ma_ho_so)', 'dossier_id') }}
 
 ),
 
@@ -49,7 +65,8 @@ final as (
         date_trunc('month', requested_at)::date as requested_month,
         _batch_id,
         _extract_month,
-        _loaded_at
+        _loaded_at,
+        {{ chiso_run_started_at() }} as _built_at
     from renamed
 
 )

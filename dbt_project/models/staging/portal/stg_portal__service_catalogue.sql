@@ -1,11 +1,26 @@
 -- One row per procedure an agency offers, per catalogue snapshot: renamed, typed and cleaned.
 -- Tiers and listing states get English names; a code outside the documented set passes
 -- through lowercased so the accepted_values tests name it instead of a silent null.
+-- Incremental by delivery (macros/incremental_by_delivery.sql): a run restages the months
+-- with new batches, so its cost follows the new month, not the history.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='_extract_month',
+    on_schema_change='fail',
+    indexes=[
+        {'columns': ['_extract_month']},
+        {'columns': ['_built_at']},
+        {'columns': ['_batch_id']},
+    ],
+    post_hook="{{ prune_vanished(source('portal', 'service_catalogue')) }}",
+) }}
 with
 
 source as (
 
     select * from {{ source('portal', 'service_catalogue') }}
+    {{ restage_filter(source('portal', 'service_catalogue'), '_extract_month', '_extract_month') }}
 
 ),
 
@@ -73,7 +88,8 @@ final as (
         listing_status,
         _batch_id,
         _extract_month,
-        _loaded_at
+        _loaded_at,
+        {{ chiso_run_started_at() }} as _built_at
     from renamed
 
 )

@@ -1,0 +1,228 @@
+"""Benchmark: a monthly incremental dbt build against a full refresh, and against history.
+
+    make bench                                       # with the loader benchmark
+    .venv/bin/python -m bench.incremental            # five years of Hải Phòng (30 + 31)
+    .venv/bin/python -m bench.incremental --dossiers-per-agency-month 500
+
+Five years (60 months, 11/2021–10/2026, across the 1 July 2025 merger) of one province are
+pulled from the simulator into a throwaway embedded PostgreSQL the way the DAG pulls them,
+month by month. Then, in one run:
+
+1. the first 59 months are built, month 60 is pulled, and the monthly build of month 60
+   (`chiso.transform.dbt.build(settings, month)`, what `chiso run-month` and the DAG run) is
+   timed; then a full refresh of the same 60 months (`build(settings, full=True)`) is timed.
+   Goal: incremental ≤ 10% of full.
+2. in a second warehouse holding only the last 12 months, the same monthly build of month 60
+   is timed. Goal: incremental at 60 months ≤ 1.5 × incremental at 12 months.
+
+Each build is the whole `dbt build` (source freshness, seeds, models, snapshots, data and unit
+tests), timed as wall clock around the dbt processes. Results go to bench/results/
+(git-ignored) as JSON, with the per-node timings of the slowest nodes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _months(first: date, count: int) -> list[date]:
+    from chiso.pipeline import next_month
+
+    out = [first]
+    while len(out) < count:
+        out.append(next_month(out[-1]))
+    return out
+
+
+class Warehouse:
+    """An embedded PostgreSQL and a simulator serving `months` of the provinces, in a temp home."""
+
+    def __init__(self, args: argparse.Namespace, label: str) -> None:
+        self.home = Path(tempfile.mkdtemp(prefix=f"chiso-bench-{label}-"))
+        os.environ.update(
+            CHISO_HOME=str(self.home),
+            CHISO_PG_PORT=str(_free_port()),
+            CHISO_SIMULATOR_PORT=str(_free_port()),
+        )
+        os.environ.pop("CHISO_WAREHOUSE_URL", None)
+        from chiso.config import Settings
+        from chiso.db.bootstrap import bootstrap
+        from chiso.db.embedded import EmbeddedPostgres
+        from chiso.orchestration.airflow import simulator_token
+        from chiso.pipeline import ApiSettings
+
+        self.settings = Settings.from_env()
+        self.pg = EmbeddedPostgres(self.settings)
+        bootstrap(self.settings)
+        self.settings.ensure_dirs()
+        token = simulator_token(self.settings)
+        port = self.settings.simulator_port
+        self.simulator = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "chiso.simulator.server",
+                "--port",
+                str(port),
+                "--token",
+                token,
+                "--start-month",
+                f"{args.first_month:%Y-%m}",
+                "--months",
+                str(args.months),
+                "--provinces",
+                args.provinces,
+                "--dossiers-per-agency-month",
+                str(args.dossiers_per_agency_month),
+                "--documents-per-agency-month",
+                str(args.documents_per_agency_month),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=HERE.parent,
+        )
+        self.api = ApiSettings(f"http://127.0.0.1:{port}", token)
+        self._wait()
+
+    def _wait(self) -> None:
+        import httpx
+
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.api.base_url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        raise RuntimeError("the simulator did not start")
+
+    def pull(self, months: list[date]) -> int:
+        from chiso import pipeline
+        from chiso.sources.canonical import SOURCES
+
+        rows = 0
+        for month in months:
+            for source in SOURCES:
+                rows += pipeline.ingest_api(self.settings, source, month, self.api)
+        return rows
+
+    def build(self, month: date | None = None, *, full: bool = False) -> dict:
+        from chiso.transform.dbt import build
+
+        start = time.perf_counter()
+        result = build(self.settings, month, full=full)
+        seconds = time.perf_counter() - start
+        return {"seconds": round(seconds, 1), "nodes": result.statuses, "slowest": self._slowest()}
+
+    def _slowest(self, n: int = 8) -> list[tuple[str, float]]:
+        path = self.home / "dbt" / "target" / "run_results.json"
+        results = json.loads(path.read_text())["results"]
+        results.sort(key=lambda r: -r["execution_time"])
+        return [
+            (r["unique_id"].split(".")[-1][:60], round(r["execution_time"], 2)) for r in results[:n]
+        ]
+
+    def row_counts(self) -> dict[str, int]:
+        import psycopg
+
+        from chiso.db.bootstrap import urls
+
+        with psycopg.connect(urls(self.settings).admin) as conn:
+            return {
+                table: conn.execute(f"select count(*) from {table}").fetchone()[0]  # type: ignore[index]
+                for table in (
+                    "audit.fct_dossiers",
+                    "staging.stg_one_stop__progress_events",
+                    "audit.fct_documents",
+                    "audit.fct_service_offerings",
+                    "audit.fct_indicator_values",
+                )
+            }
+
+    def close(self) -> None:
+        self.simulator.terminate()
+        self.pg.destroy()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def main() -> int:
+    from chiso.simulator.config import SimulatorConfig
+
+    defaults = SimulatorConfig()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--provinces", default="30,31", help="province codes (default Hải Phòng)")
+    ap.add_argument("--first-month", type=date.fromisoformat, default=date(2021, 11, 1))
+    ap.add_argument("--months", type=int, default=60)
+    ap.add_argument("--short-history", type=int, default=12)
+    ap.add_argument(
+        "--dossiers-per-agency-month", type=int, default=defaults.dossiers_per_agency_month
+    )
+    ap.add_argument(
+        "--documents-per-agency-month", type=int, default=defaults.documents_per_agency_month
+    )
+    args = ap.parse_args()
+    months = _months(args.first_month, args.months)
+    last = months[-1]
+    report: dict = {"provinces": args.provinces, "months": f"{months[0]:%Y-%m}..{last:%Y-%m}"}
+    report["dossiers_per_agency_month"] = args.dossiers_per_agency_month
+
+    long = Warehouse(args, "60")
+    try:
+        t = time.perf_counter()
+        report["rows_pulled"] = long.pull(months[:-1])
+        report["first_build"] = long.build(months[-2])
+        report["rows_pulled"] += long.pull([last])
+        report["pull_seconds"] = round(time.perf_counter() - t, 1)
+        report["incremental_long"] = long.build(last)
+        report["full_refresh"] = long.build(full=True)
+        report["rows"] = long.row_counts()
+    finally:
+        long.close()
+
+    short = Warehouse(args, "12")
+    try:
+        history = months[-args.short_history :]
+        short.pull(history[:-1])
+        short.build(history[-2])
+        short.pull([last])
+        report["incremental_short"] = short.build(last)
+    finally:
+        short.close()
+
+    inc, full = report["incremental_long"]["seconds"], report["full_refresh"]["seconds"]
+    inc_short = report["incremental_short"]["seconds"]
+    report["incremental_over_full"] = round(inc / full, 3)
+    report["incremental_60_over_12"] = round(inc / inc_short, 3)
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    print(
+        f"\nfull refresh of {args.months} months: {full:.1f} s;"
+        f" monthly incremental: {inc:.1f} s = {inc / full:.0%} of full (goal ≤ 10%)"
+        f"\nmonthly incremental with {args.months} vs {args.short_history} months of history:"
+        f" {inc:.1f} s vs {inc_short:.1f} s = {inc / inc_short:.2f}× (goal ≤ 1.5×)"
+    )
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    (out / "dbt_incremental.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
