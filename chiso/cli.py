@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -55,15 +56,21 @@ def _simulator_pidfile(s: Settings) -> Path:
     return s.run_dir / "simulator.pid"
 
 
-def simulator_start(s: Settings, timeout: float = 60) -> str:
-    """Start the one-stop simulator in the background (replacing a stale one)."""
+def simulator_start(s: Settings, timeout: float = 60, options: Sequence[str] = ()) -> str:
+    """Start the source-system simulator in the background (replacing a stale one).
+
+    `options` are the simulator's own flags (`python -m chiso.simulator.server --help`:
+    months, provinces, volume, faults), e.g. for the benchmarks.
+    """
     import httpx
 
     simulator_stop(s)
     s.ensure_dirs()
     log = open(s.log_dir / "simulator.log", "ab")  # noqa: SIM115 (child owns it)
+    cmd = [sys.executable, "-m", "chiso.cli", "simulator", "serve"]
+    cmd += ["--port", str(s.simulator_port), *options]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chiso.cli", "simulator", "serve", "--port", str(s.simulator_port)],
+        cmd,
         env={**os.environ, "CHISO_HOME": str(s.home)},
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -105,11 +112,14 @@ def cmd_simulator(args: argparse.Namespace) -> int:
     s = settings()
     if args.action == "serve":
         from chiso.orchestration.airflow import simulator_token
-        from chiso.simulator.server import serve
+        from chiso.simulator.server import TOKEN_ENV
+        from chiso.simulator.server import main as serve
 
-        serve(host="127.0.0.1", port=args.port or s.simulator_port, token=simulator_token(s))
+        # the warehouse's token, whatever the environment says; options as the simulator's own
+        os.environ[TOKEN_ENV] = simulator_token(s)
+        serve(["--port", str(args.port or s.simulator_port), *args.options])
     elif args.action == "start":
-        _print(f"simulator on {simulator_start(s)}")
+        _print(f"simulator on {simulator_start(s, options=args.options)}")
     elif args.action == "stop":
         simulator_stop(s)
     return 0
@@ -315,6 +325,11 @@ def main(argv: list[str] | None = None) -> int:
     sim = sub.add_parser("simulator", help="the one-stop system simulator")
     sim.add_argument("action", choices=["serve", "start", "stop"])
     sim.add_argument("--port", type=int)
+    sim.add_argument(
+        "options",
+        nargs=argparse.REMAINDER,
+        help="with serve: the simulator's own flags (python -m chiso.simulator.server --help)",
+    )
     sim.set_defaults(func=cmd_simulator)
 
     ing = sub.add_parser(

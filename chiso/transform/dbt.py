@@ -17,9 +17,17 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import psycopg
+
 from chiso.config import DBT_PROJECT_DIR, Settings
 from chiso.db.bootstrap import urls
 from chiso.privacy.pii_key import pgoptions
+from chiso.transform.dbt_steps import FAILED_STEP_MARKER
+from chiso.transform.reference_state import (
+    built_fingerprint,
+    project_fingerprint,
+    record_fingerprint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,31 +67,47 @@ def _paths(settings: Settings) -> tuple[Path, Path]:
     return base / "target", base / "logs"
 
 
-def run_dbt(settings: Settings, *args: str) -> DbtResult:
-    """Run `dbt <args>` in the project; raise DbtError with the failures on a non-zero exit."""
+def run_dbt(settings: Settings, *args: str, env: dict[str, str] | None = None) -> DbtResult:
+    """Run `dbt <args>` in the project; raise DbtError with the failures on a non-zero exit.
+
+    `env` adds environment variables for this run (e.g. CHISO_BUILD_MONTH).
+    """
+    return run_dbt_steps(settings, [list(args)], env=env)
+
+
+def run_dbt_steps(
+    settings: Settings, steps: list[list[str]], env: dict[str, str] | None = None
+) -> DbtResult:
+    """Run dbt commands in order in one child process (see chiso/transform/dbt_steps.py).
+
+    A single command runs as the `dbt` CLI; several share one dbt import and one parse. The
+    first failing step stops the rest and raises DbtError naming it and its failing nodes.
+    """
     target, logs = _paths(settings)
-    cmd = [
-        str(Path(sys.executable).with_name("dbt")),
-        *args,
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--target-path",
-        str(target),
-        "--log-path",
-        str(logs),
-    ]
+    common = ["--project-dir", str(DBT_PROJECT_DIR), "--target-path", str(target)]
+    common += ["--log-path", str(logs)]
+    if len(steps) == 1:
+        cmd = [str(Path(sys.executable).with_name("dbt")), *steps[0], *common]
+    else:
+        cmd = [sys.executable, "-m", "chiso.transform.dbt_steps", json.dumps(steps), *common]
     log.info("running %s", " ".join(cmd))
     proc = subprocess.run(
-        cmd, env=dbt_env(settings), cwd=DBT_PROJECT_DIR, capture_output=True, text=True
+        cmd,
+        env={**dbt_env(settings), **(env or {})},
+        cwd=DBT_PROJECT_DIR,
+        capture_output=True,
+        text=True,
     )
+    failed_step = " ".join(steps[0]) if len(steps) == 1 else None
     for line in proc.stdout.splitlines():
+        if line.startswith(FAILED_STEP_MARKER):
+            failed_step = line.removeprefix(FAILED_STEP_MARKER).strip()
         log.info("dbt | %s", line)
-    result = _read_run_results(target)
     if proc.returncode != 0:
-        failing = _failures(target)
+        failing = _failures(target, freshness=failed_step == "source freshness")
         detail = "\n".join(failing) or (proc.stdout[-3000:] + proc.stderr[-2000:])
-        raise DbtError(f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n{detail}")
-    return result
+        raise DbtError(f"dbt {failed_step} failed (exit {proc.returncode}):\n{detail}")
+    return _read_run_results(target)
 
 
 def _read_run_results(target: Path) -> DbtResult:
@@ -99,16 +123,20 @@ def _read_run_results(target: Path) -> DbtResult:
     )
 
 
-def _failures(target: Path) -> list[str]:
-    path = target / "run_results.json"
+def _failures(target: Path, *, freshness: bool = False) -> list[str]:
+    """The failing nodes of the last run: sources.json for `source freshness`, else run_results."""
+    path = target / ("sources.json" if freshness else "run_results.json")
     if not path.exists():
         return []
     data = json.loads(path.read_text())
-    return [
-        f"{r['unique_id']}: {r['status']}: {(r.get('message') or '').strip()[:500]}"
-        for r in data.get("results", [])
-        if r["status"] in ("error", "fail")
+    failing = [
+        r for r in data.get("results", []) if r["status"] in ("error", "fail", "runtime error")
     ]
+    return [f"{r['unique_id']}: {r['status']}: {_message(r)}" for r in failing]
+
+
+def _message(result: dict) -> str:
+    return (result.get("message") or result.get("error") or "").strip()[:500]
 
 
 def build(settings: Settings, month: date | None = None, *, full: bool = False) -> DbtResult:
@@ -117,23 +145,32 @@ def build(settings: Settings, month: date | None = None, *, full: bool = False) 
     A source past its `error_after` freshness stops the build: publishing KPIs from a feed
     that stopped arriving would report stale numbers as current.
 
-    With `month`, the incremental models (fct_indicator_values and the marts built on it)
-    replace only the periods that overlap that month, so a monthly run costs in proportion to
-    the month, not to the history. The first build (no fact table yet) and `full=True` build
-    every period.
+    With `month`, the incremental models replace only the periods that overlap that month,
+    so a monthly run costs in proportion to the month, not to the history; and the reference
+    nodes (tag `reference`) are skipped while the project is the one they were last built
+    from (chiso/transform/reference_state.py). The first build (no fact table yet) and
+    `full=True` build every period and every node.
     """
-    run_dbt(settings, "source", "freshness")
+    fingerprint = project_fingerprint()
+    with psycopg.connect(urls(settings).transformer) as conn:
+        monthly = not full and month is not None and _facts_exist(conn)
+        skip_reference = monthly and built_fingerprint(conn) == fingerprint
     args = ["build"]
+    env = {"CHISO_BUILD_MONTH": ""}
     if full:
         args.append("--full-refresh")
-    elif month is not None and _facts_exist(settings):
-        args += ["--vars", json.dumps({"build_month": f"{month:%Y-%m}"})]
-    return run_dbt(settings, *args)
+    elif monthly:
+        # An env var, not --vars: a changed --vars value makes dbt re-parse the whole project.
+        env["CHISO_BUILD_MONTH"] = f"{month:%Y-%m}"
+    if skip_reference:
+        args += ["--exclude", "tag:reference"]
+    result = run_dbt_steps(settings, [["source", "freshness"], args], env=env)
+    if not skip_reference:
+        with psycopg.connect(urls(settings).transformer) as conn:
+            record_fingerprint(conn, fingerprint)
+    return result
 
 
-def _facts_exist(settings: Settings) -> bool:
-    import psycopg
-
-    with psycopg.connect(urls(settings).transformer) as conn:
-        row = conn.execute("select to_regclass('audit.fct_indicator_values')").fetchone()
+def _facts_exist(conn: psycopg.Connection) -> bool:
+    row = conn.execute("select to_regclass('audit.fct_indicator_values')").fetchone()
     return row is not None and row[0] is not None

@@ -11,7 +11,7 @@
 {% macro build_window_filter(periods, first_day, last_day, rebuilt_from='null::date') -%}
     {{ periods }}.period_start <= {{ last_day }}
     and {{ periods }}.period_end >= {{ first_day }}
-    {%- if var('build_month', none) %}
+    {%- if build_month() %}
     and (
         (
             {{ periods }}.period_start <= ({{ build_month_start() }} + interval '1 month' - interval '1 day')::date
@@ -23,11 +23,32 @@
 {%- endmacro %}
 
 {% macro build_month_start() -%}
-    {%- set month = var('build_month', none) -%}
+    {%- set month = build_month() -%}
     {%- if month is none -%}
     null::date
     {%- else -%}
     {#- a malformed value fails the cast with PostgreSQL's message naming it -#}
     ('{{ month }}' || '-01')::date
     {%- endif -%}
+{%- endmacro %}
+
+{#
+    The month of a monthly run: the variable build_month, else the environment variable
+    CHISO_BUILD_MONTH (what `chiso` sets). The environment is preferred by the pipeline because a
+    changed --vars value makes dbt drop its partial parse and re-parse the whole project (about
+    5 s here, every month, twice with the freshness check); a changed env var re-parses only the
+    files that read it.
+#}
+{% macro build_month() -%}
+    {%- set month = var('build_month', none) or env_var('CHISO_BUILD_MONTH', '') -%}
+    {{- return(month if month else none) -}}
+{%- endmacro %}
+
+{#
+    The first day of the periods this run builds (a scalar subquery on int_periods__to_build):
+    a record dated before it, by every date a model counts it by, is in none of them, so the
+    models filter on it to read their year through a date index instead of the history.
+#}
+{% macro first_day_to_build() -%}
+    (select min(to_build.period_start) as first_day from {{ ref('int_periods__to_build') }} as to_build)
 {%- endmacro %}

@@ -85,10 +85,12 @@
     delete from {{ this }} as built
     where built._built_at <> {{ chiso_run_started_at() }}
         and (
-            built._extract_month in (
-                select restaged._extract_month from {{ this }} as restaged
+            -- arrays, not `in (subquery)`: an array is computed once, so PostgreSQL can read
+            -- both through their indexes (a BitmapOr) instead of scanning the whole table
+            built._extract_month = any(array(
+                select distinct restaged._extract_month from {{ this }} as restaged
                 where restaged._built_at = {{ chiso_run_started_at() }}
-            )
+            ))
             or built._batch_id = any(array(
                 select gone._batch_id
                 from ({{ staged_batches(this) | indent(16) }}) as gone

@@ -158,6 +158,73 @@ def test_month_by_month_incremental_equals_full_refresh(published):
     assert _fingerprints(env.urls.admin) == incremental
 
 
+def _built_nodes(settings) -> set[str]:
+    import json
+
+    results = settings.home / "dbt" / "target" / "run_results.json"
+    return {r["unique_id"] for r in json.loads(results.read_text())["results"]}
+
+
+def test_monthly_build_skips_reference_nodes_while_the_project_is_unchanged(published):
+    """Reference nodes (seeds and what is built from seeds alone) are rebuilt by a monthly
+    build only when the project differs from the one they were last built from."""
+    import json
+
+    from chiso.transform.dbt import build
+    from chiso.transform.reference_state import STATE_TABLE, project_fingerprint
+
+    env, _, _ = published
+    build(env.settings, MONTHS[2])
+    built = _built_nodes(env.settings)
+    assert not [n for n in built if n.startswith("seed.")]
+    assert "model.chiso.fct_indicator_values" in built
+    assert "model.chiso.dim_period" not in built
+    # a stale fingerprint (as after an upgrade of the project) brings them back, once
+    with psycopg.connect(env.urls.admin) as conn:
+        conn.execute(f"update {STATE_TABLE} set fingerprint = 'an older project'")
+    build(env.settings, MONTHS[2])
+    built = _built_nodes(env.settings)
+    assert {"seed.chiso.ref_agencies", "model.chiso.dim_period"} <= built
+    with psycopg.connect(env.urls.admin) as conn:
+        recorded = conn.execute(f"select fingerprint from {STATE_TABLE}").fetchone()[0]
+    assert recorded == project_fingerprint()
+    # the tag is safe only on nodes built from seeds alone: no source upstream
+    manifest = json.loads((env.settings.home / "dbt" / "target" / "manifest.json").read_text())
+    nodes = manifest["nodes"]
+
+    def ancestors(unique_id: str) -> set[str]:
+        found: set[str] = set()
+        todo = list(nodes.get(unique_id, {}).get("depends_on", {}).get("nodes", []))
+        while todo:
+            parent = todo.pop()
+            if parent not in found:
+                found.add(parent)
+                todo += nodes.get(parent, {}).get("depends_on", {}).get("nodes", [])
+        return found
+
+    reference = [u for u, n in nodes.items() if "reference" in n.get("tags", [])]
+    assert len(reference) >= 16
+    for unique_id in reference:
+        assert all(a.startswith("seed.") for a in ancestors(unique_id)), unique_id
+
+
+def test_not_null_columns_names_the_relation_and_fails_on_a_null(published):
+    """The folded not-null test (one query per relation) fails on a null in any listed column."""
+    from chiso.transform.dbt import DbtError, run_dbt
+
+    env, _, _ = published
+    sql = "insert into audit.ref_holiday_overrides (day, is_day_off) values (null, true)"
+    with psycopg.connect(env.urls.transformer) as conn:
+        conn.execute(sql)
+    try:
+        with pytest.raises(DbtError, match="not_null_columns_ref_holiday_overrides"):
+            run_dbt(env.settings, "test", "--select", "ref_holiday_overrides")
+    finally:
+        with psycopg.connect(env.urls.transformer) as conn:
+            conn.execute("delete from audit.ref_holiday_overrides where day is null")
+    run_dbt(env.settings, "test", "--select", "ref_holiday_overrides")
+
+
 def test_restated_province_totals_equal_as_reported(published):
     """Restating moves figures between agencies, never in or out of a province's total."""
     env, _, _ = published

@@ -9,7 +9,12 @@
     incremental_strategy='delete+insert',
     unique_key='document_id',
     on_schema_change='fail',
-    indexes=[{'columns': ['document_id']}, {'columns': ['_built_at']}],
+    indexes=[
+        {'columns': ['document_id']},
+        {'columns': ['_built_at']},
+        {'columns': ['movement_date']},
+        {'columns': ['handling_due_date']},
+    ],
     post_hook="{{ prune_missing_keys(ref('stg_documents__movements'), 'kept.document_id', 'document_id') }}",
 ) }}
 

@@ -11,9 +11,14 @@
 ) }}
 with
 
+-- a movement counts in a period by its date or its handling deadline: only those on or after
+-- the first day of the periods this run builds are read, through the date indexes
 movements as (
 
     select * from {{ ref('int_documents__movements') }}
+    where
+        movement_date >= {{ first_day_to_build() }}
+        or handling_due_date >= {{ first_day_to_build() }}
 
 ),
 

@@ -14,9 +14,17 @@
 ) }}
 with
 
+-- A dossier finished before the first day of the periods this run builds counts in none of
+-- them (flows need an acceptance or finish date in the period, stocks an open dossier), so
+-- only the others are read, through the date indexes: a monthly run reads its year, not the
+-- history.
 outcomes as (
 
     select * from {{ ref('int_one_stop__dossier_outcomes') }}
+    where
+        finish_date is null
+        or finish_date >= {{ first_day_to_build() }}
+        or received_date >= {{ first_day_to_build() }}
 
 ),
 

@@ -14,15 +14,18 @@
 ) }}
 with
 
-offerings as (
+-- not materialized: read by (agency, latest snapshot date) through the index, not copied whole
+offerings as not materialized (
 
     select * from {{ ref('int_portal__offerings') }}
 
 ),
 
+-- dossiers received in the periods this run builds (the only use), through the date index
 outcomes as (
 
     select * from {{ ref('int_one_stop__dossier_outcomes') }}
+    where received_date >= {{ first_day_to_build() }}
 
 ),
 
@@ -50,29 +53,27 @@ periods as (
 
 ),
 
-snapshots as (
-
-    select distinct
-        agency_key,
-        snapshot_date
-    from offerings
-
-),
-
--- an agency version that has ended gets no catalogue values for later periods
+-- each agency's latest catalogue snapshot on or before the period's end, one index probe per
+-- agency and period; an agency version that has ended gets no catalogue values for later
+-- periods
 period_snapshots as (
 
     select
-        snapshots.agency_key,
+        agencies.agency_key,
         periods.period_id,
-        max(snapshots.snapshot_date) as snapshot_date
-    from snapshots
-    inner join periods
-        on snapshots.snapshot_date <= periods.period_end
+        latest.snapshot_date
+    from periods
     inner join agencies
-        on snapshots.agency_key = agencies.agency_key
-        and coalesce(agencies.valid_to, '9999-12-31'::date) >= periods.period_start
-    group by 1, 2
+        on coalesce(agencies.valid_to, '9999-12-31'::date) >= periods.period_start
+    cross join
+        lateral (
+            select max(offerings.snapshot_date) as snapshot_date
+            from offerings
+            where
+                offerings.agency_key = agencies.agency_key
+                and offerings.snapshot_date <= periods.period_end
+        ) as latest
+    where latest.snapshot_date is not null
 
 ),
 

@@ -11,7 +11,12 @@
     incremental_strategy='delete+insert',
     unique_key='dossier_id',
     on_schema_change='fail',
-    indexes=[{'columns': ['dossier_id']}, {'columns': ['_built_at']}],
+    indexes=[
+        {'columns': ['dossier_id']},
+        {'columns': ['_built_at']},
+        {'columns': ['received_date']},
+        {'columns': ['finish_date']},
+    ],
     post_hook="{{ prune_missing_keys(ref('stg_one_stop__dossiers'), 'kept.dossier_id', 'dossier_id') }}",
 ) }}
 

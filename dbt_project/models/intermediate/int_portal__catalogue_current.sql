@@ -1,6 +1,9 @@
 -- The service catalogue as its latest snapshot shows it, one row per agency × procedure: the
 -- input of the SCD2 snapshot snap_portal__service_catalogue, which records each change of
--- level, eligibility or integration from run to run.
+-- level, eligibility or integration from run to run. A table: the snapshot and three tests
+-- read it, and each read of a view would rank the whole catalogue history again.
+{{ config(materialized='table', indexes=[{'columns': ['offering_id'], 'unique': true}]) }}
+
 with
 
 catalogue as (

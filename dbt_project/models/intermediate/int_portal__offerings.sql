@@ -9,7 +9,11 @@
     incremental_strategy='delete+insert',
     unique_key='snapshot_date',
     on_schema_change='fail',
-    indexes=[{'columns': ['snapshot_date']}, {'columns': ['_built_at']}],
+    indexes=[
+        {'columns': ['snapshot_date']},
+        {'columns': ['_built_at']},
+        {'columns': ['agency_key', 'snapshot_date']},
+    ],
     post_hook="{{ prune_missing_keys(ref('stg_portal__service_catalogue'), 'kept.snapshot_date', 'snapshot_date') }}",
 ) }}
 

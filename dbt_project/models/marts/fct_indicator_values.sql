@@ -13,19 +13,31 @@
         incremental_strategy='delete+insert',
         unique_key='period_id',
         on_schema_change='fail',
+        indexes=[{'columns': ['period_id']}, {'columns': ['_built_at']}],
         post_hook='analyze {{ this }}',
     )
 }}
 
 with
 
+-- only the periods this run builds, read through each table's period_id index: the rest of
+-- the history is not needed (everything below joins int_periods__to_build)
 counts as (
 
     select * from {{ ref('int_indicator_counts__dossiers') }}
+    where period_id = any(array(
+            select to_build.period_id from {{ ref('int_periods__to_build') }} as to_build
+        ))
     union all
     select * from {{ ref('int_indicator_counts__services') }}
+    where period_id = any(array(
+            select to_build.period_id from {{ ref('int_periods__to_build') }} as to_build
+        ))
     union all
     select * from {{ ref('int_indicator_counts__documents') }}
+    where period_id = any(array(
+            select to_build.period_id from {{ ref('int_periods__to_build') }} as to_build
+        ))
 
 ),
 

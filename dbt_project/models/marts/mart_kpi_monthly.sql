@@ -9,6 +9,7 @@
         incremental_strategy='delete+insert',
         unique_key='period_id',
         on_schema_change='fail',
+        indexes=[{'columns': ['period_id']}, {'columns': ['_built_at']}],
         post_hook='analyze {{ this }}',
     )
 }}
@@ -24,6 +25,12 @@ indicator_values as (
 periods as (
 
     select * from {{ ref('int_periods__to_build') }}
+
+),
+
+all_periods as (
+
+    select * from {{ ref('dim_period') }}
 
 ),
 
@@ -50,6 +57,16 @@ monthly_history as (
         and indicator_values.closing_month >= (
             select (min(periods.closing_month) - interval '1 month')::date from periods
         )
+        -- the same months as period ids, so the period_id index reads them, not the history
+        and indicator_values.period_id = any(array(
+            select all_periods.period_id
+            from all_periods
+            where
+                all_periods.period_type = 'month'
+                and all_periods.closing_month >= (
+                    select (min(periods.closing_month) - interval '1 month')::date from periods
+                )
+        ))
 
 ),
 

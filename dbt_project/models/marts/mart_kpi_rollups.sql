@@ -9,15 +9,20 @@
         incremental_strategy='delete+insert',
         unique_key='period_id',
         on_schema_change='fail',
+        indexes=[{'columns': ['period_id']}, {'columns': ['_built_at']}],
         post_hook='analyze {{ this }}',
     )
 }}
 
 with
 
+-- only the periods this run builds, through fct_indicator_values' period_id index
 indicator_values as (
 
     select * from {{ ref('fct_indicator_values') }}
+    where period_id = any(array(
+            select to_build.period_id from {{ ref('int_periods__to_build') }} as to_build
+        ))
 
 ),
 

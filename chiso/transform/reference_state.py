@@ -1,0 +1,64 @@
+"""Whether the warehouse's reference tables were built from the project as it is now.
+
+The nodes tagged `reference` in dbt_project.yml (seeds, and the calendar, periods,
+indicators, channels and agency versions built from seeds alone) change only when the dbt
+project changes. Rebuilding and retesting them every month is a fixed cost of about a quarter
+of a monthly build, paid for nothing. So each build that included them records a fingerprint
+of the project in the warehouse, and a monthly build skips them while the fingerprint is the
+same. The fingerprint covers every file dbt builds from (models, macros, seeds, snapshots,
+dbt_project.yml) and the dbt versions: deliberately coarser than the reference nodes' own
+inputs, so no change can slip through; an upgrade costs one extra rebuild of small tables.
+It lives in the warehouse, not the home directory, so a new or restored warehouse starts
+without one and is built whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib.metadata import version
+from pathlib import Path
+
+import psycopg
+
+from chiso.config import DBT_PROJECT_DIR
+
+PROJECT_INPUTS = ("dbt_project.yml", "models", "macros", "seeds", "snapshots")
+STATE_TABLE = "audit.chiso_build_state"
+ITEM = "reference"
+
+
+def project_fingerprint(project_dir: Path = DBT_PROJECT_DIR) -> str:
+    """sha256 over the dbt versions and the path and bytes of every file dbt builds from."""
+    digest = hashlib.sha256()
+    for package in ("dbt-core", "dbt-postgres"):
+        digest.update(f"{package}=={version(package)}\0".encode())
+    files: list[Path] = []
+    for name in PROJECT_INPUTS:
+        path = project_dir / name
+        files += [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    for path in sorted(files):
+        digest.update(path.relative_to(project_dir).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def built_fingerprint(conn: psycopg.Connection) -> str | None:
+    """The fingerprint recorded by the last build that included the reference nodes."""
+    if conn.execute("select to_regclass(%s)", (STATE_TABLE,)).fetchone()[0] is None:
+        return None
+    row = conn.execute(f"select fingerprint from {STATE_TABLE} where item = %s", (ITEM,)).fetchone()
+    return row[0] if row else None
+
+
+def record_fingerprint(conn: psycopg.Connection, fingerprint: str) -> None:
+    """Record that the reference nodes were just built and tested from this project."""
+    conn.execute(
+        f"create table if not exists {STATE_TABLE} ("
+        " item text primary key, fingerprint text not null, built_at timestamptz not null)"
+    )
+    conn.execute(
+        f"insert into {STATE_TABLE} (item, fingerprint, built_at) values (%s, %s, now())"
+        " on conflict (item) do update"
+        " set fingerprint = excluded.fingerprint, built_at = excluded.built_at",
+        (ITEM, fingerprint),
+    )
