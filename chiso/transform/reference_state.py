@@ -2,14 +2,15 @@
 
 The nodes tagged `reference` in dbt_project.yml (seeds, and the calendar, periods,
 indicators, channels and agency versions built from seeds alone) change only when the dbt
-project changes. Rebuilding and retesting them every month is a fixed cost of about a quarter
-of a monthly build, paid for nothing. So each build that included them records a fingerprint
-of the project in the warehouse, and a monthly build skips them while the fingerprint is the
-same. The fingerprint covers every file dbt builds from (models, macros, seeds, snapshots,
-dbt_project.yml) and the dbt versions: deliberately coarser than the reference nodes' own
-inputs, so no change can slip through; an upgrade costs one extra rebuild of small tables.
-It lives in the warehouse, not the home directory, so a new or restored warehouse starts
-without one and is built whole.
+project changes, and so do the results of the unit tests, which run the models' SQL on fixed
+inputs. Rebuilding and retesting them every month is a fixed cost of about a quarter of a
+monthly build, paid for nothing. So each build that included them records a fingerprint of
+the project in the warehouse, and a monthly build skips them while the fingerprint is the
+same. The fingerprint covers every file dbt builds or tests from (models, macros, seeds,
+snapshots, tests, dbt_project.yml) and the dbt versions: deliberately coarser than the
+reference nodes' own inputs, so no change can slip through; an upgrade costs one extra
+rebuild of small tables. It lives in the warehouse, not the home directory, so a new or
+restored warehouse starts without one and is built whole.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import psycopg
 
 from chiso.config import DBT_PROJECT_DIR
 
-PROJECT_INPUTS = ("dbt_project.yml", "models", "macros", "seeds", "snapshots")
+PROJECT_INPUTS = ("dbt_project.yml", "models", "macros", "seeds", "snapshots", "tests")
 STATE_TABLE = "audit.chiso_build_state"
 ITEM = "reference"
 

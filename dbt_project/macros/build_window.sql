@@ -36,10 +36,14 @@
     The month of a monthly run: the variable build_month, else the environment variable
     CHISO_BUILD_MONTH (what `chiso` sets). The environment is preferred by the pipeline because a
     changed --vars value makes dbt drop its partial parse and re-parse the whole project (about
-    5 s here, every month, twice with the freshness check); a changed env var re-parses only the
-    files that read it.
+    5 s here, every month, twice with the freshness check). It is read only when nodes run, not
+    while dbt parses: an env var read at parse time ties the reading files to its value, and a
+    new month would re-parse them (about 1 s).
 #}
 {% macro build_month() -%}
+    {%- if not execute -%}
+        {{- return(none) -}}
+    {%- endif -%}
     {%- set month = var('build_month', none) or env_var('CHISO_BUILD_MONTH', '') -%}
     {{- return(month if month else none) -}}
 {%- endmacro %}

@@ -19,7 +19,8 @@
     touched_keys() selects the keys of upstream rows built after this model last was.
 #}
 
-{% macro restage_months(upstream) -%}
+{% macro restage_months(upstream, staged=none) -%}
+    {%- set staged = this if staged is none else staged -%}
     {%- set ledger = source('ingest', 'batches') -%}
     {%- set target_table = upstream.schema ~ '.' ~ upstream.identifier -%}
     select ledger.extract_month
@@ -27,44 +28,67 @@
     where ledger.target_table = '{{ target_table }}'
         and ledger.status = 'loaded'
         and ledger.extract_month is not null
-        and ledger.batch_id not in ({{ staged_batches(this) }})
+        and ledger.batch_id not in ({{ distinct_values(staged, '_batch_id') }})
     union
     select (
-        select staged._extract_month from {{ this }} as staged
-        where staged._batch_id = gone._batch_id
+        select held._extract_month from {{ staged }} as held
+        where held._batch_id = gone.value
         limit 1
     )
-    from ({{ staged_batches(this) }}) as gone
-    where gone._batch_id not in (
+    from ({{ distinct_values(staged, '_batch_id') }}) as gone
+    where gone.value not in (
         select ledger.batch_id from {{ ledger }} as ledger
         where ledger.target_table = '{{ target_table }}' and ledger.status = 'loaded'
     )
 {%- endmacro %}
 
 {#
-    The distinct _batch_id values of `relation`, read from its _batch_id index one value at a
-    time (a loose index scan): a few dozen index probes instead of a scan of the history.
+    The distinct non-null values of `column` in `relation`, as a column named `value`, read
+    from an index on the column one value at a time (a loose index scan): a few dozen index
+    probes instead of a scan of the history.
 #}
-{% macro staged_batches(relation) -%}
-    with recursive staged_batch as (
-        (select _batch_id from {{ relation }} order by _batch_id limit 1)
-        union all
-        select (
-            select following._batch_id from {{ relation }} as following
-            where following._batch_id > staged_batch._batch_id
-            order by following._batch_id
+{% macro distinct_values(relation, column) -%}
+    with recursive found as (
+        (
+            select held.{{ column }} as value from {{ relation }} as held
+            where held.{{ column }} is not null
+            order by held.{{ column }}
             limit 1
         )
-        from staged_batch
-        where staged_batch._batch_id is not null
+        union all
+        select (
+            select following.{{ column }} from {{ relation }} as following
+            where following.{{ column }} > found.value
+            order by following.{{ column }}
+            limit 1
+        )
+        from found
+        where found.value is not null
     )
-    select staged_batch._batch_id from staged_batch where staged_batch._batch_id is not null
+    select found.value from found where found.value is not null
+{%- endmacro %}
+
+{#
+    restage_months(upstream) read when the model runs, as a date[] literal. Constants, not a
+    subquery: PostgreSQL prunes partitions at plan time only for constants (a subquery's array
+    leaves every monthly partition of raw in the scan), and with the month in hand it also
+    plans the rest of the query for one month's rows rather than for the history's. While
+    the months cannot be read (parsing), the subquery.
+#}
+{% macro restage_months_literal(upstream, staged=none) -%}
+    {%- set staged = this if staged is none else staged -%}
+    {%- if execute and load_relation(staged) is not none -%}
+        {%- set months = run_query(restage_months(upstream, staged)).columns[0].values() -%}
+        '{{ '{' ~ (months | map('string') | join(',')) ~ '}' }}'::date[]
+    {%- else -%}
+        array({{ restage_months(upstream, staged) | indent(4) }})
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro restage_filter(upstream, upstream_key, key) -%}
     {%- if is_incremental() %}
-    -- the months to restage, as an array so PostgreSQL prunes raw's monthly partitions
-    where _extract_month = any(array({{ restage_months(upstream) | indent(4) }}))
+    -- the months to restage, as constants so PostgreSQL prunes raw's monthly partitions
+    where _extract_month = any({{ restage_months_literal(upstream) }})
     {%- if key != '_extract_month' %}
         -- a copy of the key delivered later for another month stays (latest wins)
         and not exists (
@@ -92,9 +116,9 @@
                 where restaged._built_at = {{ chiso_run_started_at() }}
             ))
             or built._batch_id = any(array(
-                select gone._batch_id
-                from ({{ staged_batches(this) | indent(16) }}) as gone
-                where gone._batch_id not in (
+                select gone.value
+                from ({{ distinct_values(this, '_batch_id') | indent(16) }}) as gone
+                where gone.value not in (
                     select ledger.batch_id from {{ ledger }} as ledger
                     where ledger.target_table = '{{ upstream.schema ~ '.' ~ upstream.identifier }}'
                         and ledger.status = 'loaded'
@@ -113,7 +137,7 @@
 {% macro touched_keys(upstreams) -%}
     {%- for upstream, key in upstreams %}
     select {{ key }} from {{ upstream }}
-    where _built_at > (select coalesce(max(_built_at), '-infinity') from {{ this }})
+    where _built_at > {{ chiso_latest_built_at(this) }}
     {%- if not loop.last %}
     union
     {%- endif %}
@@ -131,14 +155,27 @@
 
 {#
     Deletes the rows whose key no longer exists upstream (a record a re-delivery dropped):
-    a downstream model's post-hook.
+    a downstream model's post-hook. `match` is the condition tying a row of the model (alias
+    `built`) to an upstream row (alias `kept`).
+
+    A key can only vanish from an extract month that upstream rewrote since this model's
+    previous build, or from a month upstream no longer holds at all; so only the rows of
+    those months are checked, and a monthly run does not anti-join the whole history. Both
+    relations carry _extract_month with an index on it.
 #}
-{% macro prune_missing_keys(upstream, upstream_key, key) -%}
+{% macro prune_missing_keys(upstream, match) -%}
     {%- if is_incremental() -%}
     delete from {{ this }} as built
-    where not exists (
-        select 1 from {{ upstream }} as kept where {{ upstream_key }} = built.{{ key }}
-    )
+    where built._extract_month = any(array(
+            select rebuilt._extract_month from {{ upstream }} as rebuilt
+            where rebuilt._built_at > {{ chiso_latest_built_at(this, chiso_run_started_at()) }}
+            union
+            select held.value from ({{ distinct_values(this, '_extract_month') | indent(12) }}) as held
+            where held.value not in ({{ distinct_values(upstream, '_extract_month') | indent(12) }})
+        ))
+        and not exists (
+            select 1 from {{ upstream }} as kept where {{ match }}
+        )
     {%- else -%}
     select 1
     {%- endif -%}

@@ -17,6 +17,28 @@ dossiers as (
 
 ),
 
+-- the calendar months the build covered
+built_months as (
+
+    select distinct indicator_values.closing_month as period_month
+    from indicator_values
+    where indicator_values.calendar = 'calendar' and indicator_values.period_type = 'month'
+
+),
+
+-- the dossiers counted in those months, read through the month indexes, not the history
+counted_dossiers as (
+
+    select dossiers.*
+    from dossiers
+    where
+        dossiers.received_month = any(array(select built_months.period_month from built_months))
+        or dossiers.finished_month = any(
+            array(select built_months.period_month from built_months)
+        )
+
+),
+
 recount as (
 
     select
@@ -24,7 +46,7 @@ recount as (
         received_month as period_month,
         'dossier.received' as indicator_code,
         count(*) as dossiers
-    from dossiers
+    from counted_dossiers
     group by 1, 2
 
     union all
@@ -34,7 +56,7 @@ recount as (
         finished_month as period_month,
         'dossier.' || outcome as indicator_code,
         count(*) as dossiers
-    from dossiers
+    from counted_dossiers
     where outcome in ('resolved', 'withdrawn', 'returned')
     group by 1, 2, 3
 
@@ -71,10 +93,8 @@ final as (
         on reported.agency_key = recount.agency_key
         and reported.period_month = recount.period_month
         and reported.indicator_code = recount.indicator_code
-    -- only the calendar months the build covered
     where coalesce(reported.period_month, recount.period_month) in (
-            select indicator_values.closing_month from indicator_values
-            where indicator_values.calendar = 'calendar' and indicator_values.period_type = 'month'
+            select built_months.period_month from built_months
         )
 
 )

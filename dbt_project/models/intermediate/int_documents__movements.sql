@@ -14,8 +14,9 @@
         {'columns': ['_built_at']},
         {'columns': ['movement_date']},
         {'columns': ['handling_due_date']},
+        {'columns': ['_extract_month']},
     ],
-    post_hook="{{ prune_missing_keys(ref('stg_documents__movements'), 'kept.document_id', 'document_id') }}",
+    post_hook="{{ prune_missing_keys(ref('stg_documents__movements'), 'kept.document_id = built.document_id') }}",
 ) }}
 
 with

@@ -16,8 +16,9 @@
         {'columns': ['_built_at']},
         {'columns': ['received_date']},
         {'columns': ['finish_date']},
+        {'columns': ['_extract_month']},
     ],
-    post_hook="{{ prune_missing_keys(ref('stg_one_stop__dossiers'), 'kept.dossier_id', 'dossier_id') }}",
+    post_hook="{{ prune_missing_keys(ref('stg_one_stop__dossiers'), 'kept.dossier_id = built.dossier_id') }}",
 ) }}
 
 with

@@ -13,8 +13,9 @@
         {'columns': ['snapshot_date']},
         {'columns': ['_built_at']},
         {'columns': ['agency_key', 'snapshot_date']},
+        {'columns': ['_extract_month']},
     ],
-    post_hook="{{ prune_missing_keys(ref('stg_portal__service_catalogue'), 'kept.snapshot_date', 'snapshot_date') }}",
+    post_hook="{{ prune_missing_keys(ref('stg_portal__service_catalogue'), 'kept.snapshot_date = built.snapshot_date') }}",
 ) }}
 
 with

@@ -8,8 +8,12 @@
     incremental_strategy='delete+insert',
     unique_key='document_id',
     on_schema_change='fail',
-    indexes=[{'columns': ['document_id']}, {'columns': ['_built_at']}],
-    post_hook="{{ prune_missing_keys(ref('int_documents__movements'), 'kept.document_id', 'document_id') }}",
+    indexes=[
+        {'columns': ['document_id']},
+        {'columns': ['_built_at']},
+        {'columns': ['_extract_month']},
+    ],
+    post_hook="{{ prune_missing_keys(ref('int_documents__movements'), 'kept.document_id = built.document_id') }}",
 ) }}
 with
 
@@ -40,6 +44,7 @@ final as (
         handled_date,
         work_file_id,
         is_work_file_handled_online,
+        _extract_month,
         {{ chiso_run_started_at() }} as _built_at
     from movements
 

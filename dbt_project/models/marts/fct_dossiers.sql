@@ -8,8 +8,14 @@
     incremental_strategy='delete+insert',
     unique_key='dossier_id',
     on_schema_change='fail',
-    indexes=[{'columns': ['dossier_id']}, {'columns': ['_built_at']}],
-    post_hook="{{ prune_missing_keys(ref('int_one_stop__dossier_outcomes'), 'kept.dossier_id', 'dossier_id') }}",
+    indexes=[
+        {'columns': ['dossier_id']},
+        {'columns': ['_built_at']},
+        {'columns': ['_extract_month']},
+        {'columns': ['received_month']},
+        {'columns': ['finished_month']},
+    ],
+    post_hook="{{ prune_missing_keys(ref('int_one_stop__dossier_outcomes'), 'kept.dossier_id = built.dossier_id') }}",
 ) }}
 with
 
@@ -52,6 +58,7 @@ final as (
         has_electronic_result,
         reuses_digitised_data,
         is_vneid_verified,
+        _extract_month,
         {{ chiso_run_started_at() }} as _built_at
     from outcomes
 

@@ -8,8 +8,12 @@
     incremental_strategy='delete+insert',
     unique_key='snapshot_month',
     on_schema_change='fail',
-    indexes=[{'columns': ['snapshot_month']}, {'columns': ['_built_at']}],
-    post_hook="{{ prune_missing_keys(ref('int_portal__offerings'), \"date_trunc('month', kept.snapshot_date)::date\", 'snapshot_month') }}",
+    indexes=[
+        {'columns': ['snapshot_month']},
+        {'columns': ['_built_at']},
+        {'columns': ['_extract_month']},
+    ],
+    post_hook="{{ prune_missing_keys(ref('int_portal__offerings'), \"kept.snapshot_date >= built.snapshot_month and kept.snapshot_date < (built.snapshot_month + interval '1 month')::date\") }}",
 ) }}
 with
 
@@ -48,6 +52,7 @@ final as (
         offerings.is_on_national_portal,
         offerings.has_online_payment,
         offerings.is_fee_bearing,
+        offerings._extract_month,
         {{ chiso_run_started_at() }} as _built_at
     from last_of_month
     inner join offerings
