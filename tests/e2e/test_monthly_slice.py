@@ -468,3 +468,94 @@ def test_sqlfluff_with_the_dbt_templater_is_clean(published):
         timeout=900,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+RAW_ONE_STOP = ("one_stop__dossiers", "one_stop__supplements", "one_stop__progress_events")
+
+
+def _dossier_rows(url: str, dossier: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        return {
+            table: conn.execute(
+                f"select count(*) from {table} where dossier_id = %s", (dossier,)
+            ).fetchone()[0]
+            for table in (
+                "staging.stg_one_stop__dossiers",
+                "intermediate.int_one_stop__dossier_outcomes",
+                "audit.fct_dossiers",
+            )
+        }
+
+
+def _redeliver_without(conn: psycopg.Connection, dossier: str) -> list[tuple]:
+    """Replace every delivery holding `dossier` by one without it, as a corrected re-delivery
+    would (new batch in the ledger, the old one replaced). Returns what to undo."""
+    import uuid
+
+    undo = []
+    for table in RAW_ONE_STOP:
+        batches = conn.execute(
+            f"select distinct _batch_id from raw.{table} where trim(ma_ho_so) = %s", (dossier,)
+        ).fetchall()
+        for (old,) in batches:
+            new = uuid.uuid4()
+            conn.execute(
+                "insert into raw.ingest_batches (batch_id, source, target_table, extract_month,"
+                " origin, status, row_count, finished_at) select %s, source, target_table,"
+                " extract_month, 'test re-delivery', 'loaded', row_count, now()"
+                " from raw.ingest_batches where batch_id = %s",
+                (new, old),
+            )
+            conn.execute(f"update raw.{table} set _batch_id = %s where _batch_id = %s", (new, old))
+            conn.execute(
+                "update raw.ingest_batches set status = 'replaced' where batch_id = %s", (old,)
+            )
+            # the dossier's rows move to a table of their own, to be put back afterwards
+            kept = f"dropped_{table}_{len(undo)}"
+            conn.execute(
+                f"create table public.{kept} as select * from raw.{table}"
+                " where _batch_id = %s and trim(ma_ho_so) = %s",
+                (new, dossier),
+            )
+            conn.execute(
+                f"delete from raw.{table} where _batch_id = %s and trim(ma_ho_so) = %s",
+                (new, dossier),
+            )
+            undo.append((table, old, new, kept))
+    return undo
+
+
+def test_redelivery_without_a_dossier_removes_it_downstream(published):
+    """A month delivered again without one of its dossiers: the next monthly build removes the
+    dossier from staging, the outcomes and fct_dossiers (the downstream prune checks only the
+    months upstream rewrote), and putting it back brings it back."""
+    from chiso.transform.dbt import build
+
+    env, _, _ = published
+    month = MONTHS[1]
+    with psycopg.connect(env.urls.admin) as conn:
+        dossier = conn.execute(
+            "select dossier_id from audit.fct_dossiers where _extract_month = %s"
+            " order by 1 limit 1",
+            (month,),
+        ).fetchone()[0]
+    assert set(_dossier_rows(env.urls.admin, dossier).values()) == {1}
+    with psycopg.connect(env.urls.admin) as conn:
+        undo = _redeliver_without(conn, dossier)
+    try:
+        build(env.settings, month)
+        assert set(_dossier_rows(env.urls.admin, dossier).values()) == {0}
+    finally:
+        with psycopg.connect(env.urls.admin) as conn:
+            for table, old, new, kept in reversed(undo):
+                conn.execute(f"insert into raw.{table} select * from public.{kept}")
+                conn.execute(f"drop table public.{kept}")
+                conn.execute(
+                    f"update raw.{table} set _batch_id = %s where _batch_id = %s", (old, new)
+                )
+                conn.execute(
+                    "update raw.ingest_batches set status = 'loaded' where batch_id = %s", (old,)
+                )
+                conn.execute("delete from raw.ingest_batches where batch_id = %s", (new,))
+    build(env.settings, month)
+    assert set(_dossier_rows(env.urls.admin, dossier).values()) == {1}
