@@ -16,6 +16,16 @@ comes from). Then, in one run:
 2. in a second warehouse holding only the last 12 months, the same monthly build of month 60
    is timed. Goal: incremental at 60 months ≤ 1.5 × incremental at 12 months.
 
+Method. In production a month passes between two monthly builds, so autovacuum has vacuumed
+and analysed what the previous build wrote. Timed seconds after a build that wrote millions
+of rows, the next build shares the two cores with autovacuum and is planned from stale
+statistics, which measures the benchmark, not the pipeline. So after the history is built the
+warehouse is settled (`VACUUM ANALYZE`, what autovacuum does in that month), then month 60 is
+pulled as the DAG would pull it, and the warehouse is kept as a template database. The monthly
+build is timed `--repeats` times, each on a fresh copy of that template (the same state every
+time: a second build on the same copy would find nothing new), and the median is reported with
+every run. The full refresh is timed once, after the monthly builds, on the same 60 months.
+
 Each build is what the pipeline runs (source freshness, then `dbt build` of seeds, models,
 snapshots, data and unit tests; a monthly build skips the unchanged reference nodes), timed as
 wall clock around `chiso.transform.dbt.build`, dbt's start-up included. Results go to bench/results/
@@ -29,11 +39,18 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chiso.config import WAREHOUSE_DB
+
+if TYPE_CHECKING:
+    import psycopg
 
 HERE = Path(__file__).resolve().parent
 
@@ -44,6 +61,7 @@ HERE = Path(__file__).resolve().parent
 # 2019 rate for each of the two. That is a floor for two larger lowland provinces several years
 # further into online service, and the benchmark is about a province's real volume.
 DOSSIERS_PER_AGENCY_MONTH = 270
+TEMPLATE_DB = "chiso_bench_before"
 
 
 def _free_port() -> int:
@@ -140,6 +158,52 @@ class Warehouse:
                 )
             }
 
+    def settle(self) -> None:
+        """VACUUM ANALYZE the warehouse: the state a month of autovacuum leaves behind."""
+        import psycopg
+
+        from chiso.db.bootstrap import urls
+
+        with psycopg.connect(urls(self.settings).admin, autocommit=True) as conn:
+            conn.execute("vacuum (analyze)")
+
+    def keep_as_template(self) -> None:
+        """Copy the warehouse database to a template that restore() starts every run from."""
+        with self._server() as conn:
+            conn.execute(f"drop database if exists {TEMPLATE_DB}")
+            conn.execute(
+                f"create database {TEMPLATE_DB} template {WAREHOUSE_DB} strategy file_copy"
+            )
+
+    def restore(self) -> None:
+        """Replace the warehouse database by a copy of the template, grants included."""
+        from chiso.db.bootstrap import bootstrap
+
+        with self._server() as conn:
+            conn.execute(f"drop database {WAREHOUSE_DB} with (force)")
+            conn.execute(
+                f"create database {WAREHOUSE_DB} template {TEMPLATE_DB} strategy file_copy"
+            )
+        # Database-level grants are not copied with a template: bootstrap sets them again.
+        bootstrap(self.settings)
+
+    def _server(self) -> psycopg.Connection:
+        """An autocommit connection to the maintenance database (CREATE/DROP DATABASE)."""
+        import psycopg
+
+        return psycopg.connect(self.pg.superuser_url("postgres"), autocommit=True)
+
+    def timed_monthly_builds(self, month: date, repeats: int) -> dict:
+        """The monthly build of `month`, `repeats` times from the template; the median run."""
+        runs = []
+        for i in range(repeats):
+            if i:
+                self.restore()
+            runs.append(self.build(month))
+        median = statistics.median(r["seconds"] for r in runs)
+        typical = min(runs, key=lambda r: abs(r["seconds"] - median))
+        return {**typical, "seconds": median, "runs": [r["seconds"] for r in runs]}
+
     def close(self) -> None:
         from chiso.cli import simulator_stop
 
@@ -157,6 +221,7 @@ def main() -> int:
     ap.add_argument("--first-month", type=date.fromisoformat, default=date(2021, 11, 1))
     ap.add_argument("--months", type=int, default=60)
     ap.add_argument("--short-history", type=int, default=12)
+    ap.add_argument("--repeats", type=int, default=3, help="timed monthly builds (median)")
     ap.add_argument(
         "--dossiers-per-agency-month",
         type=int,
@@ -177,9 +242,11 @@ def main() -> int:
         t = time.perf_counter()
         report["rows_pulled"] = long.pull(months[:-1])
         report["first_build"] = long.build(months[-2])
+        long.settle()
         report["rows_pulled"] += long.pull([last])
         report["pull_seconds"] = round(time.perf_counter() - t, 1)
-        report["incremental_long"] = long.build(last)
+        long.keep_as_template()
+        report["incremental_long"] = long.timed_monthly_builds(last, args.repeats)
         report["full_refresh"] = long.build(full=True)
         report["rows"] = long.row_counts()
     finally:
@@ -190,8 +257,10 @@ def main() -> int:
         history = months[-args.short_history :]
         short.pull(history[:-1])
         short.build(history[-2])
+        short.settle()
         short.pull([last])
-        report["incremental_short"] = short.build(last)
+        short.keep_as_template()
+        report["incremental_short"] = short.timed_monthly_builds(last, args.repeats)
     finally:
         short.close()
 

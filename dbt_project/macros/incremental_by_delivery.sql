@@ -144,6 +144,39 @@
     {%- endfor %}
 {%- endmacro %}
 
+{# `where <alias>._built_at > <this model's latest build>` on an incremental run; nothing otherwise. #}
+{% macro built_since_last_build(alias) -%}
+    {%- if is_incremental() %}
+    where {{ alias }}._built_at > {{ chiso_latest_built_at(this) }}
+    {%- endif %}
+{%- endmacro %}
+
+{#
+    int_portal__catalogue_current's second source of pairs to look at again, on an incremental
+    run: a current row (agency × procedure) whose snapshot row a re-delivery withdrew from
+    `upstream` (read as `alias`). The pair's latest remaining snapshot then takes its place,
+    or prune_missing_keys drops it when none is left. Only the months upstream rewrote are
+    checked (rewritten_months).
+#}
+{% macro withdrawn_offerings(alias, upstream) -%}
+    {%- if is_incremental() %}
+    union
+    select
+        held.agency_code,
+        held.procedure_code
+    from {{ this }} as held
+    where
+        held._extract_month = any({{ rewritten_months(upstream) }})
+        and not exists (
+            select 1 from {{ alias }} as kept
+            where
+                kept.agency_code = held.agency_code
+                and kept.procedure_code = held.procedure_code
+                and kept.snapshot_date = held.snapshot_date
+        )
+    {%- endif %}
+{%- endmacro %}
+
 {# `where <column> in (touched_keys(upstreams))` on an incremental run; nothing otherwise. #}
 {% macro touched_filter(column, upstreams) -%}
     {%- if is_incremental() %}
@@ -166,19 +199,28 @@
 {% macro prune_missing_keys(upstream, match) -%}
     {%- if is_incremental() -%}
     delete from {{ this }} as built
-    where built._extract_month = any(array(
-            select rebuilt._extract_month from {{ upstream }} as rebuilt
-            where rebuilt._built_at > {{ chiso_latest_built_at(this, chiso_run_started_at()) }}
-            union
-            select held.value from ({{ distinct_values(this, '_extract_month') | indent(12) }}) as held
-            where held.value not in ({{ distinct_values(upstream, '_extract_month') | indent(12) }})
-        ))
+    where built._extract_month = any({{ rewritten_months(upstream) }})
         and not exists (
             select 1 from {{ upstream }} as kept where {{ match }}
         )
     {%- else -%}
     select 1
     {%- endif -%}
+{%- endmacro %}
+
+{#
+    The extract months a key of this model can have vanished from since its previous build,
+    as an array: the months of upstream rows rebuilt since then, and the months this model
+    holds that upstream no longer holds at all.
+#}
+{% macro rewritten_months(upstream) -%}
+    array(
+            select rebuilt._extract_month from {{ upstream }} as rebuilt
+            where rebuilt._built_at > {{ chiso_latest_built_at(this, chiso_run_started_at()) }}
+            union
+            select held.value from ({{ distinct_values(this, '_extract_month') | indent(12) }}) as held
+            where held.value not in ({{ distinct_values(upstream, '_extract_month') | indent(12) }})
+        )
 {%- endmacro %}
 
 {#
@@ -192,3 +234,4 @@
     '2000-01-01 00:00:00+00'::timestamptz
     {%- endif -%}
 {%- endmacro %}
+

@@ -111,6 +111,7 @@ INCREMENTAL = [
     "intermediate.int_one_stop__dossier_outcomes",
     "intermediate.int_documents__movements",
     "intermediate.int_portal__offerings",
+    "intermediate.int_portal__catalogue_current",
     "intermediate.int_indicator_counts__dossiers",
     "intermediate.int_indicator_counts__services",
     "intermediate.int_indicator_counts__documents",
@@ -487,15 +488,18 @@ def _dossier_rows(url: str, dossier: str) -> dict[str, int]:
         }
 
 
-def _redeliver_without(conn: psycopg.Connection, dossier: str) -> list[tuple]:
-    """Replace every delivery holding `dossier` by one without it, as a corrected re-delivery
-    would (new batch in the ledger, the old one replaced). Returns what to undo."""
+def _redeliver_without(
+    conn: psycopg.Connection, tables: tuple[str, ...], where: str, params: tuple
+) -> list[tuple]:
+    """Replace every delivery of `tables` holding rows matching `where` by one without them,
+    as a corrected re-delivery would (new batch in the ledger, the old one replaced). Returns
+    what to undo (_put_back)."""
     import uuid
 
     undo = []
-    for table in RAW_ONE_STOP:
+    for table in tables:
         batches = conn.execute(
-            f"select distinct _batch_id from raw.{table} where trim(ma_ho_so) = %s", (dossier,)
+            f"select distinct _batch_id from raw.{table} where {where}", params
         ).fetchall()
         for (old,) in batches:
             new = uuid.uuid4()
@@ -510,19 +514,31 @@ def _redeliver_without(conn: psycopg.Connection, dossier: str) -> list[tuple]:
             conn.execute(
                 "update raw.ingest_batches set status = 'replaced' where batch_id = %s", (old,)
             )
-            # the dossier's rows move to a table of their own, to be put back afterwards
+            # the withdrawn rows move to a table of their own, to be put back afterwards
             kept = f"dropped_{table}_{len(undo)}"
             conn.execute(
                 f"create table public.{kept} as select * from raw.{table}"
-                " where _batch_id = %s and trim(ma_ho_so) = %s",
-                (new, dossier),
+                f" where _batch_id = %s and {where}",
+                (new, *params),
             )
             conn.execute(
-                f"delete from raw.{table} where _batch_id = %s and trim(ma_ho_so) = %s",
-                (new, dossier),
+                f"delete from raw.{table} where _batch_id = %s and {where}", (new, *params)
             )
             undo.append((table, old, new, kept))
     return undo
+
+
+def _put_back(url: str, undo: list[tuple]) -> None:
+    """Undo _redeliver_without: the original deliveries are the loaded ones again."""
+    with psycopg.connect(url) as conn:
+        for table, old, new, kept in reversed(undo):
+            conn.execute(f"insert into raw.{table} select * from public.{kept}")
+            conn.execute(f"drop table public.{kept}")
+            conn.execute(f"update raw.{table} set _batch_id = %s where _batch_id = %s", (old, new))
+            conn.execute(
+                "update raw.ingest_batches set status = 'loaded' where batch_id = %s", (old,)
+            )
+            conn.execute("delete from raw.ingest_batches where batch_id = %s", (new,))
 
 
 def test_redelivery_without_a_dossier_removes_it_downstream(published):
@@ -541,21 +557,58 @@ def test_redelivery_without_a_dossier_removes_it_downstream(published):
         ).fetchone()[0]
     assert set(_dossier_rows(env.urls.admin, dossier).values()) == {1}
     with psycopg.connect(env.urls.admin) as conn:
-        undo = _redeliver_without(conn, dossier)
+        undo = _redeliver_without(conn, RAW_ONE_STOP, "trim(ma_ho_so) = %s", (dossier,))
     try:
         build(env.settings, month)
         assert set(_dossier_rows(env.urls.admin, dossier).values()) == {0}
     finally:
-        with psycopg.connect(env.urls.admin) as conn:
-            for table, old, new, kept in reversed(undo):
-                conn.execute(f"insert into raw.{table} select * from public.{kept}")
-                conn.execute(f"drop table public.{kept}")
-                conn.execute(
-                    f"update raw.{table} set _batch_id = %s where _batch_id = %s", (old, new)
-                )
-                conn.execute(
-                    "update raw.ingest_batches set status = 'loaded' where batch_id = %s", (old,)
-                )
-                conn.execute("delete from raw.ingest_batches where batch_id = %s", (new,))
+        _put_back(env.urls.admin, undo)
     build(env.settings, month)
     assert set(_dossier_rows(env.urls.admin, dossier).values()) == {1}
+
+
+def _current_offering(url: str, offering: str) -> tuple | None:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select snapshot_date, _extract_month from intermediate.int_portal__catalogue_current"
+            " where offering_id = %s",
+            (offering,),
+        ).fetchone()
+
+
+def test_redelivered_catalogue_without_an_offering_falls_back_to_its_previous_snapshot(
+    published,
+):
+    """The latest catalogue snapshot delivered again without one offering: the incremental
+    int_portal__catalogue_current then shows the offering as the previous snapshot listed it
+    (what a full refresh ranks as its latest), and putting it back restores the latest."""
+    from chiso.transform.dbt import build
+
+    env, _, _ = published
+    last, before = MONTHS[-1], MONTHS[-2]
+    with psycopg.connect(env.urls.admin) as conn:
+        offering = conn.execute(
+            "select offering_id from intermediate.int_portal__catalogue_current"
+            " where _extract_month = %s and offering_id in (select agency_code || '|' ||"
+            " procedure_code from staging.stg_portal__service_catalogue"
+            " where _extract_month = %s) order by 1 limit 1",
+            (last, before),
+        ).fetchone()[0]
+    agency, procedure = offering.split("|")
+    latest = _current_offering(env.urls.admin, offering)
+    assert latest is not None and latest[1] == last
+    with psycopg.connect(env.urls.admin) as conn:
+        undo = _redeliver_without(
+            conn,
+            ("portal__service_catalogue",),
+            "trim(don_vi) = %s and trim(ma_tthc) = %s and _extract_month = %s",
+            (agency, procedure, last),
+        )
+    try:
+        build(env.settings, last)
+        fallback = _current_offering(env.urls.admin, offering)
+        assert fallback is not None and fallback[1] == before and fallback[0] < latest[0]
+    finally:
+        _put_back(env.urls.admin, undo)
+    build(env.settings, last)
+    assert _current_offering(env.urls.admin, offering) == latest

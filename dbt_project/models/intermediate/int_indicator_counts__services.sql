@@ -65,15 +65,22 @@ period_snapshots as (
     from periods
     inner join agencies
         on coalesce(agencies.valid_to, '9999-12-31'::date) >= periods.period_start
+    -- ordered by the whole (agency_key, snapshot_date) index, so that index is the only one
+    -- that yields the row without a sort: with a fresh table in a parallel build (statistics,
+    -- no visibility map yet) the planner otherwise walked the snapshot-date index backwards
+    -- filtering the agency, 95,000 rows per probe (220 s instead of 15 s on five years)
     cross join
         lateral (
-            select max(offerings.snapshot_date) as snapshot_date
+            select
+                offerings.agency_key,
+                offerings.snapshot_date
             from offerings
             where
                 offerings.agency_key = agencies.agency_key
                 and offerings.snapshot_date <= periods.period_end
+            order by 1 desc, 2 desc
+            limit 1
         ) as latest
-    where latest.snapshot_date is not null
 
 ),
 

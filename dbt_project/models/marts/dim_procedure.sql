@@ -2,11 +2,14 @@
 -- and authority tier of the latest catalogue snapshot that lists them. Their online level
 -- changes over time: it lives in fct_service_offerings (monthly) and in the SCD2 snapshot
 -- snap_portal__service_catalogue, not here.
+-- Read from int_portal__catalogue_current, each offering's latest snapshot: the latest row of
+-- a procedure over the whole catalogue history is the latest of its offerings' latest rows, so
+-- the result is the same as ranking the history, at the cost of one row per offering.
 with
 
 catalogue as (
 
-    select * from {{ ref('stg_portal__service_catalogue') }}
+    select * from {{ ref('int_portal__catalogue_current') }}
 
 ),
 

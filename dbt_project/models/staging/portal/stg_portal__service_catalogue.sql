@@ -12,6 +12,7 @@
         {'columns': ['_extract_month']},
         {'columns': ['_built_at']},
         {'columns': ['_batch_id']},
+        {'columns': ['agency_code', 'procedure_code', 'snapshot_date']},
     ],
     post_hook="{{ prune_vanished(source('portal', 'service_catalogue')) }}",
 ) }}
