@@ -159,6 +159,53 @@ def cmd_transform(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    """Validate the month's audit area, then publish it as a revision, or refuse.
+
+    A failed gate is published only with --force and a non-empty --reason, recorded in
+    ops.publications and shown in the report.
+    """
+    from chiso.pipeline import parse_month, publish, report, validate
+
+    reason = (args.reason or "").strip()
+    if args.force and not reason:
+        print('error: --force needs --reason "why the month must go out anyway"', file=sys.stderr)
+        return 2
+    if reason and not args.force:
+        print("error: --reason only goes with --force", file=sys.stderr)
+        return 2
+    s = settings()
+    month = parse_month(args.month)
+    gate = validate(s, month, raise_on_failure=False)
+    _print(gate.summary)
+    if gate.data_docs:
+        _print(f"Data Docs: {gate.data_docs}")
+    if not gate.success and not args.force:
+        print(
+            f"error: {args.month} failed validation and was not published; the published"
+            " version stays. Fix the data and run again, or publish anyway with"
+            ' --force --reason "…"',
+            file=sys.stderr,
+        )
+        return 1
+    pub = publish(s, month, None, gate.gate_run_id, forced_reason=reason if args.force else None)
+    if not pub.created:
+        _print(f"{args.month} unchanged: revision {pub.revision} stays current")
+    else:
+        changed = "" if pub.changed_rows is None else f", {pub.changed_rows} rows changed"
+        forced = f", FORCED: {pub.forced_reason}" if pub.forced_reason else ""
+        _print(f"published {args.month} as revision {pub.revision}{changed}{forced}")
+    _print(f"report: {report(s, month)}")
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from chiso.site import build
+
+    _print(f"docs site: {build(settings(), dbt_docs=not args.no_dbt)}")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from chiso.pipeline import parse_month, report
 
@@ -364,9 +411,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     tr.set_defaults(func=cmd_transform)
 
+    pb = sub.add_parser(
+        "publish",
+        help="validate the month built in the audit area and publish it as a new revision",
+    )
+    pb.add_argument("--month", required=True, help="YYYY-MM")
+    pb.add_argument(
+        "--force", action="store_true", help="publish even though the gate fails (needs --reason)"
+    )
+    pb.add_argument("--reason", help="why a failed month must be published anyway (recorded)")
+    pb.set_defaults(func=cmd_publish)
+
     rp = sub.add_parser("report", help="render the monthly report from the published mart")
     rp.add_argument("--month", required=True, help="YYYY-MM")
     rp.set_defaults(func=cmd_report)
+
+    dc = sub.add_parser(
+        "docs", help="build the static docs site: docs, dbt docs, GX Data Docs, reports"
+    )
+    dc.add_argument("--no-dbt", action="store_true", help="skip `dbt docs generate`")
+    dc.set_defaults(func=cmd_docs)
 
     af = sub.add_parser("airflow", help="the project's Airflow services")
     af.add_argument("action", choices=["up", "down", "status", "env"])

@@ -77,6 +77,15 @@ class Settings:
     def inbox_dir(self) -> Path:
         return self.home / "inbox"
 
+    @property
+    def site_dir(self) -> Path:
+        """The static docs site: GX Data Docs per month, dbt docs, reports (chiso docs)."""
+        return self.home / "site"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        return self.site_dir / "data-docs"
+
     def ensure_dirs(self) -> None:
         for d in (self.home, self.run_dir, self.log_dir, self.secrets_dir, self.reports_dir):
             d.mkdir(parents=True, exist_ok=True)

@@ -27,12 +27,34 @@ create table if not exists ops.gate_results (
     success        boolean not null,
     evaluated      integer not null,
     failures       jsonb not null
-)
+);
+alter table ops.gate_results
+    add column if not exists gate_run_id uuid,
+    add column if not exists dbt_invocation_id text,
+    add column if not exists data_docs text,
+    add column if not exists alerts jsonb;
+create unique index if not exists gate_results__run_idx on ops.gate_results (gate_run_id);
 """
 
 
 class GateFailed(RuntimeError):
     """The month failed validation; it was not published."""
+
+    def __init__(self, message: str, outcome: GateOutcome) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """One validation of a month, as recorded in ops.gate_results."""
+
+    gate_run_id: str
+    month: date
+    success: bool
+    summary: str
+    data_docs: str | None
+    alerts: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -129,8 +151,19 @@ def _gate_parameters(url: str, month: date) -> tuple[list[str], list[str], int]:
     return sorted(codes), indicators, len(pairs) * len(indicators)
 
 
-def validate(settings: Settings, month: date) -> bool:
-    """Run the GX gate for the month and record the outcome; raise GateFailed on failure."""
+def validate(
+    settings: Settings,
+    month: date,
+    *,
+    dbt_invocation_id: str | None = None,
+    raise_on_failure: bool = True,
+) -> GateOutcome:
+    """Run the GX gate for the month and record the outcome in ops.gate_results (failing
+    expectations with sample rows, the Data Docs written, the alerts sent). On failure the
+    operators are alerted (chiso/alerts.py) and GateFailed is raised, unless
+    `raise_on_failure` is False (`chiso publish` decides itself)."""
+    import uuid
+
     from chiso.db.bootstrap import urls
     from chiso.quality.gate import validate_month
 
@@ -142,13 +175,21 @@ def validate(settings: Settings, month: date) -> bool:
         valid_agency_codes=agencies,
         indicator_codes=indicators,
         expected_rows=expected_rows,
+        data_docs_dir=settings.data_docs_dir,
     )
+    gate_run_id = str(uuid.uuid4())
+    data_docs = str(result.data_docs) if result.data_docs else None
+    alerts = None
+    if not result.success:
+        alerts = _alert(url, result, gate_run_id, data_docs)
     failures = [
         {
             "suite": f.suite,
             "expectation": f.expectation_type,
+            "description": f.description,
             "column": f.column,
             "observed": f.observed,
+            "summary": f.describe(),
             "sample_rows": f.sample_rows,
         }
         for f in result.failures
@@ -156,29 +197,98 @@ def validate(settings: Settings, month: date) -> bool:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(GATE_RESULTS_DDL)
         conn.execute(
-            "insert into ops.gate_results (period_month, success, evaluated, failures)"
-            " values (%s, %s, %s, %s)",
+            "insert into ops.gate_results (period_month, success, evaluated, failures,"
+            " gate_run_id, dbt_invocation_id, data_docs, alerts)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 month,
                 result.success,
                 result.evaluated,
                 json.dumps(failures, default=str, ensure_ascii=False),
+                gate_run_id,
+                dbt_invocation_id,
+                data_docs,
+                json.dumps(alerts) if alerts is not None else None,
             ),
         )
+    outcome = GateOutcome(gate_run_id, month, result.success, result.summary(), data_docs, alerts)
     if not result.success:
-        raise GateFailed(f"{month:%Y-%m} failed validation; not published:\n{result.summary()}")
-    log.info("%s passed validation (%s expectations)", f"{month:%Y-%m}", result.evaluated)
-    return True
+        message = f"{month:%Y-%m} failed validation; not published:\n{result.summary()}"
+        if raise_on_failure:
+            raise GateFailed(message, outcome)
+        log.warning(message)
+    else:
+        log.info("%s passed validation (%s expectations)", f"{month:%Y-%m}", result.evaluated)
+    return outcome
 
 
-def publish(settings: Settings, month: date, dbt_invocation_id: str | None) -> int:
+def _alert(url: str, result, gate_run_id: str, data_docs: str | None) -> dict:
+    """Alert the operators of a failed gate; returns what was sent, skipped and failed."""
+    from dataclasses import asdict
+
+    from chiso import alerts
+
+    revision = None
+    with psycopg.connect(url) as conn:
+        if _table_exists(conn, "ops.publications"):
+            revision = conn.execute(
+                "select max(revision) from ops.publications where period_month = %s",
+                (result.month,),
+            ).fetchone()[0]
+    alert = alerts.gate_failure_alert(
+        result,
+        gate_run_id=gate_run_id,
+        published_revision=revision,
+        data_docs=data_docs,
+    )
+    return asdict(alerts.send(alert))
+
+
+def _table_exists(conn: psycopg.Connection, name: str) -> bool:
+    return conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0]
+
+
+def gate_outcome(settings: Settings, gate_run_id: str) -> GateOutcome:
+    """A recorded validation, by id (what the DAG's publish task receives from validate)."""
+    from chiso.db.bootstrap import urls
+
+    with psycopg.connect(urls(settings).transformer) as conn:
+        row = conn.execute(
+            "select period_month, success, failures, data_docs, alerts from ops.gate_results"
+            " where gate_run_id = %s",
+            (gate_run_id,),
+        ).fetchone()
+    if row is None:
+        raise LookupError(f"no validation {gate_run_id} in ops.gate_results")
+    month, success, failures, data_docs, alerts = row
+    summary = "\n".join(f.get("summary", "") for f in failures)
+    return GateOutcome(gate_run_id, month, success, summary, data_docs, alerts)
+
+
+def publish(
+    settings: Settings,
+    month: date,
+    dbt_invocation_id: str | None,
+    gate_run_id: str,
+    *,
+    forced_reason: str | None = None,
+):
+    """Publish the month's audit rows as a revision (chiso/publish.py). The gate outcome is
+    read from ops.gate_results by id, not taken from the caller."""
     from chiso.db.bootstrap import urls
     from chiso.publish import publish_month
 
-    pub = publish_month(
-        urls(settings).transformer, month, dbt_invocation_id=dbt_invocation_id, gate_success=True
+    outcome = gate_outcome(settings, gate_run_id)
+    if outcome.month != month:
+        raise ValueError(f"validation {gate_run_id} is of {outcome.month:%Y-%m}, not {month:%Y-%m}")
+    return publish_month(
+        urls(settings).transformer,
+        month,
+        dbt_invocation_id=dbt_invocation_id,
+        gate_success=outcome.success,
+        gate_run_id=gate_run_id,
+        forced_reason=forced_reason,
     )
-    return pub.revision
 
 
 def report(settings: Settings, month: date) -> Path:
@@ -195,6 +305,6 @@ def run_month(settings: Settings, month: date, api: ApiSettings) -> Path:
         ingest_api(settings, source, month, api)
         ingest_inbox(settings, source)
     invocation = transform(settings, month)
-    validate(settings, month)
-    publish(settings, month, invocation)
+    gate = validate(settings, month, dbt_invocation_id=invocation)
+    publish(settings, month, invocation, gate.gate_run_id)
     return report(settings, month)

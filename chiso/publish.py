@@ -1,30 +1,71 @@
-"""Publish one validated month of the KPI mart from the audit area into `marts`.
+"""Publish one validated month of the KPI marts from the audit area into `marts`, as a revision.
 
-Publication is one transaction: the month's rows in `marts.mart_kpi_monthly` are replaced and
-the dimensions refreshed together, so a reader (BI tool, report) sees either the previous
-version or the new one, never half of each. Nothing here runs unless the gate passed; the
-caller (DAG or CLI) enforces that order.
+dbt builds the marts into `audit`; the gate validates the month there; this module copies it
+into `marts`, which BI tools and the report read. Design, and why:
+
+- **Revisions, append-only.** Each publication of a month is a revision (1, 2, …) recorded in
+  `ops.publications` with its time, the git SHA, the dbt invocation id, the gate run it
+  passed (or the reason it was forced through a failed gate). The rows of every revision stay
+  in `marts.<mart>__revisions`; `ops.publication_heads` points each month at its current
+  revision, and the views `marts.mart_kpi_monthly` and `marts.mart_kpi_rollups` show the rows
+  of the current revisions. A number once sent to leaders can always be shown again.
+- **Atomic.** A publication is one transaction: the new revision's rows, the diff, the head
+  pointer and the published dimensions change together. Readers (MVCC) see the previous
+  revision or the new one, never a mix, and the views they query are never dropped: a column
+  added to a dbt mart is appended to the history table and to the view (`create or replace
+  view` keeps the existing columns first, so a BI tool's saved queries keep working).
+- **Diff.** Republishing a month stores which rows changed against the current revision
+  (`ops.publication_changes`: key, changed columns, old and new row), which the report shows.
+- **Idempotent.** Publishing a month whose audit rows equal the current revision, with the same
+  gate outcome, creates no revision: a rerun of the DAG changes nothing.
+- **Forced.** A month that failed the gate is published only with a recorded reason
+  (`chiso publish --force --reason …`), visible in `ops.publications` and in the report.
+
+The caller (DAG task, CLI) runs the gate first and passes its outcome.
 """
 
 from __future__ import annotations
 
+import getpass
 import logging
+import os
 import subprocess
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import dict_row, tuple_row
 
 from chiso.config import REPO_ROOT
 
 log = logging.getLogger(__name__)
 
-MART = "mart_kpi_monthly"
-DIMENSIONS = ("dim_agency", "dim_indicator", "dim_period")
 
-PUBLICATIONS_DDL = """
+@dataclass(frozen=True)
+class PublishedMart:
+    """A dbt mart published per month: its month column and the key of a row within a month."""
+
+    name: str
+    month_column: str
+    key: tuple[str, ...]
+
+
+MARTS = (
+    PublishedMart("mart_kpi_monthly", "period_month", ("calendar", "agency_key", "indicator_code")),
+    PublishedMart(
+        "mart_kpi_rollups",
+        "closing_month",
+        ("basis", "period_id", "rollup_level", "province_code", "tier", "indicator_code"),
+    ),
+)
+DIMENSIONS = ("dim_agency", "dim_indicator", "dim_period")
+# Columns the audit marts carry for dbt's bookkeeping: a rebuild changes them, not the data.
+INTERNAL_COLUMNS = ("_built_at",)
+PUBLICATION_COLUMNS = ("publication_id", "revision", "published_at")
+
+OPS_DDL = """
 create table if not exists ops.publications (
     publication_id     uuid primary key,
     period_month       date not null,
@@ -36,12 +77,65 @@ create table if not exists ops.publications (
     gate_success       boolean not null,
     forced_reason      text,
     unique (period_month, revision)
-)
+);
+alter table ops.publications
+    add column if not exists gate_run_id uuid,
+    add column if not exists published_by text,
+    add column if not exists previous_revision integer,
+    add column if not exists changed_rows integer;
+create table if not exists ops.publication_heads (
+    period_month    date primary key,
+    revision        integer not null,
+    publication_id  uuid not null references ops.publications
+);
+create table if not exists ops.publication_changes (
+    publication_id   uuid not null references ops.publications,
+    mart             text not null,
+    change           text not null check (change in ('added', 'removed', 'changed')),
+    row_key          jsonb not null,
+    changed_columns  text[] not null,
+    old_row          jsonb,
+    new_row          jsonb
+);
+create index if not exists publication_changes__publication_idx
+    on ops.publication_changes (publication_id);
+"""
+
+# What BI tools and the report read about publications: views in `marts` (owned by the
+# transformer, so the BI role reads them without any right on `ops`).
+MARTS_VIEWS_DDL = """
+create or replace view marts.kpi_publications as
+select
+    p.period_month, p.revision, p.published_at, p.row_count, p.changed_rows,
+    p.previous_revision, p.gate_success, p.forced_reason, p.published_by, p.git_sha,
+    p.dbt_invocation_id, p.gate_run_id, p.publication_id,
+    h.revision is not null as is_current
+from ops.publications as p
+left join ops.publication_heads as h on h.publication_id = p.publication_id;
+
+create or replace view marts.kpi_revision_changes as
+select
+    p.period_month, p.revision, p.previous_revision, p.published_at, c.mart, c.change,
+    c.row_key, c.changed_columns, c.old_row, c.new_row,
+    coalesce(c.new_row, c.old_row) ->> 'calendar' as calendar,
+    coalesce(c.new_row, c.old_row) ->> 'agency_code' as agency_code,
+    coalesce(c.new_row, c.old_row) ->> 'agency_name' as agency_name,
+    coalesce(c.new_row, c.old_row) ->> 'indicator_code' as indicator_code,
+    coalesce(c.new_row, c.old_row) ->> 'indicator_name_vi' as indicator_name_vi,
+    coalesce(c.new_row, c.old_row) ->> 'unit' as unit,
+    (c.old_row ->> 'value')::numeric as old_value,
+    (c.new_row ->> 'value')::numeric as new_value,
+    (c.old_row ->> 'numerator')::numeric as old_numerator,
+    (c.new_row ->> 'numerator')::numeric as new_numerator,
+    (c.old_row ->> 'denominator')::numeric as old_denominator,
+    (c.new_row ->> 'denominator')::numeric as new_denominator
+from ops.publication_changes as c
+inner join ops.publications as p on p.publication_id = c.publication_id;
 """
 
 
 class PublishError(RuntimeError):
-    """The audit area has nothing to publish for the month, or publication failed."""
+    """The audit area has nothing to publish for the month, or the gate forbids it."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +144,9 @@ class Publication:
     period_month: date
     revision: int
     row_count: int
+    changed_rows: int | None = None
+    created: bool = True  # False: the audit rows equal the current revision, nothing written
+    forced_reason: str | None = None
 
 
 def git_sha() -> str | None:
@@ -62,63 +159,289 @@ def git_sha() -> str | None:
     return out.stdout.strip() or None
 
 
-def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[str]:
-    rows = conn.execute(
-        "select column_name from information_schema.columns where table_schema = %s"
-        " and table_name = %s order by ordinal_position",
-        (schema, table),
-    ).fetchall()
-    return [r[0] for r in rows]
+def operator() -> str:
+    """Who publishes: CHISO_OPERATOR when set (a named person behind a shared service user)."""
+    try:
+        return os.environ.get("CHISO_OPERATOR") or getpass.getuser()
+    except OSError:  # no login name (some containers)
+        return "unknown"
 
 
-def _ensure_published_tables(conn: psycopg.Connection) -> None:
-    conn.execute(PUBLICATIONS_DDL)
-    for table in (*DIMENSIONS, MART):
-        conn.execute(
-            sql.SQL("create table if not exists {} (like {})").format(
-                sql.Identifier("marts", table), sql.Identifier("audit", table)
-            )
-        )
-        # A column added to a dbt model reaches the published table too (nullable: months
-        # published before it existed keep null there).
-        for column, data_type in conn.execute(
+def _tuples(conn: psycopg.Connection) -> psycopg.Cursor:
+    """A cursor returning tuples, whatever the connection's row factory."""
+    return conn.cursor(row_factory=tuple_row)
+
+
+def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:
+    """(name, SQL type) of a table's or view's columns, in order."""
+    return (
+        _tuples(conn)
+        .execute(
             "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a"
             " where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped"
             " order by a.attnum",
-            (f"audit.{table}",),
-        ).fetchall():
-            conn.execute(
-                sql.SQL("alter table {} add column if not exists {} {}").format(
-                    sql.Identifier("marts", table), sql.Identifier(column), sql.SQL(data_type)
-                )
+            (f"{schema}.{table}",),
+        )
+        .fetchall()
+    )
+
+
+def _relkind(conn: psycopg.Connection, schema: str, name: str) -> str | None:
+    row = (
+        _tuples(conn)
+        .execute(
+            "select c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname = %s and c.relname = %s",
+            (schema, name),
+        )
+        .fetchone()
+    )
+    return row[0] if row else None
+
+
+def history_table(mart: PublishedMart) -> str:
+    return f"{mart.name}__revisions"
+
+
+SCHEMA_VERSION = "chiso publish schema 2"
+
+
+def ensure_published_schema(conn: psycopg.Connection) -> None:
+    """Create or update the published tables and views, idempotently.
+
+    DDL runs only for what is missing or out of date, and the caller commits it before
+    publishing: `alter table` and `create or replace view` take locks that would make BI
+    readers wait for the publication, where the publication itself only inserts rows.
+    """
+    if _ops_version(conn) != SCHEMA_VERSION:
+        conn.execute(OPS_DDL)
+    for mart in MARTS:
+        _ensure_history(conn, mart)
+    for dim in DIMENSIONS:
+        _ensure_copy_table(conn, dim)
+    if _ops_version(conn) != SCHEMA_VERSION:
+        conn.execute(MARTS_VIEWS_DDL)
+        conn.execute(
+            sql.SQL("comment on table ops.publications is {}").format(sql.Literal(SCHEMA_VERSION))
+        )
+
+
+def _ops_version(conn: psycopg.Connection) -> str | None:
+    row = (
+        _tuples(conn)
+        .execute("select obj_description(to_regclass('ops.publications'), 'pg_class')")
+        .fetchone()
+    )
+    return row[0] if row else None
+
+
+def _missing_columns(
+    conn: psycopg.Connection, source: tuple[str, str], target: tuple[str, str]
+) -> list[tuple[str, str]]:
+    present = (
+        {c for c, _ in _columns(conn, *target)} if _relkind(conn, *target) is not None else set()
+    )
+    return [(c, t) for c, t in _columns(conn, *source) if c not in present]
+
+
+def _ensure_history(conn: psycopg.Connection, mart: PublishedMart) -> None:
+    history = history_table(mart)
+    q = sql.Identifier
+    if _relkind(conn, "marts", mart.name) == "r":
+        _migrate_single_table(conn, mart)
+    if _relkind(conn, "marts", history) is None:
+        conn.execute(
+            sql.SQL(
+                "create table {} (like {}, publication_id uuid not null,"
+                " revision integer not null, published_at timestamptz not null)"
+            ).format(q("marts", history), q("audit", mart.name))
+        )
+        conn.execute(
+            sql.SQL("create index {} on {} ({}, revision)").format(
+                q(f"{history}__month_revision_idx"), q("marts", history), q(mart.month_column)
             )
+        )
+    for column, data_type in _missing_columns(conn, ("audit", mart.name), ("marts", history)):
+        # Nullable: revisions published before the column existed keep null there.
+        conn.execute(
+            sql.SQL("alter table {} add column {} {}").format(
+                q("marts", history), q(column), sql.SQL(data_type)
+            )
+        )
+    columns = [c for c, _ in _columns(conn, "marts", history)]
+    view_columns = (
+        [c for c, _ in _columns(conn, "marts", mart.name)]
+        if _relkind(conn, "marts", mart.name) == "v"
+        else None
+    )
+    if view_columns == columns:
+        return
     conn.execute(
         sql.SQL(
-            "alter table marts.{} add column if not exists publication_id uuid,"
-            " add column if not exists published_at timestamptz"
-        ).format(sql.Identifier(MART))
+            "create or replace view {view} as select {cols} from {history} as published"
+            " inner join ops.publication_heads as head"
+            " on head.period_month = published.{month} and head.revision = published.revision"
+        ).format(
+            view=q("marts", mart.name),
+            cols=sql.SQL(", ").join(sql.SQL("published.{}").format(q(c)) for c in columns),
+            history=q("marts", history),
+            month=q(mart.month_column),
+        )
+    )
+
+
+def _migrate_single_table(conn: psycopg.Connection, mart: PublishedMart) -> None:
+    """A warehouse published before revisions kept one table per mart (the latest rows, with
+    `publication_id`): it becomes the history table, its rows the revisions they were."""
+    history = history_table(mart)
+    q = sql.Identifier
+    log.info("migrating marts.%s to revision history %s", mart.name, history)
+    conn.execute(sql.SQL("alter table {} rename to {}").format(q("marts", mart.name), q(history)))
+    conn.execute(
+        sql.SQL("alter table {} add column if not exists revision integer").format(
+            q("marts", history)
+        )
     )
     conn.execute(
-        "create index if not exists mart_kpi_monthly__period_month_idx"
-        " on marts.mart_kpi_monthly (period_month)"
+        sql.SQL(
+            "update {} as h set revision = p.revision from ops.publications as p"
+            " where p.publication_id = h.publication_id"
+        ).format(q("marts", history))
+    )
+    conn.execute(
+        "insert into ops.publication_heads (period_month, revision, publication_id)"
+        " select distinct on (period_month) period_month, revision, publication_id"
+        " from ops.publications order by period_month, revision desc"
+        " on conflict (period_month) do nothing"
     )
 
 
-def _copy(conn: psycopg.Connection, table: str, where: sql.Composable, params: tuple) -> int:
-    published = set(_columns(conn, "marts", table))
-    cols = [c for c in _columns(conn, "audit", table) if c in published]
-    col_list = sql.SQL(", ").join(map(sql.Identifier, cols))
-    cur = conn.execute(
-        sql.SQL("insert into {} ({}) select {} from {} where {}").format(
-            sql.Identifier("marts", table),
-            col_list,
-            col_list,
-            sql.Identifier("audit", table),
-            where,
+def _ensure_copy_table(conn: psycopg.Connection, table: str) -> None:
+    q = sql.Identifier
+    if _relkind(conn, "marts", table) is None:
+        conn.execute(
+            sql.SQL("create table {} (like {})").format(q("marts", table), q("audit", table))
+        )
+    for column, data_type in _missing_columns(conn, ("audit", table), ("marts", table)):
+        conn.execute(
+            sql.SQL("alter table {} add column {} {}").format(
+                q("marts", table), q(column), sql.SQL(data_type)
+            )
+        )
+
+
+def _data_columns(conn: psycopg.Connection, mart: PublishedMart) -> list[str]:
+    """The audit mart's columns that are data (what a revision compares), in order."""
+    return [c for c, _ in _columns(conn, "audit", mart.name) if c not in INTERNAL_COLUMNS]
+
+
+def _diff(
+    conn: psycopg.Connection, mart: PublishedMart, month: date, publication_id: uuid.UUID | None
+) -> int:
+    """Rows of the month that differ between audit and the current revision. With a
+    publication id, they are stored in ops.publication_changes; returns how many."""
+    q = sql.Identifier
+    columns = _data_columns(conn, mart)
+    compared = [c for c in columns if c not in mart.key]
+
+    def row_json(alias: str) -> sql.Composable:
+        pairs = [sql.SQL("{}, {}.{}").format(sql.Literal(c), q(alias), q(c)) for c in columns]
+        return sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(pairs))
+
+    changed_columns = sql.SQL("array_remove(array[{}], null)").format(
+        sql.SQL(", ").join(
+            sql.SQL("case when new.{c} is distinct from old.{c} then {name} end").format(
+                c=q(c), name=sql.Literal(c)
+            )
+            for c in compared
+        )
+    )
+    key_json = sql.SQL("jsonb_build_object({})").format(
+        sql.SQL(", ").join(
+            sql.SQL("{}, coalesce(new.{c}, old.{c})").format(sql.Literal(c), c=q(c))
+            for c in mart.key
+        )
+    )
+    diff = sql.SQL(
+        """
+        with new as (select * from {audit} where {month} = %(month)s),
+        old as (select * from {published} where {month} = %(month)s),
+        compared as (
+            select
+                case when old.{k0} is null then 'added'
+                     when new.{k0} is null then 'removed' else 'changed' end as change,
+                {key_json} as row_key,
+                {changed_columns} as changed_columns,
+                case when old.{k0} is not null then {old_json} end as old_row,
+                case when new.{k0} is not null then {new_json} end as new_row
+            from new full join old on {join}
+        )
+        select * from compared
+        where change <> 'changed' or cardinality(changed_columns) > 0
+        """
+    ).format(
+        audit=q("audit", mart.name),
+        published=q("marts", mart.name),
+        month=q(mart.month_column),
+        k0=q(mart.key[0]),
+        key_json=key_json,
+        changed_columns=changed_columns,
+        old_json=row_json("old"),
+        new_json=row_json("new"),
+        # coalesce: a roll-up's province or tier is null on some levels; a hash join still works
+        join=sql.SQL(" and ").join(
+            sql.SQL("coalesce(new.{c}, '') = coalesce(old.{c}, '')").format(c=q(c))
+            for c in mart.key
         ),
-        params,
+    )
+    if publication_id is None:
+        counted = sql.SQL("select count(*) from ({}) as d").format(diff)
+        return _tuples(conn).execute(counted, {"month": month}).fetchone()[0]
+    stored = sql.SQL(
+        "insert into ops.publication_changes (publication_id, mart, change, row_key,"
+        " changed_columns, old_row, new_row) select %(pid)s, %(mart)s, change, row_key,"
+        " changed_columns, old_row, new_row from ({}) as d"
+    ).format(diff)
+    return conn.execute(stored, {"month": month, "pid": publication_id, "mart": mart.name}).rowcount
+
+
+def _insert_revision(
+    conn: psycopg.Connection,
+    mart: PublishedMart,
+    month: date,
+    publication_id: uuid.UUID,
+    revision: int,
+    published_at: datetime,
+) -> int:
+    q = sql.Identifier
+    columns = [c for c, _ in _columns(conn, "audit", mart.name)]
+    col_list = sql.SQL(", ").join(map(q, columns))
+    cur = conn.execute(
+        sql.SQL(
+            "insert into {history} ({cols}, publication_id, revision, published_at)"
+            " select {cols}, %s, %s, %s from {audit} where {month} = %s"
+        ).format(
+            history=q("marts", history_table(mart)),
+            cols=col_list,
+            audit=q("audit", mart.name),
+            month=q(mart.month_column),
+        ),
+        (publication_id, revision, published_at, month),
     )
     return cur.rowcount
+
+
+def _refresh_dimensions(conn: psycopg.Connection) -> None:
+    q = sql.Identifier
+    for dim in DIMENSIONS:
+        published = {c for c, _ in _columns(conn, "marts", dim)}
+        cols = sql.SQL(", ").join(q(c) for c, _ in _columns(conn, "audit", dim) if c in published)
+        conn.execute(sql.SQL("delete from {}").format(q("marts", dim)))
+        conn.execute(
+            sql.SQL("insert into {} ({}) select {} from {}").format(
+                q("marts", dim), cols, cols, q("audit", dim)
+            )
+        )
 
 
 def publish_month(
@@ -127,49 +450,102 @@ def publish_month(
     *,
     dbt_invocation_id: str | None,
     gate_success: bool,
+    gate_run_id: uuid.UUID | str | None = None,
     forced_reason: str | None = None,
 ) -> Publication:
-    """Replace the month in `marts` with the audit area's rows, atomically."""
+    """Publish the audit area's rows of `month` as a new revision, atomically.
+
+    Refuses a month that failed the gate unless `forced_reason` says why it must go out
+    anyway. Returns the current publication unchanged (``created=False``) when the audit rows
+    equal it and the gate outcome is the same.
+    """
+    forced_reason = (forced_reason or "").strip() or None
     if not gate_success and not forced_reason:
-        raise PublishError(f"{month:%Y-%m}: the validation gate failed; refusing to publish")
-    publication_id = uuid.uuid4()
-    with psycopg.connect(url) as conn, conn.transaction():
-        _ensure_published_tables(conn)
-        # Serialise publishers; readers are never blocked (MVCC shows them the old version).
-        conn.execute("lock table ops.publications in share row exclusive mode")
+        raise PublishError(
+            f"{month:%Y-%m}: the validation gate failed; refusing to publish"
+            " (an operator can override with a reason: chiso publish --force --reason …)"
+        )
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        with conn.transaction():
+            _lock_publishers(conn)
+            ensure_published_schema(conn)
+        return _publish(conn, month, dbt_invocation_id, gate_success, gate_run_id, forced_reason)
+
+
+def _lock_publishers(conn: psycopg.Connection) -> None:
+    """Serialise publishers (until the transaction ends); readers are never blocked."""
+    conn.execute("create table if not exists ops.publication_lock (id int)")
+    conn.execute("lock table ops.publication_lock in exclusive mode")
+
+
+def _publish(
+    conn: psycopg.Connection,
+    month: date,
+    dbt_invocation_id: str | None,
+    gate_success: bool,
+    gate_run_id: uuid.UUID | str | None,
+    forced_reason: str | None,
+) -> Publication:
+    with conn.transaction():
+        _lock_publishers(conn)
         n_audit = conn.execute(
-            "select count(*) from audit.mart_kpi_monthly where period_month = %s", (month,)
-        ).fetchone()[0]
+            "select count(*) as n from audit.mart_kpi_monthly where period_month = %s", (month,)
+        ).fetchone()["n"]
         if n_audit == 0:
             raise PublishError(f"{month:%Y-%m}: audit.mart_kpi_monthly has no rows for the month")
-        for dim in DIMENSIONS:
-            conn.execute(sql.SQL("delete from {}").format(sql.Identifier("marts", dim)))
-            _copy(conn, dim, sql.SQL("true"), ())
-        conn.execute("delete from marts.mart_kpi_monthly where period_month = %s", (month,))
-        rows = _copy(conn, MART, sql.SQL("period_month = %s"), (month,))
-        conn.execute(
-            "update marts.mart_kpi_monthly set publication_id = %s, published_at = now()"
-            " where period_month = %s",
-            (publication_id, month),
-        )
-        revision = conn.execute(
-            "select coalesce(max(revision), 0) + 1 from ops.publications where period_month = %s",
+        head = conn.execute(
+            "select p.* from ops.publication_heads h join ops.publications p"
+            " using (publication_id) where h.period_month = %s",
             (month,),
-        ).fetchone()[0]
+        ).fetchone()
+        if head is not None:
+            pending = sum(_diff(conn, mart, month, None) for mart in MARTS)
+            same_gate = head["gate_success"] == gate_success and not forced_reason
+            if pending == 0 and same_gate and not head["forced_reason"]:
+                log.info("%s unchanged since revision %s", f"{month:%Y-%m}", head["revision"])
+                return Publication(
+                    head["publication_id"], month, head["revision"], head["row_count"],
+                    head["changed_rows"], created=False, forced_reason=None,
+                )  # fmt: skip
+        publication_id = uuid.uuid4()
+        revision = 1 if head is None else head["revision"] + 1
+        published_at = conn.execute("select now() as t").fetchone()["t"]
         conn.execute(
-            "insert into ops.publications (publication_id, period_month, revision, row_count,"
-            " dbt_invocation_id, git_sha, gate_success, forced_reason)"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s)",
+            "insert into ops.publications (publication_id, period_month, revision, published_at,"
+            " row_count, dbt_invocation_id, git_sha, gate_success, forced_reason, gate_run_id,"
+            " published_by, previous_revision)"
+            " values (%s, %s, %s, %s, 0, %s, %s, %s, %s, %s, %s, %s)",
             (
-                publication_id,
-                month,
-                revision,
-                rows,
-                dbt_invocation_id,
-                git_sha(),
-                gate_success,
-                forced_reason,
+                publication_id, month, revision, published_at, dbt_invocation_id, git_sha(),
+                gate_success, forced_reason, gate_run_id, operator(),
+                None if head is None else head["revision"],
             ),
+        )  # fmt: skip
+        changed = None
+        if head is not None:
+            changed = sum(_diff(conn, mart, month, publication_id) for mart in MARTS)
+        rows = 0
+        for mart in MARTS:
+            n = _insert_revision(conn, mart, month, publication_id, revision, published_at)
+            rows += n if mart.name == "mart_kpi_monthly" else 0
+        _refresh_dimensions(conn)
+        conn.execute(
+            "insert into ops.publication_heads (period_month, revision, publication_id)"
+            " values (%s, %s, %s) on conflict (period_month) do update"
+            " set revision = excluded.revision, publication_id = excluded.publication_id",
+            (month, revision, publication_id),
         )
-    log.info("published %s: %s rows, revision %s", f"{month:%Y-%m}", rows, revision)
-    return Publication(publication_id, month, revision, rows)
+        conn.execute(
+            "update ops.publications set row_count = %s, changed_rows = %s"
+            " where publication_id = %s",
+            (rows, changed, publication_id),
+        )
+    log.info(
+        "published %s: revision %s, %s rows%s%s",
+        f"{month:%Y-%m}",
+        revision,
+        rows,
+        "" if changed is None else f", {changed} changed since revision {revision - 1}",
+        f", FORCED past a failed gate: {forced_reason}" if forced_reason else "",
+    )
+    return Publication(publication_id, month, revision, rows, changed, True, forced_reason)

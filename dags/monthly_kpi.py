@@ -62,18 +62,19 @@ def monthly_kpi():
 
         return tasks.transform(data_interval_start)
 
-    # A failed gate is a verdict on the data, not a glitch: retrying would not change it.
+    # A failed gate is a verdict on the data, not a glitch: retrying would not change it. It
+    # alerts the operators (e-mail / webhook connections) and leaves the published mart as it is.
     @task(retries=0)
-    def validate(data_interval_start=None) -> bool:
+    def validate(dbt_invocation_id: str | None, data_interval_start=None) -> str:
         from chiso.orchestration import tasks
 
-        return tasks.validate(data_interval_start)
+        return tasks.validate(data_interval_start, dbt_invocation_id)
 
     @task(outlets=[KPI_MART])
-    def publish(dbt_invocation_id: str | None, data_interval_start=None) -> int:
+    def publish(dbt_invocation_id: str | None, gate_run_id: str, data_interval_start=None) -> int:
         from chiso.orchestration import tasks
 
-        return tasks.publish(data_interval_start, dbt_invocation_id)
+        return tasks.publish(data_interval_start, dbt_invocation_id, gate_run_id)
 
     @task(outlets=[REPORT])
     def report(data_interval_start=None) -> str:
@@ -86,9 +87,9 @@ def monthly_kpi():
         pulled = pull.override(task_id=f"pull_{source}", outlets=[RAW[source]])(source)
         dropped = inbox.override(task_id=f"inbox_{source}", outlets=[RAW[source]])(source)
         pulled >> dropped >> invocation
-    gate = validate()
-    published = publish(invocation)
-    invocation >> gate >> published >> report()
+    gate = validate(invocation)
+    published = publish(invocation, gate)
+    published >> report()
 
 
 monthly_kpi()

@@ -58,16 +58,22 @@ def transform(data_interval_start: datetime) -> str | None:
     return run_dbt(settings(), month_of(data_interval_start))
 
 
-def validate(data_interval_start: datetime) -> bool:
+def validate(data_interval_start: datetime, dbt_invocation_id: str | None) -> str:
+    """Run the gate; returns the validation's id for publish. A failure alerts the operators
+    (Airflow connections chiso_alert_smtp / chiso_alert_webhook) and fails the task."""
     from chiso.pipeline import validate as run_gate
 
-    return run_gate(settings(), month_of(data_interval_start))
+    month = month_of(data_interval_start)
+    return run_gate(settings(), month, dbt_invocation_id=dbt_invocation_id).gate_run_id
 
 
-def publish(data_interval_start: datetime, dbt_invocation_id: str | None) -> int:
+def publish(data_interval_start: datetime, dbt_invocation_id: str | None, gate_run_id: str) -> int:
+    """Publish the validated month as a revision; returns the revision number (unchanged when
+    the month equals its current revision)."""
     from chiso.pipeline import publish as run_publish
 
-    return run_publish(settings(), month_of(data_interval_start), dbt_invocation_id)
+    month = month_of(data_interval_start)
+    return run_publish(settings(), month, dbt_invocation_id, gate_run_id).revision
 
 
 def report(data_interval_start: datetime) -> str:

@@ -7,13 +7,19 @@ few offending rows so an operator can act without opening GX's HTML docs.
 
 Design choices, and why:
 
-- The suites live as JSON files in ``expectations/`` so they are reviewed like code; the values
-  that change every month (valid agency codes, indicator catalogue, expected row count) are GX
-  suite parameters (``{"$PARAMETER": ...}``) supplied at run time.
-- Each suite's JSON ``meta`` names the table and its month column; the gate validates a GX *query
-  asset* ``SELECT * FROM <table> WHERE <month column> = DATE '<month>'`` so the month filter runs in
-  PostgreSQL (GX wraps the query as a sub-select and computes every metric in SQL; nothing is
-  loaded into pandas), and other months — good or bad — cannot influence the verdict.
+- The suites live as JSON files in ``expectations/<layer>/`` (raw, staging, kpi) so they are
+  reviewed like code (chiso/quality/specs.py reads them); the values that change every month
+  (valid agency codes, indicator catalogue, expected row count) and the tunable bounds of
+  ``expectations/parameters.json`` are GX suite parameters (``{"$PARAMETER": ...}``).
+- Each suite's JSON ``meta`` names the table and its month column (or a query); the gate
+  validates a GX *query asset* ``SELECT * FROM <table> WHERE <month column> = DATE '<month>'``
+  so the month filter runs in PostgreSQL (GX wraps the query as a sub-select and computes every
+  metric in SQL; nothing is loaded into pandas), and other months — good or bad — cannot
+  influence the verdict. Checks no built-in expectation states (an agency code valid on the
+  record's date, completeness of the agency × indicator grid, reconciliations) are GX
+  ``unexpected_rows_expectation``s: SQL over ``{batch}`` returning the offending rows.
+- After each run GX renders its Data Docs (static HTML) for the month into the docs site
+  (``data_docs_dir``), so the latest validation of every month can be browsed.
   GX quirk: to learn a query asset's column names GX 1.24 runs the query once *unwrapped* (no
   LIMIT), so one month's rows of each table cross the wire once per run. Acceptable at our
   volumes (one province-month); a server-side cursor (``stream_results``) would avoid it but
@@ -28,35 +34,39 @@ Design choices, and why:
 
 from __future__ import annotations
 
-import json
+import copy
 import logging
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chiso.config import EXPECTATIONS_DIR
+from chiso.quality.specs import (
+    GateConfigError,
+    SuiteSpec,
+    load_parameters,
+    load_suite_specs,
+    render,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from psycopg import sql as pg_sql
 
 log = logging.getLogger(__name__)
 
-SUITE_FILES = ("one_stop_staging.json", "kpi_monthly.json", "kpi_monthly_rates.json")
 SAMPLE_LIMIT = 5
 SAMPLE_TIMEOUT_MS = 30_000
 
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 # Columns worth showing in the one-line summary when present in a sample row, besides the ones
 # the expectation is about: they identify the row for a human.
-_KEY_COLUMNS = ("dossier_id", "agency_code", "agency_name", "indicator_code")
-
-
-class GateConfigError(RuntimeError):
-    """A suite file is malformed: the gate refuses to run rather than silently check less."""
+_KEY_COLUMNS = (
+    "delivery", "row_number", "field", "value", "dossier_id", "calendar", "agency_code",
+    "agency_name", "indicator_code",
+)  # fmt: skip
+# SQL kwargs are shown by the expectation's description, not by their text.
+_HIDDEN_KWARGS = ("column", "unexpected_rows_query")
 
 
 @dataclass(frozen=True)
@@ -69,12 +79,17 @@ class ExpectationFailure:
     kwargs: dict
     observed: object
     sample_rows: list[dict] = field(default_factory=list)
+    description: str | None = None
 
     def describe(self) -> str:
         """One line: which check failed, what GX observed and one offending row."""
-        args = ", ".join(f"{k}={_short(v)}" for k, v in self.kwargs.items() if k != "column")
+        args = ", ".join(
+            f"{k}={_short(v)}" for k, v in self.kwargs.items() if k not in _HIDDEN_KWARGS
+        )
         params = ", ".join(p for p in (self.column or "", args) if p)
         line = f"[{self.suite}] {self.expectation_type}({params})"
+        if self.description:
+            line += f" «{self.description}»"
         line += f" — observed: {_format_observed(self.observed)}"
         if self.sample_rows:
             line += f"; e.g. {_format_row(self.sample_rows[0], self._involved_columns())}"
@@ -99,6 +114,7 @@ class GateResult:
     success: bool
     failures: list[ExpectationFailure]
     evaluated: int  # number of expectations evaluated, over all suites
+    data_docs: Path | None = None  # GX Data Docs of this validation, when rendered
 
     def summary(self) -> str:
         """Human-readable verdict: a headline, then one line per failed expectation."""
@@ -108,26 +124,6 @@ class GateResult:
         lines = [head + f"FAILED ({len(self.failures)} of {self.evaluated} expectations failed)"]
         lines.extend("  ✗ " + f.describe() for f in self.failures)
         return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class _SuiteSpec:
-    """A suite file plus the table slice it validates."""
-
-    name: str
-    schema: str
-    table: str
-    month_column: str
-    document: dict[str, Any]
-    # meta.filter: {column: value} equalities narrowing the slice (e.g. unit = 'ratio')
-    row_filter: tuple[tuple[str, str], ...] = ()
-
-    def batch_query(self, month: date) -> str:
-        # Identifiers and filter values were checked against _IDENT and the month is a `date`:
-        # no injection surface.
-        where = [f"\"{self.month_column}\" = DATE '{month.isoformat()}'"]
-        where += [f"\"{column}\" = '{value}'" for column, value in self.row_filter]
-        return f'SELECT * FROM "{self.schema}"."{self.table}" WHERE ' + " AND ".join(where)
 
 
 # -- public API -----------------------------------------------------------------------------------
@@ -140,25 +136,31 @@ def validate_month(
     valid_agency_codes: list[str],
     indicator_codes: list[str],
     expected_rows: int,
+    expectations_dir: Path | None = None,
+    data_docs_dir: Path | None = None,
 ) -> GateResult:
-    """Validate the staging dossiers and the audit KPI mart of ``month`` (any day of it).
+    """Validate every suite (raw, staging, KPI) on ``month`` (any day of it).
 
     ``url`` is a plain libpq URL with a host (GX's Postgres datasource rejects host-less URLs).
     The parameters are the month-dependent facts the suites compare against: agency codes valid
-    that month, the indicator catalogue and ``active agencies x indicators``.
+    that month, the indicator catalogue and ``active agencies x indicators``; the tunable
+    bounds come from ``expectations/parameters.json`` (and CHISO_GATE_* overrides). With
+    ``data_docs_dir``, GX's Data Docs of this validation are written to ``<dir>/<YYYY-MM>/``.
 
     Bad data returns ``success=False`` with one failure per broken expectation. An expectation GX
     could not evaluate (table or column missing) is a failure too, with ``observed={"error": ...}``:
     the gate fails closed. Malformed suite files raise GateConfigError.
     """
     month = month.replace(day=1)
-    specs = load_suite_specs()
+    specs = load_suite_specs(expectations_dir)
     params: dict[str, Any] = {
+        **load_parameters(expectations_dir),
         "valid_agency_codes": list(valid_agency_codes),
         "indicator_codes": list(indicator_codes),
         "expected_rows": int(expected_rows),
     }
-    results = _run_gx(url, month, specs, params)
+    docs = data_docs_dir / f"{month:%Y-%m}" if data_docs_dir else None
+    results = _run_gx(url, month, specs, params, docs)
 
     failures: list[ExpectationFailure] = []
     evaluated = 0
@@ -168,31 +170,14 @@ def validate_month(
             if res.success:
                 continue
             failures.append(_failure(url, month, spec, res, params))
-    return GateResult(month=month, success=not failures, failures=failures, evaluated=evaluated)
-
-
-def load_suite_specs(directory: Path | None = None) -> list[_SuiteSpec]:
-    """Read and sanity-check the suite files (no GX needed, so tests and CI can lint them)."""
-    directory = directory or EXPECTATIONS_DIR
-    specs = []
-    for filename in SUITE_FILES:
-        path = directory / filename
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        meta = doc.get("meta") or {}
-        qualified = str(meta.get("table", ""))
-        schema, _, table = qualified.partition(".")
-        month_column = str(meta.get("month_column", ""))
-        if not (_IDENT.match(schema) and _IDENT.match(table) and _IDENT.match(month_column)):
-            raise GateConfigError(
-                f"{path}: meta.table / meta.month_column missing or not plain identifiers"
-            )
-        if not doc.get("name") or not doc.get("expectations"):
-            raise GateConfigError(f"{path}: a suite needs a name and at least one expectation")
-        row_filter = tuple((str(k), str(v)) for k, v in (meta.get("filter") or {}).items())
-        if not all(_IDENT.match(k) and _IDENT.match(v) for k, v in row_filter):
-            raise GateConfigError(f"{path}: meta.filter must map plain identifiers to plain words")
-        specs.append(_SuiteSpec(doc["name"], schema, table, month_column, doc, row_filter))
-    return specs
+    index = docs / "index.html" if docs and (docs / "index.html").exists() else None
+    return GateResult(
+        month=month,
+        success=not failures,
+        failures=failures,
+        evaluated=evaluated,
+        data_docs=index,
+    )
 
 
 # -- Great Expectations ---------------------------------------------------------------------------
@@ -216,10 +201,42 @@ def _quiet_gx() -> None:
             logger.setLevel(logging.WARNING)
 
 
+def _rendered(spec: SuiteSpec, month: date, params: dict[str, Any]) -> dict[str, Any]:
+    """The suite document with the month and parameters written into its SQL expectations."""
+    document = copy.deepcopy(spec.document)
+    for expectation in document["expectations"]:
+        kwargs = expectation.get("kwargs") or {}
+        if isinstance(kwargs.get("unexpected_rows_query"), str):
+            kwargs["unexpected_rows_query"] = render(kwargs["unexpected_rows_query"], month, params)
+    return document
+
+
+def gx_suite(spec: SuiteSpec, month: date, params: dict[str, Any]) -> Any:
+    """The GX ExpectationSuite of a suite file for the month; GateConfigError when GX would
+    not take every expectation of the file."""
+    _quiet_gx()
+    import great_expectations as gx
+
+    suite = gx.ExpectationSuite(**_rendered(spec, month, params))
+    if len(suite.expectations) != len(spec.document["expectations"]):
+        # GX logs and *drops* an expectation whose configuration it cannot parse; a gate that
+        # quietly checks less than its file says is worse than one that does not run.
+        raise GateConfigError(
+            f"suite {spec.name}: GX accepted {len(suite.expectations)} of "
+            f"{len(spec.document['expectations'])} expectations; see the GX error above"
+        )
+    return suite
+
+
 def _run_gx(
-    url: str, month: date, specs: list[_SuiteSpec], params: dict[str, Any]
-) -> list[tuple[_SuiteSpec, Any]]:
-    """Run all suites in one Checkpoint over an ephemeral context.
+    url: str,
+    month: date,
+    specs: list[SuiteSpec],
+    params: dict[str, Any],
+    data_docs: Path | None = None,
+) -> list[tuple[SuiteSpec, Any]]:
+    """Run all suites in one Checkpoint over an ephemeral context (no GX state on disk but
+    the Data Docs, when asked for).
 
     Returns each suite's expectation results, suites and expectations in file order.
     """
@@ -239,18 +256,10 @@ def _run_gx(
     validation_definitions = []
     file_order: dict[str, int] = {}  # expectation id -> position in its file
     for spec in specs:
-        suite = gx.ExpectationSuite(**spec.document)
-        if len(suite.expectations) != len(spec.document["expectations"]):
-            # GX logs and *drops* an expectation whose configuration it cannot parse; a gate that
-            # quietly checks less than its file says is worse than one that does not run.
-            raise GateConfigError(
-                f"suite {spec.name}: GX accepted {len(suite.expectations)} of "
-                f"{len(spec.document['expectations'])} expectations; see the GX error above"
-            )
-        suite = context.suites.add(suite)
+        suite = context.suites.add(gx_suite(spec, month, params))
         file_order.update({str(e.id): i for i, e in enumerate(suite.expectations)})
         asset = datasource.add_query_asset(
-            name=f"{spec.name}_{month:%Y_%m}", query=spec.batch_query(month)
+            name=f"{spec.name}_{month:%Y_%m}", query=spec.batch_query(month, params)
         )
         batch_definition = asset.add_batch_definition_whole_table(name="month")
         validation_definitions.append(
@@ -266,6 +275,8 @@ def _run_gx(
         )
     )
     outcome = checkpoint.run(expectation_parameters=params)
+    if data_docs is not None:
+        _build_data_docs(context, data_docs)
 
     by_suite = {r.suite_name: r for r in outcome.run_results.values()}
     missing = [s.name for s in specs if s.name not in by_suite]
@@ -284,8 +295,30 @@ def _run_gx(
     ]
 
 
+def _build_data_docs(context: Any, directory: Path) -> None:
+    """Render GX's Data Docs of this run (index, suites, validation results) into `directory`,
+    replacing the month's previous ones: the docs site shows each month's latest validation."""
+    import shutil
+
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    site = "chiso"
+    context.add_data_docs_site(
+        site_name=site,
+        site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(directory),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    context.build_data_docs(site_names=[site])
+
+
 def _failure(
-    url: str, month: date, spec: _SuiteSpec, res: Any, params: Mapping[str, Any]
+    url: str, month: date, spec: SuiteSpec, res: Any, params: Mapping[str, Any]
 ) -> ExpectationFailure:
     config = res.expectation_config
     kwargs = {k: _resolve(v, params) for k, v in dict(config.kwargs).items() if k != "batch_id"}
@@ -310,7 +343,8 @@ def _failure(
         column=column if isinstance(column, str) else None,
         kwargs=kwargs,
         observed=observed,
-        sample_rows=[] if errors else _sample_rows(url, month, spec, config.type, kwargs),
+        sample_rows=[] if errors else _sample_rows(url, month, spec, config.type, kwargs, params),
+        description=getattr(config, "description", None),
     )
 
 
@@ -408,34 +442,59 @@ def _offending_predicate(
 
 
 def _sample_rows(
-    url: str, month: date, spec: _SuiteSpec, expectation_type: str, kwargs: Mapping[str, Any]
+    url: str,
+    month: date,
+    spec: SuiteSpec,
+    expectation_type: str,
+    kwargs: Mapping[str, Any],
+    params: Mapping[str, Any],
 ) -> list[dict]:
     """Up to SAMPLE_LIMIT rows of the validated month breaking the expectation.
 
     Best effort: samples are for humans, so a failure here is logged and never hides the verdict.
+    Only the suite's `sample_columns` are shown when it names them (raw holds personal data).
     """
-    try:
-        predicate = _offending_predicate(expectation_type, kwargs)
-    except (KeyError, TypeError):
-        return []
-    if predicate is None:
-        return []
     import psycopg
     from psycopg import sql
     from psycopg.rows import dict_row
 
-    where, args, order = predicate
-    stmt = sql.SQL(
-        "WITH batch AS ({base}) SELECT * FROM batch WHERE {where}{order} LIMIT {limit}"
-    ).format(
-        # sql.SQL wants a literal string; this one is built from checked identifiers and a date.
-        base=sql.SQL(spec.batch_query(month)),  # type: ignore[arg-type]
-        where=where,
-        order=sql.SQL(" ORDER BY ") + sql.SQL(", ").join(sql.Identifier(c) for c in order)
-        if order
-        else sql.SQL(""),
-        limit=sql.Literal(SAMPLE_LIMIT),
-    )
+    base = spec.batch_query(month, dict(params))
+    args: list[Any] = []
+    if expectation_type == "unexpected_rows_expectation":
+        query = str(kwargs.get("unexpected_rows_query") or "")
+        if not query:
+            return []
+        # the query already holds the month and parameters (rendered with the suite)
+        inner = query.replace("{batch}", f"({base})")
+        stmt: sql.Composable = sql.SQL("SELECT * FROM ({inner}) AS offending LIMIT {limit}").format(
+            inner=sql.SQL(inner),  # type: ignore[arg-type]
+            limit=sql.Literal(SAMPLE_LIMIT),
+        )
+    else:
+        try:
+            predicate = _offending_predicate(expectation_type, kwargs)
+        except (KeyError, TypeError):
+            return []
+        if predicate is None:
+            return []
+        where, args, order = predicate
+        columns = (
+            sql.SQL(", ").join(sql.Identifier(c) for c in spec.sample_columns)
+            if spec.sample_columns
+            else sql.SQL("*")
+        )
+        stmt = sql.SQL(
+            "WITH batch AS ({base}) SELECT {columns} FROM batch WHERE {where}{order} LIMIT {limit}"
+        ).format(
+            # sql.SQL wants a literal string; this one is built from checked identifiers and a date.
+            base=sql.SQL(base),  # type: ignore[arg-type]
+            columns=columns,
+            where=where,
+            order=sql.SQL(" ORDER BY ") + sql.SQL(", ").join(sql.Identifier(c) for c in order)
+            if order
+            else sql.SQL(""),
+            limit=sql.Literal(SAMPLE_LIMIT),
+        )
     try:
         with psycopg.connect(
             url,

@@ -37,3 +37,15 @@ def points_change(current: float | Decimal | None, previous: float | Decimal | N
 def month_label(month: date) -> str:
     """date(2020, 1, 1) → 'tháng 01/2020'."""
     return f"tháng {month:%m/%Y}"
+
+
+def measure(value: float | Decimal | None, unit: str) -> str:
+    """A value in its unit: a ratio as a percentage, a count as a whole number, an average
+    in working days with two decimals ('3,25 ngày')."""
+    if value is None:
+        return "–"
+    if unit == "ratio":
+        return percent(value)
+    if unit == "count":
+        return count(int(value))
+    return f"{format_decimal(value, format='#,##0.00', locale=LOCALE)} ngày"

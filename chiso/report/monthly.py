@@ -54,6 +54,85 @@ class IndicatorSection:
     agencies: list[tuple[str, list[Line]]] = field(default_factory=list)
 
 
+@dataclass
+class Change:
+    """One published value that a republication changed (marts.kpi_revision_changes)."""
+
+    agency: str
+    indicator: str
+    calendar: str
+    unit: str
+    change: str
+    old: Decimal | None
+    new: Decimal | None
+
+
+@dataclass
+class PublicationInfo:
+    revision: int
+    published_at: object
+    git_sha: str | None
+    gate_success: bool
+    forced_reason: str | None
+    published_by: str | None
+    previous_revision: int | None
+    changed_rows: int | None
+    changes: list[Change] = field(default_factory=list)
+
+
+CALENDAR_LABELS = {"calendar": "tháng dương lịch", "official": "kỳ báo cáo 15→14"}
+MAX_CHANGES_SHOWN = 200
+
+
+def _publication(url: str, month: date) -> PublicationInfo | None:
+    """The month's current revision and, for a republication, what it changed."""
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        exists = conn.execute("select to_regclass('marts.kpi_publications') as r").fetchone()
+        if exists["r"] is None:
+            return None
+        row = conn.execute(
+            "select * from marts.kpi_publications where period_month = %s and is_current",
+            (month,),
+        ).fetchone()
+        if row is None:
+            return None
+        # the indicator values that changed (not only a label or the previous month's value)
+        where = (
+            " from marts.kpi_revision_changes where period_month = %s and revision = %s"
+            " and mart = 'mart_kpi_monthly' and (old_value is distinct from new_value"
+            " or old_numerator is distinct from new_numerator"
+            " or old_denominator is distinct from new_denominator)"
+        )
+        changed = conn.execute("select count(*) as n" + where, (month, row["revision"]))
+        n_changed = changed.fetchone()["n"]
+        changes = conn.execute(
+            "select *" + where + " order by agency_name, indicator_code, calendar limit %s",
+            (month, row["revision"], MAX_CHANGES_SHOWN),
+        ).fetchall()
+    return PublicationInfo(
+        revision=row["revision"],
+        published_at=row["published_at"].astimezone(LOCAL_TZ),
+        git_sha=row["git_sha"],
+        gate_success=row["gate_success"],
+        forced_reason=row["forced_reason"],
+        published_by=row["published_by"],
+        previous_revision=row["previous_revision"],
+        changed_rows=n_changed,
+        changes=[
+            Change(
+                c["agency_name"] or c["agency_code"],
+                c["indicator_name_vi"] or c["indicator_code"],
+                CALENDAR_LABELS.get(c["calendar"], c["calendar"]),
+                c["unit"],
+                c["change"],
+                c["old_value"] if c["unit"] == "ratio" else c["old_numerator"],
+                c["new_value"] if c["unit"] == "ratio" else c["new_numerator"],
+            )
+            for c in changes
+        ],
+    )
+
+
 def _fetch(url: str, month: date) -> list[dict]:
     with psycopg.connect(url, row_factory=dict_row) as conn:
         return conn.execute(
@@ -141,7 +220,7 @@ def render(url: str, month: date, out_dir: Path) -> Path:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"])
     )
-    env.filters.update(percent=fmt.percent, count=fmt.count)
+    env.filters.update(percent=fmt.percent, count=fmt.count, measure=fmt.measure)
     env.globals.update(change=fmt.points_change)
     html = env.get_template("monthly.html.j2").render(
         month=month,
@@ -152,6 +231,7 @@ def render(url: str, month: date, out_dir: Path) -> Path:
         published_at=max(
             r["published_at"] for r in current if r["published_at"] is not None
         ).astimezone(LOCAL_TZ),
+        publication=_publication(url, month),
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"bao-cao-{month:%Y-%m}.html"

@@ -90,3 +90,47 @@ def test_interrupted_run_recovers_without_duplicates(airflow_env):
     assert raw_after == raw_before
     expected = {m: _agency_indicator_pairs(airflow_env.urls.bi_reader, m) for m in MONTHS}
     assert _mart_counts(airflow_env.urls.bi_reader) == expected
+
+
+def test_a_failed_gate_in_airflow_alerts_through_its_connection_and_publishes_nothing(
+    airflow_env,
+):
+    """The gate fails inside a real DAG run (here: volume bounds an operator set too tight
+    for the month); the validate task fails without retry, publish and report do not run,
+    the published mart is unchanged, and the e-mail goes out through the Airflow connection
+    `chiso_alert_smtp` added with `airflow connections add`, as an operator would."""
+    import json
+
+    from tests.alert_receivers import Mailbox, html_body, subject, wait_for
+
+    s = airflow_env.settings
+    march = date(2020, 3, 1)
+    before = _mart_counts(airflow_env.urls.bi_reader)
+    mailbox = Mailbox()
+    mailbox.controller.start()
+    af.down(s)
+    os.environ["CHISO_GATE_VOLUME_RATIO_MIN"] = "50"
+    try:
+        af.migrate(s)
+        af.airflow_cli(
+            s,
+            "connections",
+            "add",
+            "chiso_alert_smtp",
+            "--conn-json",
+            json.dumps(mailbox.connection("lanh-dao@so-tttt.example.vn")),
+        )
+        states = af.run_months(s, [march])
+        assert states == {march: "failed"}
+        failed = {task for _, task in af.failed_tasks(s)}
+        assert failed == {"validate"}, failed
+        assert wait_for(lambda: mailbox.messages, timeout=60)
+        recipients, message = mailbox.messages[-1]
+        assert recipients == ["lanh-dao@so-tttt.example.vn"]
+        assert "Tháng 03/2020" in subject(message)
+        assert "kpi_monthly_volume" in html_body(message)
+        assert _mart_counts(airflow_env.urls.bi_reader) == before
+    finally:
+        os.environ.pop("CHISO_GATE_VOLUME_RATIO_MIN", None)
+        mailbox.controller.stop()
+        af.down(s)

@@ -1,0 +1,228 @@
+"""Alerts to operators when a month fails the gate: e-mail over SMTP and/or a webhook.
+
+Both channels are Airflow connections, configured where operators configure the rest (the
+UI, `airflow connections add`, a secrets backend, or an ``AIRFLOW_CONN_<ID>`` environment
+variable, which also serves `chiso run-month` and `chiso publish` outside Airflow):
+
+- ``chiso_alert_smtp`` (type ``smtp``): host, port, login and password of the mail relay;
+  extra ``from_email``, ``to`` (a list or comma-separated addresses) and Airflow's SMTP
+  options (``disable_ssl``, ``disable_tls``, ``timeout``, ``retry_limit``). Sent with Airflow's
+  own ``SmtpHook`` (apache-airflow-providers-smtp).
+- ``chiso_alert_webhook`` (type ``http``): schema, host, port; extra ``endpoint`` (path) and
+  ``headers``; the password, when set, goes as a bearer token. The body is JSON with a
+  ``text`` field (what chat tools such as Mattermost, Slack or Google Chat display) and the
+  failures in structured form.
+
+A channel that is not configured is skipped. A configured channel that fails is reported
+(logged and returned) but never hides the gate's verdict: the month stays unpublished either
+way. The text is Vietnamese first, for the province's operators, with the expectation names
+as the suites spell them.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from chiso.report.formatting import month_label
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from chiso.quality.gate import GateResult
+
+log = logging.getLogger(__name__)
+
+SMTP_CONN_ID = "chiso_alert_smtp"
+WEBHOOK_CONN_ID = "chiso_alert_webhook"
+MAX_FAILURES_LISTED = 20
+
+
+@dataclass(frozen=True)
+class Alert:
+    subject: str
+    text: str
+    html: str
+    payload: dict[str, Any]
+
+
+@dataclass
+class Delivery:
+    """What happened to an alert: the channels reached, skipped (not configured), failed."""
+
+    sent: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def gate_failure_alert(
+    result: GateResult,
+    *,
+    gate_run_id: str,
+    published_revision: int | None,
+    data_docs: str | None = None,
+) -> Alert:
+    """The alert for a month that failed validation and was not published."""
+    month = f"{result.month:%Y-%m}"
+    label = month_label(result.month)
+    kept = (
+        f"Bản công bố hiện hành (lần {published_revision}) được giữ nguyên."
+        if published_revision
+        else "Tháng này chưa có bản công bố nào."
+    )
+    subject = (
+        f"[chiso] {label.capitalize()}: KHÔNG công bố — kiểm định dữ liệu không đạt "
+        f"({len(result.failures)}/{result.evaluated} kỳ vọng)"
+    )
+    listed = result.failures[:MAX_FAILURES_LISTED]
+    lines = [f"- {f.describe()}" for f in listed]
+    if len(result.failures) > len(listed):
+        lines.append(f"- … và {len(result.failures) - len(listed)} kỳ vọng khác")
+    actions = (
+        "Xử lý: sửa dữ liệu nguồn (nạp lại tệp vào inbox hoặc kéo lại từ API) rồi chạy lại tháng"
+        f" (`chiso run-month {month}` hoặc chạy lại DAG monthly_kpi); hoặc, nếu phải công bố"
+        f' dù không đạt, `chiso publish --month {month} --force --reason "…"` (lý do được ghi'
+        " lại và hiện trong báo cáo). Xem docs/runbook.md."
+    )
+    text = "\n".join(
+        [
+            f"Kiểm định dữ liệu {label} không đạt: số liệu tháng {month} KHÔNG được công bố.",
+            kept,
+            f"Mã lần kiểm định (ops.gate_results.gate_run_id): {gate_run_id}",
+            *([f"Data Docs: {data_docs}"] if data_docs else []),
+            "",
+            f"Kỳ vọng không đạt ({len(result.failures)} trên {result.evaluated}):",
+            *lines,
+            "",
+            actions,
+        ]
+    )
+    body = "".join(
+        [
+            f"<p><b>Kiểm định dữ liệu {html.escape(label)} không đạt</b>: số liệu tháng "
+            f"{month} <b>không</b> được công bố. {html.escape(kept)}</p>",
+            f"<p>Mã lần kiểm định: <code>{gate_run_id}</code>",
+            f"<br>Data Docs: {html.escape(data_docs)}" if data_docs else "",
+            "</p><ul>",
+            *(f"<li><code>{html.escape(f.describe())}</code></li>" for f in listed),
+            "</ul>",
+            f"<p>{html.escape(actions)}</p>",
+        ]
+    )
+    payload = {
+        "event": "chiso.gate_failed",
+        "month": month,
+        "gate_run_id": gate_run_id,
+        "published_revision_kept": published_revision,
+        "evaluated": result.evaluated,
+        "failed": len(result.failures),
+        "failures": [
+            {
+                "suite": f.suite,
+                "expectation": f.expectation_type,
+                "column": f.column,
+                "description": f.description,
+                "summary": f.describe(),
+            }
+            for f in result.failures
+        ],
+        "data_docs": data_docs,
+        "text": f"{subject}\n{text}",
+    }
+    return Alert(subject, text, f"<html><body>{body}</body></html>", payload)
+
+
+def send(alert: Alert) -> Delivery:
+    """Send `alert` on every configured channel."""
+    delivery = Delivery()
+    for conn_id, sender in ((SMTP_CONN_ID, _send_smtp), (WEBHOOK_CONN_ID, _send_webhook)):
+        connection = _connection(conn_id)
+        if connection is None:
+            delivery.skipped.append(conn_id)
+            continue
+        try:
+            sender(conn_id, connection, alert)
+        # any failure of a channel is reported, and the verdict stands anyway
+        except Exception as exc:
+            log.error("alert via %s failed: %s", conn_id, exc)
+            delivery.failed[conn_id] = f"{type(exc).__name__}: {exc}"
+        else:
+            log.info("alert sent via %s", conn_id)
+            delivery.sent.append(conn_id)
+    if not delivery.sent and not delivery.failed:
+        log.warning(
+            "no alert channel configured (Airflow connections %s, %s): the failure is only"
+            " in the task log and ops.gate_results",
+            SMTP_CONN_ID,
+            WEBHOOK_CONN_ID,
+        )
+    return delivery
+
+
+def _airflow_outside_a_task() -> None:
+    """Outside Airflow (`chiso run-month`, `chiso publish`), look where this project's Airflow
+    looks: its AIRFLOW_HOME and metadata database (connections added in the UI), besides
+    AIRFLOW_CONN_* variables. Inside a task Airflow is configured already and left alone."""
+    if "airflow" in sys.modules:
+        return
+    from chiso.config import settings
+    from chiso.orchestration.airflow import airflow_env
+
+    for key, value in airflow_env(settings()).items():
+        if key.startswith("AIRFLOW") and not key.startswith("AIRFLOW_CONN_"):
+            os.environ.setdefault(key, value)
+
+
+def _connection(conn_id: str) -> Any | None:
+    """The Airflow connection, or None when it is not defined anywhere Airflow looks."""
+    _airflow_outside_a_task()
+    from airflow.exceptions import AirflowNotFoundException
+    from airflow.sdk import BaseHook
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return None
+    # e.g. Airflow's metadata database not migrated yet: the channel cannot be configured there
+    except Exception as exc:
+        log.warning("could not look up Airflow connection %s: %s", conn_id, exc)
+        return None
+
+
+def _recipients(extra: dict[str, Any]) -> list[str]:
+    to = extra.get("to") or []
+    if isinstance(to, str):
+        to = [a.strip() for a in to.replace(";", ",").split(",")]
+    return [a for a in to if a]
+
+
+def _send_smtp(conn_id: str, connection: Any, alert: Alert) -> None:
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    recipients = _recipients(connection.extra_dejson)
+    if not recipients:
+        raise ValueError(f"connection {conn_id} has no recipients (extra 'to')")
+    with SmtpHook(smtp_conn_id=conn_id) as hook:
+        hook.send_email_smtp(to=recipients, subject=alert.subject, html_content=alert.html)
+
+
+def _send_webhook(conn_id: str, connection: Any, alert: Alert) -> None:
+    import httpx
+
+    extra = connection.extra_dejson
+    scheme = connection.schema or "https"
+    port = f":{connection.port}" if connection.port else ""
+    endpoint = str(extra.get("endpoint") or "/").lstrip("/")
+    url = f"{scheme}://{connection.host}{port}/{endpoint}"
+    headers = {"Content-Type": "application/json; charset=utf-8", **(extra.get("headers") or {})}
+    if connection.password:
+        headers["Authorization"] = f"Bearer {connection.password}"
+    transport = httpx.HTTPTransport(retries=3)
+    with httpx.Client(transport=transport, timeout=float(extra.get("timeout", 30))) as client:
+        response = client.post(
+            url, content=json.dumps(alert.payload, ensure_ascii=False).encode(), headers=headers
+        )
+        response.raise_for_status()

@@ -1,0 +1,163 @@
+"""The gate's suite files: where they are, what slice of which table each validates, and the
+values the suites take as parameters. Plain Python (no GX), so tests and lint read them cheaply.
+
+Suites live in ``expectations/<layer>/*.json`` (layers ``raw``, ``staging``, ``kpi``, validated in
+that order). Each is a GX 1.x ``ExpectationSuite`` document whose ``meta`` says what it validates:
+
+- ``table`` and ``month_column`` (and optionally ``filter``, equalities on plain words): the batch
+  is ``SELECT * FROM <table> WHERE <month_column> = DATE '<month>' [AND col = 'word' …]``; or
+- ``query``: a SELECT over the warehouse for derived batches (volume against the previous
+  month), with the placeholders below.
+
+Placeholders, in ``query`` and in an ``unexpected_rows_expectation``'s ``unexpected_rows_query``
+(GX's own ``{batch}`` is left for GX): ``{month}``, ``{previous_month}``, ``{next_month}`` (DATE
+literals) and ``{param:<name>}`` (a number from the parameters). Every value substituted is a
+``date`` or a checked number, never free text, so the SQL has no injection surface.
+
+Parameters: ``expectations/parameters.json`` holds the reviewed defaults (volume bounds …);
+``CHISO_GATE_<NAME>`` in the environment overrides one for a deployment (an Airflow worker's
+environment, a shell). The caller adds the month's facts (valid agencies, expected rows).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from chiso.config import EXPECTATIONS_DIR
+
+LAYERS = ("raw", "staging", "kpi")
+PARAMETERS_FILE = "parameters.json"
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+_PLACEHOLDER = re.compile(r"\{(month|previous_month|next_month|param:[a-z_][a-z0-9_]*)\}")
+
+
+class GateConfigError(RuntimeError):
+    """A suite or parameter file is malformed: the gate refuses to run rather than check less."""
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """A suite file plus the slice of the warehouse it validates."""
+
+    name: str
+    layer: str
+    path: Path
+    document: dict[str, Any]
+    table: str | None = None  # schema.table
+    month_column: str | None = None
+    row_filter: tuple[tuple[str, str], ...] = ()
+    query: str | None = None
+    # Columns shown in sample rows (raw keeps personal data: its suites show only the fields
+    # they check, the row number and the delivery). None: every column.
+    sample_columns: tuple[str, ...] | None = None
+
+    def batch_query(self, month: date, params: dict[str, Any]) -> str:
+        if self.query is not None:
+            # GX accepts a query asset only when it starts with SELECT (not WITH)
+            return f"SELECT * FROM ({render(self.query, month, params)}) AS derived"
+        schema, table = (self.table or "").split(".")
+        where = [f"\"{self.month_column}\" = DATE '{month.isoformat()}'"]
+        where += [f"\"{column}\" = '{value}'" for column, value in self.row_filter]
+        return f'SELECT * FROM "{schema}"."{table}" WHERE ' + " AND ".join(where)
+
+
+def month_literals(month: date) -> dict[str, str]:
+    previous = (month - timedelta(days=1)).replace(day=1)
+    following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return {
+        "month": f"DATE '{month.isoformat()}'",
+        "previous_month": f"DATE '{previous.isoformat()}'",
+        "next_month": f"DATE '{following.isoformat()}'",
+    }
+
+
+def render(text: str, month: date, params: dict[str, Any]) -> str:
+    """Substitute the placeholders (module docstring); unknown ones raise GateConfigError."""
+    literals = month_literals(month)
+
+    def substitute(match: re.Match[str]) -> str:
+        token = match.group(1)
+        if token.startswith("param:"):
+            name = token.removeprefix("param:")
+            value = params.get(name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise GateConfigError(f"placeholder {{{token}}}: parameter {name!r} is no number")
+            return repr(value)
+        return literals[token]
+
+    return _PLACEHOLDER.sub(substitute, text)
+
+
+def load_parameters(directory: Path | None = None) -> dict[str, Any]:
+    """The reviewed defaults, with CHISO_GATE_<NAME> environment overrides (numbers)."""
+    path = (directory or EXPECTATIONS_DIR) / PARAMETERS_FILE
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    params = {k: v["value"] for k, v in doc.items()}
+    for name, default in list(params.items()):
+        raw = os.environ.get(f"CHISO_GATE_{name.upper()}")
+        if raw is None:
+            continue
+        try:
+            params[name] = type(default)(raw)
+        except ValueError as exc:
+            raise GateConfigError(
+                f"CHISO_GATE_{name.upper()}={raw!r}: expected a {type(default).__name__}"
+            ) from exc
+    return params
+
+
+def load_suite_specs(directory: Path | None = None) -> list[SuiteSpec]:
+    """Read and sanity-check every suite file, layer by layer, files in name order."""
+    directory = directory or EXPECTATIONS_DIR
+    specs = []
+    for layer in LAYERS:
+        for path in sorted((directory / layer).glob("*.json")):
+            specs.append(_spec(path, layer))
+    if not specs:
+        raise GateConfigError(f"no suite files under {directory}/{{{','.join(LAYERS)}}}/")
+    names = [s.name for s in specs]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise GateConfigError(f"suite names must be unique; repeated: {duplicated}")
+    return specs
+
+
+def _spec(path: Path, layer: str) -> SuiteSpec:
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    meta = doc.get("meta") or {}
+    if not doc.get("name") or not doc.get("expectations"):
+        raise GateConfigError(f"{path}: a suite needs a name and at least one expectation")
+    sample_columns = meta.get("sample_columns")
+    if sample_columns is not None and not all(_IDENT.match(str(c)) for c in sample_columns):
+        raise GateConfigError(f"{path}: meta.sample_columns must be plain identifiers")
+    common = {
+        "name": doc["name"],
+        "layer": layer,
+        "path": path,
+        "document": doc,
+        "sample_columns": tuple(sample_columns) if sample_columns is not None else None,
+    }
+    if "query" in meta:
+        query = str(meta["query"])
+        if not re.match(r"^\s*(select|with)\b", query, re.IGNORECASE) or ";" in query:
+            raise GateConfigError(f"{path}: meta.query must be one SELECT statement")
+        return SuiteSpec(**common, query=query)
+    schema, _, table = str(meta.get("table", "")).partition(".")
+    month_column = str(meta.get("month_column", ""))
+    if not (_IDENT.match(schema) and _IDENT.match(table) and _IDENT.match(month_column)):
+        raise GateConfigError(
+            f"{path}: meta.table / meta.month_column missing or not plain identifiers"
+        )
+    row_filter = tuple((str(k), str(v)) for k, v in (meta.get("filter") or {}).items())
+    if not all(_IDENT.match(k) and _IDENT.match(v) for k, v in row_filter):
+        raise GateConfigError(f"{path}: meta.filter must map plain identifiers to plain words")
+    return SuiteSpec(
+        **common, table=f"{schema}.{table}", month_column=month_column, row_filter=row_filter
+    )

@@ -1,0 +1,626 @@
+"""End-to-end write-audit-publish on a real warehouse built from the simulator.
+
+Two months go through the whole slice (pull → dbt → GX gate → publish). Then each class of
+bad data is planted in the real tables of the second month, one at a time: the gate must
+stop it and name the expectation that caught it, the published version must stay readable
+and unchanged, the failure must be recorded with sample rows, and the alert must reach a
+local SMTP server and a local webhook, both configured as Airflow connections. Then the
+override, a correction that republishes a closed month as revision 2 with its diff, the
+idempotent rerun, and the atomicity of a publication as a reader sees it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+
+import psycopg
+import pytest
+
+from chiso import pipeline
+from chiso.cli import _api, simulator_start
+from tests.alert_receivers import Mailbox, Webhook, html_body, subject, wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
+
+M1, M2 = date(2020, 1, 1), date(2020, 2, 1)
+
+
+@dataclass
+class World:
+    env: object
+    mailbox: Mailbox
+    webhook: Webhook
+
+    @property
+    def settings(self):
+        return self.env.settings
+
+    @property
+    def urls(self):
+        return self.env.urls
+
+
+@pytest.fixture(scope="module")
+def world(chiso_env) -> Iterator[World]:
+    mailbox, webhook = Mailbox(), Webhook()
+    mailbox.controller.start()
+    conns = {
+        "AIRFLOW_CONN_CHISO_ALERT_SMTP": json.dumps(
+            mailbox.connection("truc-van-hanh@so-tttt.example.vn")
+        ),
+        "AIRFLOW_CONN_CHISO_ALERT_WEBHOOK": json.dumps(
+            {
+                "conn_type": "http",
+                "host": "127.0.0.1",
+                "port": webhook.port,
+                "schema": "http",
+                "password": "webhook-test-token",
+                "extra": {"endpoint": "/hooks/chiso"},
+            }
+        ),
+    }
+    saved = {k: os.environ.get(k) for k in conns}
+    os.environ.update(conns)
+    try:
+        s = chiso_env.settings
+        simulator_start(s)
+        api = _api(s)
+        for month in (M1, M2):
+            pipeline.run_month(s, month, api)
+        yield World(chiso_env, mailbox, webhook)
+    finally:
+        mailbox.controller.stop()
+        webhook.server.shutdown()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _published(url: str, month: date) -> list[tuple]:
+    """What a BI tool reads for the month: every published row, in a stable order."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select calendar, agency_key, indicator_code, numerator, denominator, value,"
+            " publication_id from marts.mart_kpi_monthly where period_month = %s"
+            " order by 1, 2, 3",
+            (month,),
+        ).fetchall()
+
+
+def _revisions(url: str, month: date) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select revision, gate_success, forced_reason, is_current from marts.kpi_publications"
+            " where period_month = %s order by revision",
+            (month,),
+        ).fetchall()
+
+
+# -- the classes of bad data -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Breakage:
+    """Plant one kind of bad data in the real tables of M2 (and take it out again)."""
+
+    name: str
+    apply: tuple[str, ...]
+    revert: tuple[str, ...]
+    suite: str
+    expectation: str
+
+
+RAW_ROW = (
+    "insert into raw.one_stop__dossiers (ma_ho_so, ma_tthc, don_vi_xu_ly, ngay_tiep_nhan,"
+    " trang_thai_ho_so, _batch_id, _extract_month, _row_number)"
+    " select {values}, _batch_id, _extract_month, 999999 from raw.one_stop__dossiers"
+    " where _extract_month = '{month}' limit 1"
+)
+DROP_PLANTED = "delete from raw.one_stop__dossiers where _row_number = 999999"
+A_DOSSIER = (
+    "(select dossier_id from staging.stg_one_stop__dossiers where received_month = '2020-02-01'"
+    " order by dossier_id limit 1)"
+)
+A_RATE_ROW = (
+    "(select ctid from audit.mart_kpi_monthly where period_month = '2020-02-01'"
+    " and indicator_code = 'dossier.early_rate' and calendar = 'calendar' and denominator > 0"
+    " order by agency_code limit 1)"
+)
+
+BREAKAGES = [
+    Breakage(
+        "raw: a date no layout reads",
+        (
+            RAW_ROW.format(
+                values="'BAD-DATE-1', '1.000001', don_vi_xu_ly, '31/02/2020', '2'", month=M2
+            ),
+        ),
+        (DROP_PLANTED,),
+        "raw_one_stop__dossiers",
+        "unexpected_rows_expectation",
+    ),
+    Breakage(
+        "raw: a required field left empty",
+        (RAW_ROW.format(values="'BAD-REQ-1', '', don_vi_xu_ly, ngay_tiep_nhan, '2'", month=M2),),
+        (DROP_PLANTED,),
+        "raw_one_stop__dossiers",
+        "unexpected_rows_expectation",
+    ),
+    Breakage(
+        "raw: a dossier delivered twice in the month",
+        (RAW_ROW.format(values="ma_ho_so, ma_tthc, don_vi_xu_ly, ngay_tiep_nhan, '2'", month=M2),),
+        (DROP_PLANTED,),
+        "raw_one_stop__dossiers",
+        "expect_column_values_to_be_unique",
+    ),
+    Breakage(
+        "raw: the landing table's schema changed",
+        ("alter table raw.one_stop__dossiers add column ma_bi_mat text",),
+        ("alter table raw.one_stop__dossiers drop column ma_bi_mat",),
+        "raw_one_stop__dossiers",
+        "expect_table_columns_to_match_set",
+    ),
+    Breakage(
+        "staging: a channel outside the documented codes",
+        (
+            "create table public.saved_channel as select dossier_id, channel"
+            f" from staging.stg_one_stop__dossiers where dossier_id = {A_DOSSIER}",
+            "update staging.stg_one_stop__dossiers set channel = 'fax'"
+            " where dossier_id = (select dossier_id from public.saved_channel)",
+        ),
+        (
+            "update staging.stg_one_stop__dossiers d set channel = s.channel"
+            " from public.saved_channel s where d.dossier_id = s.dossier_id",
+            "drop table public.saved_channel",
+        ),
+        "staging_one_stop__dossiers",
+        "expect_column_values_to_be_in_set",
+    ),
+    Breakage(
+        "staging: a deadline before receipt",
+        (
+            "create table public.saved_due as select dossier_id, due_at"
+            f" from staging.stg_one_stop__dossiers where dossier_id = {A_DOSSIER}",
+            "update staging.stg_one_stop__dossiers set due_at = received_at - interval '3 days'"
+            " where dossier_id = (select dossier_id from public.saved_due)",
+        ),
+        (
+            "update staging.stg_one_stop__dossiers d set due_at = s.due_at"
+            " from public.saved_due s where d.dossier_id = s.dossier_id",
+            "drop table public.saved_due",
+        ),
+        "staging_one_stop__dossiers",
+        "expect_column_pair_values_a_to_be_greater_than_b",
+    ),
+    Breakage(
+        "staging: an agency code that did not exist on the day (a post-2025 code)",
+        (
+            "create table public.saved_agency as select dossier_id, agency_code"
+            f" from staging.stg_one_stop__dossiers where dossier_id = {A_DOSSIER}",
+            "update staging.stg_one_stop__dossiers set agency_code = (select agency_code"
+            " from audit.dim_agency where valid_from >= '2025-07-01' order by 1 limit 1)"
+            " where dossier_id = (select dossier_id from public.saved_agency)",
+        ),
+        (
+            "update staging.stg_one_stop__dossiers d set agency_code = s.agency_code"
+            " from public.saved_agency s where d.dossier_id = s.dossier_id",
+            "drop table public.saved_agency",
+        ),
+        "staging_one_stop__dossiers",
+        "unexpected_rows_expectation",
+    ),
+    Breakage(
+        "kpi: an agency × indicator missing",
+        (
+            "create table public.saved_kpi as select * from audit.mart_kpi_monthly"
+            f" where ctid = {A_RATE_ROW}",
+            "delete from audit.mart_kpi_monthly where (period_month, calendar, agency_key,"
+            " indicator_code) in (select period_month, calendar, agency_key, indicator_code"
+            " from public.saved_kpi)",
+        ),
+        (
+            "insert into audit.mart_kpi_monthly select * from public.saved_kpi",
+            "drop table public.saved_kpi",
+        ),
+        "kpi_monthly",
+        "unexpected_rows_expectation",
+    ),
+    Breakage(
+        "kpi: a rate above 100 %",
+        (
+            "create table public.saved_kpi as select * from audit.mart_kpi_monthly"
+            f" where ctid = {A_RATE_ROW}",
+            "update audit.mart_kpi_monthly m set numerator = m.denominator + 5,"
+            " value = (m.denominator + 5) / m.denominator from public.saved_kpi s"
+            " where (m.period_month, m.calendar, m.agency_key, m.indicator_code)"
+            " = (s.period_month, s.calendar, s.agency_key, s.indicator_code)",
+        ),
+        (
+            "update audit.mart_kpi_monthly m set numerator = s.numerator, value = s.value"
+            " from public.saved_kpi s where (m.period_month, m.calendar, m.agency_key,"
+            " m.indicator_code) = (s.period_month, s.calendar, s.agency_key, s.indicator_code)",
+            "drop table public.saved_kpi",
+        ),
+        "kpi_monthly_rates",
+        "expect_column_values_to_be_between",
+    ),
+    Breakage(
+        "kpi: the month's volume collapses against the previous month",
+        (
+            "create table public.saved_kpi as select * from audit.mart_kpi_monthly"
+            " where period_month = '2020-02-01' and indicator_code = 'dossier.received'",
+            "update audit.mart_kpi_monthly set numerator = floor(numerator / 10)"
+            " where period_month = '2020-02-01' and indicator_code = 'dossier.received'",
+        ),
+        (
+            "update audit.mart_kpi_monthly m set numerator = s.numerator from public.saved_kpi s"
+            " where (m.period_month, m.calendar, m.agency_key, m.indicator_code)"
+            " = (s.period_month, s.calendar, s.agency_key, s.indicator_code)",
+            "drop table public.saved_kpi",
+        ),
+        "kpi_monthly_volume",
+        "expect_column_values_to_be_between",
+    ),
+    Breakage(
+        "kpi: the mart's counts no longer add up to the dossiers",
+        (
+            "create table public.saved_fact as select * from audit.fct_dossiers"
+            " where received_date >= '2020-02-01' and received_date < '2020-03-01'"
+            " order by dossier_id limit 1",
+            "delete from audit.fct_dossiers where dossier_id = (select dossier_id"
+            " from public.saved_fact)",
+        ),
+        (
+            "insert into audit.fct_dossiers select * from public.saved_fact",
+            "drop table public.saved_fact",
+        ),
+        "kpi_monthly_reconciliation",
+        "unexpected_rows_expectation",
+    ),
+]
+
+
+@contextlib.contextmanager
+def planted(url: str, breakage: Breakage) -> Iterator[None]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for stmt in breakage.apply:
+            conn.execute(stmt)
+    try:
+        yield
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            for stmt in breakage.revert:
+                conn.execute(stmt)
+
+
+def test_the_built_months_pass_the_gate_and_are_published(world: World) -> None:
+    for month in (M1, M2):
+        assert _revisions(world.urls.bi_reader, month) == [(1, True, None, True)]
+        assert _published(world.urls.bi_reader, month)
+    assert (world.settings.data_docs_dir / f"{M2:%Y-%m}" / "index.html").exists()
+
+
+@pytest.mark.parametrize("breakage", BREAKAGES, ids=[b.name for b in BREAKAGES])
+def test_each_class_of_bad_data_is_stopped_and_alerted(world: World, breakage: Breakage) -> None:
+    before = _published(world.urls.bi_reader, M2)
+    revisions = _revisions(world.urls.bi_reader, M2)
+    mails, hooks = len(world.mailbox.messages), len(world.webhook.received)
+    with planted(world.urls.admin, breakage):
+        with pytest.raises(pipeline.GateFailed) as failed:
+            pipeline.validate(world.settings, M2)
+        outcome = failed.value.outcome
+        with pytest.raises(Exception, match="gate failed"):
+            pipeline.publish(world.settings, M2, None, outcome.gate_run_id)
+        # the published version stays, readable and unchanged, while the audit area is bad
+        assert _published(world.urls.bi_reader, M2) == before
+    assert _revisions(world.urls.bi_reader, M2) == revisions
+
+    with psycopg.connect(world.urls.admin) as conn:
+        success, failures, alerts = conn.execute(
+            "select success, failures, alerts from ops.gate_results where gate_run_id = %s",
+            (outcome.gate_run_id,),
+        ).fetchone()
+    assert success is False
+    wanted = (breakage.suite, breakage.expectation)
+    caught = [f for f in failures if (f["suite"], f["expectation"]) == wanted]
+    found = [(f["suite"], f["expectation"]) for f in failures]
+    assert caught, f"{breakage.name}: caught by {found}"
+    # a data finding, not an expectation GX could not evaluate
+    assert not any(isinstance(f["observed"], dict) and "error" in f["observed"] for f in caught)
+    if breakage.expectation != "expect_table_columns_to_match_set":
+        assert any(f["sample_rows"] for f in caught), "the failure shows offending rows"
+    assert sorted(alerts["sent"]) == ["chiso_alert_smtp", "chiso_alert_webhook"]
+
+    assert wait_for(lambda: len(world.mailbox.messages) > mails)
+    recipients, message = world.mailbox.messages[-1]
+    assert recipients == ["truc-van-hanh@so-tttt.example.vn"]
+    title = subject(message)
+    assert "Tháng 02/2020" in title and "KHÔNG công bố" in title
+    body = html_body(message)
+    assert breakage.suite in body and outcome.gate_run_id in body
+
+    assert wait_for(lambda: len(world.webhook.received) > hooks)
+    path, headers, payload = world.webhook.received[-1]
+    assert path == "/hooks/chiso"
+    assert headers["Authorization"] == "Bearer webhook-test-token"
+    assert payload["month"] == "2020-02" and payload["gate_run_id"] == outcome.gate_run_id
+    assert (breakage.suite, breakage.expectation) in {
+        (f["suite"], f["expectation"]) for f in payload["failures"]
+    }
+
+
+def test_bad_data_in_another_month_does_not_fail_this_one(world: World) -> None:
+    """Each suite reads the validated month only: January's bad rows leave February's verdict."""
+    january = [
+        Breakage(
+            "raw January",
+            (
+                RAW_ROW.format(
+                    values="'BAD-DATE-2', '1.000001', don_vi_xu_ly, '31/02/2020', '2'", month=M1
+                ),
+            ),
+            (DROP_PLANTED,),
+            "",
+            "",
+        ),
+        Breakage(
+            "kpi January",
+            (
+                "update audit.mart_kpi_monthly set value = value + 5 where period_month ="
+                " '2020-01-01' and unit = 'ratio' and value is not null",
+            ),
+            (
+                "update audit.mart_kpi_monthly set value = value - 5 where period_month ="
+                " '2020-01-01' and unit = 'ratio' and value is not null",
+            ),
+            "",
+            "",
+        ),
+    ]
+    with planted(world.urls.admin, january[0]), planted(world.urls.admin, january[1]):
+        assert pipeline.validate(world.settings, M2).success
+        assert not pipeline.validate(world.settings, M1, raise_on_failure=False).success
+
+
+def test_an_expectation_that_cannot_be_evaluated_fails_closed(world: World, tmp_path) -> None:
+    """A column the suite expects but the table lacks is not bad data, yet it must block
+    publication, saying why, rather than pass unchecked."""
+    import shutil
+
+    from chiso.config import EXPECTATIONS_DIR
+    from chiso.quality.gate import validate_month
+
+    directory = tmp_path / "expectations"
+    shutil.copytree(EXPECTATIONS_DIR, directory)
+    path = directory / "staging" / "one_stop__dossiers.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["expectations"].append(
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "renamed_column"}}
+    )
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    url = world.urls.transformer
+    agencies, indicators, rows = pipeline._gate_parameters(url, M2)
+    result = validate_month(
+        url,
+        M2,
+        valid_agency_codes=agencies,
+        indicator_codes=indicators,
+        expected_rows=rows,
+        expectations_dir=directory,
+    )
+    assert not result.success
+    (failure,) = result.failures
+    assert failure.column == "renamed_column" and "error" in failure.observed
+    assert "NOT EVALUATED" in result.summary()
+
+
+def test_raw_failures_name_the_delivery_row_and_field_but_no_personal_data(world: World) -> None:
+    breakage = BREAKAGES[0]
+    with planted(world.urls.admin, breakage):
+        outcome = pipeline.validate(world.settings, M2, raise_on_failure=False)
+    with psycopg.connect(world.urls.admin) as conn:
+        failures = conn.execute(
+            "select failures from ops.gate_results where gate_run_id = %s", (outcome.gate_run_id,)
+        ).fetchone()[0]
+    (typed,) = [f for f in failures if "parse" in (f["description"] or "")]
+    (row,) = typed["sample_rows"]
+    assert row["row_number"] == 999999 and row["field"] == "ngay_tiep_nhan"
+    assert row["value"] == "31/02/2020" and row["delivery"]
+    assert set(row) == {"delivery", "row_number", "field", "value"}
+
+
+def test_forced_publication_needs_a_reason_and_is_recorded(world: World) -> None:
+    from chiso.cli import main
+
+    breakage = next(b for b in BREAKAGES if b.suite == "kpi_monthly_rates")
+    reason = "Sở Nội vụ xác nhận số liệu; lỗi hiển thị của hệ thống một cửa"
+    before = _revisions(world.urls.bi_reader, M2)
+    with planted(world.urls.admin, breakage):
+        assert main(["publish", "--month", "2020-02"]) == 1
+        assert main(["publish", "--month", "2020-02", "--force"]) == 2
+        assert _revisions(world.urls.bi_reader, M2) == before
+        assert main(["publish", "--month", "2020-02", "--force", "--reason", reason]) == 0
+    forced = _revisions(world.urls.bi_reader, M2)
+    assert forced[-1] == (before[-1][0] + 1, False, reason, True)
+    report = (world.settings.reports_dir / "bao-cao-2020-02.html").read_text(encoding="utf-8")
+    assert reason in report and "KHÔNG đạt" in report
+    # the data is good again: publishing records a revision that passed the gate
+    assert main(["publish", "--month", "2020-02"]) == 0
+    assert _revisions(world.urls.bi_reader, M2)[-1] == (before[-1][0] + 2, True, None, True)
+
+
+def test_correcting_a_closed_month_publishes_revision_n_plus_1_with_its_diff(
+    world: World,
+) -> None:
+    """A dossier of January is withdrawn by a corrected delivery: republishing January creates
+    the next revision, stores what changed (old → new), shows it in the report, keeps the
+    earlier revision in the history, and a rerun without changes creates nothing."""
+    s, urls = world.settings, world.urls
+    with psycopg.connect(urls.admin) as conn:
+        agency, dossier = conn.execute(
+            "select agency_code, dossier_id from audit.fct_dossiers"
+            " where received_date >= %s and received_date < %s order by 2 limit 1",
+            (M1, M2),
+        ).fetchone()
+        received_before = conn.execute(
+            "select numerator from marts.mart_kpi_monthly where period_month = %s and"
+            " calendar = 'calendar' and agency_code = %s and indicator_code = 'dossier.received'",
+            (M1, agency),
+        ).fetchone()[0]
+        # the corrected deliveries: a new batch in the ledger for each table holding the
+        # dossier (its events and supplements go with it), without the dossier
+        for table in ("one_stop__dossiers", "one_stop__supplements", "one_stop__progress_events"):
+            batches = conn.execute(
+                f"select distinct _batch_id from raw.{table} where trim(ma_ho_so) = %s",
+                (dossier,),
+            ).fetchall()
+            for (old,) in batches:
+                new = uuid.uuid4()
+                conn.execute(
+                    "insert into raw.ingest_batches (batch_id, source, target_table,"
+                    " extract_month, origin, status, row_count, finished_at) select %s, source,"
+                    " target_table, extract_month, 'bản sửa (test)', 'loaded', row_count, now()"
+                    " from raw.ingest_batches where batch_id = %s",
+                    (new, old),
+                )
+                conn.execute(
+                    "update raw.ingest_batches set status = 'replaced' where batch_id = %s",
+                    (old,),
+                )
+                conn.execute(
+                    f"update raw.{table} set _batch_id = %s where _batch_id = %s", (new, old)
+                )
+            conn.execute(f"delete from raw.{table} where trim(ma_ho_so) = %s", (dossier,))
+    revision = _revisions(urls.bi_reader, M1)[-1][0]
+    invocation = pipeline.transform(s, M1)
+    gate = pipeline.validate(s, M1, dbt_invocation_id=invocation)
+    pub = pipeline.publish(s, M1, invocation, gate.gate_run_id)
+    assert pub.created and pub.revision == revision + 1 and pub.changed_rows
+
+    with psycopg.connect(urls.bi_reader) as conn:
+        received_after = conn.execute(
+            "select numerator from marts.mart_kpi_monthly where period_month = %s and"
+            " calendar = 'calendar' and agency_code = %s and indicator_code = 'dossier.received'",
+            (M1, agency),
+        ).fetchone()[0]
+        change = conn.execute(
+            "select old_numerator, new_numerator, change from marts.kpi_revision_changes"
+            " where period_month = %s and revision = %s and mart = 'mart_kpi_monthly'"
+            " and calendar = 'calendar' and agency_code = %s"
+            " and indicator_code = 'dossier.received'",
+            (M1, pub.revision, agency),
+        ).fetchone()
+        history = conn.execute(
+            "select revision, numerator from marts.mart_kpi_monthly__revisions"
+            " where period_month = %s and calendar = 'calendar' and agency_code = %s"
+            " and indicator_code = 'dossier.received' order by revision",
+            (M1, agency),
+        ).fetchall()
+    assert received_after == received_before - 1
+    assert change == (received_before, received_after, "changed")
+    assert history[-2:] == [(revision, received_before), (pub.revision, received_after)]
+    report = pipeline.report(s, M1).read_text(encoding="utf-8")
+    assert f"Điều chỉnh so với lần công bố thứ {revision}" in report
+
+    # rerun: nothing changed, so no new revision
+    again = pipeline.publish(
+        s, M1, invocation, pipeline.validate(s, M1, dbt_invocation_id=invocation).gate_run_id
+    )
+    assert not again.created and again.revision == pub.revision
+
+
+def test_readers_never_see_half_a_publication(world: World) -> None:
+    """While revisions of a month are published one after another, every read of the view
+    (BI's query) sees exactly one complete revision."""
+    from chiso.publish import publish_month
+
+    s, urls = world.settings, world.urls
+    expected_rows = len(_published(urls.bi_reader, M2))
+    stop = threading.Event()
+    seen: list[tuple] = []
+
+    def read() -> None:
+        with psycopg.connect(urls.bi_reader, autocommit=True) as conn:
+            while not stop.is_set():
+                seen.append(
+                    conn.execute(
+                        "select count(*), count(distinct publication_id)"
+                        " from marts.mart_kpi_monthly where period_month = %s",
+                        (M2,),
+                    ).fetchone()
+                )
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        gate = pipeline.validate(s, M2)
+        for i in range(3):
+            # a forced republication makes a new revision each time, with the same rows
+            publish_month(
+                urls.transformer,
+                M2,
+                dbt_invocation_id=None,
+                gate_success=True,
+                gate_run_id=gate.gate_run_id,
+                forced_reason=f"kiểm thử đọc đồng thời {i}",
+            )
+    finally:
+        stop.set()
+        reader.join()
+    assert len(seen) > 10
+    assert set(seen) == {(expected_rows, 1)}
+
+
+def test_a_single_table_layout_migrates_to_revisions(world: World) -> None:
+    """A warehouse published before revisions held marts.mart_kpi_monthly as one table: the
+    next publication turns it into the history table behind a view, rows and revision kept."""
+    from chiso.publish import ensure_published_schema
+
+    urls = world.urls
+    before = _published(urls.bi_reader, M1)
+    with psycopg.connect(urls.transformer) as conn:
+        for mart in ("mart_kpi_monthly", "mart_kpi_rollups"):
+            conn.execute(f"create table marts.{mart}__old as select * from marts.{mart}")
+            conn.execute(f"alter table marts.{mart}__old drop column revision")
+            conn.execute(f"drop view marts.{mart} cascade")
+            conn.execute(f"drop table marts.{mart}__revisions")
+            conn.execute(f"alter table marts.{mart}__old rename to {mart}")
+        conn.execute("delete from ops.publication_heads")
+        conn.commit()
+        ensure_published_schema(conn)
+        conn.commit()
+        kinds = dict(
+            conn.execute(
+                "select relname, relkind from pg_class where relnamespace = 'marts'::regnamespace"
+                " and relname like 'mart_kpi_%'"
+            ).fetchall()
+        )
+    assert kinds["mart_kpi_monthly"] == "v" and kinds["mart_kpi_monthly__revisions"] == "r"
+    assert _published(urls.bi_reader, M1) == before
+
+
+def test_docs_site_links_each_months_latest_data_docs(world: World) -> None:
+    """`chiso docs` assembles the static site: rendered docs, dbt docs, and for each month the
+    GX Data Docs of its latest validation with the verdict, the current revision and the report."""
+    from chiso.site import build
+
+    index = build(world.settings)
+    site = index.parent
+    page = index.read_text(encoding="utf-8")
+    for month in (M1, M2):
+        assert f'href="data-docs/{month:%Y-%m}/index.html"' in page
+        data_docs = (site / "data-docs" / f"{month:%Y-%m}" / "index.html").read_text()
+        assert "kpi_monthly_volume" in data_docs or "validations" in data_docs
+    assert (site / "dbt" / "index.html").exists() and (site / "dbt" / "catalog.json").exists()
+    architecture = (site / "docs" / "architecture.html").read_text(encoding="utf-8")
+    assert "Write-audit-publish" in architecture
+    assert 'href="indicator-rules.html"' in architecture
