@@ -4,6 +4,9 @@ Both channels are Airflow connections, configured where operators configure the 
 UI, `airflow connections add`, a secrets backend, or an ``AIRFLOW_CONN_<ID>`` environment
 variable, which also serves `chiso run-month` and `chiso publish` outside Airflow):
 
+Outside Airflow only the environment variables (and a secrets backend configured by the
+environment) are read, not Airflow's metadata database.
+
 - ``chiso_alert_smtp`` (type ``smtp``): host, port, login and password of the mail relay;
   extra ``from_email``, ``to`` (a list or comma-separated addresses) and Airflow's SMTP
   options (``disable_ssl``, ``disable_tls``, ``timeout``, ``retry_limit``). Sent with Airflow's
@@ -163,17 +166,15 @@ def send(alert: Alert) -> Delivery:
 
 
 def _airflow_outside_a_task() -> None:
-    """Outside Airflow (`chiso run-month`, `chiso publish`), look where this project's Airflow
-    looks: its AIRFLOW_HOME and metadata database (connections added in the UI), besides
-    AIRFLOW_CONN_* variables. Inside a task Airflow is configured already and left alone."""
-    if "airflow" in sys.modules:
+    """Outside Airflow (`chiso run-month`, `chiso publish`) Airflow finds the channels in
+    AIRFLOW_CONN_* variables (and any secrets backend the environment configures); its home
+    is the project's, so importing it writes nothing under ~/airflow. Inside a task Airflow is
+    configured already and left alone."""
+    if "airflow" in sys.modules or "AIRFLOW_HOME" in os.environ:
         return
     from chiso.config import settings
-    from chiso.orchestration.airflow import airflow_env
 
-    for key, value in airflow_env(settings()).items():
-        if key.startswith("AIRFLOW") and not key.startswith("AIRFLOW_CONN_"):
-            os.environ.setdefault(key, value)
+    os.environ["AIRFLOW_HOME"] = str(settings().airflow_home)
 
 
 def _connection(conn_id: str) -> Any | None:

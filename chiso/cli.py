@@ -188,7 +188,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    pub = publish(s, month, None, gate.gate_run_id, forced_reason=reason if args.force else None)
+    if args.force and gate.success:
+        _print("the gate passed: publishing normally, --force and its reason are not recorded")
+    forced = reason if args.force and not gate.success else None
+    pub = publish(s, month, None, gate.gate_run_id, forced_reason=forced)
     if not pub.created:
         _print(f"{args.month} unchanged: revision {pub.revision} stays current")
     else:
