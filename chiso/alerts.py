@@ -1,4 +1,5 @@
-"""Alerts to operators when a month fails the gate: e-mail over SMTP and/or a webhook.
+"""Alerts to operators when a month fails the gate, or a pipeline task fails for good (its
+retries spent): e-mail over SMTP and/or a webhook.
 
 Both channels are Airflow connections, configured where operators configure the rest (the
 UI, `airflow connections add`, a secrets backend, or an ``AIRFLOW_CONN_<ID>`` environment
@@ -138,11 +139,63 @@ def gate_failure_alert(
     return Alert(subject, text, f"<html><body>{body}</body></html>", payload)
 
 
+def task_failure_alert(
+    *,
+    dag_id: str,
+    task_id: str,
+    month: str | None,
+    try_number: int | None,
+    error: str,
+    log_url: str | None = None,
+) -> Alert:
+    """The alert for a pipeline task that failed for good (its retries spent): a source that
+    could not be pulled, a dbt build that broke. The month is not published; what was
+    published before stays."""
+    where = f"tháng {month}" if month else "kỳ chạy"
+    subject = f"[chiso] Lỗi pipeline {dag_id}.{task_id} ({where}): số liệu chưa được công bố"
+    error = error.strip()[:2000]
+    attempt = f" sau {try_number} lần thử" if try_number else ""
+    text = "\n".join(
+        [
+            f"Tác vụ {task_id} của {dag_id} ({where}) thất bại{attempt}.",
+            "Số liệu của kỳ này chưa được công bố; bản công bố trước (nếu có) được giữ nguyên.",
+            f"Lỗi: {error}",
+            *([f"Nhật ký: {log_url}"] if log_url else []),
+            "Xử lý: xem docs/runbook.md, sửa nguyên nhân rồi chạy lại tác vụ (Clear)"
+            " trong Airflow.",
+        ]
+    )
+    body = (
+        f"<p><b>Tác vụ {html.escape(task_id)}</b> của {html.escape(dag_id)} ({html.escape(where)})"
+        f" thất bại{html.escape(attempt)}. Số liệu của kỳ này chưa được công bố; bản công bố"
+        f" trước (nếu có) được giữ nguyên.</p><pre>{html.escape(error)}</pre>"
+        + (f'<p><a href="{html.escape(log_url)}">Nhật ký</a></p>' if log_url else "")
+    )
+    payload = {
+        "event": "chiso.task_failed",
+        "dag_id": dag_id,
+        "task_id": task_id,
+        "month": month,
+        "try_number": try_number,
+        "error": error,
+        "log_url": log_url,
+        "text": f"{subject}\n{text}",
+    }
+    return Alert(subject, text, f"<html><body>{body}</body></html>", payload)
+
+
 def send(alert: Alert) -> Delivery:
     """Send `alert` on every configured channel."""
     delivery = Delivery()
     for conn_id, sender in ((SMTP_CONN_ID, _send_smtp), (WEBHOOK_CONN_ID, _send_webhook)):
-        connection = _connection(conn_id)
+        try:
+            connection = _connection(conn_id)
+        # defined but unreadable (malformed URI or JSON, secrets backend down): a channel that
+        # should have carried the alert and did not, so failed, not skipped
+        except Exception as exc:
+            log.error("could not look up Airflow connection %s: %s", conn_id, exc)
+            delivery.failed[conn_id] = f"connection lookup: {type(exc).__name__}: {exc}"
+            continue
         if connection is None:
             delivery.skipped.append(conn_id)
             continue
@@ -178,7 +231,8 @@ def _airflow_outside_a_task() -> None:
 
 
 def _connection(conn_id: str) -> Any | None:
-    """The Airflow connection, or None when it is not defined anywhere Airflow looks."""
+    """The Airflow connection, or None when it is not defined anywhere Airflow looks; any
+    other error of the lookup is raised."""
     _airflow_outside_a_task()
     from airflow.exceptions import AirflowNotFoundException
     from airflow.sdk import BaseHook
@@ -187,10 +241,30 @@ def _connection(conn_id: str) -> Any | None:
         return BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
         return None
-    # e.g. Airflow's metadata database not migrated yet: the channel cannot be configured there
-    except Exception as exc:
-        log.warning("could not look up Airflow connection %s: %s", conn_id, exc)
-        return None
+
+
+def webhook_url(connection: Any) -> str:
+    """The address to post to. Accepts the forms an operator writes: a host with the scheme
+    in `schema` (or `conn_type` http/https), a host that is already a URL, and an endpoint
+    in extra `endpoint` or in the path of a URI-style connection (which lands in `schema`)."""
+    extra = connection.extra_dejson
+    host = (connection.host or "").strip()
+    schema = (connection.schema or "").strip()
+    endpoint = str(extra.get("endpoint") or "").strip()
+    if "://" in host:
+        base = host.rstrip("/")
+        if connection.port and base.count(":") == 1:
+            base = f"{base}:{connection.port}"
+    else:
+        if schema in ("http", "https"):
+            scheme = schema
+        else:
+            scheme = connection.conn_type if connection.conn_type in ("http", "https") else "https"
+            # `http://host/hooks/abc` as a URI keeps `hooks/abc` in schema: it is the path
+            endpoint = endpoint or schema
+        port = f":{connection.port}" if connection.port else ""
+        base = f"{scheme}://{host}{port}"
+    return f"{base}/{endpoint.lstrip('/')}"
 
 
 def _recipients(extra: dict[str, Any]) -> list[str]:
@@ -214,10 +288,7 @@ def _send_webhook(conn_id: str, connection: Any, alert: Alert) -> None:
     import httpx
 
     extra = connection.extra_dejson
-    scheme = connection.schema or "https"
-    port = f":{connection.port}" if connection.port else ""
-    endpoint = str(extra.get("endpoint") or "/").lstrip("/")
-    url = f"{scheme}://{connection.host}{port}/{endpoint}"
+    url = webhook_url(connection)
     headers = {"Content-Type": "application/json; charset=utf-8", **(extra.get("headers") or {})}
     if connection.password:
         headers["Authorization"] = f"Bearer {connection.password}"

@@ -166,6 +166,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     ops.publications and shown in the report.
     """
     from chiso.pipeline import parse_month, publish, report, validate
+    from chiso.publish import PublishError
 
     reason = (args.reason or "").strip()
     if args.force and not reason:
@@ -191,7 +192,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
     if args.force and gate.success:
         _print("the gate passed: publishing normally, --force and its reason are not recorded")
     forced = reason if args.force and not gate.success else None
-    pub = publish(s, month, None, gate.gate_run_id, forced_reason=forced)
+    try:
+        pub = publish(s, month, None, gate.gate_run_id, forced_reason=forced)
+    except (PublishError, LookupError, ValueError) as exc:
+        print(f"error: {exc}; the published version stays", file=sys.stderr)
+        return 1
     if not pub.created:
         _print(f"{args.month} unchanged: revision {pub.revision} stays current")
     else:

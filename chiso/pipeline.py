@@ -32,7 +32,8 @@ alter table ops.gate_results
     add column if not exists gate_run_id uuid,
     add column if not exists dbt_invocation_id text,
     add column if not exists data_docs text,
-    add column if not exists alerts jsonb;
+    add column if not exists alerts jsonb,
+    add column if not exists audit_fingerprint text;
 create unique index if not exists gate_results__run_idx on ops.gate_results (gate_run_id);
 """
 
@@ -55,6 +56,9 @@ class GateOutcome:
     summary: str
     data_docs: str | None
     alerts: dict | None = None
+    dbt_invocation_id: str | None = None
+    # chiso.publish.audit_fingerprint of the rows validated: what the publisher compares
+    audit_fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,9 +169,15 @@ def validate(
     import uuid
 
     from chiso.db.bootstrap import urls
+    from chiso.publish import audit_fingerprint
     from chiso.quality.gate import validate_month
+    from chiso.transform.dbt import latest_build_invocation
 
     url = urls(settings).transformer
+    with psycopg.connect(url) as conn:
+        # before the gate reads them: a rebuild during validation makes publishing refuse
+        fingerprint = audit_fingerprint(conn, month)
+        dbt_invocation_id = dbt_invocation_id or latest_build_invocation(conn)
     agencies, indicators, expected_rows = _gate_parameters(url, month)
     result = validate_month(
         url,
@@ -179,9 +189,6 @@ def validate(
     )
     gate_run_id = str(uuid.uuid4())
     data_docs = str(result.data_docs) if result.data_docs else None
-    alerts = None
-    if not result.success:
-        alerts = _alert(url, result, gate_run_id, data_docs)
     failures = [
         {
             "suite": f.suite,
@@ -194,11 +201,12 @@ def validate(
         }
         for f in result.failures
     ]
+    # Recorded before alerting: a notifier that breaks must not lose the failing expectations.
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(GATE_RESULTS_DDL)
         conn.execute(
             "insert into ops.gate_results (period_month, success, evaluated, failures,"
-            " gate_run_id, dbt_invocation_id, data_docs, alerts)"
+            " gate_run_id, dbt_invocation_id, data_docs, audit_fingerprint)"
             " values (%s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 month,
@@ -208,10 +216,21 @@ def validate(
                 gate_run_id,
                 dbt_invocation_id,
                 data_docs,
-                json.dumps(alerts) if alerts is not None else None,
+                fingerprint,
             ),
         )
-    outcome = GateOutcome(gate_run_id, month, result.success, result.summary(), data_docs, alerts)
+    alerts = None
+    if not result.success:
+        alerts = _alert(url, result, gate_run_id, data_docs)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "update ops.gate_results set alerts = %s where gate_run_id = %s",
+                (json.dumps(alerts), gate_run_id),
+            )
+    outcome = GateOutcome(
+        gate_run_id, month, result.success, result.summary(), data_docs, alerts,
+        dbt_invocation_id, fingerprint,
+    )  # fmt: skip
     if not result.success:
         message = f"{month:%Y-%m} failed validation; not published:\n{result.summary()}"
         if raise_on_failure:
@@ -223,7 +242,19 @@ def validate(
 
 
 def _alert(url: str, result, gate_run_id: str, data_docs: str | None) -> dict:
-    """Alert the operators of a failed gate; returns what was sent, skipped and failed."""
+    """Alert the operators of a failed gate; returns what was sent, skipped and failed.
+
+    Never raises: the gate's outcome is what stops the month, and an alert that could not be
+    built or sent is recorded as failed (ops.gate_results.alerts) and logged.
+    """
+    try:
+        return _send_alert(url, result, gate_run_id, data_docs)
+    except Exception as exc:  # any notifier error is recorded, not raised
+        log.exception("alert for the failed gate of %s could not be sent", f"{result.month:%Y-%m}")
+        return {"sent": [], "skipped": [], "failed": {"alert": f"{type(exc).__name__}: {exc}"}}
+
+
+def _send_alert(url: str, result, gate_run_id: str, data_docs: str | None) -> dict:
     from dataclasses import asdict
 
     from chiso import alerts
@@ -254,15 +285,15 @@ def gate_outcome(settings: Settings, gate_run_id: str) -> GateOutcome:
 
     with psycopg.connect(urls(settings).transformer) as conn:
         row = conn.execute(
-            "select period_month, success, failures, data_docs, alerts from ops.gate_results"
-            " where gate_run_id = %s",
+            "select period_month, success, failures, data_docs, alerts, dbt_invocation_id,"
+            " audit_fingerprint from ops.gate_results where gate_run_id = %s",
             (gate_run_id,),
         ).fetchone()
     if row is None:
         raise LookupError(f"no validation {gate_run_id} in ops.gate_results")
-    month, success, failures, data_docs, alerts = row
+    month, success, failures, data_docs, alerts, dbt_id, fingerprint = row
     summary = "\n".join(f.get("summary", "") for f in failures)
-    return GateOutcome(gate_run_id, month, success, summary, data_docs, alerts)
+    return GateOutcome(gate_run_id, month, success, summary, data_docs, alerts, dbt_id, fingerprint)
 
 
 def publish(
@@ -281,13 +312,18 @@ def publish(
     outcome = gate_outcome(settings, gate_run_id)
     if outcome.month != month:
         raise ValueError(f"validation {gate_run_id} is of {outcome.month:%Y-%m}, not {month:%Y-%m}")
+    if outcome.audit_fingerprint is None:
+        raise ValueError(
+            f"validation {gate_run_id} did not record which rows it read; validate the month again"
+        )
     return publish_month(
         urls(settings).transformer,
         month,
-        dbt_invocation_id=dbt_invocation_id,
+        dbt_invocation_id=dbt_invocation_id or outcome.dbt_invocation_id,
         gate_success=outcome.success,
         gate_run_id=gate_run_id,
         forced_reason=forced_reason,
+        validated_fingerprint=outcome.audit_fingerprint,
     )
 
 

@@ -64,6 +64,9 @@ DIMENSIONS = ("dim_agency", "dim_indicator", "dim_period")
 # Columns the audit marts carry for dbt's bookkeeping: a rebuild changes them, not the data.
 INTERNAL_COLUMNS = ("_built_at",)
 PUBLICATION_COLUMNS = ("publication_id", "revision", "published_at")
+JSON_CHUNK = 40
+# Publishers take this transaction-level advisory lock: one publication at a time.
+PUBLISH_LOCK = "chiso.publish"
 
 OPS_DDL = """
 create table if not exists ops.publications (
@@ -256,6 +259,8 @@ def _ensure_history(conn: psycopg.Connection, mart: PublishedMart) -> None:
                 " revision integer not null, published_at timestamptz not null)"
             ).format(q("marts", history), q("audit", mart.name))
         )
+    if _relkind(conn, "marts", f"{history}__month_revision_idx") is None:
+        # also for a history table migrated from the single-table layout
         conn.execute(
             sql.SQL("create index {} on {} ({}, revision)").format(
                 q(f"{history}__month_revision_idx"), q("marts", history), q(mart.month_column)
@@ -345,8 +350,12 @@ def _diff(
     compared = [c for c in columns if c not in mart.key]
 
     def row_json(alias: str) -> sql.Composable:
+        # jsonb_build_object takes at most 100 arguments (50 columns): build it in chunks.
         pairs = [sql.SQL("{}, {}.{}").format(sql.Literal(c), q(alias), q(c)) for c in columns]
-        return sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(pairs))
+        chunks = [pairs[i : i + JSON_CHUNK] for i in range(0, len(pairs), JSON_CHUNK)]
+        return sql.SQL(" || ").join(
+            sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(chunk)) for chunk in chunks
+        )
 
     changed_columns = sql.SQL("array_remove(array[{}], null)").format(
         sql.SQL(", ").join(
@@ -452,12 +461,14 @@ def publish_month(
     gate_success: bool,
     gate_run_id: uuid.UUID | str | None = None,
     forced_reason: str | None = None,
+    validated_fingerprint: str | None = None,
 ) -> Publication:
     """Publish the audit area's rows of `month` as a new revision, atomically.
 
     Refuses a month that failed the gate unless `forced_reason` says why it must go out
-    anyway. Returns the current publication unchanged (``created=False``) when the audit rows
-    equal it and the gate outcome is the same.
+    anyway, and, given the `validated_fingerprint` the gate recorded (audit_fingerprint), a
+    month whose audit rows changed since. Returns the current publication unchanged
+    (``created=False``) when the audit rows equal it and the gate outcome is the same.
     """
     forced_reason = (forced_reason or "").strip() or None
     if not gate_success and not forced_reason:
@@ -469,13 +480,33 @@ def publish_month(
         with conn.transaction():
             _lock_publishers(conn)
             ensure_published_schema(conn)
-        return _publish(conn, month, dbt_invocation_id, gate_success, gate_run_id, forced_reason)
+        return _publish(
+            conn, month, dbt_invocation_id, gate_success, gate_run_id, forced_reason,
+            validated_fingerprint,
+        )  # fmt: skip
 
 
 def _lock_publishers(conn: psycopg.Connection) -> None:
     """Serialise publishers (until the transaction ends); readers are never blocked."""
-    conn.execute("create table if not exists ops.publication_lock (id int)")
-    conn.execute("lock table ops.publication_lock in exclusive mode")
+    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (PUBLISH_LOCK,))
+
+
+def audit_fingerprint(conn: psycopg.Connection, month: date) -> str:
+    """A hash of the audit area's rows of the month (both marts, `_built_at` included).
+
+    The gate records it with its outcome and the publisher compares it under the lock: a
+    validation vouches for the rows it read, not for whatever a later rebuild put there.
+    """
+    parts = []
+    for mart in MARTS:
+        parts.append(
+            sql.SQL(
+                "select coalesce(md5(string_agg(h, '' order by h)), '') from"
+                " (select md5(t::text) as h from {} as t where {} = %(month)s) as rows"
+            ).format(sql.Identifier("audit", mart.name), sql.Identifier(mart.month_column))
+        )
+    hashes = [_tuples(conn).execute(p, {"month": month}).fetchone()[0] for p in parts]
+    return ":".join(hashes)
 
 
 def _publish(
@@ -485,9 +516,17 @@ def _publish(
     gate_success: bool,
     gate_run_id: uuid.UUID | str | None,
     forced_reason: str | None,
+    validated_fingerprint: str | None,
 ) -> Publication:
     with conn.transaction():
         _lock_publishers(conn)
+        if validated_fingerprint is not None and (
+            audit_fingerprint(conn, month) != validated_fingerprint
+        ):
+            raise PublishError(
+                f"{month:%Y-%m}: the audit rows changed since validation {gate_run_id}"
+                " (the month was rebuilt after it was validated); validate it again"
+            )
         n_audit = conn.execute(
             "select count(*) as n from audit.mart_kpi_monthly where period_month = %s", (month,)
         ).fetchone()["n"]
@@ -502,14 +541,25 @@ def _publish(
             pending = sum(_diff(conn, mart, month, None) for mart in MARTS)
             same_gate = head["gate_success"] == gate_success and not forced_reason
             if pending == 0 and same_gate and not head["forced_reason"]:
+                # dimensions are not revisioned: a label corrected in dim_indicator still
+                # reaches BI, although no month's numbers changed
+                _refresh_dimensions(conn)
                 log.info("%s unchanged since revision %s", f"{month:%Y-%m}", head["revision"])
                 return Publication(
                     head["publication_id"], month, head["revision"], head["row_count"],
                     head["changed_rows"], created=False, forced_reason=None,
                 )  # fmt: skip
         publication_id = uuid.uuid4()
-        revision = 1 if head is None else head["revision"] + 1
-        published_at = conn.execute("select now() as t").fetchone()["t"]
+        # the highest revision, not the head's + 1: a head re-pointed at an older revision
+        # (by hand) must not collide with the revisions after it
+        revision = conn.execute(
+            "select coalesce(max(revision), 0) + 1 as r from ops.publications"
+            " where period_month = %s",
+            (month,),
+        ).fetchone()["r"]
+        # clock_timestamp, not now(): the transaction may have waited for the lock, and the
+        # revisions of a month must be in time order
+        published_at = conn.execute("select clock_timestamp() as t").fetchone()["t"]
         conn.execute(
             "insert into ops.publications (publication_id, period_month, revision, published_at,"
             " row_count, dbt_invocation_id, git_sha, gate_success, forced_reason, gate_run_id,"
@@ -523,7 +573,11 @@ def _publish(
         )  # fmt: skip
         changed = None
         if head is not None:
-            changed = sum(_diff(conn, mart, month, publication_id) for mart in MARTS)
+            # every mart's changes are stored; changed_rows counts the agency × indicator rows
+            # (mart_kpi_monthly), what the report lists: roll-ups follow from them, and a
+            # warehouse migrated from before revisions has no roll-up history to compare with
+            diffs = {mart.name: _diff(conn, mart, month, publication_id) for mart in MARTS}
+            changed = diffs["mart_kpi_monthly"]
         rows = 0
         for mart in MARTS:
             n = _insert_revision(conn, mart, month, publication_id, revision, published_at)
@@ -545,7 +599,7 @@ def _publish(
         f"{month:%Y-%m}",
         revision,
         rows,
-        "" if changed is None else f", {changed} changed since revision {revision - 1}",
+        "" if changed is None else f", {changed} changed since revision {head['revision']}",
         f", FORCED past a failed gate: {forced_reason}" if forced_reason else "",
     )
     return Publication(publication_id, month, revision, rows, changed, True, forced_reason)

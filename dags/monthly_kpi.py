@@ -19,6 +19,15 @@ from airflow.sdk import Asset, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 SOURCES = ("one_stop", "documents", "portal")
+
+
+def _alert_on_failure(context) -> None:
+    # imported when a task fails, not when the file is parsed
+    from chiso.orchestration.tasks import alert_task_failure
+
+    alert_task_failure(context)
+
+
 RAW = {
     source: Asset(name=f"raw.{source}", uri=f"chiso://warehouse/raw/{source}") for source in SOURCES
 }
@@ -39,6 +48,8 @@ REPORT = Asset(name="report.monthly_kpi", uri="chiso://reports/monthly_kpi")
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
         "execution_timeout": timedelta(minutes=30),
+        # a task that fails for good alerts the operators (the gate's own alert is not repeated)
+        "on_failure_callback": _alert_on_failure,
     },
     tags=["chiso", "monthly", *SOURCES],
     doc_md=__doc__,

@@ -38,6 +38,16 @@ def test_every_task_retries_with_backoff_except_the_gate(dagbag):
             assert t.retry_exponential_backoff, t.task_id
 
 
+def test_every_task_alerts_when_it_fails_for_good(dagbag):
+    for dag in dagbag.dags.values():
+        for t in dag.tasks:
+            callbacks = t.on_failure_callback
+            callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+            assert any(getattr(c, "__name__", "") == "_alert_on_failure" for c in callbacks), (
+                t.task_id
+            )
+
+
 def test_monthly_dag_shape(dagbag):
     dag = dagbag.dags["monthly_kpi"]
     assert dag.max_active_runs == 1

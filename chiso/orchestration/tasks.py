@@ -80,3 +80,38 @@ def report(data_interval_start: datetime) -> str:
     from chiso.pipeline import report as render
 
     return str(render(settings(), month_of(data_interval_start)))
+
+
+def alert_task_failure(context: dict) -> None:
+    """on_failure_callback of the monthly DAG's tasks: alert the operators through the same
+    connections as the gate. A failed gate has alerted already (with its failures), so its
+    GateFailed is not alerted twice. Never raises: a callback error would only hide the
+    task's own."""
+    import logging
+
+    from chiso.alerts import send, task_failure_alert
+    from chiso.pipeline import GateFailed
+
+    log = logging.getLogger(__name__)
+    exception = context.get("exception")
+    if isinstance(exception, GateFailed):
+        return
+    try:
+        ti = context.get("ti") or context.get("task_instance")
+        dag_id = getattr(ti, "dag_id", None) or "monthly_kpi"
+        task_id = getattr(ti, "task_id", None) or "?"
+        start = context.get("data_interval_start")
+        month = f"{month_of(start):%Y-%m}" if start else None
+        error = f"{type(exception).__name__}: {exception}" if exception else "unknown error"
+        alert = task_failure_alert(
+            dag_id=dag_id,
+            task_id=task_id,
+            month=month,
+            try_number=getattr(ti, "try_number", None),
+            error=error,
+            log_url=getattr(ti, "log_url", None),
+        )
+        delivery = send(alert)
+        log.info("failure alert for %s.%s: %s", dag_id, task_id, delivery)
+    except Exception:
+        log.exception("could not alert the failure of the task")

@@ -502,10 +502,24 @@ def _sample_rows(
             row_factory=dict_row,
             options=f"-c statement_timeout={SAMPLE_TIMEOUT_MS}",
         ) as conn:
-            return [dict(r) for r in conn.execute(stmt, args).fetchall()]
+            rows = [dict(r) for r in conn.execute(stmt, args).fetchall()]
     except psycopg.Error as exc:
         log.warning("could not fetch sample rows for %s %s: %s", spec.name, expectation_type, exc)
         return []
+    return _only_sample_columns(rows, spec.sample_columns)
+
+
+def _only_sample_columns(rows: list[dict], sample_columns: tuple[str, ...] | None) -> list[dict]:
+    """A custom query's rows cut to the suite's `sample_columns` (`staged.*` would otherwise
+    keep hashed person keys and free text in ops.gate_results). A row with none of them is
+    a query's own aggregate (a reconciliation total), kept whole."""
+    if not sample_columns:
+        return rows
+    kept = []
+    for row in rows:
+        cut = {c: row[c] for c in sample_columns if c in row}
+        kept.append(cut or row)
+    return kept
 
 
 # -- formatting -----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ environment, a shell). The caller adds the month's facts (valid agencies, expect
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -110,7 +111,22 @@ def load_parameters(directory: Path | None = None) -> dict[str, Any]:
             raise GateConfigError(
                 f"CHISO_GATE_{name.upper()}={raw!r}: expected a {type(default).__name__}"
             ) from exc
+    _check_parameters(params)
     return params
+
+
+def _check_parameters(params: dict[str, Any]) -> None:
+    """Finite numbers, each `<x>_min` ≤ its `<x>_max`: a wrong override must say so, not make
+    every month fail (min > max) or break the SQL (inf, nan)."""
+    for name, value in params.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise GateConfigError(f"gate parameter {name} = {value!r}: expected a finite number")
+        if name.endswith("_min") and f"{name[:-4]}_max" in params:
+            top = params[f"{name[:-4]}_max"]
+            if value > top:
+                raise GateConfigError(
+                    f"gate parameters: {name} = {value!r} is above {name[:-4]}_max = {top!r}"
+                )
 
 
 def load_suite_specs(directory: Path | None = None) -> list[SuiteSpec]:

@@ -170,10 +170,48 @@ def build(settings: Settings, month: date | None = None, *, full: bool = False) 
         args += ["--exclude", "tag:reference", "--exclude-resource-type", "unit_test"]
         args += ["--indirect-selection", "cautious"]
     result = run_dbt_steps(settings, [["source", "freshness"], args], env=env)
-    if not skip_reference:
-        with psycopg.connect(urls(settings).transformer) as conn:
+    with psycopg.connect(urls(settings).transformer) as conn:
+        if not skip_reference:
             record_fingerprint(conn, fingerprint)
+        record_build(conn, result, month if monthly else None, full=full)
     return result
+
+
+BUILDS_DDL = """
+create table if not exists ops.dbt_builds (
+    invocation_id    text primary key,
+    finished_at      timestamptz not null default now(),
+    build_month      date,
+    full_refresh     boolean not null,
+    elapsed_seconds  double precision,
+    statuses         jsonb not null
+)
+"""
+
+
+def record_build(
+    conn: psycopg.Connection, result: DbtResult, month: date | None, *, full: bool
+) -> None:
+    """Append a successful build to ops.dbt_builds: a publication made later from the CLI
+    names the dbt invocation that built the audit rows it publishes."""
+    if result.invocation_id is None:
+        return
+    conn.execute(BUILDS_DDL)
+    conn.execute(
+        "insert into ops.dbt_builds (invocation_id, build_month, full_refresh, elapsed_seconds,"
+        " statuses) values (%s, %s, %s, %s, %s) on conflict (invocation_id) do nothing",
+        (result.invocation_id, month, full, result.elapsed_seconds, json.dumps(result.statuses)),
+    )
+
+
+def latest_build_invocation(conn: psycopg.Connection) -> str | None:
+    """The dbt invocation id of the last successful build (None before the first)."""
+    if conn.execute("select to_regclass('ops.dbt_builds')").fetchone()[0] is None:
+        return None
+    row = conn.execute(
+        "select invocation_id from ops.dbt_builds order by finished_at desc limit 1"
+    ).fetchone()
+    return row[0] if row else None
 
 
 def _facts_exist(conn: psycopg.Connection) -> bool:

@@ -286,6 +286,24 @@ BREAKAGES = [
         "kpi_monthly_reconciliation",
         "unexpected_rows_expectation",
     ),
+    Breakage(
+        "kpi: a dossier counted for an agency version not valid on the day it was received",
+        (
+            "create table public.saved_fact as select dossier_id, agency_key from"
+            " audit.fct_dossiers where received_date >= '2020-02-01'"
+            " and received_date < '2020-03-01' order by dossier_id limit 1",
+            "update audit.fct_dossiers set agency_key = (select agency_key from audit.dim_agency"
+            " where valid_from >= '2025-07-01' order by 1 limit 1)"
+            " where dossier_id = (select dossier_id from public.saved_fact)",
+        ),
+        (
+            "update audit.fct_dossiers f set agency_key = s.agency_key from public.saved_fact s"
+            " where f.dossier_id = s.dossier_id",
+            "drop table public.saved_fact",
+        ),
+        "kpi_monthly_reconciliation",
+        "unexpected_rows_expectation",
+    ),
 ]
 
 
@@ -423,19 +441,40 @@ def test_an_expectation_that_cannot_be_evaluated_fails_closed(world: World, tmp_
     assert "NOT EVALUATED" in result.summary()
 
 
-def test_raw_failures_name_the_delivery_row_and_field_but_no_personal_data(world: World) -> None:
-    breakage = BREAKAGES[0]
+def _recorded_failures(world: World, breakage: Breakage) -> list[dict]:
+    """Validate February with `breakage` planted: the failures ops.gate_results keeps."""
     with planted(world.urls.admin, breakage):
         outcome = pipeline.validate(world.settings, M2, raise_on_failure=False)
     with psycopg.connect(world.urls.admin) as conn:
-        failures = conn.execute(
+        return conn.execute(
             "select failures from ops.gate_results where gate_run_id = %s", (outcome.gate_run_id,)
         ).fetchone()[0]
+
+
+def test_raw_failures_name_the_delivery_row_and_field_but_no_personal_data(world: World) -> None:
+    breakage = BREAKAGES[0]
+    failures = _recorded_failures(world, breakage)
     (typed,) = [f for f in failures if "parse" in (f["description"] or "")]
     (row,) = typed["sample_rows"]
     assert row["row_number"] == 999999 and row["field"] == "ngay_tiep_nhan"
     assert row["value"] == "31/02/2020" and row["delivery"]
     assert set(row) == {"delivery", "row_number", "field", "value"}
+
+
+def test_staging_samples_keep_person_keys_and_free_text_out(world: World) -> None:
+    """The custom SQL checks select `staged.*`: their samples are cut to the suite's
+    sample_columns, so the hashed applicant key never reaches ops.gate_results."""
+    breakage = next(b for b in BREAKAGES if "did not exist on the day" in b.name)
+    failures = _recorded_failures(world, breakage)
+    (caught,) = [
+        f
+        for f in failures
+        if f["suite"] == "staging_one_stop__dossiers"
+        and f["expectation"] == "unexpected_rows_expectation"
+    ]
+    (row,) = caught["sample_rows"]
+    assert row["dossier_id"] and row["agency_code"] and row["received_date"]
+    assert not {"applicant_key", "applicant_type", "agency_name_reported"} & set(row)
 
 
 def test_forced_publication_needs_a_reason_and_is_recorded(world: World) -> None:
@@ -447,10 +486,22 @@ def test_forced_publication_needs_a_reason_and_is_recorded(world: World) -> None
     with planted(world.urls.admin, breakage):
         assert main(["publish", "--month", "2020-02"]) == 1
         assert main(["publish", "--month", "2020-02", "--force"]) == 2
+        assert main(["publish", "--month", "2020-02", "--reason", reason]) == 2
         assert _revisions(world.urls.bi_reader, M2) == before
         assert main(["publish", "--month", "2020-02", "--force", "--reason", reason]) == 0
     forced = _revisions(world.urls.bi_reader, M2)
     assert forced[-1] == (before[-1][0] + 1, False, reason, True)
+    with psycopg.connect(world.urls.bi_reader) as conn:
+        recorded = conn.execute(
+            "select dbt_invocation_id from marts.kpi_publications where period_month = %s"
+            " and is_current",
+            (M2,),
+        ).fetchone()[0]
+    with psycopg.connect(world.urls.admin) as conn:
+        built = conn.execute(
+            "select invocation_id from ops.dbt_builds order by finished_at desc limit 1"
+        ).fetchone()[0]
+    assert recorded == built, "a publication from the CLI names the dbt build it publishes"
     report = (world.settings.reports_dir / "bao-cao-2020-02.html").read_text(encoding="utf-8")
     assert reason in report and "KHÔNG đạt" in report
     # the data is good again: publishing records a revision that passed the gate
@@ -538,6 +589,40 @@ def test_correcting_a_closed_month_publishes_revision_n_plus_1_with_its_diff(
     assert not again.created and again.revision == pub.revision
 
 
+def test_a_validation_vouches_only_for_the_rows_it_read(world: World) -> None:
+    """A passed gate cannot publish rows rebuilt after it (a replayed publish task, a
+    concurrent `chiso transform`), nor another month; the publication names the dbt build."""
+    from chiso.publish import PublishError
+
+    s, urls = world.settings, world.urls
+    # January's correction (an earlier test) changed February's previous-month columns in
+    # audit: publish February as it stands first
+    pipeline.publish(s, M2, None, pipeline.validate(s, M2).gate_run_id)
+    revisions = _revisions(urls.bi_reader, M2)
+    before = _published(urls.bi_reader, M2)
+    gate = pipeline.validate(s, M2)
+    assert gate.success and gate.dbt_invocation_id, "the gate names the build it validated"
+    with pytest.raises(ValueError, match="is of 2020-02, not 2020-01"):
+        pipeline.publish(s, M1, None, gate.gate_run_id)
+    touch = (
+        "update audit.mart_kpi_monthly set _built_at = _built_at {} interval '1 second'"
+        " where period_month = %s"
+    )
+    with psycopg.connect(urls.admin, autocommit=True) as conn:
+        conn.execute(touch.format("+"), (M2,))
+    try:
+        with pytest.raises(PublishError, match="changed since validation"):
+            pipeline.publish(s, M2, None, gate.gate_run_id)
+        assert _published(urls.bi_reader, M2) == before
+        assert _revisions(urls.bi_reader, M2) == revisions
+    finally:
+        with psycopg.connect(urls.admin, autocommit=True) as conn:
+            conn.execute(touch.format("-"), (M2,))
+    # the rows are the validated ones again: the same gate publishes (nothing changed)
+    again = pipeline.publish(s, M2, None, gate.gate_run_id)
+    assert not again.created and _revisions(urls.bi_reader, M2) == revisions
+
+
 def test_readers_never_see_half_a_publication(world: World) -> None:
     """While revisions of a month are published one after another, every read of the view
     (BI's query) sees exactly one complete revision."""
@@ -572,6 +657,7 @@ def test_readers_never_see_half_a_publication(world: World) -> None:
                 gate_success=True,
                 gate_run_id=gate.gate_run_id,
                 forced_reason=f"kiểm thử đọc đồng thời {i}",
+                validated_fingerprint=gate.audit_fingerprint,
             )
     finally:
         stop.set()

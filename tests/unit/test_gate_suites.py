@@ -71,6 +71,22 @@ def test_parameters_have_defaults_and_environment_overrides(monkeypatch) -> None
         specs.load_parameters()
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("CHISO_GATE_VOLUME_RATIO_MIN", "nan", "finite"),
+        ("CHISO_GATE_VOLUME_RATIO_MAX", "inf", "finite"),
+        ("CHISO_GATE_VOLUME_RATIO_MIN", "2.5", "above volume_ratio_max"),
+    ],
+)
+def test_parameter_overrides_that_make_no_sense_are_refused(
+    monkeypatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(specs.GateConfigError, match=message):
+        specs.load_parameters()
+
+
 def test_query_batches_are_wrapped_for_gx() -> None:
     (volume,) = [s for s in specs.load_suite_specs() if s.query]
     query = volume.batch_query(MONTH, specs.load_parameters())

@@ -1,0 +1,78 @@
+"""A pipeline task that fails for good alerts the operators through the local SMTP server and
+webhook (Airflow connections in AIRFLOW_CONN_*); a failed gate, which alerted already, does not
+alert twice."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from types import SimpleNamespace
+
+import pytest
+
+from chiso.orchestration.tasks import alert_task_failure
+from chiso.pipeline import GateFailed, GateOutcome
+from tests.alert_receivers import Mailbox, Webhook, html_body, subject, wait_for
+
+
+@pytest.fixture
+def receivers(monkeypatch):
+    mailbox, webhook = Mailbox(), Webhook()
+    mailbox.controller.start()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CHISO_ALERT_SMTP", json.dumps(mailbox.connection("van-hanh@example.vn"))
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CHISO_ALERT_WEBHOOK",
+        json.dumps(
+            {
+                "conn_type": "http",
+                "host": "127.0.0.1",
+                "port": webhook.port,
+                "schema": "http",
+                "extra": {"endpoint": "/hooks/chiso"},
+            }
+        ),
+    )
+    try:
+        yield mailbox, webhook
+    finally:
+        mailbox.controller.stop()
+        webhook.server.shutdown()
+
+
+def _context(exception: BaseException) -> dict:
+    ti = SimpleNamespace(
+        dag_id="monthly_kpi", task_id="transform", try_number=2, log_url="http://af/log"
+    )
+    # 17:00 UTC on 31 January is midnight of 1 February in Hà Nội: the run of February
+    return {
+        "ti": ti,
+        "exception": exception,
+        "data_interval_start": datetime(2020, 1, 31, 17, tzinfo=UTC),
+    }
+
+
+def test_a_failed_task_alerts_by_mail_and_webhook(receivers) -> None:
+    mailbox, webhook = receivers
+    alert_task_failure(_context(RuntimeError("dbt build failed: stg_one_stop__dossiers")))
+    assert wait_for(lambda: mailbox.messages and webhook.received)
+    recipients, message = mailbox.messages[-1]
+    assert recipients == ["van-hanh@example.vn"]
+    assert subject(message) == (
+        "[chiso] Lỗi pipeline monthly_kpi.transform (tháng 2020-02): số liệu chưa được công bố"
+    )
+    assert "dbt build failed: stg_one_stop__dossiers" in html_body(message)
+    path, _, payload = webhook.received[-1]
+    assert path == "/hooks/chiso"
+    assert payload["event"] == "chiso.task_failed" and payload["month"] == "2020-02"
+    assert payload["try_number"] == 2 and "RuntimeError" in payload["error"]
+
+
+def test_a_failed_gate_is_not_alerted_twice(receivers) -> None:
+    mailbox, webhook = receivers
+    outcome = GateOutcome("g", date(2020, 2, 1), False, "", None)
+    alert_task_failure(_context(GateFailed("2020-02 failed validation", outcome)))
+    alert_task_failure(_context(ValueError("then a real error")))
+    assert wait_for(lambda: mailbox.messages and webhook.received)
+    assert len(mailbox.messages) == 1 and "ValueError" in html_body(mailbox.messages[0][1])
