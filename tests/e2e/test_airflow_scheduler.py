@@ -109,7 +109,9 @@ def test_a_failed_gate_in_airflow_alerts_through_its_connection_and_publishes_no
     mailbox = Mailbox()
     mailbox.controller.start()
     af.down(s)
+    # at least 50× the previous month (and at most 100×: min above max is refused as config)
     os.environ["CHISO_GATE_VOLUME_RATIO_MIN"] = "50"
+    os.environ["CHISO_GATE_VOLUME_RATIO_MAX"] = "100"
     try:
         af.migrate(s)
         af.airflow_cli(
@@ -130,7 +132,23 @@ def test_a_failed_gate_in_airflow_alerts_through_its_connection_and_publishes_no
         assert "Tháng 03/2020" in subject(message)
         assert "kpi_monthly_volume" in html_body(message)
         assert _mart_counts(airflow_env.urls.bi_reader) == before
+        # the gate alerted with its failures; the task's failure callback does not repeat it
+        assert not any("Lỗi pipeline" in subject(m) for _, m in mailbox.messages)
+
+        # a task that fails for another reason (here the gate misconfigured: min above max)
+        # alerts through the same connection, from its on_failure_callback
+        af.down(s)
+        os.environ.pop("CHISO_GATE_VOLUME_RATIO_MAX")
+        sent = len(mailbox.messages)
+        assert af.run_months(s, [march]) == {march: "failed"}
+        assert wait_for(lambda: len(mailbox.messages) > sent, timeout=60)
+        _, message = mailbox.messages[-1]
+        title = subject(message)
+        assert title.startswith("[chiso] Lỗi pipeline monthly_kpi.validate (tháng 2020-03)")
+        assert "GateConfigError" in html_body(message)
+        assert _mart_counts(airflow_env.urls.bi_reader) == before
     finally:
         os.environ.pop("CHISO_GATE_VOLUME_RATIO_MIN", None)
+        os.environ.pop("CHISO_GATE_VOLUME_RATIO_MAX", None)
         mailbox.controller.stop()
         af.down(s)
