@@ -247,32 +247,28 @@ def _alert(url: str, result, gate_run_id: str, data_docs: str | None) -> dict:
     Never raises: the gate's outcome is what stops the month, and an alert that could not be
     built or sent is recorded as failed (ops.gate_results.alerts) and logged.
     """
-    try:
-        return _send_alert(url, result, gate_run_id, data_docs)
-    except Exception as exc:  # any notifier error is recorded, not raised
-        log.exception("alert for the failed gate of %s could not be sent", f"{result.month:%Y-%m}")
-        return {"sent": [], "skipped": [], "failed": {"alert": f"{type(exc).__name__}: {exc}"}}
-
-
-def _send_alert(url: str, result, gate_run_id: str, data_docs: str | None) -> dict:
     from dataclasses import asdict
 
     from chiso import alerts
 
-    revision = None
-    with psycopg.connect(url) as conn:
-        if _table_exists(conn, "ops.publications"):
-            revision = conn.execute(
-                "select max(revision) from ops.publications where period_month = %s",
-                (result.month,),
-            ).fetchone()[0]
-    alert = alerts.gate_failure_alert(
-        result,
-        gate_run_id=gate_run_id,
-        published_revision=revision,
-        data_docs=data_docs,
-    )
-    return asdict(alerts.send(alert))
+    try:
+        revision = None
+        with psycopg.connect(url) as conn:
+            if _table_exists(conn, "ops.publications"):
+                revision = conn.execute(
+                    "select max(revision) from ops.publications where period_month = %s",
+                    (result.month,),
+                ).fetchone()[0]
+        alert = alerts.gate_failure_alert(
+            result,
+            gate_run_id=gate_run_id,
+            published_revision=revision,
+            data_docs=data_docs,
+        )
+        return asdict(alerts.send(alert))
+    except Exception as exc:  # any notifier error is recorded, not raised
+        log.exception("alert for the failed gate of %s could not be sent", f"{result.month:%Y-%m}")
+        return asdict(alerts.Delivery(failed={"alert": f"{type(exc).__name__}: {exc}"}))
 
 
 def _table_exists(conn: psycopg.Connection, name: str) -> bool:

@@ -497,16 +497,18 @@ def audit_fingerprint(conn: psycopg.Connection, month: date) -> str:
     The gate records it with its outcome and the publisher compares it under the lock: a
     validation vouches for the rows it read, not for whatever a later rebuild put there.
     """
-    parts = []
-    for mart in MARTS:
-        parts.append(
-            sql.SQL(
-                "select coalesce(md5(string_agg(h, '' order by h)), '') from"
-                " (select md5(t::text) as h from {} as t where {} = %(month)s) as rows"
-            ).format(sql.Identifier("audit", mart.name), sql.Identifier(mart.month_column))
+    query = sql.SQL(
+        "select coalesce(md5(string_agg(h, '' order by h)), '') from"
+        " (select md5(t::text) as h from {} as t where {} = %s) as rows"
+    )
+    return ":".join(
+        _tuples(conn)
+        .execute(
+            query.format(sql.Identifier("audit", m.name), sql.Identifier(m.month_column)), (month,)
         )
-    hashes = [_tuples(conn).execute(p, {"month": month}).fetchone()[0] for p in parts]
-    return ":".join(hashes)
+        .fetchone()[0]
+        for m in MARTS
+    )
 
 
 def _publish(
