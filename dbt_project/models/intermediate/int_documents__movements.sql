@@ -2,7 +2,7 @@
 -- flags the document indicators count (docs/indicator-rules.md, "Documents"). Secret
 -- documents stay here, flagged, and are left out of every indicator downstream.
 -- A table: several indicator models read it, each over many periods.
--- Incremental (macros/incremental_by_delivery.sql): a run recomputes the keys whose upstream
+-- Incremental (macros/incremental/downstream.sql): a run recomputes the keys whose upstream
 -- rows were rebuilt since, so its cost follows the new month, not the history.
 {{ config(
     materialized='incremental',

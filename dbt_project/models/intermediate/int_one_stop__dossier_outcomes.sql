@@ -4,7 +4,7 @@
 -- class, the supplement requests that paused the clock, and working-day durations.
 -- The agency version is the one the dossier's code resolves to on its acceptance date.
 -- A table: several indicator models read it, each over many periods.
--- Incremental (macros/incremental_by_delivery.sql): a run recomputes the keys whose upstream
+-- Incremental (macros/incremental/downstream.sql): a run recomputes the keys whose upstream
 -- rows were rebuilt since, so its cost follows the new month, not the history.
 {{ config(
     materialized='incremental',

@@ -1,7 +1,7 @@
 -- The service catalogue as its latest snapshot shows it, one row per agency × procedure: the
 -- input of the SCD2 snapshot snap_portal__service_catalogue, which records each change of
 -- level, eligibility or integration from run to run, and of dim_procedure.
--- Incremental (macros/incremental_by_delivery.sql): a run looks again only at the pairs a
+-- Incremental (macros/incremental/downstream.sql): a run looks again only at the pairs a
 -- delivery touched (rows staged since the last build, or a current row whose snapshot a
 -- re-delivery withdrew) and reads each pair's latest snapshot through the staging index on
 -- (agency_code, procedure_code, snapshot_date): one index probe per pair, not a ranking of the

@@ -2,7 +2,7 @@
 -- "Online services"): one row per agency version × procedure × snapshot date, discontinued
 -- listings left out, with the effective level (1–4, post-2022 levels mapped when enabled).
 -- A table: several indicator models read it, each over many periods.
--- Incremental (macros/incremental_by_delivery.sql): a run recomputes the keys whose upstream
+-- Incremental (macros/incremental/downstream.sql): a run recomputes the keys whose upstream
 -- rows were rebuilt since, so its cost follows the new month, not the history.
 {{ config(
     materialized='incremental',

@@ -1,7 +1,7 @@
 -- One row per document movement (sent or received) with its agency version and the flags the
 -- document indicators count. Secret documents are kept and flagged (is_secret); indicators
 -- leave them out. The summary line (trích yếu) stays in raw.
--- Incremental (macros/incremental_by_delivery.sql): a run rewrites the keys whose upstream
+-- Incremental (macros/incremental/downstream.sql): a run rewrites the keys whose upstream
 -- rows were rebuilt since, so its cost follows the new month, not the history.
 {{ config(
     materialized='incremental',

@@ -1,7 +1,7 @@
 -- One row per dossier: the atomic fact every one-stop indicator is computed from, with its
 -- agency version, outcome, dates, timeliness class, supplement requests and the flags the
 -- indicators count (docs/indicator-rules.md). No personal data: the applicant is not here.
--- Incremental (macros/incremental_by_delivery.sql): a run rewrites the keys whose upstream
+-- Incremental (macros/incremental/downstream.sql): a run rewrites the keys whose upstream
 -- rows were rebuilt since, so its cost follows the new month, not the history.
 {{ config(
     materialized='incremental',

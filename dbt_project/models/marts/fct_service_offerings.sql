@@ -1,7 +1,7 @@
 -- Monthly snapshot fact of the online-service catalogue: one row per agency version ×
 -- procedure × calendar month, as the agency's last catalogue snapshot of that month shows it
 -- (level, effective level, fully-online eligibility, national-portal integration, payment).
--- Incremental (macros/incremental_by_delivery.sql): a run rewrites the keys whose upstream
+-- Incremental (macros/incremental/downstream.sql): a run rewrites the keys whose upstream
 -- rows were rebuilt since, so its cost follows the new month, not the history.
 {{ config(
     materialized='incremental',

@@ -2,7 +2,7 @@
 -- forms get English names; a code outside the documented set passes through lowercased so
 -- the accepted_values tests name it instead of a silent null. The summary line (trích yếu) stays
 -- in raw: it is free text that often names citizens.
--- Incremental by delivery (macros/incremental_by_delivery.sql): a run restages the months
+-- Incremental by delivery (macros/incremental/restage.sql): a run restages the months
 -- with new batches, so its cost follows the new month, not the history.
 {{ config(
     materialized='incremental',

@@ -3,7 +3,7 @@
 -- keyed hash (applicant_key), to count returning applicants without knowing who they are.
 -- A table, not a view: the keyed hash needs the key, which only dbt's session holds, so it is
 -- computed once at build time and readers (GX, BI, analysts) never need the key. Incremental
--- by delivery (macros/incremental_by_delivery.sql): a run restages the months with new
+-- by delivery (macros/incremental/restage.sql): a run restages the months with new
 -- batches, so its cost follows the new month, not the history.
 {{ config(
     materialized='incremental',

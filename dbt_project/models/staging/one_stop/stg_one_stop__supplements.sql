@@ -1,5 +1,5 @@
 -- One row per supplement request (yêu cầu bổ sung) on a dossier: renamed and typed.
--- Incremental by delivery (macros/incremental_by_delivery.sql): a run restages the months
+-- Incremental by delivery (macros/incremental/restage.sql): a run restages the months
 -- with new batches, so its cost follows the new month, not the history.
 {{ config(
     materialized='incremental',

@@ -1,7 +1,7 @@
 -- One row per procedure an agency offers, per catalogue snapshot: renamed, typed and cleaned.
 -- Tiers and listing states get English names; a code outside the documented set passes
 -- through lowercased so the accepted_values tests name it instead of a silent null.
--- Incremental by delivery (macros/incremental_by_delivery.sql): a run restages the months
+-- Incremental by delivery (macros/incremental/restage.sql): a run restages the months
 -- with new batches, so its cost follows the new month, not the history.
 {{ config(
     materialized='incremental',
