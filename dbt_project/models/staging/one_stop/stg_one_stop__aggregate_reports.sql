@@ -1,6 +1,9 @@
 -- One row per printed row of the monthly summary report (per agency or per field, and its
 -- total row): renamed, numbers typed exactly as printed. Nothing is reconciled or corrected
 -- here; comparing the report with the dossiers is the job of later models.
+-- A view, unlike the incremental staging models (dbt_project.yml): no _built_at, no restaging.
+{{ config(materialized='view') }}
+
 with
 
 source as (

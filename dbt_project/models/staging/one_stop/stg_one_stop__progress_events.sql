@@ -5,10 +5,7 @@
 -- Incremental by delivery (macros/incremental/restage.sql): a run restages the months
 -- with new batches, so its cost follows the new month, not the history.
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key='dossier_id',
-    on_schema_change='fail',
     indexes=[
         {'columns': ['dossier_id']},
         {'columns': ['_built_at']},

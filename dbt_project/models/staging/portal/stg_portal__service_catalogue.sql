@@ -4,10 +4,7 @@
 -- Incremental by delivery (macros/incremental/restage.sql): a run restages the months
 -- with new batches, so its cost follows the new month, not the history.
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key='_extract_month',
-    on_schema_change='fail',
     indexes=[
         {'columns': ['_extract_month']},
         {'columns': ['_built_at']},

@@ -1,5 +1,8 @@
 -- One row per agency and month of portal usage: renamed and typed, counts as the portal
 -- reported them (nothing recomputed; the printed satisfaction rate is kept as printed).
+-- A view, unlike the incremental staging models (dbt_project.yml): no _built_at, no restaging.
+{{ config(materialized='view') }}
+
 with
 
 source as (
