@@ -16,23 +16,18 @@
 ) }}
 with
 
-source as (
-
-    select * from {{ source('documents', 'movements') }}
-    {{ restage_filter(source('documents', 'movements'), 'trim(ma_van_ban)', 'document_id') }}
-
-),
-
--- a movement repeated in what raw holds (re-sent file) keeps its last copy
-latest_delivery as (
-
-    {{ latest_delivery('source', [
+-- `source` and `latest_delivery` (macro staged_source): a movement repeated in what raw holds (re-
+-- sent file) keeps its last copy
+{{ staged_source(
+    source('documents', 'movements'),
+    latest_by=[
         "trim(don_vi)",
         "trim(ma_van_ban)",
         "lower(trim(huong))",
-    ]) }}
-
-),
+    ],
+    upstream_key='trim(ma_van_ban)',
+    key='document_id',
+) }},
 
 renamed as (
 

@@ -6,25 +6,19 @@
 
 with
 
-source as (
-
-    select * from {{ source('one_stop', 'aggregate_reports') }}
-
-),
-
--- a report delivery replaces its reporting unit's month; within what raw holds, a row
--- repeated (same unit, kind, section and label) keeps its last copy
-latest_delivery as (
-
-    {{ latest_delivery('source', [
+-- `source` and `latest_delivery` (macro staged_source): a report delivery replaces its reporting
+-- unit's month; within what raw holds, a row repeated (same unit, kind, section and label) keeps
+-- its last copy
+{{ staged_source(
+    source('one_stop', 'aggregate_reports'),
+    latest_by=[
         "_extract_month",
         "trim(don_vi_bao_cao)",
         "trim(loai_dong)",
         "nullif(trim(nhom), '')",
         "trim(ten_dong)",
-    ]) }}
-
-),
+    ],
+) }},
 
 renamed as (
 

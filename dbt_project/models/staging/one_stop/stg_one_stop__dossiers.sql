@@ -18,21 +18,16 @@
 
 with
 
-source as (
-
-    select * from {{ source('one_stop', 'dossiers') }}
-    {{ restage_filter(source('one_stop', 'dossiers'), 'trim(ma_ho_so)', 'dossier_id') }}
-
-),
-
--- a dossier repeated in a delivery (duplicate API page, re-sent file) keeps its last copy
-latest_delivery as (
-
-    {{ latest_delivery('source', [
+-- `source` and `latest_delivery` (macro staged_source): a dossier repeated in a delivery (duplicate
+-- API page, re-sent file) keeps its last copy
+{{ staged_source(
+    source('one_stop', 'dossiers'),
+    latest_by=[
         "trim(ma_ho_so)",
-    ]) }}
-
-),
+    ],
+    upstream_key='trim(ma_ho_so)',
+    key='dossier_id',
+) }},
 
 renamed as (
 

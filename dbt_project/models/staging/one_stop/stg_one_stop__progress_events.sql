@@ -17,22 +17,17 @@
 
 with
 
-source as (
-
-    select * from {{ source('one_stop', 'progress_events') }}
-    {{ restage_filter(source('one_stop', 'progress_events'), 'trim(ma_ho_so)', 'dossier_id') }}
-
-),
-
--- an event repeated in what raw holds (re-sent file, duplicate page) keeps its last copy
-latest_delivery as (
-
-    {{ latest_delivery('source', [
+-- `source` and `latest_delivery` (macro staged_source): an event repeated in what raw holds (re-
+-- sent file, duplicate page) keeps its last copy
+{{ staged_source(
+    source('one_stop', 'progress_events'),
+    latest_by=[
         "trim(ma_ho_so)",
         "raw.parse_vn_int(thu_tu)",
-    ]) }}
-
-),
+    ],
+    upstream_key='trim(ma_ho_so)',
+    key='dossier_id',
+) }},
 
 renamed as (
 

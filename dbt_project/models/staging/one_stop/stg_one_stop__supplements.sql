@@ -13,22 +13,17 @@
 ) }}
 with
 
-source as (
-
-    select * from {{ source('one_stop', 'supplements') }}
-    {{ restage_filter(source('one_stop', 'supplements'), 'trim(ma_ho_so)', 'dossier_id') }}
-
-),
-
--- a request repeated in what raw holds (re-sent file, duplicate page) keeps its last copy
-latest_delivery as (
-
-    {{ latest_delivery('source', [
+-- `source` and `latest_delivery` (macro staged_source): a request repeated in what raw holds (re-
+-- sent file, duplicate page) keeps its last copy
+{{ staged_source(
+    source('one_stop', 'supplements'),
+    latest_by=[
         "trim(ma_ho_so)",
         "raw.parse_vn_int(lan_bo_sung)",
-    ]) }}
-
-),
+    ],
+    upstream_key='trim(ma_ho_so)',
+    key='dossier_id',
+) }},
 
 renamed as (
 

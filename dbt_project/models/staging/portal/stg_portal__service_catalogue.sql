@@ -15,23 +15,18 @@
 ) }}
 with
 
-source as (
-
-    select * from {{ source('portal', 'service_catalogue') }}
-    {{ restage_filter(source('portal', 'service_catalogue'), '_extract_month', '_extract_month') }}
-
-),
-
--- a procedure repeated in a snapshot (re-sent file) keeps its last copy
-latest_delivery as (
-
-    {{ latest_delivery('source', [
+-- `source` and `latest_delivery` (macro staged_source): a procedure repeated in a snapshot (re-sent
+-- file) keeps its last copy
+{{ staged_source(
+    source('portal', 'service_catalogue'),
+    latest_by=[
         "raw.parse_vn_date(ngay_chot)",
         "trim(don_vi)",
         "trim(ma_tthc)",
-    ]) }}
-
-),
+    ],
+    upstream_key='_extract_month',
+    key='_extract_month',
+) }},
 
 renamed as (
 

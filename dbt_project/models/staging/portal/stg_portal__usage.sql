@@ -5,21 +5,15 @@
 
 with
 
-source as (
-
-    select * from {{ source('portal', 'usage') }}
-
-),
-
--- an agency-month repeated in what raw holds (re-sent file) keeps its last copy
-latest_delivery as (
-
-    {{ latest_delivery('source', [
+-- `source` and `latest_delivery` (macro staged_source): an agency-month repeated in what raw holds
+-- (re-sent file) keeps its last copy
+{{ staged_source(
+    source('portal', 'usage'),
+    latest_by=[
         "date_trunc('month', raw.parse_vn_date(thang))",
         "trim(don_vi)",
-    ]) }}
-
-),
+    ],
+) }},
 
 renamed as (
 
