@@ -1,4 +1,13 @@
 {#
+    Counts and marts, incremental by period (docs/incremental.md, "Counts and marts: replace
+    the periods to build"). int_periods__to_build holds the periods a run computes
+    (build_window_filter, with build_month / build_month_start); the period-incremental models
+    (int_indicator_counts__*, fct_indicator_values, mart_kpi_monthly, mart_kpi_rollups) are
+    delete+insert by period_id and read their inputs for those periods only
+    (first_day_to_build, in_periods_to_build).
+#}
+
+{#
     The periods a run computes (docs/indicator-rules.md, "Periods"): every period that overlaps
     the data, or, when the variable build_month ('YYYY-MM') is set, only those that also overlap
     that month's calendar month or official 15→14 window, plus those ending on or after
@@ -55,4 +64,16 @@
 #}
 {% macro first_day_to_build() -%}
     (select min(to_build.period_start) as first_day from {{ ref('int_periods__to_build') }} as to_build)
+{%- endmacro %}
+
+{#
+    `<column> = any(array(<the period_id of every period this run builds>))`: a predicate keeping
+    the rows of a period-incremental model (keyed by period_id) that this run rebuilds. An
+    array, computed once, rather than `in (subquery)`, so PostgreSQL reads the rows through the
+    column's index instead of the model's history.
+#}
+{% macro in_periods_to_build(column='period_id') -%}
+    {{ column }} = any(array(
+            select to_build.period_id from {{ ref('int_periods__to_build') }} as to_build
+        ))
 {%- endmacro %}

@@ -25,19 +25,13 @@ with
 counts as (
 
     select * from {{ ref('int_indicator_counts__dossiers') }}
-    where period_id = any(array(
-            select to_build.period_id from {{ ref('int_periods__to_build') }} as to_build
-        ))
+    where {{ in_periods_to_build('period_id') }}
     union all
     select * from {{ ref('int_indicator_counts__services') }}
-    where period_id = any(array(
-            select to_build.period_id from {{ ref('int_periods__to_build') }} as to_build
-        ))
+    where {{ in_periods_to_build('period_id') }}
     union all
     select * from {{ ref('int_indicator_counts__documents') }}
-    where period_id = any(array(
-            select to_build.period_id from {{ ref('int_periods__to_build') }} as to_build
-        ))
+    where {{ in_periods_to_build('period_id') }}
 
 ),
 

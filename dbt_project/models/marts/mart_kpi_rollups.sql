@@ -20,9 +20,7 @@ with
 indicator_values as (
 
     select * from {{ ref('fct_indicator_values') }}
-    where period_id = any(array(
-            select to_build.period_id from {{ ref('int_periods__to_build') }} as to_build
-        ))
+    where {{ in_periods_to_build('period_id') }}
 
 ),
 
