@@ -18,7 +18,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # libraries from source again: 4.4 s instead of 2.6 s to import dbt, on every monthly build.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help setup demo test test-unit lint airflow stop clean bench
+.PHONY: help setup demo test test-unit lint lint-python lint-dbt generate generate-check airflow stop clean bench
 
 help:
 	@echo "make demo    set up, start the embedded PostgreSQL, run the demo months through Airflow"
@@ -26,6 +26,7 @@ help:
 	@echo "make airflow start Airflow (UI on http://127.0.0.1:8080) with the demo's data"
 	@echo "make stop    stop Airflow, the simulator and the embedded PostgreSQL"
 	@echo "make bench   run the benchmarks in bench/"
+	@echo "make generate  rewrite the generated seeds, GX suites and doc sections (commit them)"
 	@echo "make clean   stop everything and delete local state (.var)"
 
 # uv itself lives in a project-local tools venv, so a fresh machine needs only python3.
@@ -53,19 +54,41 @@ stop:
 # The dbt project is linted without a database: sqlfluff uses the jinja templater (see
 # dbt_project/.sqlfluff) and dbt-score runs `dbt parse`, which only renders profiles.yml, hence
 # the placeholder credentials. dbt writes only to the git-ignored dbt_project/{target,logs}.
-lint: setup
-	$(BIN)/ruff check chiso dags tests bench
-	$(BIN)/ruff format --check chiso dags tests bench
+PY_DIRS := chiso sim dags tests bench
+
+# `make lint` checks everything without a database. `make test` runs the same checks but
+# sqlfluff's: the test suite lints the dbt project with the dbt templater against the warehouse
+# it builds (tests/e2e/test_monthly_slice.py), the stricter of the two over the same files.
+lint: lint-python lint-dbt
 	cd dbt_project && $(CURDIR)/$(BIN)/sqlfluff lint models tests --disable-progress-bar
+
+lint-python: setup
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/ruff format --check $(PY_DIRS)
+
+lint-dbt: setup
 	cd dbt_project && DBT_PROFILES_DIR=. \
 		CHISO_DBT_USER=$${CHISO_DBT_USER:-lint} CHISO_DBT_PASSWORD=$${CHISO_DBT_PASSWORD:-lint} \
 		$(CURDIR)/$(BIN)/dbt-score lint --run-dbt-parse
 
-test: setup lint
-	$(BIN)/pytest
+# Seeds, GX suites and doc sections generated from code and data (sim/chiso_sim/generate/):
+# rewrite them all, or check they are current (the test suite checks too).
+generate: setup
+	$(BIN)/chiso-sim generate
+
+generate-check: setup
+	$(BIN)/chiso-sim generate --check
+
+# Three workers on two cores: the Airflow tests mostly wait on the scheduler, and the first
+# modules wait for the built warehouse while another process builds it (tests/conftest.py).
+# Each test module runs whole on one worker (its warehouse is module-scoped); the slowest
+# tests are listed at the end of every run.
+TEST_WORKERS ?= 3
+test: setup lint-python lint-dbt
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
 
 test-unit: setup
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest -n $(TEST_WORKERS) tests/unit tests/test_architecture.py tests/test_dag_integrity.py sim/tests
 
 bench: setup
 	$(BIN)/python -m bench.run

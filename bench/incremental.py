@@ -47,8 +47,6 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chiso.config import WAREHOUSE_DB
-
 if TYPE_CHECKING:
     import psycopg
 
@@ -71,12 +69,9 @@ def _free_port() -> int:
 
 
 def _months(first: date, count: int) -> list[date]:
-    from chiso.pipeline import next_month
+    from chiso.core.months import add_months
 
-    out = [first]
-    while len(out) < count:
-        out.append(next_month(out[-1]))
-    return out
+    return [add_months(first, i) for i in range(count)]
 
 
 class Warehouse:
@@ -90,15 +85,15 @@ class Warehouse:
             CHISO_SIMULATOR_PORT=str(_free_port()),
         )
         os.environ.pop("CHISO_WAREHOUSE_URL", None)
-        from chiso.cli import _api, simulator_start
-        from chiso.config import Settings
-        from chiso.db.bootstrap import bootstrap
-        from chiso.db.embedded import EmbeddedPostgres
+        from chiso.core.config import Settings
+        from chiso.runtime import simulator
+        from chiso.runtime.embedded_postgres import EmbeddedPostgres
+        from chiso.runtime.warehouse import bootstrap
 
         self.settings = Settings.from_env()
         self.pg = EmbeddedPostgres(self.settings)
         bootstrap(self.settings)
-        simulator_start(
+        simulator.start(
             self.settings,
             options=[
                 "--start-month",
@@ -113,11 +108,11 @@ class Warehouse:
                 str(args.documents_per_agency_month),
             ],
         )
-        self.api = _api(self.settings)
+        self.api = simulator.api_settings(self.settings)
 
     def pull(self, months: list[date]) -> int:
         from chiso import pipeline
-        from chiso.sources.canonical import SOURCES
+        from chiso.sources.systems import SOURCES
 
         rows = 0
         for month in months:
@@ -144,7 +139,7 @@ class Warehouse:
     def row_counts(self) -> dict[str, int]:
         import psycopg
 
-        from chiso.db.bootstrap import urls
+        from chiso.runtime.warehouse import urls
 
         with psycopg.connect(urls(self.settings).admin) as conn:
             return {
@@ -162,7 +157,7 @@ class Warehouse:
         """VACUUM ANALYZE the warehouse: the state a month of autovacuum leaves behind."""
         import psycopg
 
-        from chiso.db.bootstrap import urls
+        from chiso.runtime.warehouse import urls
 
         with psycopg.connect(urls(self.settings).admin, autocommit=True) as conn:
             conn.execute("vacuum (analyze)")
@@ -172,19 +167,22 @@ class Warehouse:
         with self._server() as conn:
             conn.execute(f"drop database if exists {TEMPLATE_DB}")
             conn.execute(
-                f"create database {TEMPLATE_DB} template {WAREHOUSE_DB} strategy file_copy"
+                f"create database {TEMPLATE_DB} template {self.settings.warehouse_db}"
+                " strategy file_copy"
             )
 
     def restore(self) -> None:
         """Replace the warehouse database by a copy of the template, grants included."""
-        from chiso.db.bootstrap import bootstrap
+        from chiso.runtime.warehouse import bootstrap
 
         with self._server() as conn:
-            conn.execute(f"drop database {WAREHOUSE_DB} with (force)")
+            conn.execute(f"drop database {self.settings.warehouse_db} with (force)")
             conn.execute(
-                f"create database {WAREHOUSE_DB} template {TEMPLATE_DB} strategy file_copy"
+                f"create database {self.settings.warehouse_db} template {TEMPLATE_DB}"
+                " strategy file_copy"
             )
-        # Database-level grants are not copied with a template: bootstrap sets them again.
+        # Database-level grants are not copied with a template: bootstrap sets them again
+        # (chiso/migrations/after_migrate__database_grants.sql).
         bootstrap(self.settings)
 
     def _server(self) -> psycopg.Connection:
@@ -205,15 +203,15 @@ class Warehouse:
         return {**typical, "seconds": median, "runs": [r["seconds"] for r in runs]}
 
     def close(self) -> None:
-        from chiso.cli import simulator_stop
+        from chiso.runtime import simulator
 
-        simulator_stop(self.settings)
+        simulator.stop(self.settings)
         self.pg.destroy()
         shutil.rmtree(self.home, ignore_errors=True)
 
 
 def main() -> int:
-    from chiso.simulator.config import SimulatorConfig
+    from chiso_sim.config import SimulatorConfig
 
     defaults = SimulatorConfig()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -37,7 +37,7 @@ def make_csv(path: Path, rows: int) -> None:
     The columns are every scalar DVCQG field, so the header maps 1:1 onto the canonical
     schema and the loader takes its streaming path, as a clean vendor CSV would.
     """
-    from chiso.simulator.one_stop import DOSSIER_KEYS, SimulatorConfig, generate_dossiers
+    from chiso_sim.one_stop import DOSSIER_KEYS, SimulatorConfig, generate_dossiers
 
     base = generate_dossiers(SimulatorConfig(months=1))
     keys = [k for k in DOSSIER_KEYS if not isinstance(base[0].get(k), list)]
@@ -169,10 +169,10 @@ def main() -> int:
 
     home = Path(tempfile.mkdtemp(prefix="chiso-bench-"))
     os.environ["CHISO_HOME"] = str(home)
-    from chiso.config import settings
-    from chiso.db.bootstrap import bootstrap
-    from chiso.db.embedded import EmbeddedPostgres
+    from chiso.core.config import settings
     from chiso.ingest.loader import prepare
+    from chiso.runtime.embedded_postgres import EmbeddedPostgres
+    from chiso.runtime.warehouse import bootstrap
 
     s = settings()
     pg = EmbeddedPostgres(s)

@@ -10,7 +10,7 @@ from email import message_from_bytes
 from email.header import decode_header, make_header
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from tests.conftest import free_port
+from tests.warehouses import free_port
 
 
 class Mailbox:

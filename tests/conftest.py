@@ -1,67 +1,79 @@
-"""Shared fixtures: an isolated chiso home (embedded PostgreSQL, simulator) per test module.
+"""Shared fixtures: warehouses on the run's one embedded server (tests/warehouses.py).
 
-Each fixture points CHISO_HOME and the service ports at fresh values, so tests never touch the
-demo's `.var` and can run while a demo is up.
+- ``chiso_env``: an empty, bootstrapped warehouse in the module's own home;
+- ``built_env``: a copy of the warehouse built once per run (three months published).
+
+Each module gets its own home, databases and service ports, so tests never touch the demo's
+`.var` and modules can run in parallel (pytest-xdist workers share the server).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import tempfile
+import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from chiso.config import Settings
+from tests import warehouses
+from tests.warehouses import Env
+
+# Modules working on a copy of the built warehouse (the template), and the order modules are
+# handed to the workers (with --no-loadscope-reorder): the Airflow module first, since it
+# mostly waits on the scheduler; then everything that needs no built warehouse, while the
+# template builds in the background; then the copies, longest first.
+ORDER = {
+    "test_airflow_scheduler": 0,  # on an empty warehouse: it runs while the template builds
+    "test_incremental_builds": 2,
+    "test_write_audit_publish": 3,
+    "test_monthly_slice": 4,
+    "test_external_warehouse": 5,
+}
+_OWNER = pytest.StashKey[bool]()
+_BUILDER = pytest.StashKey[subprocess.Popen]()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def pytest_configure(config: pytest.Config) -> None:
+    """The controlling process makes the run's root folder (xdist workers inherit it) and, when
+    the end-to-end tests are to run, starts building the template warehouse at once."""
+    if hasattr(config, "workerinput") or os.environ.get(warehouses.ROOT_ENV):
+        return
+    root = warehouses.make_root()
+    os.environ[warehouses.ROOT_ENV] = str(root)
+    config.stash[_OWNER] = True
+    args = [str(a) for a in config.args]
+    if not args or any("e2e" in a or a.rstrip("/") in ("tests", ".") for a in args):
+        config.stash[_BUILDER] = warehouses.build_template_in_background(root / "template.log")
 
 
-@dataclass(frozen=True)
-class Env:
-    settings: Settings
-    urls: object
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """After every worker finished: stop the run's server and delete its folder."""
+    builder = config.stash.get(_BUILDER, None)
+    if builder is not None and builder.poll() is None:
+        builder.terminate()
+        builder.wait(timeout=60)
+    if config.stash.get(_OWNER, False):
+        warehouses.stop_server(Path(os.environ.pop(warehouses.ROOT_ENV)))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: ORDER.get(item.module.__name__.rsplit(".", 1)[-1], 1))
+
+
+def _name(request: pytest.FixtureRequest) -> str:
+    return request.module.__name__.rsplit(".", 1)[-1]
 
 
 @pytest.fixture(scope="module")
-def chiso_env() -> Iterator[Env]:
-    """A running, bootstrapped embedded warehouse in a temporary CHISO_HOME.
+def chiso_env(request: pytest.FixtureRequest) -> Iterator[Env]:
+    """An empty, bootstrapped warehouse (roles, schemas, control plane) for the module."""
+    with warehouses.fresh(_name(request)) as env:
+        yield env
 
-    Not under pytest's tmp_path: another pytest session resets that tree to mode 0700, which
-    would lock out the unprivileged user the server runs as under root.
-    """
-    from chiso.db.bootstrap import bootstrap
-    from chiso.db.embedded import EmbeddedPostgres
 
-    home = Path(tempfile.mkdtemp(prefix="chiso-test-"))
-    keys = ("CHISO_HOME", "CHISO_PG_PORT", "CHISO_SIMULATOR_PORT", "CHISO_AIRFLOW_PORT")
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update(
-        CHISO_HOME=str(home),
-        CHISO_PG_PORT=str(free_port()),
-        CHISO_SIMULATOR_PORT=str(free_port()),
-        CHISO_AIRFLOW_PORT=str(free_port()),
-    )
-    os.environ.pop("CHISO_WAREHOUSE_URL", None)
-    settings = Settings.from_env()
-    try:
-        yield Env(settings, bootstrap(settings))
-    finally:
-        from chiso.cli import simulator_stop
-
-        simulator_stop(settings)
-        EmbeddedPostgres(settings).destroy()
-        shutil.rmtree(home, ignore_errors=True)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+@pytest.fixture(scope="module")
+def built_env(request: pytest.FixtureRequest) -> Iterator[Env]:
+    """A warehouse with warehouses.TEMPLATE_MONTHS built and published, for the module."""
+    with warehouses.built(_name(request)) as env:
+        yield env

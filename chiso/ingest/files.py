@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 import psycopg
 
+from chiso.core.text_codec import fix_text
 from chiso.ingest.headers import HeaderMatch, match_headers
 from chiso.ingest.layout import (
     Layout,
@@ -47,7 +48,6 @@ from chiso.ingest.layout import (
     classify_rows,
     detect_layout,
 )
-from chiso.ingest.legacy_text import fix_text
 from chiso.ingest.loader import (
     Delivery,
     DeliveryResult,

@@ -18,10 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from chiso.ingest.legacy_text import fix_text
-from chiso.sources.canonical import ENTITIES, Entity
-
-ALIASES_YAML = Path(__file__).resolve().parents[1] / "sources" / "aliases.yaml"
+from chiso.core.text_codec import fix_text
+from chiso.sources.canonical import ALIASES_YAML, ENTITIES, Entity
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")

@@ -36,7 +36,7 @@ from psycopg import sql
 from chiso.ingest.precheck import PreCheck
 from chiso.ingest.raw_tables import (
     RAW_SCHEMA,
-    ensure_all,
+    ensure_landing_tables,
     ensure_partition,
 )
 from chiso.sources.canonical import Entity
@@ -126,13 +126,13 @@ _prepared: set[str] = set()
 
 
 def prepare(url: str) -> None:
-    """Create the ledger, parsing functions and landing tables once per process and URL."""
+    """Create or extend the landing tables once per process and URL."""
     if url in _prepared:
         return
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("select pg_advisory_lock(hashtext('chiso.raw.ddl'))")
         try:
-            ensure_all(conn)
+            ensure_landing_tables(conn)
         finally:
             conn.execute("select pg_advisory_unlock(hashtext('chiso.raw.ddl'))")
     _prepared.add(url)

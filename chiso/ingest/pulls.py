@@ -8,7 +8,6 @@ transaction.
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,15 +15,11 @@ from datetime import date
 
 import httpx
 
+from chiso.core.months import last_day, next_month
+from chiso.ingest.api_client import iter_records
 from chiso.ingest.files import record_parts
 from chiso.ingest.loader import Delivery, DeliveryResult, load_delivery
-from chiso.ingest.one_stop_api import iter_records
-from chiso.pipeline import next_month
 from chiso.sources.canonical import entity
-
-
-def _last_day(month: date) -> date:
-    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
 
 
 @dataclass(frozen=True)
@@ -51,7 +46,7 @@ PULLS: dict[str, Pull] = {
     "portal.service_catalogue": Pull(
         "portal.service_catalogue",
         "/api/v1/service-catalogue",
-        lambda m: {"as_of": _last_day(m).isoformat()},
+        lambda m: {"as_of": last_day(m).isoformat()},
         ("don_vi", "ma_tthc"),
     ),
     "portal.usage": Pull(

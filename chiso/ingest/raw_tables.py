@@ -10,12 +10,15 @@ for ``_extract_month`` is that month: metadata costs COPY almost nothing, and re
 month touches one partition only. ``_batch_id`` comes from a per-transaction setting
 (``chiso.batch_id``) and ``_load_seq`` from a sequence, so a byte-for-byte CSV stream needs
 no per-row work in Python. Columns unknown to the canonical schema land in ``_extra``.
+
+Landing tables follow the canonical schemas (chiso/sources/canonical.py), so they are created
+and extended here, from that code, when a load first needs them; the ledger and the parsing
+functions they are checked with are fixed control-plane objects (chiso/migrations/).
 """
 
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -23,7 +26,6 @@ from psycopg import sql
 from chiso.sources.canonical import ENTITIES, Entity
 
 RAW_SCHEMA = "raw"
-PARSING_SQL = Path(__file__).with_name("sql") / "parsing.sql"
 
 # Metadata columns of every landing table, after the canonical ones.
 META_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -34,47 +36,6 @@ META_COLUMNS: tuple[tuple[str, str], ...] = (
     ("_loaded_at", "timestamptz not null default now()"),
     ("_extract_month", "date not null"),
 )
-
-LEDGER_DDL = """
-create table if not exists raw.ingest_batches (
-    batch_id        uuid primary key,
-    source          text not null,
-    target_table    text not null,
-    extract_month   date,
-    origin          text not null,
-    content_sha256  text,
-    row_count       integer,
-    status          text not null,
-    error           text,
-    started_at      timestamptz not null default now(),
-    finished_at     timestamptz
-);
-alter table raw.ingest_batches
-    add column if not exists delivery_id uuid,
-    add column if not exists entity text,
-    add column if not exists channel text,
-    add column if not exists file_name text,
-    add column if not exists agency_codes text[],
-    add column if not exists replace_scope text,
-    add column if not exists first_load_seq bigint,
-    add column if not exists error_row integer,
-    add column if not exists error_field text,
-    add column if not exists duplicate_of uuid,
-    add column if not exists replaced_by uuid,
-    add column if not exists replaced_rows integer,
-    add column if not exists extra_columns text[],
-    add column if not exists warnings jsonb;
-alter table raw.ingest_batches alter column extract_month drop not null;
-alter table raw.ingest_batches drop constraint if exists ingest_batches_status_check;
-alter table raw.ingest_batches add constraint ingest_batches_status_check check (status in
-    ('running', 'loaded', 'replaced', 'failed', 'duplicate', 'quarantined'));
-create index if not exists ingest_batches__sha_idx on raw.ingest_batches
-    (target_table, content_sha256);
-comment on table raw.ingest_batches is
-    'Ledger of every delivery attempt: loaded, replaced by a later delivery, duplicate '
-    '(same content as an earlier load), failed or quarantined, with the error naming '
-    'row and field.';
-"""
 
 
 def table_ident(entity: Entity) -> sql.Composed:
@@ -89,20 +50,10 @@ def _sequence_name(entity: Entity) -> str:
     return f"{entity.table}__load_seq"
 
 
-def ensure_parsing_functions(conn: psycopg.Connection) -> None:
-    """Create the source-format parsing functions (shared by ingest checks and dbt staging)."""
-    conn.execute(PARSING_SQL.read_text(encoding="utf-8"))
-
-
-def ensure_ledger(conn: psycopg.Connection) -> None:
-    conn.execute(LEDGER_DDL)
-
-
 def ensure_raw_table(conn: psycopg.Connection, entity: Entity) -> None:
     """Create or extend the entity's landing table (idempotent; adds new canonical columns)."""
     seq = sql.Identifier(RAW_SCHEMA, _sequence_name(entity))
     conn.execute(sql.SQL("create sequence if not exists {}").format(seq))
-    _migrate_unpartitioned(conn, entity)
     cols = [sql.SQL("{} text").format(sql.Identifier(c)) for c in entity.columns]
     for name, ddl in META_COLUMNS:
         rendered = ddl.replace("{seq}", "'" + f"{RAW_SCHEMA}.{_sequence_name(entity)}" + "'")
@@ -142,59 +93,9 @@ def ensure_partition(conn: psycopg.Connection, entity: Entity, month: date) -> s
     return part
 
 
-def ensure_all(conn: psycopg.Connection) -> None:
-    """Everything ingest needs in `raw`: ledger, parsing functions, every landing table."""
+def ensure_landing_tables(conn: psycopg.Connection) -> None:
+    """Every landing table of the canonical schemas, created or extended (the ledger and the
+    parsing functions are migrations: chiso/migrations/)."""
     with conn.transaction():
-        ensure_ledger(conn)
-        ensure_parsing_functions(conn)
         for entity in ENTITIES:
             ensure_raw_table(conn, entity)
-
-
-def _migrate_unpartitioned(conn: psycopg.Connection, entity: Entity) -> None:
-    """Rebuild a landing table created before partitioning (issue 2 layout), keeping its rows."""
-    row = conn.execute(
-        "select c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace"
-        " where n.nspname = %s and c.relname = %s",
-        (RAW_SCHEMA, entity.table),
-    ).fetchone()
-    if row is None or row[0] == "p":
-        return
-    old = sql.Identifier(RAW_SCHEMA, f"{entity.table}__unpartitioned")
-    conn.execute(
-        sql.SQL("alter table {} rename to {}").format(
-            table_ident(entity), sql.Identifier(f"{entity.table}__unpartitioned")
-        )
-    )
-    conn.execute(
-        sql.SQL("alter index if exists {} rename to {}").format(
-            sql.Identifier(RAW_SCHEMA, f"{entity.table}__extract_month_idx"),
-            sql.Identifier(f"{entity.table}__unpartitioned__extract_month_idx"),
-        )
-    )
-    old_cols = {
-        r[0]
-        for r in conn.execute(
-            "select column_name from information_schema.columns"
-            " where table_schema = %s and table_name = %s",
-            (RAW_SCHEMA, f"{entity.table}__unpartitioned"),
-        )
-    }
-    ensure_raw_table(conn, entity)
-    months = [
-        r[0] for r in conn.execute(sql.SQL("select distinct _extract_month from {}").format(old))
-    ]
-    for month in months:
-        ensure_partition(conn, entity, month)
-    keep = [c for c in entity.columns if c in old_cols]
-    keep += [
-        c for c in ("_batch_id", "_row_number", "_loaded_at", "_extract_month") if c in old_cols
-    ]
-    ident_list = sql.SQL(", ").join(map(sql.Identifier, keep))
-    conn.execute(
-        sql.SQL("insert into {} ({}) select {} from {}").format(
-            table_ident(entity), ident_list, ident_list, old
-        )
-    )
-    # The old table stays (renamed) until the views built on it are rebuilt by dbt; the loader
-    # role does not own those views and must not drop them.

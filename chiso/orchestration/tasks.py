@@ -6,28 +6,22 @@ Asia/Ho_Chi_Minh time (a UTC midnight would fall in the previous month).
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+import logging
+from datetime import datetime
 
-from chiso.config import settings
+from chiso import pipeline
+from chiso.core.config import settings
+from chiso.core.months import month_of
+from chiso.notify.alerts import send
+from chiso.orchestration.failure_alert import task_failure_alert
+from chiso.quality.results import GateFailed
+from chiso.sources.systems import ApiSettings, api_conn_id
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-def api_conn_id(source: str) -> str:
-    """Airflow connection of a source system's API: ``chiso_one_stop_api`` and so on."""
-    return f"chiso_{source}_api"
-
-
-def month_of(data_interval_start: datetime) -> date:
-    local = data_interval_start.astimezone(LOCAL_TZ)
-    return date(local.year, local.month, 1)
+log = logging.getLogger(__name__)
 
 
-def _api_settings(source: str):
+def _api_settings(source: str) -> ApiSettings:
     from airflow.sdk import Connection
-
-    from chiso.pipeline import ApiSettings
 
     conn = Connection.get(api_conn_id(source))
     scheme = conn.schema or "http"
@@ -36,50 +30,38 @@ def _api_settings(source: str):
 
 def pull(source: str, data_interval_start: datetime) -> int:
     """Pull the month of every entity of `source` from its API (replaces the month in raw)."""
-    from chiso.pipeline import ingest_api
-
-    return ingest_api(settings(), source, month_of(data_interval_start), _api_settings(source))
+    month = month_of(data_interval_start)
+    return pipeline.ingest_api(settings(), source, month, _api_settings(source))
 
 
 def inbox(source: str) -> dict[str, int]:
     """Load the files waiting in the source's inbox; bad files are quarantined, not fatal."""
-    from chiso.pipeline import ingest_inbox
-
-    results = ingest_inbox(settings(), source)
     counts: dict[str, int] = {}
-    for r in results:
+    for r in pipeline.ingest_inbox(settings(), source):
         counts[r.status] = counts.get(r.status, 0) + 1
     return counts
 
 
 def transform(data_interval_start: datetime) -> str | None:
-    from chiso.pipeline import transform as run_dbt
-
-    return run_dbt(settings(), month_of(data_interval_start))
+    return pipeline.transform(settings(), month_of(data_interval_start))
 
 
 def validate(data_interval_start: datetime, dbt_invocation_id: str | None) -> str:
     """Run the gate; returns the validation's id for publish. A failure alerts the operators
     (Airflow connections chiso_alert_smtp / chiso_alert_webhook) and fails the task."""
-    from chiso.pipeline import validate as run_gate
-
     month = month_of(data_interval_start)
-    return run_gate(settings(), month, dbt_invocation_id=dbt_invocation_id).gate_run_id
+    return pipeline.validate(settings(), month, dbt_invocation_id=dbt_invocation_id).gate_run_id
 
 
 def publish(data_interval_start: datetime, dbt_invocation_id: str | None, gate_run_id: str) -> int:
     """Publish the validated month as a revision; returns the revision number (unchanged when
     the month equals its current revision)."""
-    from chiso.pipeline import publish as run_publish
-
     month = month_of(data_interval_start)
-    return run_publish(settings(), month, dbt_invocation_id, gate_run_id).revision
+    return pipeline.publish(settings(), month, dbt_invocation_id, gate_run_id).revision
 
 
 def report(data_interval_start: datetime) -> str:
-    from chiso.pipeline import report as render
-
-    return str(render(settings(), month_of(data_interval_start)))
+    return str(pipeline.report(settings(), month_of(data_interval_start)))
 
 
 def alert_task_failure(context: dict) -> None:
@@ -87,12 +69,6 @@ def alert_task_failure(context: dict) -> None:
     connections as the gate. A failed gate has alerted already (with its failures), so its
     GateFailed is not alerted twice. Never raises: a callback error would only hide the
     task's own."""
-    import logging
-
-    from chiso.alerts import send, task_failure_alert
-    from chiso.pipeline import GateFailed
-
-    log = logging.getLogger(__name__)
     exception = context.get("exception")
     if isinstance(exception, GateFailed):
         return

@@ -138,13 +138,15 @@ def validate_month(
     expected_rows: int,
     expectations_dir: Path | None = None,
     data_docs_dir: Path | None = None,
+    parameters_file: Path | None = None,
 ) -> GateResult:
     """Validate every suite (raw, staging, KPI) on ``month`` (any day of it).
 
     ``url`` is a plain libpq URL with a host (GX's Postgres datasource rejects host-less URLs).
     The parameters are the month-dependent facts the suites compare against: agency codes valid
     that month, the indicator catalogue and ``active agencies x indicators``; the tunable
-    bounds come from ``expectations/parameters.json`` (and CHISO_GATE_* overrides). With
+    bounds come from ``expectations/parameters.json``, the deployment's ``parameters_file``
+    and CHISO_GATE_* overrides (chiso/quality/specs.py). With
     ``data_docs_dir``, GX's Data Docs of this validation are written to ``<dir>/<YYYY-MM>/``.
 
     Bad data returns ``success=False`` with one failure per broken expectation. An expectation GX
@@ -154,7 +156,7 @@ def validate_month(
     month = month.replace(day=1)
     specs = load_suite_specs(expectations_dir)
     params: dict[str, Any] = {
-        **load_parameters(expectations_dir),
+        **load_parameters(expectations_dir, parameters_file),
         "valid_agency_codes": list(valid_agency_codes),
         "indicator_codes": list(indicator_codes),
         "expected_rows": int(expected_rows),
@@ -244,7 +246,7 @@ def _run_gx(
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    from chiso.db.bootstrap import sqlalchemy_url
+    from chiso.runtime.warehouse import sqlalchemy_url
 
     _quiet_gx()
     context = gx.get_context(mode="ephemeral")

@@ -26,11 +26,12 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from chiso.config import EXPECTATIONS_DIR
+from chiso.core.config import EXPECTATIONS_DIR
+from chiso.core.months import next_month, previous_month
 
 LAYERS = ("raw", "staging", "kpi")
 PARAMETERS_FILE = "parameters.json"
@@ -70,8 +71,7 @@ class SuiteSpec:
 
 
 def month_literals(month: date) -> dict[str, str]:
-    previous = (month - timedelta(days=1)).replace(day=1)
-    following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    previous, following = previous_month(month), next_month(month)
     return {
         "month": f"DATE '{month.isoformat()}'",
         "previous_month": f"DATE '{previous.isoformat()}'",
@@ -96,11 +96,18 @@ def render(text: str, month: date, params: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(substitute, text)
 
 
-def load_parameters(directory: Path | None = None) -> dict[str, Any]:
-    """The reviewed defaults, with CHISO_GATE_<NAME> environment overrides (numbers)."""
+def load_parameters(
+    directory: Path | None = None, overrides_file: Path | None = None
+) -> dict[str, Any]:
+    """The reviewed defaults of ``expectations/parameters.json``, then the deployment's own
+    values (``overrides_file``: ``<home>/gate-parameters.json``, a JSON object of name → value,
+    read at every validation, so a change needs no restart), then ``CHISO_GATE_<NAME>``
+    environment variables."""
     path = (directory or EXPECTATIONS_DIR) / PARAMETERS_FILE
     doc = json.loads(path.read_text(encoding="utf-8"))
     params = {k: v["value"] for k, v in doc.items()}
+    if overrides_file is not None and overrides_file.exists():
+        params.update(_overrides(overrides_file, params))
     for name, default in list(params.items()):
         raw = os.environ.get(f"CHISO_GATE_{name.upper()}")
         if raw is None:
@@ -113,6 +120,26 @@ def load_parameters(directory: Path | None = None) -> dict[str, Any]:
             ) from exc
     _check_parameters(params)
     return params
+
+
+def _overrides(path: Path, defaults: dict[str, Any]) -> dict[str, Any]:
+    """The deployment's values, each a known parameter of the default's type."""
+    try:
+        values = json.loads(path.read_text(encoding="utf-8") or "{}")
+    except json.JSONDecodeError as exc:
+        raise GateConfigError(f"{path}: not JSON ({exc})") from exc
+    if not isinstance(values, dict):
+        raise GateConfigError(f"{path}: expected a JSON object of parameter → value")
+    unknown = sorted(set(values) - set(defaults))
+    if unknown:
+        known = ", ".join(sorted(defaults))
+        raise GateConfigError(f"{path}: unknown gate parameter(s) {unknown} (known: {known})")
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise GateConfigError(f"{path}: {name} = {value!r}: expected a number")
+        out[name] = type(defaults[name])(value)
+    return out
 
 
 def _check_parameters(params: dict[str, Any]) -> None:

@@ -13,17 +13,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import psycopg
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from psycopg.rows import dict_row
 
-from chiso.pipeline import previous_month
-from chiso.report import formatting as fmt
+from chiso.core import formatting as fmt
+from chiso.core.months import LOCAL_TZ, previous_month
 
 TEMPLATES = Path(__file__).with_name("templates")
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 TIER_ORDER = {"province_dept": 1, "district": 2, "commune": 3}
 
 

@@ -1,6 +1,6 @@
 """Canonical schemas: one entity per landing table, one field per landing column.
 
-Vendors name and lay out their exports differently (``sources.md``); everything that lands in
+Vendors name and lay out their exports differently (docs/sources.md); everything that lands in
 ``raw`` is first mapped onto these entities, so staging is written once per entity, not once
 per vendor. A field's ``name`` is its landing column. One-stop names follow the national
 portal's sync format (``DongBoHoSoMC``: ``MaHoSo`` → ``ma_ho_so``) because that is the closest
@@ -14,10 +14,17 @@ validates a value before the batch commits and how staging casts it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
+
+from chiso.sources.systems import SOURCES
 
 FieldType = Literal["text", "code", "int", "decimal", "percent", "bool", "date", "timestamp"]
 ReplaceScope = Literal["agency_month", "month"]
+
+
+# Vendor header spellings of each canonical field (docs/sources.md): data operators extend.
+ALIASES_YAML = Path(__file__).with_name("aliases.yaml")
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,7 @@ ONE_STOP_DOSSIERS = Entity(
         _f("ngay_hen_tra", "timestamp", "Promised due date (current)"),
         _f("ngay_ket_thuc_xu_ly", "timestamp", "Processing finished"),
         _f("ngay_tra", "timestamp", "Result returned"),
-        _f("trang_thai_ho_so", "code", "Status code 1–10 (sources.md)", required=True),
+        _f("trang_thai_ho_so", "code", "Status code 1–10 of the DVCQG sync format", required=True),
         _f("kenh_thuc_hien", "code", "Channel: 1 direct, 2 online, 3 BCCI; empty = direct"),
         _f("hinh_thuc_tra", "code", "Result returned by post: 1 yes, 0 no"),
         _f("duoc_thanh_toan_truc_tuyen", "bool", "Fee paid online"),
@@ -279,8 +286,6 @@ ENTITIES: tuple[Entity, ...] = (
     PORTAL_SERVICE_CATALOGUE,
     PORTAL_USAGE,
 )
-
-SOURCES: tuple[str, ...] = ("one_stop", "documents", "portal")
 
 
 def entity(qualified_name: str) -> Entity:

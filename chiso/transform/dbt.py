@@ -19,9 +19,9 @@ from urllib.parse import unquote, urlsplit
 
 import psycopg
 
-from chiso.config import DBT_PROJECT_DIR, Settings
-from chiso.db.bootstrap import urls
-from chiso.privacy.pii_key import pgoptions
+from chiso.core.config import DBT_PROJECT_DIR, Settings
+from chiso.core.pii import pgoptions
+from chiso.runtime.warehouse import urls
 from chiso.transform.dbt_steps import FAILED_STEP_MARKER
 from chiso.transform.reference_state import (
     built_fingerprint,
@@ -54,7 +54,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "CHISO_DBT_PASSWORD": unquote(parts.password or ""),
         "CHISO_DBT_DBNAME": parts.path.lstrip("/") or "chiso",
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
-        # The personal-data hash key, per session and never in SQL (chiso/privacy/pii_key.py).
+        # The personal-data hash key, per session and never in SQL (chiso/core/pii.py).
         "PGOPTIONS": " ".join(filter(None, [os.environ.get("PGOPTIONS"), pgoptions(settings)])),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
@@ -177,18 +177,6 @@ def build(settings: Settings, month: date | None = None, *, full: bool = False) 
     return result
 
 
-BUILDS_DDL = """
-create table if not exists ops.dbt_builds (
-    invocation_id    text primary key,
-    finished_at      timestamptz not null default now(),
-    build_month      date,
-    full_refresh     boolean not null,
-    elapsed_seconds  double precision,
-    statuses         jsonb not null
-)
-"""
-
-
 def record_build(
     conn: psycopg.Connection, result: DbtResult, month: date | None, *, full: bool
 ) -> None:
@@ -196,7 +184,6 @@ def record_build(
     names the dbt invocation that built the audit rows it publishes."""
     if result.invocation_id is None:
         return
-    conn.execute(BUILDS_DDL)
     conn.execute(
         "insert into ops.dbt_builds (invocation_id, build_month, full_refresh, elapsed_seconds,"
         " statuses) values (%s, %s, %s, %s, %s) on conflict (invocation_id) do nothing",
@@ -206,8 +193,6 @@ def record_build(
 
 def latest_build_invocation(conn: psycopg.Connection) -> str | None:
     """The dbt invocation id of the last successful build (None before the first)."""
-    if conn.execute("select to_regclass('ops.dbt_builds')").fetchone()[0] is None:
-        return None
     row = conn.execute(
         "select invocation_id from ops.dbt_builds order by finished_at desc limit 1"
     ).fetchone()

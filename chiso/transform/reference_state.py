@@ -21,10 +21,10 @@ from pathlib import Path
 
 import psycopg
 
-from chiso.config import DBT_PROJECT_DIR
+from chiso.core.config import DBT_PROJECT_DIR
 
 PROJECT_INPUTS = ("dbt_project.yml", "models", "macros", "seeds", "snapshots", "tests")
-STATE_TABLE = "audit.chiso_build_state"
+STATE_TABLE = "ops.dbt_build_state"  # chiso/migrations/V004__dbt_builds.sql
 ITEM = "reference"
 
 
@@ -45,18 +45,12 @@ def project_fingerprint(project_dir: Path = DBT_PROJECT_DIR) -> str:
 
 def built_fingerprint(conn: psycopg.Connection) -> str | None:
     """The fingerprint recorded by the last build that included the reference nodes."""
-    if conn.execute("select to_regclass(%s)", (STATE_TABLE,)).fetchone()[0] is None:
-        return None
     row = conn.execute(f"select fingerprint from {STATE_TABLE} where item = %s", (ITEM,)).fetchone()
     return row[0] if row else None
 
 
 def record_fingerprint(conn: psycopg.Connection, fingerprint: str) -> None:
     """Record that the reference nodes were just built and tested from this project."""
-    conn.execute(
-        f"create table if not exists {STATE_TABLE} ("
-        " item text primary key, fingerprint text not null, built_at timestamptz not null)"
-    )
     conn.execute(
         f"insert into {STATE_TABLE} (item, fingerprint, built_at) values (%s, %s, now())"
         " on conflict (item) do update"

@@ -1,13 +1,16 @@
 """End-to-end through the real Airflow 3 scheduler (api-server, scheduler, dag-processor,
 triggerer, LocalExecutor) on the embedded PostgreSQL — what `make demo` does.
 
-The second test kills every Airflow process in the middle of a run, as a user pressing Ctrl-C
-twice or a machine losing power would, and checks that running again finishes cleanly with no
-duplicated rows.
+Airflow starts once for the module, on an empty warehouse (so it runs while the other
+workers wait for the built one). The first test runs the first month and kills every
+Airflow process in the middle of it; running again must finish cleanly and publish once. The
+second makes the gate fail inside the next month's run, then fails the gate's task for
+another reason after an operator clears it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -16,25 +19,41 @@ from datetime import date
 import psycopg
 import pytest
 
-from chiso.cli import simulator_start
 from chiso.orchestration import airflow as af
+from chiso.runtime import airflow as services
+from chiso.runtime import simulator
+from tests.alert_receivers import Mailbox, html_body, subject, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.airflow, pytest.mark.timeout(1200)]
 
-MONTHS = [date(2020, 1, 1), date(2020, 2, 1)]
+JANUARY, FEBRUARY = date(2020, 1, 1), date(2020, 2, 1)
+# retry failed tasks after seconds, not minutes
+FAST = {"CHISO_RETRY_DELAY_SECONDS": "2"}
 
 
 @pytest.fixture(scope="module")
 def airflow_env(chiso_env):
-    simulator_start(chiso_env.settings)
+    """Airflow up on the module's home and its empty warehouse."""
+    saved = {k: os.environ.get(k) for k in FAST}
+    os.environ.update(FAST)
+    s = chiso_env.settings
     try:
+        simulator.start(s)
+        services.up(s)
         yield chiso_env
     finally:
-        af.down(chiso_env.settings)
+        services.down(s)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _mart_counts(url: str) -> dict[date, int]:
     with psycopg.connect(url) as conn:
+        if conn.execute("select to_regclass('marts.mart_kpi_monthly')").fetchone()[0] is None:
+            return {}  # nothing published yet
         rows = conn.execute(
             "select period_month, count(*) from marts.mart_kpi_monthly group by 1"
         ).fetchall()
@@ -57,64 +76,65 @@ def _agency_indicator_pairs(url: str, month) -> int:
         ).fetchone()[0]
 
 
-def test_scheduler_runs_the_months_and_publishes(airflow_env):
+def test_a_month_runs_through_the_scheduler_and_survives_a_hard_stop(airflow_env):
+    """April runs as a backfill. Once its pulls have landed, every Airflow process is killed
+    (SIGKILL: no graceful shutdown, pid files left behind), as a user pressing Ctrl-C twice or
+    a machine losing power would. Running again finishes cleanly: the month is published once,
+    with the complete grid and its report, and raw holds each delivery once."""
     s = airflow_env.settings
-    states = af.run_months(s, MONTHS)
-    assert states == {m: "success" for m in MONTHS}, af.failed_tasks(s)
-    expected = {m: _agency_indicator_pairs(airflow_env.urls.bi_reader, m) for m in MONTHS}
-    assert _mart_counts(airflow_env.urls.bi_reader) == expected
-    for m in MONTHS:
-        assert (s.reports_dir / f"bao-cao-{m:%Y-%m}.html").exists()
-
-
-def test_interrupted_run_recovers_without_duplicates(airflow_env):
-    s = airflow_env.settings
-    with psycopg.connect(airflow_env.urls.admin) as conn:
-        raw_before = conn.execute("select count(*) from raw.one_stop__dossiers").fetchone()[0]
+    bi = airflow_env.urls.bi_reader
+    history = _mart_counts(bi)
     af.reset_dag(s)
     af.wait_for_dag(s)
-    af.backfill(s, MONTHS[0], MONTHS[-1])
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and "running" not in af.run_states(s).values():
+    af.backfill(s, JANUARY, JANUARY)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        states = af.task_states(s, JANUARY)
+        if states.get("pull_one_stop") == "success" and af.run_states(s)[JANUARY] == "running":
+            break
         time.sleep(1)
-    assert "running" in af.run_states(s).values()
-    for st in af.status(s):  # hard stop: no graceful shutdown, pid files left behind
+    assert af.task_states(s, JANUARY).get("pull_one_stop") == "success"
+    for st in services.status(s):  # hard stop
         os.killpg(st.pid, signal.SIGKILL)
     time.sleep(1)
-    assert not any(st.alive for st in af.status(s))
+    assert not any(st.alive for st in services.status(s))
 
-    states = af.run_months(s, MONTHS)
-    assert states == {m: "success" for m in MONTHS}, af.failed_tasks(s)
+    states = af.run_months(s, [JANUARY])
+    assert states == {JANUARY: "success"}, af.failed_tasks(s)
+    assert _mart_counts(bi) == {**history, JANUARY: _agency_indicator_pairs(bi, JANUARY)}
+    assert (s.reports_dir / f"bao-cao-{JANUARY:%Y-%m}.html").exists()
     with psycopg.connect(airflow_env.urls.admin) as conn:
-        raw_after = conn.execute("select count(*) from raw.one_stop__dossiers").fetchone()[0]
-    assert raw_after == raw_before
-    expected = {m: _agency_indicator_pairs(airflow_env.urls.bi_reader, m) for m in MONTHS}
-    assert _mart_counts(airflow_env.urls.bi_reader) == expected
+        rows, dossiers = conn.execute(
+            "select count(*), count(distinct btrim(ma_ho_so)) from raw.one_stop__dossiers"
+            " where _extract_month = %s",
+            (JANUARY,),
+        ).fetchone()
+        loaded = conn.execute(
+            "select target_table, count(*) from raw.ingest_batches"
+            " where extract_month = %s and status = 'loaded' group by 1",
+            (JANUARY,),
+        ).fetchall()
+    assert rows == dossiers > 0
+    assert loaded and all(n == 1 for _, n in loaded), loaded
 
 
 def test_a_failed_gate_in_airflow_alerts_through_its_connection_and_publishes_nothing(
     airflow_env,
 ):
     """The gate fails inside a real DAG run (here: volume bounds an operator set too tight
-    for the month); the validate task fails without retry, publish and report do not run,
-    the published mart is unchanged, and the e-mail goes out through the Airflow connection
-    `chiso_alert_smtp` added with `airflow connections add`, as an operator would."""
-    import json
-
-    from tests.alert_receivers import Mailbox, html_body, subject, wait_for
-
+    for the month, in the deployment's gate-parameters.json, read at each validation); the
+    validate task fails without retry, publish and report do not run, the published mart is
+    unchanged, and the e-mail goes out through the Airflow connection `chiso_alert_smtp`
+    added with `airflow connections add`, as an operator would."""
     s = airflow_env.settings
-    march = date(2020, 3, 1)
     before = _mart_counts(airflow_env.urls.bi_reader)
     mailbox = Mailbox()
     mailbox.controller.start()
-    af.down(s)
+    bounds = s.gate_parameters_file
     # at least 50× the previous month (and at most 100×: min above max is refused as config)
-    os.environ["CHISO_GATE_VOLUME_RATIO_MIN"] = "50"
-    os.environ["CHISO_GATE_VOLUME_RATIO_MAX"] = "100"
+    bounds.write_text(json.dumps({"volume_ratio_min": 50, "volume_ratio_max": 100}))
     try:
-        af.migrate(s)
-        af.airflow_cli(
+        services.airflow_cli(
             s,
             "connections",
             "add",
@@ -122,33 +142,32 @@ def test_a_failed_gate_in_airflow_alerts_through_its_connection_and_publishes_no
             "--conn-json",
             json.dumps(mailbox.connection("lanh-dao@so-tttt.example.vn")),
         )
-        states = af.run_months(s, [march])
-        assert states == {march: "failed"}
+        states = af.run_months(s, [FEBRUARY])
+        assert states == {FEBRUARY: "failed"}
         failed = {task for _, task in af.failed_tasks(s)}
         assert failed == {"validate"}, failed
         assert wait_for(lambda: mailbox.messages, timeout=60)
         recipients, message = mailbox.messages[-1]
         assert recipients == ["lanh-dao@so-tttt.example.vn"]
-        assert "Tháng 03/2020" in subject(message)
+        assert "Tháng 02/2020" in subject(message)
         assert "kpi_monthly_volume" in html_body(message)
         assert _mart_counts(airflow_env.urls.bi_reader) == before
         # the gate alerted with its failures; the task's failure callback does not repeat it
         assert not any("Lỗi pipeline" in subject(m) for _, m in mailbox.messages)
 
         # a task that fails for another reason (here the gate misconfigured: min above max)
-        # alerts through the same connection, from its on_failure_callback
-        af.down(s)
-        os.environ.pop("CHISO_GATE_VOLUME_RATIO_MAX")
+        # alerts through the same connection, from its on_failure_callback; the operator runs
+        # the failed task again ("Clear"), which reads the deployment's file anew
+        bounds.write_text(json.dumps({"volume_ratio_min": 50}))
         sent = len(mailbox.messages)
-        assert af.run_months(s, [march]) == {march: "failed"}
+        assert "validate" in af.clear_failed_tasks(s, FEBRUARY, ["validate"])
+        assert af.wait_for_months(s, [FEBRUARY]) == {FEBRUARY: "failed"}
         assert wait_for(lambda: len(mailbox.messages) > sent, timeout=60)
         _, message = mailbox.messages[-1]
         title = subject(message)
-        assert title.startswith("[chiso] Lỗi pipeline monthly_kpi.validate (tháng 2020-03)")
+        assert title.startswith("[chiso] Lỗi pipeline monthly_kpi.validate (tháng 2020-02)")
         assert "GateConfigError" in html_body(message)
         assert _mart_counts(airflow_env.urls.bi_reader) == before
     finally:
-        os.environ.pop("CHISO_GATE_VOLUME_RATIO_MIN", None)
-        os.environ.pop("CHISO_GATE_VOLUME_RATIO_MAX", None)
+        bounds.unlink(missing_ok=True)
         mailbox.controller.stop()
-        af.down(s)

@@ -16,12 +16,12 @@ import httpx
 import psycopg
 import pytest
 import uvicorn
+from chiso_sim.config import SimulatorConfig
+from chiso_sim.faults import FaultConfig
+from chiso_sim.server import create_simulator_app
 
 from chiso.ingest.loader import prepare
 from chiso.ingest.pulls import PULLS, pull_month
-from chiso.simulator.config import SimulatorConfig
-from chiso.simulator.faults import FaultConfig
-from chiso.simulator.server import create_simulator_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 

@@ -1,6 +1,6 @@
 """File and record ingestion on a real PostgreSQL: every format, pathology and ledger rule.
 
-Files are generated here, in the layouts real systems export (sources.md), so each test
+Files are generated here, in the layouts real systems export (docs/sources.md), so each test
 states exactly which pathology it exercises.
 """
 
@@ -16,8 +16,8 @@ import psycopg
 import pytest
 from openpyxl import Workbook
 
+from chiso.core.text_codec import unicode_to_tcvn3
 from chiso.ingest.files import IngestError, ingest_file, ingest_inbox
-from chiso.ingest.legacy_text import unicode_to_tcvn3
 from chiso.ingest.loader import LoadError, prepare
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ import json
 import pytest
 from airflow.sdk import Connection
 
-from chiso.alerts import webhook_url
+from chiso.notify.alerts import webhook_url
 
 
 def _conn(**fields) -> Connection:

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from chiso.pipeline import next_month, parse_month
-from chiso.report import formatting as fmt
+from chiso.core import formatting as fmt
+from chiso.core.months import next_month, parse_month
 from chiso.report.monthly import Line, build_sections, previous_month
 
 

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from chiso.orchestration.tasks import alert_task_failure
-from chiso.pipeline import GateFailed, GateOutcome
+from chiso.quality.results import GateFailed, GateOutcome
 from tests.alert_receivers import Mailbox, Webhook, html_body, subject, wait_for
 
 

@@ -1,6 +1,6 @@
 {#
     HMAC-SHA256 of a personal identifier with the key held outside the database
-    (chiso/privacy/pii_key.py). The key's inner and outer pads arrive as session settings
+    (chiso/core/pii.py). The key's inner and outer pads arrive as session settings
     through PGOPTIONS; a session without them fails here rather than hashing with no key.
     Blank values stay null. The value is trimmed first, as keyed_hash() does in Python.
 #}

@@ -1,0 +1,137 @@
+"""Where chiso keeps its state and how it reaches the warehouse.
+
+Everything mutable lives under one directory, ``CHISO_HOME`` (default ``<repo>/.var``,
+git-ignored), so a test run can point at a throwaway directory and never touch the demo's data.
+
+The embedded PostgreSQL server (its data directory, port and role passwords) lives in
+``CHISO_SERVER_HOME``, by default the same directory. Several homes can share one embedded
+server by pointing ``CHISO_SERVER_HOME`` at it and naming their own databases
+(``CHISO_WAREHOUSE_DB``, ``CHISO_AIRFLOW_DB``): a second warehouse for trying a change beside
+the demo's, and the test suite, which starts one server for all its warehouses.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+DAGS_DIR = REPO_ROOT / "dags"
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
+DOCS_DIR = REPO_ROOT / "docs"
+
+DEFAULT_WAREHOUSE_DB = "chiso"
+DEFAULT_AIRFLOW_DB = "chiso_airflow"
+
+
+def _path(value: str | os.PathLike[str]) -> Path:
+    return Path(value).expanduser().resolve()
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Paths and connection choices, resolved from the environment once per process."""
+
+    home: Path
+    external_url: str | None
+    pg_port_hint: int
+    airflow_port: int
+    simulator_port: int
+    server_home: Path | None = None
+    warehouse_db: str = DEFAULT_WAREHOUSE_DB
+    airflow_db: str = DEFAULT_AIRFLOW_DB
+    # GX Data Docs rendered after every validation (CHISO_DATA_DOCS=false skips them)
+    data_docs: bool = True
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        home = _path(os.environ.get("CHISO_HOME", REPO_ROOT / ".var"))
+        server_home = os.environ.get("CHISO_SERVER_HOME")
+        return cls(
+            home=home,
+            external_url=os.environ.get("CHISO_WAREHOUSE_URL") or None,
+            pg_port_hint=int(os.environ.get("CHISO_PG_PORT", "54329")),
+            airflow_port=int(os.environ.get("CHISO_AIRFLOW_PORT", "8080")),
+            simulator_port=int(os.environ.get("CHISO_SIMULATOR_PORT", "8765")),
+            server_home=_path(server_home) if server_home else None,
+            warehouse_db=os.environ.get("CHISO_WAREHOUSE_DB") or DEFAULT_WAREHOUSE_DB,
+            airflow_db=os.environ.get("CHISO_AIRFLOW_DB") or DEFAULT_AIRFLOW_DB,
+            data_docs=_flag("CHISO_DATA_DOCS", True),
+        )
+
+    @property
+    def server_dir(self) -> Path:
+        """Where the embedded server keeps its data, state, socket, log and role passwords."""
+        return self.server_home or self.home
+
+    @property
+    def pgdata(self) -> Path:
+        return self.server_dir / "pgdata"
+
+    @property
+    def server_run_dir(self) -> Path:
+        """The server's Unix socket (short path: socket names are limited to ~100 bytes)."""
+        return self.server_dir / "run"
+
+    @property
+    def server_secrets_dir(self) -> Path:
+        return self.server_dir / "secrets"
+
+    @property
+    def run_dir(self) -> Path:
+        """Pid files of the processes this home started (simulator, Airflow)."""
+        return self.home / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "log"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.home / "inbox"
+
+    @property
+    def site_dir(self) -> Path:
+        """The static docs site: GX Data Docs per month, dbt docs, reports (chiso docs)."""
+        return self.home / "site"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        """Where the gate writes GX Data Docs (when `data_docs` is on), one folder per month."""
+        return self.site_dir / "data-docs"
+
+    @property
+    def gate_parameters_file(self) -> Path:
+        """The deployment's gate bounds (JSON), over expectations/parameters.json."""
+        return self.home / "gate-parameters.json"
+
+    def ensure_dirs(self) -> None:
+        for d in (self.home, self.run_dir, self.log_dir, self.secrets_dir, self.reports_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self.secrets_dir.chmod(0o700)
+
+
+def settings() -> Settings:
+    return Settings.from_env()

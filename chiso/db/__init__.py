@@ -1,1 +1,0 @@
-"""Database lifecycle: the embedded server, bootstrap of databases, schemas and roles."""

@@ -1,0 +1,10 @@
+-- Who may connect to the warehouse database, and who may create temporary tables there.
+--
+-- Applied after every migration run, not once: these rights belong to the database itself,
+-- not to its contents, so a copy of the database (CREATE DATABASE … TEMPLATE) or a restore
+-- into a new one does not carry them, while its record of applied migrations comes along.
+
+revoke all on database :"database" from public;
+grant connect on database :"database" to :"loader", :"transformer", :"bi_reader";
+-- dbt unit tests and incremental models stage rows in temporary tables
+grant temporary on database :"database" to :"transformer";

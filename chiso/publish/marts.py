@@ -1,0 +1,68 @@
+"""The published marts: which dbt marts are published per month, by which key, and the
+catalogue lookups publication needs about their tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg.rows import tuple_row
+
+
+@dataclass(frozen=True)
+class PublishedMart:
+    """A dbt mart published per month: its month column and the key of a row within a month."""
+
+    name: str
+    month_column: str
+    key: tuple[str, ...]
+
+
+MARTS = (
+    PublishedMart("mart_kpi_monthly", "period_month", ("calendar", "agency_key", "indicator_code")),
+    PublishedMart(
+        "mart_kpi_rollups",
+        "closing_month",
+        ("basis", "period_id", "rollup_level", "province_code", "tier", "indicator_code"),
+    ),
+)
+DIMENSIONS = ("dim_agency", "dim_indicator", "dim_period")
+# Columns the audit marts carry for dbt's bookkeeping: a rebuild changes them, not the data.
+INTERNAL_COLUMNS = ("_built_at",)
+
+
+def history_table(mart: PublishedMart) -> str:
+    """The append-only table holding every revision of the mart's rows (in `marts`)."""
+    return f"{mart.name}__revisions"
+
+
+def tuples(conn: psycopg.Connection) -> psycopg.Cursor:
+    """A cursor returning tuples, whatever the connection's row factory."""
+    return conn.cursor(row_factory=tuple_row)
+
+
+def columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:
+    """(name, SQL type) of a table's or view's columns, in order."""
+    return (
+        tuples(conn)
+        .execute(
+            "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a"
+            " where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped"
+            " order by a.attnum",
+            (f"{schema}.{table}",),
+        )
+        .fetchall()
+    )
+
+
+def relkind(conn: psycopg.Connection, schema: str, name: str) -> str | None:
+    row = (
+        tuples(conn)
+        .execute(
+            "select c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname = %s and c.relname = %s",
+            (schema, name),
+        )
+        .fetchone()
+    )
+    return row[0] if row else None

@@ -1,0 +1,209 @@
+"""A real Airflow 3 for the project: its environment, CLI and services.
+
+AIRFLOW_HOME lives under CHISO_HOME; the metadata database is `chiso_airflow` on the warehouse
+server; the executor is LocalExecutor. Airflow 3 tasks talk to the api-server's execution API,
+so the api-server, scheduler, dag-processor and triggerer are started together, and share one
+JWT secret (generated once, kept in CHISO_HOME/secrets).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from chiso.core.config import DAGS_DIR, REPO_ROOT, Settings
+from chiso.runtime.secrets import home_secret, simulator_token
+from chiso.runtime.warehouse import sqlalchemy_url, urls
+
+SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
+
+
+class AirflowError(RuntimeError):
+    """An Airflow service or run did not behave as expected."""
+
+
+def airflow_env(settings: Settings) -> dict[str, str]:
+    """Environment for every Airflow process and CLI call of this project."""
+    port = settings.airflow_port
+    systems = {
+        "one_stop": "One-stop system API",
+        "documents": "Document-management system API",
+        "portal": "Public-service portal API",
+    }
+    # In the demo all three systems are the local simulator; a province points each
+    # connection at its vendor's system (AIRFLOW_CONN_CHISO_<SOURCE>_API or the UI).
+    api_conns = {
+        f"AIRFLOW_CONN_CHISO_{source.upper()}_API": json.dumps(
+            {
+                "conn_type": "http",
+                "host": "127.0.0.1",
+                "port": settings.simulator_port,
+                "schema": "http",
+                "password": simulator_token(settings),
+                "description": f"{label} (local simulator in the demo)",
+            }
+        )
+        for source, label in systems.items()
+    }
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(settings.airflow_home),
+        "CHISO_HOME": str(settings.home),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sqlalchemy_url(
+            urls(settings).airflow_metadata, "psycopg2"
+        ),
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__API__SECRET_KEY": home_secret(settings, "api_secret_key"),
+        "AIRFLOW__API_AUTH__JWT_SECRET": home_secret(settings, "jwt_secret"),
+        # how often the DAG folder is listed and a DAG file parsed again (the environment's
+        # own AIRFLOW__* value wins: the test suite parses more often)
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": os.environ.get(
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL", "30"
+        ),
+        "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": os.environ.get(
+            "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL", "30"
+        ),
+        # Scheduled (cron) runs are off by default: the demo's source data is a fixed past
+        # period, run through backfills. Production sets CHISO_AIRFLOW_SCHEDULED_RUNS=True.
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": os.environ.get(
+            "CHISO_AIRFLOW_SCHEDULED_RUNS", "False"
+        ),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        **{k: v for k, v in api_conns.items() if k not in os.environ},
+        "GX_ANALYTICS_ENABLED": "false",
+        "NO_PROXY": "*",
+    }
+    return env
+
+
+def airflow_cli(settings: Settings, *args: str, check: bool = True, timeout: float = 600) -> str:
+    cmd = [str(Path(sys.executable).with_name("airflow")), *args]
+    proc = subprocess.run(
+        cmd,
+        env=airflow_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO_ROOT,
+    )
+    if check and proc.returncode != 0:
+        raise AirflowError(
+            f"airflow {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+        )
+    return proc.stdout
+
+
+def migrate(settings: Settings) -> None:
+    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    airflow_cli(settings, "db", "migrate")
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    name: str
+    pid: int | None
+    alive: bool
+
+
+def _pidfile(settings: Settings, name: str) -> Path:
+    return settings.run_dir / f"airflow-{name}.pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child of this process counts as dead
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def status(settings: Settings) -> list[ServiceState]:
+    out = []
+    for name in SERVICES:
+        pf = _pidfile(settings, name)
+        pid = int(pf.read_text()) if pf.exists() else None
+        out.append(ServiceState(name, pid, bool(pid and _alive(pid))))
+    return out
+
+
+def down(settings: Settings, timeout: float = 30) -> None:
+    """Stop every service this project started (also ones left by an interrupted run)."""
+    for st in status(settings):
+        if st.pid and st.alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(st.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for st in status(settings):
+        while st.pid and _alive(st.pid) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        if st.pid and _alive(st.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(st.pid, signal.SIGKILL)
+        _pidfile(settings, st.name).unlink(missing_ok=True)
+
+
+def up(settings: Settings, timeout: float = 180) -> str:
+    """Start the four services in the background and wait until the API answers."""
+    down(settings)
+    migrate(settings)
+    env = airflow_env(settings)
+    exe = str(Path(sys.executable).with_name("airflow"))
+    settings.ensure_dirs()
+    for name in SERVICES:
+        args = [exe, name]
+        if name == "api-server":
+            args += ["--port", str(settings.airflow_port), "--host", "127.0.0.1"]
+        log = open(settings.log_dir / f"airflow-{name}.log", "ab")  # noqa: SIM115 (child owns it)
+        proc = subprocess.Popen(
+            args,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=REPO_ROOT,
+        )
+        _pidfile(settings, name).write_text(str(proc.pid))
+    url = f"http://127.0.0.1:{settings.airflow_port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        dead = [s.name for s in status(settings) if not s.alive]
+        if dead:
+            raise AirflowError(
+                f"Airflow {', '.join(dead)} exited; see {settings.log_dir}/airflow-*.log"
+            )
+        try:
+            if httpx.get(f"{url}/api/v2/monitor/health", timeout=2).status_code == 200:
+                return url
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise AirflowError(f"Airflow API did not answer on {url} within {timeout:.0f}s")

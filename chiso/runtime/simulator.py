@@ -1,0 +1,104 @@
+"""The local source simulator as a background process, and where each source's API is.
+
+The simulator is the test harness (the `chiso-sim` package in sim/), not part of the product:
+chiso starts it as a separate process by name and never imports it. A province points each
+source at its vendor's system instead (CHISO_<SOURCE>_API_URL / _TOKEN here, Airflow
+connections ``chiso_<source>_api`` in the DAG).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+from chiso.core.config import REPO_ROOT, Settings
+from chiso.runtime.secrets import simulator_token
+from chiso.sources.systems import ApiSettings
+
+HARNESS = "chiso_sim"
+# the environment variable the simulator reads its bearer token from (chiso_sim.server)
+TOKEN_ENV = "CHISO_SIMULATOR_TOKEN"
+
+
+class SimulatorError(RuntimeError):
+    """The simulator is not installed, or did not start."""
+
+
+def _pidfile(settings: Settings) -> Path:
+    return settings.run_dir / "simulator.pid"
+
+
+def url(settings: Settings) -> str:
+    return f"http://127.0.0.1:{settings.simulator_port}"
+
+
+def start(settings: Settings, timeout: float = 60, options: Sequence[str] = ()) -> str:
+    """Start the source simulator in the background (replacing a stale one); returns its URL.
+
+    `options` are the simulator's own flags (`chiso-sim serve --help`: months, provinces,
+    volume, faults), e.g. for the benchmarks.
+    """
+    if importlib.util.find_spec(HARNESS) is None:
+        raise SimulatorError(
+            "the source simulator is the development harness (package chiso-sim, sim/), not"
+            " installed here: run `make setup` in a clone of the repository"
+        )
+    stop(settings)
+    settings.ensure_dirs()
+    log = open(settings.log_dir / "simulator.log", "ab")  # noqa: SIM115 (child owns it)
+    cmd = [sys.executable, "-m", HARNESS, "serve", "--port", str(settings.simulator_port)]
+    proc = subprocess.Popen(
+        [*cmd, *options],
+        env={**os.environ, TOKEN_ENV: simulator_token(settings)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=REPO_ROOT,
+    )
+    _pidfile(settings).write_text(str(proc.pid))
+    base = url(settings)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SimulatorError(f"simulator exited; see {settings.log_dir / 'simulator.log'}")
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return base
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    raise SimulatorError(f"simulator did not answer on {base}")
+
+
+def stop(settings: Settings) -> None:
+    """Stop the simulator this home started, if it runs."""
+    pf = _pidfile(settings)
+    if not pf.exists():
+        return
+    pid = int(pf.read_text())
+    try:
+        os.killpg(pid, signal.SIGTERM)
+        for _ in range(50):
+            os.kill(pid, 0)
+            time.sleep(0.1)
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    pf.unlink(missing_ok=True)
+
+
+def api_settings(settings: Settings, source: str = "one_stop") -> ApiSettings:
+    """A source system's API: CHISO_<SOURCE>_API_URL / _TOKEN, else the local simulator."""
+    prefix = f"CHISO_{source.upper()}_API"
+    return ApiSettings(
+        base_url=os.environ.get(f"{prefix}_URL") or url(settings),
+        token=os.environ.get(f"{prefix}_TOKEN") or simulator_token(settings),
+    )

@@ -1,1 +1,0 @@
-"""One-stop-system simulator: deterministic dossiers, an HTTP API and XLSX exports."""

@@ -1,0 +1,77 @@
+"""Render docs/sources.md from the canonical schemas and the alias table.
+
+The document is generated so it cannot drift from what ingest actually accepts; the test suite
+fails when the committed file differs from a fresh render (`make generate` rewrites it).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import yaml
+
+from chiso.core.config import DOCS_DIR
+from chiso.sources.canonical import ALIASES_YAML, ENTITIES, SOURCES
+
+DOC = DOCS_DIR / "sources.md"
+
+INTRO = """# Source systems: canonical schemas and header aliases
+
+Generated from `chiso/sources/canonical.py` and `chiso/sources/aliases.yaml` by
+`make generate` (chiso_sim.generate.sources_doc); do not edit by hand.
+
+Every delivery (API page or file) is mapped onto one of these entities before it lands in
+`raw.<source>__<entity>` (one text column per field, as sent, plus `_extra` for unknown
+columns and load metadata). Headers match a field when, after folding (legacy TCVN3/VNI text
+converted, accents, case and punctuation dropped, camelCase split), they equal the field's
+name or one of its aliases. Under a merged header the label is "parent child".
+
+Types say how ingest validates a value before committing and how staging casts it; the
+layouts accepted are those of the parsing functions in
+`chiso/migrations/R__parsing_functions.sql` (day-first dates, yyyyMMddHHmmss, ISO 8601, Excel
+serial days; thousands dot and decimal comma; 1/0, có/không, x).
+Fields marked PII are personal data: they exist in `raw` only.
+
+Replacement: a corrected re-delivery of a month replaces that month's rows *for the agencies
+it contains* (scope `agency_month`), or the whole month (scope `month`, and every API pull).
+"""
+
+
+def render() -> str:
+    aliases = yaml.safe_load(ALIASES_YAML.read_text(encoding="utf-8")) or {}
+    out = [INTRO]
+    for source in SOURCES:
+        for ent in (e for e in ENTITIES if e.source == source):
+            out.append(f"\n## `{ent.qualified_name}` → `raw.{ent.table}`\n")
+            out.append(f"{ent.description}\n")
+            out.append(
+                f"Key: {', '.join(ent.key)}. Agency field: {ent.agency_field or '–'}. "
+                f"Month from: {ent.period_field or 'the delivery'}. "
+                f"Replacement scope: {ent.replace_scope}.\n"
+            )
+            out.append("| field | type | req. | PII | description | aliases |")
+            out.append("|---|---|---|---|---|---|")
+            table = aliases.get(ent.qualified_name) or {}
+            for f in ent.fields:
+                names = ", ".join(str(a) for a in table.get(f.name) or []) or "–"
+                out.append(
+                    f"| `{f.name}` | {f.type} | {'yes' if f.required else ''} | "
+                    f"{'PII' if f.pii else ''} | {f.description} | {names} |"
+                )
+    return "\n".join(out) + "\n"
+
+
+def outputs() -> dict[Path, str]:
+    """The committed file this generator owns, with the text it should hold."""
+    return {DOC: render()}
+
+
+def main() -> int:
+    DOC.write_text(render(), encoding="utf-8")
+    print(f"wrote {DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,878 @@
+"""Reference computation of every indicator of ``docs/indicator-rules.md``, in plain Python.
+
+The warehouse computes the same indicators in dbt SQL. This module is the second, independent
+implementation of that spec, written from the spec alone and fed straight from the simulator's
+generators, so that an end-to-end test can compare the two: an error in either (a wrong join,
+an off-by-one window, a stock summed over months) shows up as a mismatch.
+
+Shape of the computation: each source record is turned once into a small immutable "fact"
+(dates parsed, flags decoded, working days counted); each period is then computed directly
+from those facts, never by adding smaller periods up, because distinct counts and stocks of a
+quarter are not the sum of its months.
+
+Agency attribution uses the code carried by the record (``DonViXuLy``, ``don_vi``). The spec
+resolves a code to the agency *version* valid on the record's anchor date; the demo data
+reuses no agency code in 2020, so the code alone identifies the version and no resolution is
+done here. Only "as reported" values are computed (restatement along the agency lineage is a
+warehouse concern with no counterpart in the raw records).
+
+The warehouse only sees what the source APIs serve for the months it pulls, so
+:func:`compute_indicators` reads exactly that: dossiers and documents of the pulled months,
+the catalogue snapshot the API returns for each pulled month (``as_of`` = its last day) and
+the usage rows of each pulled month (counts as served; the misprinted ``ty_le_hai_long`` is
+never read).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
+
+from chiso.core.months import add_months, last_day
+from chiso_sim.calendar import default_calendar
+from chiso_sim.config import SimulatorConfig
+
+Record = Mapping[str, Any]
+IndicatorKey = tuple[str, str, str, str]  # (agency_code, indicator_code, calendar, period_key)
+IndicatorValue = tuple[int, int | None, float | None]  # (numerator, denominator, value)
+Result = dict[IndicatorKey, IndicatorValue]
+
+# --- indicator codes -----------------------------------------------------------------------
+DOSSIER_COUNTS: tuple[str, ...] = (
+    "dossier.received",
+    "dossier.resolved",
+    "dossier.withdrawn",
+    "dossier.returned",
+    "dossier.carried_over",
+    "dossier.in_progress",
+    "dossier.open_overdue",
+    "dossier.paused",
+)
+DOSSIER_RATIOS: tuple[str, ...] = (
+    "dossier.early_rate",
+    "dossier.ontime_rate",
+    "dossier.late_rate",
+    "dossier.timely_766",
+    "dossier.avg_processing_days",
+    "dossier.online_rate_l34",
+    "bcci.received_rate",
+    "bcci.resolved_rate",
+    "bcci.procedure_rate",
+    "pay.online_rate",
+    "digit.dossier_rate",
+    "digit.eresult_rate",
+    "digit.reuse_rate",
+    "id.vneid_rate",
+)
+SERVICE_INDICATORS: tuple[str, ...] = (
+    "dossier.full_online_rate",
+    "svc.l3_provision",
+    "svc.l4_provision",
+    "svc.l3_used",
+    "svc.l4_used",
+    "svc.national_integration",
+    "svc.full_online_eligible",
+)
+USAGE_INDICATORS: tuple[str, ...] = ("sat.rate",)
+DOCUMENT_INDICATORS: tuple[str, ...] = (
+    "doc.internal_electronic_rate",
+    "doc.official_parallel_rate",
+    "doc.official_electronic_rate",
+    "doc.signed_rate",
+    "doc.axis_rate",
+    "doc.workfile_online_rate",
+    "doc.ontime_rate",
+)
+DOSSIER_INDICATORS = DOSSIER_COUNTS + DOSSIER_RATIOS
+INDICATORS: tuple[str, ...] = (
+    DOSSIER_INDICATORS + SERVICE_INDICATORS + USAGE_INDICATORS + DOCUMENT_INDICATORS
+)
+# Indicators without a denominator: value = numerator, denominator None.
+COUNT_INDICATORS: frozenset[str] = frozenset(DOSSIER_COUNTS)
+
+# --- periods -------------------------------------------------------------------------------
+CALENDARS: tuple[str, ...] = ("calendar", "official")
+PERIOD_TYPES: tuple[str, ...] = ("month", "quarter", "half", "year")
+_MONTHS_IN = {"month": 1, "quarter": 3, "half": 6, "year": 12}
+OFFICIAL_CUTOFF_DAY = 14  # NĐ 09/2019: an official month runs from the 15th to the 14th
+
+
+@dataclass(frozen=True)
+class Period:
+    """A reporting period ``[start, end]`` (both days included) of one calendar."""
+
+    calendar: str  # 'calendar' or 'official'
+    period_type: str  # 'month' | 'quarter' | 'half' | 'year'
+    period_key: str  # '2020-01', '2020-Q1', '2020-H1', '2020' (same keys in both calendars)
+    start: date
+    end: date
+
+    def contains(self, day: date | None) -> bool:
+        return day is not None and self.start <= day <= self.end
+
+
+def _window(calendar: str, first_month: date, last_month: date) -> tuple[date, date]:
+    """Days covered by the months ``first_month..last_month`` in ``calendar``.
+
+    Official periods end on the 14th of their last month and start the day after the previous
+    period's end, so every official period is the calendar one shifted back by a half month.
+    """
+    if calendar == "calendar":
+        return first_month, last_day(last_month)
+    if calendar == "official":
+        start = add_months(first_month, -1).replace(day=OFFICIAL_CUTOFF_DAY + 1)
+        return start, last_month.replace(day=OFFICIAL_CUTOFF_DAY)
+    raise ValueError(f"unknown calendar {calendar!r}; expected one of {CALENDARS}")
+
+
+def _key(period_type: str, first_month: date) -> str:
+    year, month = first_month.year, first_month.month
+    if period_type == "month":
+        return f"{year}-{month:02d}"
+    if period_type == "quarter":
+        return f"{year}-Q{(month - 1) // 3 + 1}"
+    if period_type == "half":
+        return f"{year}-H{(month - 1) // 6 + 1}"
+    return f"{year}"
+
+
+def period_containing(calendar: str, period_type: str, month: date) -> Period:
+    """The ``period_type`` period of ``calendar`` whose reference months include ``month``.
+
+    Periods are named after calendar months (official 2020-Q1 ends on 14/03/2020 and covers the
+    official months 2020-01..2020-03), so the key does not depend on the calendar.
+    """
+    if period_type not in _MONTHS_IN:
+        raise ValueError(f"unknown period type {period_type!r}; expected one of {PERIOD_TYPES}")
+    size = _MONTHS_IN[period_type]
+    first = date(month.year, (month.month - 1) // size * size + 1, 1)
+    start, end = _window(calendar, first, add_months(first, size - 1))
+    return Period(calendar, period_type, _key(period_type, first), start, end)
+
+
+def periods_between(first_month: date, last_month: date) -> list[Period]:
+    """Months ``first_month..last_month`` of both calendars, plus every quarter, half and year
+    (of both calendars) containing one of them.
+
+    Sorted by calendar, period type (month, quarter, half, year), then start.
+    """
+    first, last = first_month.replace(day=1), last_month.replace(day=1)
+    found: dict[tuple[str, str, str], Period] = {}
+    month = first
+    while month <= last:
+        for cal in CALENDARS:
+            for ptype in PERIOD_TYPES:
+                p = period_containing(cal, ptype, month)
+                found[(p.calendar, p.period_type, p.period_key)] = p
+        month = add_months(month, 1)
+    return sorted(
+        found.values(),
+        key=lambda p: (CALENDARS.index(p.calendar), PERIOD_TYPES.index(p.period_type), p.start),
+    )
+
+
+# --- parsing -------------------------------------------------------------------------------
+def _text(value: Any) -> str | None:
+    """Stripped text, None for None or blank."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _ts_day(value: Any) -> date | None:
+    """Date of a one-stop ``yyyyMMddHHmmss`` timestamp (None when absent)."""
+    text = _text(value)
+    if text is None or len(text) < 8 or not text[:8].isdigit():
+        return None
+    return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+
+
+def _iso_day(value: Any) -> date | None:
+    """Date of an ISO date or ``YYYY-MM-DD HH:MM:SS`` timestamp (None when absent)."""
+    text = _text(value)
+    return None if text is None else date.fromisoformat(text[:10])
+
+
+def _flag(value: Any) -> bool:
+    """Source booleans are '1'/'0' text; anything but a true spelling is false."""
+    text = _text(value)
+    return text is not None and text.lower() in {"1", "true", "t"}
+
+
+def _amount(value: Any) -> Decimal:
+    """A fee as printed by the source; unreadable or missing counts as no fee."""
+    text = _text(value)
+    if text is None:
+        return Decimal(0)
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return Decimal(0)
+
+
+def effective_level(level: Any, *, map_levels: bool = True) -> int | None:
+    """Service level 1–4; NĐ 42/2022 grades map ``toan_trinh`` → 4, ``mot_phan`` → 3.
+
+    The mapping is unverified (spec, "Service level"): with ``map_levels=False`` post-2022
+    grades have no level, like the dbt variable ``map_service_level_to_legacy`` = false.
+    """
+    text = _text(level)
+    if text in {"1", "2", "3", "4"}:
+        return int(text)
+    if map_levels and text == "toan_trinh":
+        return 4
+    if map_levels and text == "mot_phan":
+        return 3
+    return None
+
+
+# --- working days --------------------------------------------------------------------------
+@lru_cache(maxsize=64)
+def _working_ordinals(year: int) -> tuple[int, ...]:
+    """Sorted ordinals of the year's working days (default calendar): counting is bisection."""
+    cal = default_calendar()
+    first, last = date(year, 1, 1).toordinal(), date(year, 12, 31).toordinal()
+    return tuple(o for o in range(first, last + 1) if cal.is_working_day(date.fromordinal(o)))
+
+
+def working_days(a: date, b: date) -> int:
+    """Working days ``d`` with ``a < d ≤ b`` (0 when ``b ≤ a``): the spec's processing time."""
+    if b <= a:
+        return 0
+    lo, hi = a.toordinal(), b.toordinal()
+    total = 0
+    for year in range(a.year, b.year + 1):
+        ordinals = _working_ordinals(year)
+        total += bisect_right(ordinals, hi) - bisect_right(ordinals, lo)
+    return total
+
+
+# --- accumulating numerators and denominators ----------------------------------------------
+Mark = tuple[str, int]  # (indicator code, numerator contribution) of one record; denominator +1
+
+
+class _Tally:
+    """Numerators and denominators of one period, per (agency, indicator).
+
+    Callers only feed records of the requested agencies; :meth:`emit` writes exactly those.
+    """
+
+    def __init__(self, agencies: frozenset[str]) -> None:
+        self.agencies = agencies
+        self.num: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self.den: defaultdict[tuple[str, str], int] = defaultdict(int)
+
+    def ratio(self, agency: str, code: str, hit: bool, weight: int = 1) -> None:
+        """One record in the denominator; in the numerator with ``weight`` when ``hit``."""
+        key = (agency, code)
+        self.den[key] += 1
+        if hit:
+            self.num[key] += weight
+
+    def count(self, agency: str, code: str) -> None:
+        self.num[(agency, code)] += 1
+
+    def add(self, agency: str, code: str, num: int, den: int) -> None:
+        key = (agency, code)
+        self.num[key] += num
+        self.den[key] += den
+
+    def marks(self, agency: str, marks: Iterable[Mark]) -> None:
+        """A record's precomputed contributions (a count's denominator is never read)."""
+        for code, num in marks:
+            key = (agency, code)
+            self.den[key] += 1
+            self.num[key] += num
+
+    def emit(self, period: Period, codes: Sequence[str], out: Result) -> None:
+        """Every agency × code of the period, zeros included."""
+        for agency in self.agencies:
+            for code in codes:
+                key = (agency, code)
+                num = self.num.get(key, 0)
+                out_key = (agency, code, period.calendar, period.period_key)
+                if code in COUNT_INDICATORS:
+                    out[out_key] = (num, None, float(num))
+                else:
+                    den = self.den.get(key, 0)
+                    out[out_key] = (num, den, num / den if den else None)
+
+
+# --- dossiers ------------------------------------------------------------------------------
+RESOLVED, WITHDRAWN, RETURNED, OPEN = "resolved", "withdrawn", "returned", "open"
+_OUTCOMES = {"9": RESOLVED, "10": RESOLVED, "7": WITHDRAWN, "3": RETURNED, "8": RETURNED}
+ONLINE, BCCI, COUNTER = "2", "3", "1"
+
+
+@dataclass(frozen=True, slots=True)
+class DossierFact:
+    """What the indicators need of one dossier, decoded once."""
+
+    agency: str
+    procedure: str | None
+    received: date
+    outcome: str
+    finish: date | None  # None exactly when open
+    due: date | None
+    level: int | None
+    channel: str  # missing channel = over the counter
+    by_post: bool
+    fee_positive: bool
+    paid_online: bool
+    digitised: bool
+    e_result: bool
+    reuse: bool
+    vneid: bool
+    supplements: tuple[tuple[date, date | None], ...]  # (requested, supplied or None)
+    processing_days: int  # working_days(received, finish); 0 while open
+
+    def open_at(self, day: date) -> bool:
+        """Open at the end of ``day``: received by then and not finished by then."""
+        return self.received <= day and (self.finish is None or self.finish > day)
+
+    def supplements_by(self, day: date) -> int:
+        """Supplement requests made on or before ``day``."""
+        return sum(requested <= day for requested, _ in self.supplements)
+
+    def paused_at(self, day: date) -> bool:
+        """A supplement requested by ``day`` and not yet supplied at the end of ``day``."""
+        return any(
+            requested <= day and (supplied is None or supplied > day)
+            for requested, supplied in self.supplements
+        )
+
+
+def _finish_date(status: str | None, outcome: str, record: Record, received: date) -> date | None:
+    """End date of a closed dossier; status 3 (refused at the desk) ends the day it came in."""
+    if outcome == OPEN:
+        return None
+    if status == "3":
+        return received
+    return _ts_day(record.get("NgayKetThucXuLy")) or _ts_day(record.get("NgayTra")) or received
+
+
+def _supplements(record: Record) -> tuple[tuple[date, date | None], ...]:
+    """Supplement requests with a request date (an undated request cannot be placed in time)."""
+    out = []
+    for s in record.get("DanhSachHoSoBoSung") or ():
+        requested = _ts_day(s.get("NgayYeuCau"))
+        if requested is not None:
+            out.append((requested, _ts_day(s.get("NgayBoSung"))))
+    return tuple(out)
+
+
+def dossier_fact(record: Record, *, map_levels: bool = True) -> DossierFact | None:
+    """The fact of one dossier; None when it has no agency or acceptance date (no anchor)."""
+    agency = _text(record.get("DonViXuLy"))
+    received = _ts_day(record.get("NgayTiepNhan"))
+    if agency is None or received is None:
+        return None
+    status = _text(record.get("TrangThaiHoSo"))
+    outcome = _OUTCOMES.get(status or "", OPEN)
+    finish = _finish_date(status, outcome, record, received)
+    return DossierFact(
+        agency=agency,
+        procedure=_text(record.get("MaTTHC")),
+        received=received,
+        outcome=outcome,
+        finish=finish,
+        due=_ts_day(record.get("NgayHenTra")),
+        level=effective_level(record.get("MucDo"), map_levels=map_levels),
+        channel=_text(record.get("KenhThucHien")) or COUNTER,
+        by_post=_text(record.get("HinhThucTra")) == "1",
+        fee_positive=_amount(record.get("PhiLePhi")) > 0,
+        paid_online=_flag(record.get("DuocThanhToanTrucTuyen")),
+        digitised=_flag(record.get("HoSoCoThanhPhanSoHoa")),
+        e_result=_flag(record.get("CoKetQuaDienTu")),
+        reuse=_flag(record.get("TaiSuDungDuLieuSoHoa")),
+        vneid=_flag(record.get("TaiKhoanDuocXacThucVoiVNeID")),
+        supplements=_supplements(record),
+        processing_days=working_days(received, finish) if finish else 0,
+    )
+
+
+def dossier_facts(dossiers: Iterable[Record], *, map_levels: bool = True) -> list[DossierFact]:
+    """Facts of the anchored dossiers, sorted by acceptance date (periods then cut a prefix)."""
+    facts = (dossier_fact(d, map_levels=map_levels) for d in dossiers)
+    return sorted((f for f in facts if f is not None), key=lambda f: f.received)
+
+
+def _received_marks(f: DossierFact) -> tuple[Mark, ...]:
+    """What a dossier adds to a period it was received in (``bcci.resolved_rate`` aside: it
+    depends on the period's end)."""
+    marks: list[Mark] = [
+        ("dossier.received", 1),
+        ("bcci.received_rate", f.channel == BCCI),
+        ("digit.dossier_rate", f.digitised),
+        ("digit.reuse_rate", f.reuse),
+    ]
+    if f.level in (3, 4):
+        marks.append(("dossier.online_rate_l34", f.channel == ONLINE))
+    if f.fee_positive:
+        marks.append(("pay.online_rate", f.paid_online))
+    if f.channel == ONLINE:
+        marks.append(("id.vneid_rate", f.vneid))
+    return tuple(marks)
+
+
+def _finished_marks(f: DossierFact) -> tuple[Mark, ...]:
+    """What a dossier adds to the period containing its finish date."""
+    if f.outcome == WITHDRAWN:
+        return (("dossier.withdrawn", 1),)
+    if f.outcome == RETURNED:
+        return (("dossier.returned", 1),)
+    if f.outcome != RESOLVED or f.finish is None:
+        return ()
+    due, finish = f.due, f.finish
+    timely = due is not None and finish <= due and f.supplements_by(finish) <= 1
+    return (
+        ("dossier.resolved", 1),
+        ("dossier.early_rate", due is not None and finish < due),
+        ("dossier.ontime_rate", due is not None and finish == due),
+        ("dossier.late_rate", due is not None and finish > due),
+        ("dossier.timely_766", timely),
+        ("dossier.avg_processing_days", f.processing_days),
+        ("digit.eresult_rate", f.e_result),
+    )
+
+
+def _tally_open_at_end(f: DossierFact, end: date, t: _Tally) -> None:
+    """Stocks at the end of P (``f`` is open at the end of ``end``)."""
+    a = f.agency
+    t.count(a, "dossier.in_progress")
+    if f.due is not None and f.due < end:
+        t.count(a, "dossier.open_overdue")
+    if f.paused_at(end):
+        t.count(a, "dossier.paused")
+    timely = f.due is not None and f.due >= end and f.supplements_by(end) <= 1
+    t.ratio(a, "dossier.timely_766", timely)
+
+
+def _tally_bcci_procedures(facts: Iterable[DossierFact], t: _Tally) -> None:
+    """Distinct procedures per agency among dossiers received in P (not additive over P).
+
+    A dossier without a procedure code names no procedure (as ``count(distinct)`` in SQL).
+    """
+    seen: dict[str, set[str]] = defaultdict(set)
+    by_post: dict[str, set[str]] = defaultdict(set)
+    for f in facts:
+        if f.procedure is None:
+            continue
+        seen[f.agency].add(f.procedure)
+        if f.channel == BCCI or f.by_post:
+            by_post[f.agency].add(f.procedure)
+    for agency, procedures in seen.items():
+        t.add(agency, "bcci.procedure_rate", len(procedures & by_post[agency]), len(procedures))
+
+
+@dataclass(frozen=True, slots=True)
+class _Marked:
+    """A dossier with its period-independent contributions, computed once."""
+
+    fact: DossierFact
+    on_received: tuple[Mark, ...]
+    on_finished: tuple[Mark, ...]
+
+
+def _dossier_period(
+    dossiers: Sequence[_Marked], received: Sequence[date], p: Period, t: _Tally
+) -> None:
+    """One period from ``dossiers`` sorted by acceptance (``received`` = their dates)."""
+    before = p.start - timedelta(days=1)
+    received_in_p = []
+    for m in dossiers[: bisect_right(received, p.end)]:
+        f = m.fact
+        if f.received >= p.start:
+            received_in_p.append(f)
+            t.marks(f.agency, m.on_received)
+            if f.channel == BCCI:
+                by_end = f.outcome == RESOLVED and f.finish is not None and f.finish <= p.end
+                t.ratio(f.agency, "bcci.resolved_rate", by_end)
+        if f.finish is not None and p.start <= f.finish <= p.end:
+            t.marks(f.agency, m.on_finished)
+        if f.open_at(before):
+            t.count(f.agency, "dossier.carried_over")
+        if f.open_at(p.end):
+            _tally_open_at_end(f, p.end, t)
+    _tally_bcci_procedures(received_in_p, t)
+
+
+def dossier_indicators(
+    dossiers: Iterable[Record],
+    periods: Iterable[Period],
+    agencies: Iterable[str],
+    *,
+    map_levels: bool = True,
+) -> Result:
+    """``dossier.*`` (except ``full_online_rate``), ``bcci.*``, ``pay.*``, ``digit.*``, ``id.*``
+    from one-stop dossier records, for every agency × period."""
+    wanted = frozenset(agencies)
+    marked = [
+        _Marked(f, _received_marks(f), _finished_marks(f))
+        for f in dossier_facts(dossiers, map_levels=map_levels)
+        if f.agency in wanted
+    ]
+    received = [m.fact.received for m in marked]
+    out: Result = {}
+    for p in periods:
+        tally = _Tally(wanted)
+        _dossier_period(marked, received, p, tally)
+        tally.emit(p, DOSSIER_INDICATORS, out)
+    return out
+
+
+# --- portal catalogue ----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CatalogueRow:
+    """One procedure of an agency's catalogue snapshot."""
+
+    agency: str
+    snapshot: date
+    procedure: str
+    level: int | None
+    offered: bool  # status is not 'dung' (discontinued)
+    eligible: bool  # eligible for fully-online provision
+    integrated: bool  # integrated with the national portal
+
+
+def catalogue_row(record: Record, *, map_levels: bool = True) -> CatalogueRow | None:
+    agency, procedure = _text(record.get("don_vi")), _text(record.get("ma_tthc"))
+    snapshot = _iso_day(record.get("ngay_chot"))
+    if agency is None or procedure is None or snapshot is None:
+        return None
+    return CatalogueRow(
+        agency=agency,
+        snapshot=snapshot,
+        procedure=procedure,
+        level=effective_level(record.get("muc_do"), map_levels=map_levels),
+        offered=_text(record.get("trang_thai")) != "dung",
+        eligible=_flag(record.get("du_dieu_kien_toan_trinh")),
+        integrated=_flag(record.get("tich_hop_dvcqg")),
+    )
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """An agency's catalogue snapshot, with what does not depend on the period worked out."""
+
+    rows: Mapping[str, CatalogueRow]  # every row by procedure code, discontinued ones too
+    provision: tuple[Mark, ...]  # svc.* contributions of the offerings, except "used"
+    level3: frozenset[str]  # offered procedures at effective level 3
+    level4: frozenset[str]
+
+    @classmethod
+    def of(cls, rows: Mapping[str, CatalogueRow]) -> _Snapshot:
+        offered = [r for r in rows.values() if r.offered]
+        return cls(
+            rows,
+            tuple(mark for r in offered for mark in _offering_marks(r)),
+            frozenset(r.procedure for r in offered if r.level == 3),
+            frozenset(r.procedure for r in offered if r.level == 4),
+        )
+
+
+_NO_SNAPSHOT = _Snapshot({}, (), frozenset(), frozenset())
+
+
+def _offering_marks(row: CatalogueRow) -> tuple[Mark, ...]:
+    """What one offering adds to the catalogue ratios of every period using its snapshot."""
+    level = row.level or 0
+    marks: list[Mark] = [("svc.l3_provision", level >= 3), ("svc.l4_provision", level == 4)]
+    if level >= 3:
+        marks.append(("svc.national_integration", row.integrated))
+    if row.eligible:
+        marks.append(("svc.full_online_eligible", level == 4))
+    return tuple(marks)
+
+
+class _Catalogue:
+    """Catalogue snapshots indexed by agency and date, to find the snapshot of a period."""
+
+    def __init__(self, rows: Iterable[CatalogueRow]) -> None:
+        by_snapshot: dict[tuple[str, date], dict[str, CatalogueRow]] = defaultdict(dict)
+        for r in rows:
+            by_snapshot[(r.agency, r.snapshot)][r.procedure] = r
+        self._snapshots = {key: _Snapshot.of(by_code) for key, by_code in by_snapshot.items()}
+        dates: dict[str, list[date]] = defaultdict(list)
+        for agency, day in sorted(self._snapshots):
+            dates[agency].append(day)
+        self._dates = dict(dates)
+
+    def snapshot(self, agency: str, end: date) -> _Snapshot:
+        """The agency's latest snapshot on or before ``end`` (empty if it has none)."""
+        days = self._dates.get(agency, [])
+        i = bisect_right(days, end)
+        return self._snapshots[(agency, days[i - 1])] if i else _NO_SNAPSHOT
+
+
+@dataclass(frozen=True, slots=True)
+class _Received:
+    """A dossier as the catalogue indicators see it."""
+
+    agency: str
+    procedure: str | None
+    received: date
+    online: bool
+
+
+def _received_facts(dossiers: Iterable[Record]) -> list[_Received]:
+    out = []
+    for d in dossiers:
+        agency, received = _text(d.get("DonViXuLy")), _ts_day(d.get("NgayTiepNhan"))
+        if agency is not None and received is not None:
+            online = (_text(d.get("KenhThucHien")) or COUNTER) == ONLINE
+            out.append(_Received(agency, _text(d.get("MaTTHC")), received, online))
+    return out
+
+
+def _tally_snapshot(
+    agency: str, snapshot: _Snapshot, received: Sequence[_Received], t: _Tally
+) -> None:
+    """The agency's ``svc.*`` and ``dossier.full_online_rate`` for P.
+
+    ``received`` are its dossiers received in P. Only offered rows (not 'dung') count:
+    the denominator needs the procedure eligible, the numerator also at effective level 4.
+    """
+    t.marks(agency, snapshot.provision)
+    used = {r.procedure for r in received if r.online}
+    t.add(agency, "svc.l3_used", len(snapshot.level3 & used), len(snapshot.level3))
+    t.add(agency, "svc.l4_used", len(snapshot.level4 & used), len(snapshot.level4))
+    for r in received:
+        row = snapshot.rows.get(r.procedure or "")
+        if row is not None and row.offered and row.eligible:
+            full = r.online and row.level == 4
+            t.ratio(agency, "dossier.full_online_rate", full)
+
+
+def service_indicators(
+    catalogue_rows: Iterable[Record],
+    dossiers: Iterable[Record],
+    periods: Iterable[Period],
+    agencies: Iterable[str],
+    *,
+    map_levels: bool = True,
+) -> Result:
+    """``svc.*`` and ``dossier.full_online_rate`` from catalogue snapshot rows and dossiers.
+
+    Each agency uses its own latest snapshot on or before the period's end; an agency with
+    none has no offerings and no eligible dossiers in that period.
+    """
+    wanted = frozenset(agencies)
+    rows = (catalogue_row(r, map_levels=map_levels) for r in catalogue_rows)
+    catalogue = _Catalogue(r for r in rows if r is not None and r.agency in wanted)
+    received = [r for r in _received_facts(dossiers) if r.agency in wanted]
+    out: Result = {}
+    for p in periods:
+        in_p: dict[str, list[_Received]] = defaultdict(list)
+        for r in received:
+            if p.contains(r.received):
+                in_p[r.agency].append(r)
+        tally = _Tally(wanted)
+        for agency in wanted:
+            _tally_snapshot(agency, catalogue.snapshot(agency, p.end), in_p[agency], tally)
+        tally.emit(p, SERVICE_INDICATORS, out)
+    return out
+
+
+# --- portal usage --------------------------------------------------------------------------
+def _count(value: Any) -> int:
+    text = _text(value)
+    return int(text) if text else 0
+
+
+def usage_indicators(
+    usage_rows: Iterable[Record], periods: Iterable[Period], agencies: Iterable[str]
+) -> Result:
+    """``sat.rate``: a usage row (one agency-month) belongs to the period containing the first
+    day of its month; numerator and denominator are the summed counts, never the printed rate.
+    """
+    wanted = frozenset(agencies)
+    rows = []
+    for r in usage_rows:
+        agency, month = _text(r.get("don_vi")), _iso_day(r.get("thang"))
+        if agency in wanted and month is not None:
+            rows.append((agency, month.replace(day=1), r))
+    out: Result = {}
+    for p in periods:
+        tally = _Tally(wanted)
+        for agency, month, r in rows:
+            if p.contains(month):
+                tally.den[(agency, "sat.rate")] += _count(r.get("luot_danh_gia"))
+                tally.num[(agency, "sat.rate")] += _count(r.get("luot_hai_long"))
+        tally.emit(p, USAGE_INDICATORS, out)
+    return out
+
+
+# --- documents -----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class DocumentFact:
+    """One non-secret document movement of an agency."""
+
+    agency: str
+    day: date  # date of ngay_gui_nhan
+    sent: bool
+    internal: bool
+    form: str | None  # dien_tu, giay, song_song
+    signed: bool
+    axis: bool
+    deadline: date | None
+    handled: date | None
+    workfile: str | None
+    workfile_online: bool
+
+
+def document_fact(record: Record) -> DocumentFact | None:
+    """The fact of one movement; None for secret documents and rows without agency or date."""
+    agency, day = _text(record.get("don_vi")), _iso_day(record.get("ngay_gui_nhan"))
+    if agency is None or day is None or _flag(record.get("do_mat")):
+        return None
+    return DocumentFact(
+        agency=agency,
+        day=day,
+        sent=_text(record.get("huong")) == "di",
+        internal=_flag(record.get("noi_bo")),
+        form=_text(record.get("hinh_thuc")),
+        signed=_flag(record.get("co_chu_ky_so")),
+        axis=_flag(record.get("qua_truc_lien_thong")),
+        deadline=_iso_day(record.get("han_xu_ly")),
+        handled=_iso_day(record.get("ngay_xu_ly")),
+        workfile=_text(record.get("ma_ho_so_cong_viec")),
+        workfile_online=_flag(record.get("xu_ly_tren_mang")),
+    )
+
+
+def _tally_document(d: DocumentFact, t: _Tally) -> None:
+    """Indicators over documents dated in P."""
+    a = d.agency
+    electronic = d.form in {"dien_tu", "song_song"}
+    if d.sent and d.internal:
+        t.ratio(a, "doc.internal_electronic_rate", d.form == "dien_tu")
+    if d.sent and not d.internal:
+        t.ratio(a, "doc.official_parallel_rate", d.form == "song_song")
+        t.ratio(a, "doc.official_electronic_rate", d.form == "dien_tu")
+    if d.sent and electronic:
+        t.ratio(a, "doc.signed_rate", d.signed)
+    if not d.internal:
+        t.ratio(a, "doc.axis_rate", d.axis)
+
+
+def _document_period(facts: Iterable[DocumentFact], p: Period, t: _Tally) -> None:
+    files: dict[tuple[str, str], bool] = {}
+    for d in facts:
+        if p.contains(d.day):
+            _tally_document(d, t)
+            if d.workfile is not None:
+                key = (d.agency, d.workfile)
+                files[key] = files.get(key, False) or d.workfile_online
+        if d.deadline is not None and p.contains(d.deadline):
+            on_time = d.handled is not None and d.handled <= d.deadline
+            t.ratio(d.agency, "doc.ontime_rate", on_time)
+    for (agency, _), online in files.items():
+        t.ratio(agency, "doc.workfile_online_rate", online)
+
+
+def document_indicators(
+    documents: Iterable[Record], periods: Iterable[Period], agencies: Iterable[str]
+) -> Result:
+    """``doc.*`` from document-management movements (secret documents left out)."""
+    wanted = frozenset(agencies)
+    facts = [f for f in map(document_fact, documents) if f is not None and f.agency in wanted]
+    out: Result = {}
+    for p in periods:
+        tally = _Tally(wanted)
+        _document_period(facts, p, tally)
+        tally.emit(p, DOCUMENT_INDICATORS, out)
+    return out
+
+
+# --- everything, from the simulator --------------------------------------------------------
+def _data_months(
+    cfg: SimulatorConfig, periods: Sequence[Period], data_months: Iterable[date] | None
+) -> list[date]:
+    """Months the warehouse pulled: given, else the calendar months among ``periods`` (what
+    :func:`periods_between` was asked for), else the whole horizon; always within it."""
+    horizon = [add_months(cfg.start_month.replace(day=1), i) for i in range(cfg.months)]
+    if data_months is None:
+        data_months = [
+            p.start for p in periods if p.calendar == "calendar" and p.period_type == "month"
+        ] or horizon
+    wanted = {m.replace(day=1) for m in data_months}
+    return [m for m in horizon if m in wanted]
+
+
+def _pulled_documents(cfg: SimulatorConfig, month: date) -> list[Record]:
+    """The month's movements, cut to the API window on ``ngay_gui_nhan`` like the server."""
+    from chiso_sim.documents import generate_month
+
+    end = last_day(month)
+    rows = generate_month(cfg, month)
+    return [r for r in rows if (day := _iso_day(r.get("ngay_gui_nhan"))) and month <= day <= end]
+
+
+def compute_indicators(
+    cfg: SimulatorConfig,
+    periods: Iterable[Period],
+    agency_codes: Iterable[str],
+    *,
+    data_months: Iterable[date] | None = None,
+    map_service_level_to_legacy: bool = True,
+) -> Result:
+    """Every indicator of :data:`INDICATORS` for every agency × period, from what the
+    simulator's APIs serve for the pulled months (see :func:`_data_months`).
+
+    Key ``(agency_code, indicator_code, calendar, period_key)``; value ``(numerator,
+    denominator, value)`` with denominator None for counts and value None for an empty ratio.
+    """
+    from chiso_sim import one_stop, portal
+
+    periods = list(periods)
+    agencies = sorted(set(agency_codes))
+    months = _data_months(cfg, periods, data_months)
+    levels = map_service_level_to_legacy
+    dossiers = [d for m in months for d in one_stop.generate_month(cfg, m)]
+    documents = [r for m in months for r in _pulled_documents(cfg, m)]
+    catalogue = [r for m in months for r in portal.catalogue_snapshot(cfg, last_day(m))]
+    usage = [r for m in months for r in portal.usage_month(cfg, m)]
+    out: Result = {}
+    out |= dossier_indicators(dossiers, periods, agencies, map_levels=levels)
+    out |= service_indicators(catalogue, dossiers, periods, agencies, map_levels=levels)
+    out |= usage_indicators(usage, periods, agencies)
+    out |= document_indicators(documents, periods, agencies)
+    return out
+
+
+# --- the original monthly slice ------------------------------------------------------------
+ONLINE_RATE_L34 = "dossier.online_rate_l34"
+EARLY_RATE = "dossier.early_rate"
+LATE_RATE = "dossier.late_rate"
+MONTHLY_INDICATORS = (ONLINE_RATE_L34, EARLY_RATE, LATE_RATE)
+
+KpiKey = tuple[str, str, date]
+KpiValue = tuple[int, int, float | None]
+
+
+def compute_monthly_kpis(
+    dossiers: Iterable[Record], months: list[date], agency_codes: list[str]
+) -> dict[KpiKey, KpiValue]:
+    """(agency, indicator, month_start) → (numerator, denominator, value or None if den = 0)
+    for the three indicators of the first monthly mart, over calendar months.
+
+    Kept for ``mart_kpi_monthly``'s end-to-end test; the same definitions as
+    :func:`dossier_indicators`.
+    """
+    periods = {period_containing("calendar", "month", m.replace(day=1)): m for m in months}
+    full = dossier_indicators(dossiers, periods, agency_codes)
+    out: dict[KpiKey, KpiValue] = {}
+    for p in periods:
+        for agency in set(agency_codes):
+            for code in MONTHLY_INDICATORS:
+                num, den, value = full[(agency, code, p.calendar, p.period_key)]
+                out[(agency, code, p.start)] = (num, den or 0, value)
+    return out

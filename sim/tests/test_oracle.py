@@ -1,0 +1,638 @@
+"""The reference indicator computation on hand-made records with known answers.
+
+Each case pins one rule of ``docs/indicator-rules.md``; the generated-data cases check the
+identities that must hold whatever the draws.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+from chiso_sim.config import SimulatorConfig
+from chiso_sim.one_stop import agencies_for, generate_dossiers
+from chiso_sim.oracle import (
+    COUNT_INDICATORS,
+    INDICATORS,
+    Period,
+    compute_indicators,
+    compute_monthly_kpis,
+    document_indicators,
+    dossier_indicators,
+    effective_level,
+    period_containing,
+    periods_between,
+    service_indicators,
+    usage_indicators,
+    working_days,
+)
+from chiso_sim.portal import usage_month
+
+JAN, FEB, MAR, APR = (date(2020, m, 1) for m in (1, 2, 3, 4))
+Q1 = "2020-Q1"
+
+
+# --- builders ------------------------------------------------------------------------------
+def ts(day: str, clock: str = "090000") -> str:
+    """'2020-01-10' → '20200110090000' (the one-stop timestamp format)."""
+    return day.replace("-", "") + clock
+
+
+def supplement(requested: str, supplied: str | None = None) -> dict[str, Any]:
+    return {
+        "LanBoSung": "1",
+        "NgayYeuCau": ts(requested),
+        "NgayBoSung": ts(supplied) if supplied else None,
+        "NgayHenTraCu": None,
+        "NgayHenTraMoi": None,
+    }
+
+
+def dossier(
+    received: str = "2020-01-10",
+    *,
+    status: str = "4",
+    due: str | None = "2020-01-17",
+    finished: str | None = None,
+    returned: str | None = None,
+    supplements: tuple[dict[str, Any], ...] = (),
+    **fields: Any,
+) -> dict[str, Any]:
+    """An open level-3 over-the-counter dossier of agency A unless told otherwise."""
+    record: dict[str, Any] = {
+        "MaHoSo": f"A-{received}-{status}-{finished}",
+        "MaTTHC": "P1",
+        "MucDo": "3",
+        "DonViXuLy": "A",
+        "NgayTiepNhan": ts(received),
+        "NgayHenTra": ts(due, "170000") if due else None,
+        "NgayKetThucXuLy": ts(finished, "100000") if finished else None,
+        "NgayTra": ts(returned, "110000") if returned else None,
+        "TrangThaiHoSo": status,
+        "KenhThucHien": "1",
+        "HinhThucTra": "0",
+        "DuocThanhToanTrucTuyen": "0",
+        "PhiLePhi": "0",
+        "HoSoCoThanhPhanSoHoa": "0",
+        "CoKetQuaDienTu": "0",
+        "TaiSuDungDuLieuSoHoa": "0",
+        "TaiKhoanDuocXacThucVoiVNeID": "0",
+        "DanhSachHoSoBoSung": list(supplements),
+    }
+    record.update(fields)
+    return record
+
+
+def resolved(received: str, finished: str, due: str | None, **fields: Any) -> dict[str, Any]:
+    return dossier(received, status="9", finished=finished, due=due, **fields)
+
+
+def period(key: str, calendar: str = "calendar") -> Period:
+    """The period named ``key`` ('2020-01', '2020-Q1', '2020-H1', '2020') of ``calendar``."""
+    year = int(key[:4])
+    if len(key) == 4:
+        return period_containing(calendar, "year", date(year, 1, 1))
+    if key[5] == "Q":
+        return period_containing(calendar, "quarter", date(year, 3 * int(key[6]), 1))
+    if key[5] == "H":
+        return period_containing(calendar, "half", date(year, 6 * int(key[6]), 1))
+    return period_containing(calendar, "month", date(year, int(key[5:7]), 1))
+
+
+def dossiers_in(records: list[dict[str, Any]], *periods: Period) -> dict:
+    return dossier_indicators(records, periods, ["A"])
+
+
+def at(result: dict, code: str, p: Period, agency: str = "A") -> tuple:
+    return result[(agency, code, p.calendar, p.period_key)]
+
+
+def fraction(result: dict, code: str, p: Period) -> tuple[int, int | None]:
+    return at(result, code, p)[:2]
+
+
+def offering(
+    procedure: str,
+    level: str,
+    *,
+    day: str = "2020-01-31",
+    agency: str = "A",
+    status: str = "dang_cong_khai",
+    eligible: str = "0",
+    integrated: str = "0",
+) -> dict[str, Any]:
+    return {
+        "ngay_chot": day,
+        "don_vi": agency,
+        "ma_tthc": procedure,
+        "muc_do": level,
+        "du_dieu_kien_toan_trinh": eligible,
+        "tich_hop_dvcqg": integrated,
+        "trang_thai": status,
+    }
+
+
+def document(day: str, direction: str = "di", **fields: Any) -> dict[str, Any]:
+    """A non-secret official electronic document of agency A."""
+    record: dict[str, Any] = {
+        "don_vi": "A",
+        "huong": direction,
+        "ngay_gui_nhan": f"{day} 09:30:00",
+        "hinh_thuc": "dien_tu",
+        "co_chu_ky_so": "0",
+        "qua_truc_lien_thong": "0",
+        "noi_bo": "0",
+        "do_mat": "0",
+        "han_xu_ly": None,
+        "ngay_xu_ly": None,
+        "ma_ho_so_cong_viec": None,
+        "xu_ly_tren_mang": None,
+    }
+    record.update(fields)
+    return record
+
+
+# --- periods -------------------------------------------------------------------------------
+def test_periods_between_lists_months_and_their_containing_periods_in_both_calendars() -> None:
+    periods = periods_between(JAN, APR)
+    names = [(p.calendar, p.period_type, p.period_key) for p in periods]
+    per_calendar = [
+        ("month", "2020-01"),
+        ("month", "2020-02"),
+        ("month", "2020-03"),
+        ("month", "2020-04"),
+        ("quarter", "2020-Q1"),
+        ("quarter", "2020-Q2"),
+        ("half", "2020-H1"),
+        ("year", "2020"),
+    ]
+    assert names == [(c, t, k) for c in ("calendar", "official") for t, k in per_calendar]
+    windows = {(p.calendar, p.period_key): (p.start, p.end) for p in periods}
+    assert windows[("calendar", "2020-02")] == (date(2020, 2, 1), date(2020, 2, 29))
+    assert windows[("calendar", "2020-Q2")] == (date(2020, 4, 1), date(2020, 6, 30))
+    assert windows[("official", "2020-01")] == (date(2019, 12, 15), date(2020, 1, 14))
+    assert windows[("official", "2020-Q1")] == (date(2019, 12, 15), date(2020, 3, 14))
+    assert windows[("official", "2020-Q2")] == (date(2020, 3, 15), date(2020, 6, 14))
+    assert windows[("official", "2020-H1")] == (date(2019, 12, 15), date(2020, 6, 14))
+    assert windows[("official", "2020")] == (date(2019, 12, 15), date(2020, 12, 14))
+    # one month only: its quarter, half and year, nothing else
+    assert {p.period_key for p in periods_between(MAR, MAR)} == {"2020-03", Q1, "2020-H1", "2020"}
+    assert period("2020-H2", "official").start == date(2020, 6, 15)
+
+
+# --- dossiers: timeliness ------------------------------------------------------------------
+def test_early_on_time_late_compare_dates_and_a_missing_due_date_counts_as_resolved() -> None:
+    jan = period("2020-01")
+    records = [
+        resolved("2020-01-10", "2020-01-16", due="2020-01-17"),  # early
+        # on time: finished at 18:00 on the due date, promised for 17:00 (dates compare)
+        resolved(
+            "2020-01-10", "2020-01-17", "2020-01-17", NgayKetThucXuLy=ts("2020-01-17", "180000")
+        ),
+        resolved("2020-01-10", "2020-01-20", due="2020-01-17"),  # late
+        resolved("2020-01-10", "2020-01-20", due=None),  # no due date: none of the three
+        dossier("2020-01-10"),  # open: not resolved
+    ]
+    result = dossiers_in(records, jan)
+    assert fraction(result, "dossier.early_rate", jan) == (1, 4)
+    assert fraction(result, "dossier.ontime_rate", jan) == (1, 4)
+    assert fraction(result, "dossier.late_rate", jan) == (1, 4)
+    assert at(result, "dossier.resolved", jan) == (4, None, 4.0)
+
+
+def test_finish_date_falls_back_to_ngaytra_then_to_the_acceptance_date() -> None:
+    jan, feb = period("2020-01"), period("2020-02")
+    records = [
+        dossier("2020-01-20", status="10", returned="2020-02-03"),  # NgayTra: February
+        dossier("2020-01-20", status="3", returned="2020-02-03"),  # refused: acceptance day
+        dossier("2020-01-21", status="7"),  # withdrawn without dates: acceptance day
+        dossier("2020-01-22", status="8", finished="2020-02-04"),  # stopped in February
+    ]
+    result = dossiers_in(records, jan, feb)
+    assert at(result, "dossier.resolved", jan)[0] == 0
+    assert at(result, "dossier.resolved", feb)[0] == 1
+    assert at(result, "dossier.returned", jan)[0] == 1
+    assert at(result, "dossier.returned", feb)[0] == 1
+    assert at(result, "dossier.withdrawn", jan)[0] == 1
+    assert at(result, "dossier.in_progress", jan)[0] == 2
+
+
+def test_timely_766_counts_open_dossiers_and_at_most_one_supplement() -> None:
+    jan = period("2020-01")
+    two = (supplement("2020-01-13", "2020-01-14"), supplement("2020-01-15", "2020-01-16"))
+    records = [
+        # resolved in January
+        resolved("2020-01-10", "2020-01-17", "2020-01-17", DanhSachHoSoBoSung=[two[0]]),  # yes
+        resolved(
+            "2020-01-10",
+            "2020-01-16",
+            "2020-01-17",
+            DanhSachHoSoBoSung=[two[0], supplement("2020-01-16", "2020-01-16")],  # on finish: no
+        ),
+        resolved(
+            "2020-01-10",
+            "2020-01-14",
+            "2020-01-17",
+            DanhSachHoSoBoSung=[two[0], supplement("2020-01-15")],  # 2nd after finish: yes
+        ),
+        resolved("2020-01-10", "2020-01-20", "2020-01-17"),  # late: no
+        # open at the end of January
+        dossier("2020-01-27", due="2020-02-05"),  # yes
+        dossier("2020-01-27", due="2020-01-31"),  # due on the last day: yes
+        dossier("2020-01-20", due="2020-01-30"),  # overdue: no
+        dossier(
+            "2020-01-20",
+            due="2020-02-05",
+            supplements=(two[0], supplement("2020-01-31")),  # 2nd on the last day: no
+        ),
+        dossier(
+            "2020-01-20",
+            due="2020-02-05",
+            supplements=(two[0], supplement("2020-02-03")),  # 2nd after the end: yes
+        ),
+        resolved("2020-01-28", "2020-02-03", "2020-02-04"),  # open at the end of Jan: yes
+    ]
+    result = dossiers_in(records, jan)
+    assert fraction(result, "dossier.timely_766", jan) == (6, 10)
+
+
+def test_stocks_at_the_end_of_a_period_and_carried_over_into_the_next() -> None:
+    jan, feb = period("2020-01"), period("2020-02")
+    records = [
+        # open and overdue at the end of January, resolved in February
+        resolved("2020-01-20", "2020-02-10", "2020-01-30"),
+        # paused at the end of January (supplied in February), resolved in February
+        resolved(
+            "2020-01-28",
+            "2020-02-11",
+            "2020-02-12",
+            DanhSachHoSoBoSung=[supplement("2020-01-31", "2020-02-03")],  # asked on the last day
+        ),
+        # supplied within January: open, not paused; still open at the end of February
+        dossier(
+            "2020-01-29", due="2020-03-02", supplements=(supplement("2020-01-30", "2020-01-31"),)
+        ),
+        # due on the last day of January: open, not overdue then; overdue at the end of February
+        dossier("2020-01-30", due="2020-01-31"),
+        # finished on 31 January: neither in progress nor carried over
+        resolved("2020-01-10", "2020-01-31", "2020-02-03"),
+    ]
+    result = dossiers_in(records, jan, feb)
+    assert at(result, "dossier.in_progress", jan)[0] == 4
+    assert at(result, "dossier.open_overdue", jan)[0] == 1
+    assert at(result, "dossier.paused", jan)[0] == 1
+    assert at(result, "dossier.carried_over", jan)[0] == 0
+    assert at(result, "dossier.carried_over", feb)[0] == 4
+    assert at(result, "dossier.in_progress", feb)[0] == 2
+    assert at(result, "dossier.open_overdue", feb)[0] == 1
+    assert at(result, "dossier.paused", feb)[0] == 0
+    assert at(result, "dossier.resolved", feb)[0] == 2
+
+
+def test_balance_identity_holds_on_generated_data() -> None:
+    cfg = SimulatorConfig(months=2, provinces=("30",))
+    records = generate_dossiers(cfg)
+    agencies = sorted({d["DonViXuLy"] for d in records})
+    periods = periods_between(JAN, FEB)
+    result = dossier_indicators(records, periods, agencies)
+
+    def n(agency: str, code: str, p: Period) -> int:
+        return result[(agency, code, p.calendar, p.period_key)][0]
+
+    for agency in agencies:
+        for p in periods:
+            inflow = n(agency, "dossier.carried_over", p) + n(agency, "dossier.received", p)
+            outflow = sum(
+                n(agency, f"dossier.{c}", p)
+                for c in ("resolved", "withdrawn", "returned", "in_progress")
+            )
+            assert inflow == outflow, (agency, p)
+    feb = period("2020-02")
+    assert sum(n(a, "dossier.carried_over", feb) for a in agencies) > 0
+    assert sum(n(a, "dossier.received", feb) for a in agencies) == sum(
+        d["NgayTiepNhan"][:6] == "202002" for d in records
+    )
+
+
+# --- periods: official windows, distinct counts --------------------------------------------
+def test_official_month_ends_on_the_14th_and_the_next_starts_on_the_15th() -> None:
+    cal_jan = period("2020-01")
+    off_jan, off_feb = period("2020-01", "official"), period("2020-02", "official")
+    off_q1, off_q2 = period(Q1, "official"), period("2020-Q2", "official")
+    records = [
+        dossier("2020-01-14", due="2020-01-21"),
+        dossier("2020-01-15"),
+        resolved("2020-03-02", "2020-03-14", "2020-03-16"),
+        resolved("2020-03-02", "2020-03-16", "2020-03-16"),
+    ]
+    result = dossiers_in(records, cal_jan, off_jan, off_feb, off_q1, off_q2)
+    assert at(result, "dossier.received", cal_jan)[0] == 2
+    assert at(result, "dossier.received", off_jan)[0] == 1
+    assert at(result, "dossier.received", off_feb)[0] == 1
+    # the dossier of the 14th is still open at the end of the 14th: carried into February
+    assert at(result, "dossier.carried_over", off_feb)[0] == 1
+    assert at(result, "dossier.resolved", off_q1)[0] == 1
+    assert at(result, "dossier.resolved", off_q2)[0] == 1
+
+
+def test_bcci_procedure_rate_of_a_quarter_is_a_distinct_count_not_a_sum() -> None:
+    months = [period(f"2020-0{m}") for m in (1, 2, 3)]
+    q1 = period(Q1)
+    records = [
+        dossier("2020-01-10", MaTTHC="P1", KenhThucHien="3"),
+        dossier("2020-02-10", MaTTHC="P1", KenhThucHien="3"),
+        dossier("2020-01-10", MaTTHC="P2"),
+        dossier("2020-03-10", MaTTHC="P2"),
+        dossier("2020-03-11", MaTTHC="P3", HinhThucTra="1"),  # result by post
+    ]
+    result = dossiers_in(records, *months, q1)
+    assert [fraction(result, "bcci.procedure_rate", m) for m in months] == [(1, 2), (1, 1), (1, 2)]
+    assert fraction(result, "bcci.procedure_rate", q1) == (2, 3)
+
+
+def test_svc_used_of_a_quarter_counts_each_offering_once_against_the_quarter_end_snapshot() -> None:
+    months = [period(f"2020-0{m}") for m in (1, 2, 3)]
+    q1 = period(Q1)
+    catalogue = [
+        offering(proc, "3", day=day)
+        for day in ("2020-01-31", "2020-02-29", "2020-03-31")
+        for proc in ("P1", "P2")
+    ]
+    records = [
+        dossier("2020-01-10", MaTTHC="P1", KenhThucHien="2"),
+        dossier("2020-02-10", MaTTHC="P1", KenhThucHien="2"),
+        dossier("2020-03-10", MaTTHC="P2", KenhThucHien="1"),  # not online: not used
+        dossier("2020-01-10", MaTTHC="P9", KenhThucHien="2"),  # not an offering
+    ]
+    result = service_indicators(catalogue, records, [*months, q1], ["A"])
+    assert [fraction(result, "svc.l3_used", m) for m in months] == [(1, 2), (1, 2), (0, 2)]
+    assert fraction(result, "svc.l3_used", q1) == (1, 2)
+
+
+# --- working days --------------------------------------------------------------------------
+def test_working_days_skip_weekends_and_tet_2020() -> None:
+    # Tết Canh Tý: 23–29 January 2020 off; 30 January is the first working day after it
+    assert working_days(date(2020, 1, 22), date(2020, 1, 30)) == 1
+    assert working_days(date(2020, 1, 22), date(2020, 1, 29)) == 0
+    assert working_days(date(2020, 1, 17), date(2020, 1, 20)) == 1  # Friday → Monday
+    assert working_days(date(2020, 1, 20), date(2020, 1, 20)) == 0  # a < d ≤ b
+    assert working_days(date(2020, 1, 21), date(2020, 1, 20)) == 0
+    assert working_days(date(2019, 12, 31), date(2020, 1, 3)) == 2  # 1 January is a holiday
+
+
+def test_avg_processing_days_counts_working_days_after_acceptance() -> None:
+    jan = period("2020-01")
+    records = [
+        resolved("2020-01-22", "2020-01-31", "2020-02-05"),  # 30, 31 January: 2
+        resolved("2020-01-20", "2020-01-21", "2020-01-22"),  # 1
+        resolved("2020-01-20", "2020-01-20", "2020-01-22"),  # same day: 0
+        resolved("2020-01-17", "2020-01-22", "2020-01-22"),  # Mon 20, Tue 21, Wed 22: 3
+    ]
+    result = dossiers_in(records, jan)
+    assert at(result, "dossier.avg_processing_days", jan) == (6, 4, 1.5)
+
+
+# --- service level -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("level", "mapped", "unmapped"),
+    [("1", 1, 1), ("4", 4, 4), ("toan_trinh", 4, None), ("mot_phan", 3, None), (None, None, None)],
+)
+def test_effective_level(level: str | None, mapped: int | None, unmapped: int | None) -> None:
+    assert effective_level(level) == mapped
+    assert effective_level(level, map_levels=False) == unmapped
+
+
+def test_post_2022_grades_count_as_levels_4_and_3_only_when_mapped() -> None:
+    aug = period("2022-08")
+    catalogue = [
+        offering(p, lv, day="2022-08-31")
+        for p, lv in (("P1", "toan_trinh"), ("P2", "mot_phan"), ("P3", "mot_phan"))
+    ]
+    records = [
+        dossier("2022-08-10", MucDo="toan_trinh", KenhThucHien="2"),
+        dossier("2022-08-10", MucDo="mot_phan"),
+        dossier("2022-08-10", MucDo="2", KenhThucHien="2"),
+    ]
+    mapped = service_indicators(catalogue, records, [aug], ["A"])
+    assert fraction(mapped, "svc.l4_provision", aug) == (1, 3)
+    assert fraction(mapped, "svc.l3_provision", aug) == (3, 3)
+    unmapped = service_indicators(catalogue, records, [aug], ["A"], map_levels=False)
+    assert fraction(unmapped, "svc.l3_provision", aug) == (0, 3)
+    assert fraction(dossiers_in(records, aug), "dossier.online_rate_l34", aug) == (1, 2)
+    without = dossier_indicators(records, [aug], ["A"], map_levels=False)
+    assert fraction(without, "dossier.online_rate_l34", aug) == (0, 0)
+
+
+# --- catalogue -----------------------------------------------------------------------------
+def test_catalogue_snapshot_of_a_period_is_the_agencys_latest_on_or_before_its_end() -> None:
+    off_jan, off_feb, cal_feb = (
+        period("2020-01", "official"),
+        period("2020-02", "official"),
+        period("2020-02"),
+    )
+    catalogue = [
+        offering("P1", "4", day="2020-01-31", integrated="1"),
+        offering("P2", "2", day="2020-01-31"),
+        offering("P3", "3", day="2020-01-31", status="dung"),  # discontinued: not offered
+        offering("P1", "4", day="2020-02-29", integrated="1"),
+        offering("P1", "2", day="2020-01-31", agency="B"),
+    ]
+    result = service_indicators(catalogue, [], [off_jan, off_feb, cal_feb], ["A", "B"])
+    assert at(result, "svc.l3_provision", off_jan) == (0, 0, None)  # no snapshot by 14/01
+    assert fraction(result, "svc.l3_provision", off_feb) == (1, 2)  # 31/01 snapshot
+    assert fraction(result, "svc.national_integration", off_feb) == (1, 1)
+    assert fraction(result, "svc.l4_provision", cal_feb) == (1, 1)  # 29/02 snapshot
+    # B has no February snapshot: its January one still stands
+    assert at(result, "svc.l3_provision", cal_feb, agency="B")[:2] == (0, 1)
+
+
+def test_full_online_rate_uses_eligibility_and_level_from_the_snapshot() -> None:
+    jan = period("2020-01")
+    catalogue = [
+        offering("P1", "4", eligible="1"),
+        offering("P2", "3", eligible="1"),
+        offering("P3", "4", eligible="0"),
+        offering("P4", "4", eligible="1", status="dung"),
+    ]
+    online = {"KenhThucHien": "2"}
+    records = [
+        dossier("2020-01-10", MaTTHC="P1", **online),  # numerator
+        dossier("2020-01-10", MaTTHC="P1"),  # eligible, not online
+        dossier("2020-01-10", MaTTHC="P2", **online),  # eligible, only level 3
+        dossier("2020-01-10", MaTTHC="P3", **online),  # not eligible
+        dossier("2020-01-10", MaTTHC="P4", **online),  # no longer offered: left out
+        dossier("2020-01-10", MaTTHC="P9", **online),  # not in the catalogue
+    ]
+    result = service_indicators(catalogue, records, [jan], ["A"])
+    assert fraction(result, "dossier.full_online_rate", jan) == (1, 3)
+    assert fraction(result, "svc.full_online_eligible", jan) == (1, 2)
+
+
+# --- received-in-P flags -------------------------------------------------------------------
+def test_channel_payment_digitisation_and_vneid_rates() -> None:
+    jan = period("2020-01")
+    records = [
+        dossier(KenhThucHien="2", PhiLePhi="50000", DuocThanhToanTrucTuyen="1"),
+        dossier(KenhThucHien="2", TaiKhoanDuocXacThucVoiVNeID="1", HoSoCoThanhPhanSoHoa="1"),
+        dossier(KenhThucHien=None, PhiLePhi="50000"),  # missing channel = over the counter
+        dossier(KenhThucHien="3", MucDo="2", TaiSuDungDuLieuSoHoa="1"),
+        dossier(DonViXuLy="B", KenhThucHien="2"),  # another agency
+    ]
+    result = dossiers_in(records, jan)
+    assert fraction(result, "dossier.online_rate_l34", jan) == (2, 3)
+    assert fraction(result, "bcci.received_rate", jan) == (1, 4)
+    assert fraction(result, "pay.online_rate", jan) == (1, 2)
+    assert fraction(result, "id.vneid_rate", jan) == (1, 2)
+    assert fraction(result, "digit.dossier_rate", jan) == (1, 4)
+    assert fraction(result, "digit.reuse_rate", jan) == (1, 4)
+    assert not any(key[0] == "B" for key in result)
+
+
+def test_bcci_resolved_rate_needs_resolution_by_the_period_end() -> None:
+    jan, q1 = period("2020-01"), period(Q1)
+    bcci = {"KenhThucHien": "3"}
+    records = [
+        resolved("2020-01-10", "2020-01-20", "2020-01-24", **bcci),
+        resolved("2020-01-27", "2020-02-05", "2020-02-07", **bcci),  # resolved after January
+        dossier("2020-01-10", status="7", finished="2020-01-13", **bcci),  # withdrawn
+    ]
+    result = dossiers_in(records, jan, q1)
+    assert fraction(result, "bcci.resolved_rate", jan) == (1, 3)
+    assert fraction(result, "bcci.resolved_rate", q1) == (2, 3)
+
+
+def test_eresult_rate_is_over_resolved_dossiers() -> None:
+    jan = period("2020-01")
+    records = [
+        resolved("2020-01-10", "2020-01-13", "2020-01-17", CoKetQuaDienTu="1"),
+        resolved("2020-01-10", "2020-01-13", "2020-01-17"),
+        dossier("2020-01-10", CoKetQuaDienTu="1"),  # open: outside the denominator
+    ]
+    assert fraction(dossiers_in(records, jan), "digit.eresult_rate", jan) == (1, 2)
+
+
+# --- documents -----------------------------------------------------------------------------
+def test_secret_documents_are_left_out_of_every_document_indicator() -> None:
+    jan, feb = period("2020-01"), period("2020-02")
+    secret = {"do_mat": "1", "hinh_thuc": "giay"}
+    records = [
+        document("2020-01-10", co_chu_ky_so="1", qua_truc_lien_thong="1"),
+        document("2020-01-10", **secret),
+        document("2020-01-10", "den", **secret, han_xu_ly="2020-01-15"),
+        document("2020-01-10", **secret, ma_ho_so_cong_viec="HS-1", xu_ly_tren_mang="1"),
+    ]
+    result = document_indicators(records, [jan, feb], ["A"])
+    assert fraction(result, "doc.official_electronic_rate", jan) == (1, 1)
+    assert fraction(result, "doc.axis_rate", jan) == (1, 1)
+    assert fraction(result, "doc.signed_rate", jan) == (1, 1)
+    assert fraction(result, "doc.ontime_rate", jan) == (0, 0)
+    assert fraction(result, "doc.workfile_online_rate", jan) == (0, 0)
+
+
+def test_document_forms_signatures_axis_work_files_and_deadlines() -> None:
+    jan, feb = period("2020-01"), period("2020-02")
+    records = [
+        document("2020-01-06", noi_bo="1"),  # internal, electronic only
+        document("2020-01-06", "den", noi_bo="1"),  # received: not "internal sent"
+        document("2020-01-06", noi_bo="1", hinh_thuc="song_song", co_chu_ky_so="1"),
+        document(
+            "2020-01-08",
+            "den",
+            qua_truc_lien_thong="1",
+            ma_ho_so_cong_viec="HS-1",
+            xu_ly_tren_mang="1",  # one online document makes the work file online
+            han_xu_ly="2020-01-10",
+            ngay_xu_ly="2020-01-10 16:00:00",
+        ),
+        document("2020-01-07", hinh_thuc="song_song", ma_ho_so_cong_viec="HS-1"),
+        document("2020-01-07", hinh_thuc="giay", ma_ho_so_cong_viec="HS-1"),
+        document(
+            "2020-01-30",
+            "den",
+            ma_ho_so_cong_viec="HS-2",
+            xu_ly_tren_mang="0",
+            han_xu_ly="2020-02-04",  # deadline in February
+            ngay_xu_ly="2020-02-05 08:00:00",
+        ),
+        document("2020-01-31", "den", han_xu_ly="2020-02-06"),  # never handled
+    ]
+    result = document_indicators(records, [jan, feb], ["A"])
+    assert fraction(result, "doc.internal_electronic_rate", jan) == (1, 2)
+    assert fraction(result, "doc.official_parallel_rate", jan) == (1, 2)
+    assert fraction(result, "doc.official_electronic_rate", jan) == (0, 2)
+    assert fraction(result, "doc.signed_rate", jan) == (1, 3)  # paper-only sent ones excluded
+    assert fraction(result, "doc.axis_rate", jan) == (1, 5)  # sent and received official
+    assert fraction(result, "doc.workfile_online_rate", jan) == (1, 2)
+    assert fraction(result, "doc.ontime_rate", jan) == (1, 1)
+    assert fraction(result, "doc.ontime_rate", feb) == (0, 2)
+
+
+# --- portal usage --------------------------------------------------------------------------
+def test_sat_rate_sums_counts_of_the_usage_months_whose_first_day_is_in_the_period() -> None:
+    rows = [
+        {"thang": "2020-01-01", "don_vi": "A", "luot_danh_gia": "10", "luot_hai_long": "9"},
+        {"thang": "2020-02-01", "don_vi": "A", "luot_danh_gia": "30", "luot_hai_long": "27"},
+        {"thang": "2020-02-01", "don_vi": "B", "luot_danh_gia": "5", "luot_hai_long": "1"},
+    ]
+    rows[1]["ty_le_hai_long"] = "12,0%"  # a misprinted rate is never read
+    off_jan, off_feb, q1 = period("2020-01", "official"), period("2020-02", "official"), period(Q1)
+    result = usage_indicators(rows, [off_jan, off_feb, q1, period("2020-03")], ["A"])
+    assert at(result, "sat.rate", off_jan) == (9, 10, 0.9)
+    assert at(result, "sat.rate", off_feb) == (27, 30, 0.9)
+    assert at(result, "sat.rate", q1) == (36, 40, 0.9)
+    assert at(result, "sat.rate", period("2020-03")) == (0, 0, None)
+
+
+# --- completeness and the whole computation ------------------------------------------------
+def test_every_agency_indicator_and_period_is_present_even_without_records() -> None:
+    periods = [period("2020-01"), period(Q1, "official")]
+    result = {
+        **dossier_indicators([], periods, ["A", "B"]),
+        **service_indicators([], [], periods, ["A", "B"]),
+        **usage_indicators([], periods, ["A", "B"]),
+        **document_indicators([], periods, ["A", "B"]),
+    }
+    assert len(result) == 2 * len(periods) * len(INDICATORS)
+    assert set(INDICATORS) == {key[1] for key in result}
+    for (_, code, _, _), value in result.items():
+        assert value == ((0, None, 0.0) if code in COUNT_INDICATORS else (0, 0, None))
+
+
+def test_compute_indicators_reads_only_the_pulled_months_of_every_source() -> None:
+    cfg = SimulatorConfig(months=2, provinces=("30",))
+    agencies = sorted(a.code for a in agencies_for(cfg))
+    periods = periods_between(FEB, FEB)  # February pulled; January exists but was not pulled
+    result = compute_indicators(cfg, periods, agencies)
+    assert len(result) == len(agencies) * len(INDICATORS) * len(periods)
+    assert {key[1] for key in result} == set(INDICATORS)
+    feb, q1, off_feb = period("2020-02"), period(Q1), period("2020-02", "official")
+
+    def total(code: str, p: Period, part: int = 0) -> int:
+        return sum(result[(a, code, p.calendar, p.period_key)][part] or 0 for a in agencies)
+
+    # the quarter holds only February's records, although the simulator has January too
+    assert total("dossier.received", q1) == total("dossier.received", feb) > 0
+    assert total("dossier.carried_over", feb) == 0
+    assert total("doc.axis_rate", q1, 1) == total("doc.axis_rate", feb, 1) > 0
+    usage = usage_month(cfg, FEB)
+    assert total("sat.rate", q1) == sum(int(r["luot_hai_long"] or 0) for r in usage)
+    assert total("sat.rate", q1, 1) == sum(int(r["luot_danh_gia"] or 0) for r in usage)
+    # the catalogue pull for February is the snapshot of 29/02: nothing by 14/02
+    assert total("svc.l3_provision", q1, 1) > 0
+    assert total("svc.l3_provision", off_feb, 1) == 0
+
+
+def test_monthly_wrapper_matches_the_full_computation() -> None:
+    records = [
+        resolved("2020-01-10", "2020-01-16", "2020-01-17", KenhThucHien="2"),
+        resolved("2020-01-10", "2020-02-03", "2020-01-17"),
+        dossier("2020-02-10", MucDo="4", KenhThucHien="2"),
+    ]
+    kpis = compute_monthly_kpis(records, [JAN, FEB], ["A"])
+    assert len(kpis) == 2 * 3
+    assert kpis[("A", "dossier.early_rate", JAN)] == (1, 1, 1.0)
+    assert kpis[("A", "dossier.late_rate", FEB)] == (1, 1, 1.0)
+    assert kpis[("A", "dossier.online_rate_l34", JAN)] == (1, 2, 0.5)
+    assert kpis[("A", "dossier.online_rate_l34", FEB)] == (1, 1, 1.0)
+    assert kpis[("A", "dossier.early_rate", FEB)] == (0, 1, 0.0)

@@ -1,0 +1,504 @@
+"""The simulator's HTTP API over all three systems, its downloads and its fault mode."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from chiso_sim import faults as faults_mod
+from chiso_sim.config import SimulatorConfig
+from chiso_sim.faults import FaultConfig, FaultInjector, decide, request_key
+from chiso_sim.server import (
+    EXPORT_SOURCES,
+    Generators,
+    build_parser,
+    create_simulator_app,
+    faults_from_args,
+    faults_from_env,
+)
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+
+from chiso.ingest import api_client
+from chiso.ingest.api_client import iter_records
+
+TOKEN = "test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+CFG = SimulatorConfig(
+    start_month=date(2020, 1, 1),
+    months=2,
+    provinces=("30",),
+    dossiers_per_agency_month=4,
+    documents_per_agency_month=4,
+    procedures_per_province=120,
+)
+JAN, FEB = date(2020, 1, 1), date(2020, 2, 1)
+
+
+# --- small fake sources: exact expectations, fast --------------------------------------------
+
+
+def fake_dossiers(cfg: Any, month: date) -> list[dict[str, Any]]:
+    out = []
+    for i in range(45):
+        day = 1 + (i * 7) % 28
+        key = f"A{i % 3}-{month:%y%m}{day:02d}-{i:04d}"
+        out.append(
+            {
+                "MaHoSo": key,
+                "DonViXuLy": f"000.00.0{i % 3}.H23",
+                "NgayTiepNhan": f"{month:%Y%m}{day:02d}0930{i % 60:02d}",
+                "TrangThaiHoSo": "9",
+                "DanhSachHoSoBoSung": [],
+                "CapNhatTienDo": [{"ThuTu": "1", "TrangThai": "2", "ThoiDiem": "x"}],
+            }
+        )
+    return out
+
+
+def fake_documents(cfg: Any, month: date) -> list[dict[str, Any]]:
+    return [
+        {
+            "ma_van_ban": f"VB-{month:%Y%m}-{i:03d}",
+            "don_vi": f"000.00.0{i % 2}.H23",
+            "huong": "di" if i % 2 else "den",
+            "so_ky_hieu": f"{i}/UBND",
+            "ngay_gui_nhan": f"{month:%Y-%m}-{1 + i % 28:02d} 08:00:00",
+        }
+        for i in range(30)
+    ]
+
+
+def fake_catalogue(cfg: Any, day: date) -> list[dict[str, Any]]:
+    return [
+        {"ngay_chot": day.isoformat(), "don_vi": "000.00.01.H23", "ma_tthc": f"1.{i:06d}"}
+        for i in range(12 + day.day % 3)
+    ]
+
+
+def fake_usage(cfg: Any, month: date) -> list[dict[str, Any]]:
+    return [
+        {"thang": month.isoformat(), "don_vi": f"000.00.{i:02d}.H23", "tai_khoan_moi": str(i)}
+        for i in range(7)
+    ]
+
+
+FAKES = Generators(fake_dossiers, fake_documents, fake_catalogue, fake_usage)
+
+
+def make_client(faults: FaultConfig | None = None, generators: Generators = FAKES) -> TestClient:
+    return TestClient(create_simulator_app(CFG, TOKEN, faults, generators=generators))
+
+
+@pytest.fixture(scope="module")
+def client() -> TestClient:
+    return make_client()
+
+
+def get_all(client: Any, path: str, params: dict[str, Any], size: int) -> list[dict]:
+    items, page = [], 1
+    while True:
+        r = client.get(path, params={**params, "page": page, "page_size": size}, headers=AUTH)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert set(body) == {"items", "page", "page_size", "total", "total_pages"}
+        assert len(body["items"]) <= size
+        items += body["items"]
+        if page >= body["total_pages"]:
+            return items
+        page += 1
+
+
+PAGED = {
+    "/api/v1/dossiers": {"received_from": "2020-01-10", "received_to": "2020-02-05"},
+    "/api/v1/documents": {"date_from": "2020-01-10", "date_to": "2020-02-05"},
+    "/api/v1/service-catalogue": {"as_of": "2020-01-31"},
+    "/api/v1/usage": {"month": "2020-02"},
+}
+KEYS = {
+    "/api/v1/dossiers": ("MaHoSo",),
+    "/api/v1/documents": ("don_vi", "ma_van_ban", "huong"),
+    "/api/v1/service-catalogue": ("don_vi", "ma_tthc"),
+    "/api/v1/usage": ("thang", "don_vi"),
+}
+
+
+# --- endpoints ---------------------------------------------------------------------------
+
+
+def test_health_needs_no_auth(client: TestClient) -> None:
+    body = client.get("/health").json()
+    assert body["status"] == "ok" and body["months"] == ["2020-01", "2020-02"]
+    assert body["faults"] == [] and "documents" in body["sources"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [*PAGED, "/api/v1/exports/one_stop/2020-01.xlsx", "/api/v1/exports/documents/2020-01.csv"],
+)
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": TOKEN}]
+)
+def test_every_endpoint_requires_the_bearer_token(path: str, headers: dict) -> None:
+    client = make_client(FaultConfig(error_rate=1.0))
+    r = client.get(path, params=PAGED.get(path, {}), headers=headers)
+    assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer"
+    injector: FaultInjector = client.app.state.faults  # type: ignore[attr-defined]
+    assert injector.attempts(path, PAGED.get(path, {}).items()) == 0  # auth before faults
+
+
+def test_dossiers_window_paging_and_nested_lists(client: TestClient) -> None:
+    everything = fake_dossiers(CFG, JAN) + fake_dossiers(CFG, FEB)
+    expected = sorted(
+        (d for d in everything if "20200110" <= d["NgayTiepNhan"][:8] < "20200205"),
+        key=lambda d: d["MaHoSo"],
+    )
+    got = get_all(client, "/api/v1/dossiers", PAGED["/api/v1/dossiers"], 7)
+    assert got == expected and got[0]["CapNhatTienDo"]
+    first = client.get(
+        "/api/v1/dossiers", params={**PAGED["/api/v1/dossiers"], "page_size": 7}, headers=AUTH
+    ).json()
+    assert first["total"] == len(expected) and first["total_pages"] == -(-len(expected) // 7)
+
+
+def test_documents_window_is_half_open(client: TestClient) -> None:
+    got = get_all(
+        client, "/api/v1/documents", {"date_from": "2020-01-05", "date_to": "2020-01-06"}, 100
+    )
+    assert got and {d["ngay_gui_nhan"][:10] for d in got} == {"2020-01-05"}
+    assert got == sorted(got, key=lambda d: (d["don_vi"], d["ma_van_ban"], d["huong"]))
+    both = get_all(
+        client, "/api/v1/documents", {"date_from": "2020-01-01", "date_to": "2020-03-01"}, 1000
+    )
+    assert len(both) == 60
+
+
+def test_service_catalogue_and_usage(client: TestClient) -> None:
+    got = get_all(client, "/api/v1/service-catalogue", {"as_of": "2020-02-29"}, 5)
+    assert got == fake_catalogue(CFG, date(2020, 2, 29))
+    assert get_all(client, "/api/v1/service-catalogue", {"as_of": "2019-12-31"}, 5) == []
+    assert get_all(client, "/api/v1/usage", {"month": "2020-02"}, 3) == fake_usage(CFG, FEB)
+    assert get_all(client, "/api/v1/usage", {"month": "2021-01"}, 3) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status"),
+    [
+        ("/api/v1/dossiers", {"received_from": "2020-02-01", "received_to": "2020-01-01"}, 400),
+        ("/api/v1/dossiers", {"received_from": "01/01/2020", "received_to": "2020-02-01"}, 422),
+        ("/api/v1/documents", {"date_from": "2020-01-01"}, 422),
+        ("/api/v1/documents", {"date_from": "2020-02-01", "date_to": "2020-01-01"}, 400),
+        ("/api/v1/service-catalogue", {}, 422),
+        ("/api/v1/usage", {"month": "2020-13"}, 422),
+        ("/api/v1/usage", {"month": "2020-02", "page_size": 1001}, 422),
+        ("/api/v1/usage", {"month": "2020-02", "page": 0}, 422),
+    ],
+)
+def test_bad_parameters(client: TestClient, path: str, params: dict, status: int) -> None:
+    assert client.get(path, params=params, headers=AUTH).status_code == status
+
+
+def test_a_page_past_the_end_is_empty(client: TestClient) -> None:
+    params = {"received_from": "2020-01-01", "received_to": "2020-02-01", "page": 999}
+    body = client.get("/api/v1/dossiers", params=params, headers=AUTH).json()
+    assert body["items"] == [] and body["total"] > 0
+
+
+@pytest.fixture(scope="module")
+def real_client() -> TestClient:
+    """The real generators (one small province), for the downloads."""
+    return TestClient(create_simulator_app(CFG, TOKEN))
+
+
+@pytest.mark.parametrize("source", sorted(EXPORT_SOURCES))
+@pytest.mark.parametrize("ext", ["xlsx", "xls", "csv", "json"])
+def test_every_download(real_client: TestClient, source: str, ext: str) -> None:
+    r = real_client.get(f"/api/v1/exports/{source}/2020-01.{ext}", headers=AUTH)
+    if source == "one_stop_aggregate" and ext in ("csv", "json"):
+        assert r.status_code == 400
+        return
+    assert r.status_code == 200, r.text
+    assert f'{source}_2020-01.{ext}"' in r.headers["content-disposition"]
+    if ext == "xlsx":
+        assert load_workbook(io.BytesIO(r.content)).active.max_row > 5
+    elif ext == "xls":
+        assert r.content.startswith(b"<html") and b"<table" in r.content
+    elif ext == "json":
+        assert isinstance(r.json(), list) and r.json()
+    else:
+        assert r.content.startswith(b"\xef\xbb\xbf") and b"\r\n" in r.content
+
+
+def test_download_options_and_pathologies(real_client: TestClient) -> None:
+    params = {"agency": "000.00.02.H23", "variant": "dvcqg", "wrapped": "true"}
+    body = real_client.get(
+        "/api/v1/exports/one_stop/2020-01.json", params=params, headers=AUTH
+    ).json()
+    assert {i["DonViXuLy"] for i in body["data"]} == {"000.00.02.H23"}
+    r = real_client.get(
+        "/api/v1/exports/documents/2020-01.csv",
+        params={"pathologies": "tcvn3", "delimiter": ";"},
+        headers=AUTH,
+    )
+    assert r.headers["content-type"].endswith("charset=windows-1252")
+    with pytest.raises(UnicodeDecodeError):
+        r.content.decode("utf-8")
+    bad = real_client.get(
+        "/api/v1/exports/documents/2020-01.csv", params={"pathologies": "nonsense"}, headers=AUTH
+    )
+    assert bad.status_code == 400
+    assert real_client.get("/api/v1/exports/nope/2020-01.csv", headers=AUTH).status_code == 404
+    assert real_client.get("/api/v1/exports/documents/2021-01.csv", headers=AUTH).status_code == 404
+    report = real_client.get(
+        "/api/v1/exports/one_stop_aggregate/2020-02.xlsx",
+        params={"mismatch": "total", "province": "30"},
+        headers=AUTH,
+    )
+    assert report.status_code == 200
+
+
+def test_real_generators_behind_the_api(real_client: TestClient) -> None:
+    from chiso_sim.documents import generate_month as documents_month
+    from chiso_sim.one_stop import generate_month as dossiers_month
+    from chiso_sim.portal import catalogue_snapshot, usage_month
+
+    window = {"received_from": "2020-01-01", "received_to": "2020-02-01"}
+    assert get_all(real_client, "/api/v1/dossiers", window, 50) == dossiers_month(CFG, JAN)
+    docs = get_all(
+        real_client, "/api/v1/documents", {"date_from": "2020-02-01", "date_to": "2020-03-01"}, 1000
+    )
+    assert sorted(json.dumps(d, sort_keys=True) for d in docs) == sorted(
+        json.dumps(d, sort_keys=True) for d in documents_month(CFG, FEB)
+    )
+    catalogue = get_all(real_client, "/api/v1/service-catalogue", {"as_of": "2020-01-31"}, 1000)
+    assert len(catalogue) == len(catalogue_snapshot(CFG, date(2020, 1, 31))) > 0
+    usage = get_all(real_client, "/api/v1/usage", {"month": "2020-01"}, 1000)
+    assert len(usage) == len(usage_month(CFG, JAN)) > 0
+
+
+# --- faults ------------------------------------------------------------------------------
+
+
+def test_fault_config_defaults_off_and_validates() -> None:
+    assert not FaultConfig().enabled
+    with pytest.raises(ValueError):
+        FaultConfig(error_rate=1.5)
+    with pytest.raises(ValueError, match="unknown fault"):
+        FaultConfig.from_kinds("5xx,teapot")
+    cfg = FaultConfig.from_kinds("all", 0.25, seed=3)
+    assert cfg.enabled_kinds == faults_mod.FAULT_KINDS and cfg.seed == 3
+    assert cfg.without("429").throttle_rate == 0
+
+
+def test_decisions_are_deterministic_and_transient() -> None:
+    cfg = FaultConfig.from_kinds("all", 0.5, seed=11, faulty_attempts=2)
+    keys = [
+        request_key("/api/v1/usage", [("month", "2020-02"), ("page", str(p))]) for p in range(200)
+    ]
+    first = [decide(cfg, k, 0) for k in keys]
+    assert first == [decide(cfg, k, 0) for k in keys]
+    assert {f for f in first} >= set(faults_mod.FAULT_KINDS)
+    assert all(decide(cfg, k, 2) is None for k in keys)  # later attempts never fault
+    other = FaultConfig.from_kinds("all", 0.5, seed=12)
+    assert first != [decide(other, k, 0) for k in keys]
+    assert request_key("/p", [("b", "1"), ("a", "2")]) == request_key(
+        "/p", [("a", "2"), ("b", "1")]
+    )
+
+
+def test_5xx_then_success() -> None:
+    client = make_client(FaultConfig(error_rate=1.0, faulty_attempts=2))
+    params = {**PAGED["/api/v1/usage"], "page": 1}
+    statuses = [client.get("/api/v1/usage", params=params, headers=AUTH) for _ in range(3)]
+    assert [r.status_code >= 500 for r in statuses] == [True, True, False]
+    assert {r.status_code for r in statuses[:2]} <= set(faults_mod.SERVER_ERROR_STATUSES)
+    assert statuses[2].json()["items"] == fake_usage(CFG, FEB)
+
+
+def test_429_carries_retry_after() -> None:
+    client = make_client(FaultConfig(throttle_rate=1.0, faulty_attempts=1, retry_after_seconds=7))
+    r = client.get("/api/v1/usage", params=PAGED["/api/v1/usage"], headers=AUTH)
+    assert r.status_code == 429 and r.headers["Retry-After"] == "7"
+    assert (
+        client.get("/api/v1/usage", params=PAGED["/api/v1/usage"], headers=AUTH).status_code == 200
+    )
+
+
+def test_slow_response_is_delayed_but_complete() -> None:
+    client = make_client(FaultConfig(slow_rate=1.0, faulty_attempts=1, slow_seconds=0.3))
+    started = time.monotonic()
+    r = client.get("/api/v1/usage", params=PAGED["/api/v1/usage"], headers=AUTH)
+    assert time.monotonic() - started >= 0.3 and r.json()["items"] == fake_usage(CFG, FEB)
+    started = time.monotonic()
+    client.get("/api/v1/usage", params=PAGED["/api/v1/usage"], headers=AUTH)
+    assert time.monotonic() - started < 0.3
+
+
+def test_duplicate_page_repeats_the_previous_pages_tail() -> None:
+    client = make_client(FaultConfig(duplicate_rate=1.0, faulty_attempts=1, duplicate_items=2))
+    params = {"received_from": "2020-01-01", "received_to": "2020-02-01", "page_size": 10}
+    clean = [
+        make_client()
+        .get("/api/v1/dossiers", params={**params, "page": p}, headers=AUTH)
+        .json()["items"]
+        for p in (1, 2)
+    ]
+    page1 = client.get("/api/v1/dossiers", params={**params, "page": 1}, headers=AUTH).json()
+    page2 = client.get("/api/v1/dossiers", params={**params, "page": 2}, headers=AUTH).json()
+    assert page1["items"] == clean[0]  # the first page has nothing to repeat
+    assert page2["items"] == clean[0][-2:] + clean[1]
+    again = client.get("/api/v1/dossiers", params={**params, "page": 2}, headers=AUTH).json()
+    assert again["items"] == clean[1]
+
+
+def test_downloads_fault_too() -> None:
+    client = make_client(FaultConfig(error_rate=1.0, faulty_attempts=1))
+    path = "/api/v1/exports/one_stop/2020-01.xlsx"
+    assert client.get(path, headers=AUTH).status_code >= 500
+    assert client.get(path, headers=AUTH).status_code == 200
+
+
+def simple_client_fetch(
+    http: httpx.Client,
+    base: str,
+    path: str,
+    params: dict[str, Any],
+    key: tuple[str, ...],
+    events: list[str],
+    size: int = 8,
+) -> list[dict]:
+    """A plain retrying client: retry timeouts, 5xx and 429 (honouring Retry-After), drop
+    items already seen; ``events`` records what went wrong on the way."""
+    out: dict[tuple, dict] = {}
+    page = 1
+    while True:
+        for _ in range(10):
+            try:
+                r = http.get(
+                    base + path, params={**params, "page": page, "page_size": size}, headers=AUTH
+                )
+            except httpx.TimeoutException:
+                events.append("timeout")
+                continue
+            if r.status_code == 429:
+                events.append("429")
+                time.sleep(float(r.headers["Retry-After"]))
+                continue
+            if r.status_code >= 500:
+                events.append("5xx")
+                continue
+            break
+        else:
+            raise AssertionError(f"gave up on {path} page {page}")
+        body = r.json()
+        for item in body["items"]:
+            ident = tuple(item.get(k) for k in key)
+            if ident in out:
+                events.append("duplicates")
+            out.setdefault(ident, item)
+        if page >= body["total_pages"]:
+            return list(out.values())
+        page += 1
+
+
+@pytest.fixture(scope="module")
+def faulty_server() -> Iterator[str]:
+    """A real HTTP server (so client timeouts are real) with every fault kind switched on."""
+    faults = FaultConfig.from_kinds(
+        "all",
+        0.5,
+        seed=5,
+        faulty_attempts=2,
+        slow_seconds=0.6,
+        retry_after_seconds=0,
+        duplicate_items=3,
+    )
+    app = create_simulator_app(CFG, TOKEN, faults, generators=FAKES)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()
+
+
+def test_retrying_client_gets_exactly_the_fault_free_data(faulty_server: str) -> None:
+    events: list[str] = []
+    for path, params in PAGED.items():
+        expected = get_all(make_client(), path, params, 1000)
+        with httpx.Client(timeout=0.25) as http:
+            got = simple_client_fetch(http, faulty_server, path, params, KEYS[path], events)
+        key = KEYS[path]
+        assert sorted(got, key=lambda d: tuple(str(d[k]) for k in key)) == sorted(
+            expected, key=lambda d: tuple(str(d[k]) for k in key)
+        ), path
+    assert set(events) == set(faults_mod.FAULT_KINDS)  # every kind was met on the way
+
+
+def test_ingest_client_survives_every_fault(
+    faulty_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(api_client, "_sleep", lambda s: None)
+    with httpx.Client(timeout=0.25) as http:
+        got = list(
+            iter_records(
+                faulty_server,
+                TOKEN,
+                "/api/v1/dossiers",
+                {"received_from": "2020-01-01", "received_to": "2020-02-01"},
+                key=("MaHoSo",),
+                page_size=6,
+                client=http,
+                backoff_seconds=0,
+            )
+        )
+        docs = list(
+            iter_records(
+                faulty_server,
+                TOKEN,
+                "/api/v1/documents",
+                {"date_from": "2020-01-01", "date_to": "2020-02-01"},
+                key=KEYS["/api/v1/documents"],
+                page_size=6,
+                client=http,
+                backoff_seconds=0,
+            )
+        )
+    assert got == sorted(fake_dossiers(CFG, JAN), key=lambda d: d["MaHoSo"])
+    assert len(docs) == 30 and len({d["ma_van_ban"] for d in docs}) == 30
+
+
+# --- CLI ---------------------------------------------------------------------------------
+
+
+def test_cli_fault_flags() -> None:
+    args = build_parser().parse_args(
+        ["--faults", "5xx,429", "--fault-rate", "0.5", "--retry-after", "3", "--months", "2"]
+    )
+    cfg = faults_from_args(args)
+    assert (cfg.error_rate, cfg.throttle_rate, cfg.slow_rate) == (0.5, 0.5, 0.0)
+    assert cfg.retry_after_seconds == 3 and args.months == 2
+    assert not faults_from_args(build_parser().parse_args([])).enabled
+    with pytest.raises(ValueError):
+        faults_from_args(build_parser().parse_args(["--faults", "boom"]))
+    env = faults_from_env({"CHISO_SIMULATOR_FAULTS": "timeout", "CHISO_SIMULATOR_FAULT_RATE": "1"})
+    assert env.enabled_kinds == ("timeout",)
+    assert not faults_from_env({}).enabled

@@ -1,0 +1,368 @@
+"""End-to-end: how monthly builds handle change, on a copy of the warehouse built through the
+slice (tests/warehouses.py): a month run again, re-deliveries that withdraw records, a bad
+source row, a failed gate, a changed project; and dbt's tests over every row once per run.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from chiso import pipeline
+from chiso.quality.results import GateFailed
+from chiso.runtime import simulator
+from tests.warehouses import TEMPLATE_MONTHS, read_mart
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+MANUAL_BATCH = "00000000-0000-4000-8000-00000000bad1"
+
+# the warehouse copied for this module was built month by month through the slice
+MONTHS = list(TEMPLATE_MONTHS)
+
+
+@pytest.fixture(scope="module")
+def published(built_env):
+    s = built_env.settings
+    simulator.start(s)
+    api = simulator.api_settings(s)
+    paths = [s.reports_dir / f"bao-cao-{m:%Y-%m}.html" for m in MONTHS]
+    return built_env, api, paths
+
+
+def test_every_row_is_tested_once_per_run_not_only_the_latest_build(published):
+    """Generic tests on incremental models check the rows of their latest build (the override
+    in dbt_project/macros/overrides/). So that a bad row is never checked only by the build that
+    wrote it, the suite runs every dbt test over every row once (`test_all_rows`). Here it
+    finds exactly what was planted: a duplicate in an earlier month, which the latest-build
+    test cannot see, and a null in a seed, which the folded not-null test (one query per
+    relation) names with its relation."""
+    from chiso.transform.dbt import DbtError, run_dbt
+
+    env, _, _ = published
+    duplicate = (
+        "insert into staging.stg_one_stop__dossiers select * from staging.stg_one_stop__dossiers"
+        " where received_month = %s and _built_at < (select max(_built_at)"
+        " from staging.stg_one_stop__dossiers) limit 1"
+    )
+    null = "insert into audit.ref_holiday_overrides (day, is_day_off) values (null, true)"
+    with psycopg.connect(env.urls.transformer) as conn:
+        assert conn.execute(duplicate, (MONTHS[0],)).rowcount == 1
+        conn.execute(null)
+    try:
+        with pytest.raises(DbtError) as failed:
+            run_dbt(env.settings, "test", "--vars", "{test_all_rows: true}")
+        failing = sorted(line for line in str(failed.value).splitlines() if ": fail:" in line)
+        assert len(failing) == 2, failing
+        assert "not_null_columns_ref_holiday_overrides" in failing[0]
+        assert "unique_stg_one_stop__dossiers_dossier_id" in failing[1]
+        assert ": error:" not in str(failed.value)
+    finally:
+        with psycopg.connect(env.urls.transformer) as conn:
+            conn.execute("delete from audit.ref_holiday_overrides where day is null")
+    try:
+        # the seed is clean again, and the latest build's test does not see the old duplicate
+        run_dbt(env.settings, "test", "--select", "stg_one_stop__dossiers ref_holiday_overrides")
+    finally:
+        with psycopg.connect(env.urls.transformer) as conn:
+            conn.execute(
+                "delete from staging.stg_one_stop__dossiers as d using ("
+                " select ctid, row_number() over (partition by dossier_id order by ctid) as n"
+                " from staging.stg_one_stop__dossiers where received_month = %s) as extra"
+                " where d.ctid = extra.ctid and extra.n > 1",
+                (MONTHS[0],),
+            )
+
+
+def _built_nodes(settings) -> set[str]:
+    import json
+
+    results = settings.home / "dbt" / "target" / "run_results.json"
+    return {r["unique_id"] for r in json.loads(results.read_text())["results"]}
+
+
+def test_a_changed_project_brings_the_reference_nodes_back_once(published):
+    """Reference nodes (seeds and what is built from seeds alone) and unit tests run in a
+    monthly build only when the project differs from the one they last ran with (that an
+    unchanged project skips them: test_rerunning_a_month_is_idempotent)."""
+    import json
+
+    from chiso.transform.dbt import build
+    from chiso.transform.reference_state import STATE_TABLE, project_fingerprint
+
+    env, _, _ = published
+    # a stale fingerprint (as after an upgrade of the project) brings them back, once
+    with psycopg.connect(env.urls.admin) as conn:
+        conn.execute(f"update {STATE_TABLE} set fingerprint = 'an older project'")
+    build(env.settings, MONTHS[2])
+    built = _built_nodes(env.settings)
+    assert {"seed.chiso.ref_agencies", "model.chiso.dim_period"} <= built
+    assert [n for n in built if n.startswith("unit_test.")]
+    with psycopg.connect(env.urls.admin) as conn:
+        recorded = conn.execute(f"select fingerprint from {STATE_TABLE}").fetchone()[0]
+    assert recorded == project_fingerprint()
+    # the tag is safe only on nodes built from seeds alone: every ancestor is a seed or another
+    # reference node, never a source
+    manifest = json.loads((env.settings.home / "dbt" / "target" / "manifest.json").read_text())
+    nodes = manifest["nodes"]
+
+    def ancestors(unique_id: str) -> set[str]:
+        found: set[str] = set()
+        todo = list(nodes.get(unique_id, {}).get("depends_on", {}).get("nodes", []))
+        while todo:
+            parent = todo.pop()
+            if parent not in found:
+                found.add(parent)
+                todo += nodes.get(parent, {}).get("depends_on", {}).get("nodes", [])
+        return found
+
+    reference = [u for u, n in nodes.items() if "reference" in n.get("tags", [])]
+    assert len(reference) >= 16
+    for unique_id in reference:
+        assert all(a.startswith("seed.") or a in reference for a in ancestors(unique_id)), unique_id
+
+
+def test_rerunning_a_month_is_idempotent(published):
+    """The whole slice again for a built month: raw, the mart and the publications stay as
+    they were. Its monthly build skips the reference nodes and the unit tests (the project is
+    the one they last ran with) but still checks the month's foreign keys into them."""
+    env, api, _ = published
+    s = env.settings
+    month = MONTHS[-1]
+    with psycopg.connect(env.urls.admin) as conn:
+        raw_before = conn.execute("select count(*) from raw.one_stop__dossiers").fetchone()[0]
+    before = read_mart(env.urls.bi_reader)
+    pipeline.run_month(s, month, api)
+    built = _built_nodes(s)
+    with psycopg.connect(env.urls.admin) as conn:
+        raw_after = conn.execute("select count(*) from raw.one_stop__dossiers").fetchone()[0]
+        revisions = conn.execute(
+            "select revision from ops.publications where period_month = %s order by revision",
+            (month,),
+        ).fetchall()
+    after = read_mart(env.urls.bi_reader)
+    assert raw_after == raw_before
+    assert {k: v[:3] for k, v in after.items()} == {k: v[:3] for k, v in before.items()}
+    # nothing changed: the rerun republishes nothing, the month stays at its first revision
+    assert [r[0] for r in revisions] == [1]
+    assert not [n for n in built if n.startswith("seed.")]
+    assert "model.chiso.fct_indicator_values" in built
+    assert "model.chiso.dim_period" not in built
+    assert not [n for n in built if n.startswith("unit_test.")]
+    # the foreign keys of the month's rows into a skipped dimension are still checked
+    fk_test = "test.chiso.relationships_fct_indicator_values_period_id"
+    assert [n for n in built if n.startswith(fk_test)]
+
+
+def test_failed_gate_blocks_publication_and_keeps_previous_mart(published):
+    env, _, _ = published
+    s, month = env.settings, MONTHS[1]
+    before = read_mart(env.urls.bi_reader, month)
+    # a bad build: one rate above 100% and a missing agency row in the audit area
+    with psycopg.connect(env.urls.transformer) as conn:
+        conn.execute(
+            "update audit.mart_kpi_monthly set numerator = denominator + 5, value = 1.5"
+            " where period_month = %s and indicator_code = 'dossier.early_rate'"
+            " and agency_code = (select min(agency_code) from audit.mart_kpi_monthly)",
+            (month,),
+        )
+        conn.execute(
+            "delete from audit.mart_kpi_monthly where period_month = %s and ctid = ("
+            " select max(ctid) from audit.mart_kpi_monthly where period_month = %s"
+            " and indicator_code = 'dossier.late_rate')",
+            (month, month),
+        )
+    with pytest.raises(GateFailed) as err:
+        pipeline.validate(s, month)
+    assert "value" in str(err.value)
+    with pytest.raises(Exception, match="gate failed"):
+        from chiso.publish.revisions import publish_month
+
+        publish_month(env.urls.transformer, month, dbt_invocation_id=None, gate_success=False)
+    assert read_mart(env.urls.bi_reader, month) == before
+    with psycopg.connect(env.urls.admin) as conn:
+        success, failures = conn.execute(
+            "select success, failures from ops.gate_results where period_month = %s"
+            " order by validated_at desc limit 1",
+            (month,),
+        ).fetchone()
+    assert success is False
+    assert {f["expectation"] for f in failures} >= {
+        "expect_column_values_to_be_between",
+        "expect_table_row_count_to_equal",
+        "expect_column_pair_values_a_to_be_greater_than_b",
+    }
+
+
+def test_bad_source_row_stops_the_run_before_publication(published):
+    env, _, _ = published
+    s, month = env.settings, MONTHS[2]
+    before = read_mart(env.urls.bi_reader, month)
+    # a delivery (rows plus their ledger entry, as chiso ingest writes them) with an agency
+    # code no register knows
+    with psycopg.connect(env.urls.loader) as conn:
+        conn.execute(
+            "insert into raw.ingest_batches (batch_id, source, target_table, extract_month,"
+            " origin, status, row_count) values (%s, 'one_stop', 'raw.one_stop__dossiers', %s,"
+            " 'test', 'loaded', 1)",
+            (MANUAL_BATCH, month),
+        )
+        conn.execute(
+            "insert into raw.one_stop__dossiers (ma_ho_so, ma_tthc, don_vi_xu_ly, ngay_tiep_nhan,"
+            " trang_thai_ho_so, _batch_id, _extract_month, _row_number)"
+            " values ('BAD-1', '1.000001', 'KHONG.CO.MA', '20200310090000', '2',"
+            " %s, %s, 1)",
+            (MANUAL_BATCH, month),
+        )
+    try:
+        with pytest.raises(Exception, match="relationships"):
+            pipeline.transform(s, month)
+        assert read_mart(env.urls.bi_reader, month) == before
+    finally:
+        # withdrawn, as a replacing delivery would leave it; the next build drops its row
+        with psycopg.connect(env.urls.loader) as conn:
+            conn.execute("delete from raw.one_stop__dossiers where _batch_id = %s", (MANUAL_BATCH,))
+            conn.execute(
+                "update raw.ingest_batches set status = 'replaced' where batch_id = %s",
+                (MANUAL_BATCH,),
+            )
+    pipeline.transform(s, month)
+    with psycopg.connect(env.urls.transformer) as conn:
+        staged = conn.execute(
+            "select count(*) from staging.stg_one_stop__dossiers where dossier_id = 'BAD-1'"
+        ).fetchone()[0]
+    assert staged == 0
+
+
+RAW_ONE_STOP = ("one_stop__dossiers", "one_stop__supplements", "one_stop__progress_events")
+
+
+def _dossier_rows(url: str, dossier: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        return {
+            table: conn.execute(
+                f"select count(*) from {table} where dossier_id = %s", (dossier,)
+            ).fetchone()[0]
+            for table in (
+                "staging.stg_one_stop__dossiers",
+                "intermediate.int_one_stop__dossier_outcomes",
+                "audit.fct_dossiers",
+            )
+        }
+
+
+def _redeliver_without(
+    conn: psycopg.Connection, tables: tuple[str, ...], where: str, params: tuple
+) -> list[tuple]:
+    """Replace every delivery of `tables` holding rows matching `where` by one without them,
+    as a corrected re-delivery would (new batch in the ledger, the old one replaced). Returns
+    what to undo (_put_back)."""
+    import uuid
+
+    undo = []
+    for table in tables:
+        batches = conn.execute(
+            f"select distinct _batch_id from raw.{table} where {where}", params
+        ).fetchall()
+        for (old,) in batches:
+            new = uuid.uuid4()
+            conn.execute(
+                "insert into raw.ingest_batches (batch_id, source, target_table, extract_month,"
+                " origin, status, row_count, finished_at) select %s, source, target_table,"
+                " extract_month, 'test re-delivery', 'loaded', row_count, now()"
+                " from raw.ingest_batches where batch_id = %s",
+                (new, old),
+            )
+            conn.execute(f"update raw.{table} set _batch_id = %s where _batch_id = %s", (new, old))
+            conn.execute(
+                "update raw.ingest_batches set status = 'replaced' where batch_id = %s", (old,)
+            )
+            # the withdrawn rows move to a table of their own, to be put back afterwards
+            kept = f"dropped_{table}_{len(undo)}"
+            conn.execute(
+                f"create table public.{kept} as select * from raw.{table}"
+                f" where _batch_id = %s and {where}",
+                (new, *params),
+            )
+            conn.execute(
+                f"delete from raw.{table} where _batch_id = %s and {where}", (new, *params)
+            )
+            undo.append((table, old, new, kept))
+    return undo
+
+
+def _put_back(url: str, undo: list[tuple]) -> None:
+    """Undo _redeliver_without: the original deliveries are the loaded ones again."""
+    with psycopg.connect(url) as conn:
+        for table, old, new, kept in reversed(undo):
+            conn.execute(f"insert into raw.{table} select * from public.{kept}")
+            conn.execute(f"drop table public.{kept}")
+            conn.execute(f"update raw.{table} set _batch_id = %s where _batch_id = %s", (old, new))
+            conn.execute(
+                "update raw.ingest_batches set status = 'loaded' where batch_id = %s", (old,)
+            )
+            conn.execute("delete from raw.ingest_batches where batch_id = %s", (new,))
+
+
+def _current_offering(url: str, offering: str) -> tuple | None:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select snapshot_date, _extract_month from intermediate.int_portal__catalogue_current"
+            " where offering_id = %s",
+            (offering,),
+        ).fetchone()
+
+
+def test_redeliveries_withdraw_records_downstream_and_putting_them_back_restores_them(
+    published,
+):
+    """Two corrected re-deliveries, built by one monthly build:
+
+    - February delivered again without one of its dossiers: the build removes the dossier
+      from staging, the outcomes and fct_dossiers (the downstream prune checks only the
+      months upstream rewrote);
+    - the latest catalogue snapshot delivered again without one offering: the incremental
+      int_portal__catalogue_current then shows the offering as the previous snapshot listed
+      it (what a full refresh ranks as its latest).
+
+    Putting both back and building again restores both.
+    """
+    from chiso.transform.dbt import build
+
+    env, _, _ = published
+    february, last, before = MONTHS[1], MONTHS[-1], MONTHS[-2]
+    with psycopg.connect(env.urls.admin) as conn:
+        dossier = conn.execute(
+            "select dossier_id from audit.fct_dossiers where _extract_month = %s"
+            " order by 1 limit 1",
+            (february,),
+        ).fetchone()[0]
+        offering = conn.execute(
+            "select offering_id from intermediate.int_portal__catalogue_current"
+            " where _extract_month = %s and offering_id in (select agency_code || '|' ||"
+            " procedure_code from staging.stg_portal__service_catalogue"
+            " where _extract_month = %s) order by 1 limit 1",
+            (last, before),
+        ).fetchone()[0]
+    agency, procedure = offering.split("|")
+    assert set(_dossier_rows(env.urls.admin, dossier).values()) == {1}
+    latest = _current_offering(env.urls.admin, offering)
+    assert latest is not None and latest[1] == last
+    with psycopg.connect(env.urls.admin) as conn:
+        undo = _redeliver_without(conn, RAW_ONE_STOP, "trim(ma_ho_so) = %s", (dossier,))
+        undo += _redeliver_without(
+            conn,
+            ("portal__service_catalogue",),
+            "trim(don_vi) = %s and trim(ma_tthc) = %s and _extract_month = %s",
+            (agency, procedure, last),
+        )
+    try:
+        build(env.settings, last)
+        assert set(_dossier_rows(env.urls.admin, dossier).values()) == {0}
+        fallback = _current_offering(env.urls.admin, offering)
+        assert fallback is not None and fallback[1] == before and fallback[0] < latest[0]
+    finally:
+        _put_back(env.urls.admin, undo)
+    build(env.settings, last)
+    assert set(_dossier_rows(env.urls.admin, dossier).values()) == {1}
+    assert _current_offering(env.urls.admin, offering) == latest
