@@ -150,6 +150,36 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_corrections(args: argparse.Namespace) -> int:
+    """List the agency-months held by an operator's corrected file, or release one."""
+    from chiso.ingest.holds import holds, release
+    from chiso.runtime.warehouse import bootstrap
+
+    u = bootstrap(settings())
+    if args.action == "list":
+        found = holds(u.loader, include_released=args.all)
+        if not found:
+            _print("no correction holds")
+        for h in found:
+            state = (
+                f"released {h.released_at:%Y-%m-%d %H:%M} by {h.released_by}"
+                if h.released_at
+                else "held"
+            )
+            _print(f"{h.entity:28} {h.agency_code:16} {h.extract_month:%Y-%m}  {state}")
+        return 0
+    if not (args.agency and args.month):
+        return _error("release needs --agency and --month")
+    by = args.by or os.environ.get("USER") or "operator"
+    n = release(
+        u.loader, agency=args.agency, month=parse_month(args.month), entity=args.entity, by=by
+    )
+    if n == 0:
+        return _error(f"no active hold for {args.agency} {args.month}")
+    _print(f"released {n} hold(s); the next pull of the source re-pulls {args.month}")
+    return 0
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Load files (one, or the source's inbox folder) or pull a month from the source's API."""
     from chiso.ingest.files import IngestError, describe, ingest_file, ingest_inbox
@@ -256,6 +286,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="legacy-font text in the file (auto: detect per value)",
     )
     ing.set_defaults(func=cmd_ingest)
+
+    corr = sub.add_parser(
+        "corrections", help="agency-months held by an operator's corrected file (list, release)"
+    )
+    corr.add_argument("action", choices=["list", "release"])
+    corr.add_argument("--agency", help="agency identifier (release)")
+    corr.add_argument("--month", help="YYYY-MM (release)")
+    corr.add_argument("--entity", help="one entity only, e.g. one_stop.dossiers (release)")
+    corr.add_argument("--by", help="who releases (default: $USER)")
+    corr.add_argument("--all", action="store_true", help="list released holds too")
+    corr.set_defaults(func=cmd_corrections)
 
     rm = sub.add_parser("run-month", help="run the monthly slice for one month without Airflow")
     rm.add_argument("month", help="YYYY-MM")

@@ -14,7 +14,7 @@ from pathlib import Path
 from chiso.core.config import Settings
 from chiso.ingest.files import FileResult
 from chiso.ingest.files import ingest_inbox as load_inbox
-from chiso.ingest.pulls import SOURCE_PULLS, pull_month
+from chiso.ingest.pulls import SOURCE_PULLS, pull_month, repull_released
 from chiso.publish.revisions import Publication, publish_month
 from chiso.quality import results
 from chiso.quality.results import GateOutcome
@@ -28,12 +28,14 @@ __all__ = ["ingest_api", "ingest_inbox", "publish", "report", "run_month", "tran
 
 
 def ingest_api(settings: Settings, source: str, month: date, api: ApiSettings) -> int:
-    """Pull every entity of `source` for the month from its API; returns rows landed."""
+    """Pull every entity of `source` for the month from its API, and again every month an
+    operator released from a correction hold; returns rows landed."""
     loader = urls(settings).loader
-    return sum(
-        pull_month(loader, entity, month, api.base_url, api.token).rows
-        for entity in SOURCE_PULLS[source]
-    )
+    rows = 0
+    for entity in SOURCE_PULLS[source]:
+        rows += pull_month(loader, entity, month, api.base_url, api.token).rows
+        rows += sum(r.rows for r in repull_released(loader, entity, api.base_url, api.token))
+    return rows
 
 
 def ingest_inbox(settings: Settings, source: str) -> list[FileResult]:

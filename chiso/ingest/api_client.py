@@ -112,30 +112,76 @@ def iter_records(
     """Yield the items of a paged endpoint, each `key` once.
 
     Pages are followed until ``total_pages``; transient failures (timeouts, connection errors,
-    5xx, 429 with Retry-After) are retried with exponential backoff; an item repeated on a
-    later page (vendors re-serve a page when paging shifts under them) is dropped.
+    5xx, 429 with Retry-After, a page cut short) are retried with exponential backoff; an item
+    repeated on a later page (vendors re-serve a page when paging shifts under them) is
+    dropped. The answer must hold as many distinct records as the API's own ``total`` says:
+    a short or empty answer raises :class:`SourceApiError` after the last page, so a pull
+    that loads while it reads (COPY) rolls back and lands nothing.
     """
     url = base_url.rstrip("/") + path
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     own_client = client is None
     http = client or httpx.Client(timeout=DEFAULT_TIMEOUT_SECONDS)
     seen: set[tuple[Any, ...]] = set()
+    yielded = 0
     try:
         page = 1
+        total: int | None = None
         while True:
             params: dict[str, str | int] = {**query, "page": page, "page_size": page_size}
-            payload = _fetch_page(http, url, params, headers, page, max_retries, backoff_seconds)
+            payload = _full_page(http, url, params, headers, page, max_retries, backoff_seconds)
+            if total is None:
+                total = _int_or_none(payload.get("total"))
             for item in payload["items"]:
                 ident = tuple(item.get(k) for k in key)
                 if any(v is not None for v in ident):
                     if ident in seen:
                         continue
                     seen.add(ident)
+                yielded += 1
                 yield item
             total_pages = int(payload.get("total_pages") or 0)
             if page >= total_pages:
                 break
             page += 1
+        if total is not None and yielded != total:
+            shown = str(httpx.URL(url, params=query))
+            raise SourceApiError(
+                f"source API answered GET {shown} with {yielded} distinct records, but its"
+                f" total says {total}: a short answer; nothing of it is kept",
+                url=shown,
+                page=page,
+                status=None,
+            )
     finally:
         if own_client:
             http.close()
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _full_page(
+    client: httpx.Client,
+    url: str,
+    params: dict[str, str | int],
+    headers: dict[str, str],
+    page: int,
+    max_retries: int,
+    backoff_seconds: float,
+) -> dict[str, Any]:
+    """A page that is not the last must be full: a page cut short while more remain (a
+    truncated answer some vendors give under load) is fetched again."""
+    payload: dict[str, Any] = {}
+    for attempt in range(max_retries + 1):
+        payload = _fetch_page(client, url, params, headers, page, max_retries, backoff_seconds)
+        total_pages = int(payload.get("total_pages") or 0)
+        if page >= total_pages or len(payload["items"]) >= int(params["page_size"]):
+            return payload
+        if attempt < max_retries:
+            _sleep(backoff_seconds * (2**attempt))
+    return payload  # still short: the total check after the last page names the shortfall

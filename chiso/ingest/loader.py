@@ -33,6 +33,7 @@ from typing import Literal
 import psycopg
 from psycopg import sql
 
+from chiso.ingest.holds import held_agencies, hold
 from chiso.ingest.precheck import PreCheck
 from chiso.ingest.raw_tables import (
     RAW_SCHEMA,
@@ -258,7 +259,7 @@ def _load_parts(
             if pre is not None and (pre.error is not None or pre.rows != rows):
                 log.info("pre-check not usable (%s); checking every row in SQL", pre.error or rows)
                 pre = None
-            _validate(conn, delivery, part, partition, first_seq, pre)
+            validate_rows(conn, delivery, part, partition, first_seq, pre)
             staged.append((part, partition, rows, first_seq, pre))
         if content_digest is not None:
             sha = content_digest()
@@ -283,17 +284,20 @@ def _row_of(part: Part, load_seq: int, row_number: int | None, first_seq: int) -
     return part.first_data_row + (load_seq - first_seq - 1)
 
 
-def _validate(
+def validate_rows(
     conn: psycopg.Connection,
     delivery: Delivery,
     part: Part,
     partition: sql.Composed,
     first_seq: int,
     pre: PreCheck | None = None,
+    *,
+    in_month: bool = True,
 ) -> None:
-    """Find the first row with a missing required field, a malformed value or a date outside
-    the delivery's month; raise naming file, row and field. With a pre-check, only the rows
-    it could not vouch for are looked at."""
+    """Find the first row with a missing required field, a malformed value or (`in_month`) a
+    date outside the delivery's month; raise naming file, row and field. With a pre-check,
+    only the rows it could not vouch for are looked at. A change delivery spans months: it
+    passes `in_month=False` and lands each row in its own month."""
     entity = part.entity
     checks: list[sql.Composable] = []
     for f in entity.fields:
@@ -331,7 +335,7 @@ def _validate(
             f" {', '.join(missing_required)} not found",
             field=missing_required[0],
         )
-    if entity.period_field and entity.period_field in part.columns:
+    if in_month and entity.period_field and entity.period_field in part.columns:
         col = sql.Identifier(entity.period_field)
         m = delivery.month
         # Cheap accepts first (the value's layout already passed the type check above):
@@ -408,6 +412,21 @@ def _replace_and_record(
             if r[0]
         ]
     whole_month = delivery.whole_month or entity.replace_scope == "month" or not entity.agency_field
+    warnings = list(part.warnings)
+    held: list[str] = []
+    if delivery.channel == "api" and entity.agency_field:
+        # an operator's corrected file holds its agency-month: the pull leaves it as it is
+        held = sorted(held_agencies(conn, entity.qualified_name, delivery.month))
+    if held:
+        skipped = conn.execute(
+            sql.SQL("delete from {} where _batch_id = %s and btrim({}) = any(%s)").format(
+                partition, sql.Identifier(entity.agency_field or "")
+            ),
+            (part.batch_id, held),
+        ).rowcount
+        rows -= skipped
+        warnings.append(held_warning(held, agencies, skipped))
+        agencies = [a for a in agencies if a not in held]
     scope = sql.SQL("_batch_id <> %s")
     params: list[object] = [part.batch_id]
     if not whole_month:
@@ -415,6 +434,11 @@ def _replace_and_record(
             sql.Identifier(entity.agency_field or "")
         )
         params.append(agencies)
+    elif held:
+        scope = scope + sql.SQL(" and btrim({}) <> all(%s)").format(
+            sql.Identifier(entity.agency_field or "")
+        )
+        params.append(held)
     # Usually nothing to replace (a month's first delivery): a cheap look before the delete.
     others = conn.execute(
         sql.SQL("select exists (select 1 from {} where _batch_id <> %s)").format(partition),
@@ -434,18 +458,7 @@ def _replace_and_record(
     )
     older = [b for b, _ in deleted]
     replaced_rows = sum(n for _, n in deleted)
-    for old in older:
-        remaining = conn.execute(
-            # a batch covers one month, so its rows can only be in this partition
-            sql.SQL("select exists (select 1 from {} where _batch_id = %s)").format(partition),
-            (old,),
-        ).fetchone()[0]  # type: ignore[index]
-        if not remaining:
-            conn.execute(
-                "update raw.ingest_batches set status = 'replaced', replaced_by = %s"
-                " where batch_id = %s",
-                (part.batch_id, old),
-            )
+    mark_emptied(conn, partition, older, part.batch_id)
     conn.execute(
         "update raw.ingest_batches set status = 'loaded', row_count = %s, first_load_seq = %s,"
         " agency_codes = %s, replaced_rows = %s, extra_columns = %s, warnings = %s,"
@@ -456,11 +469,45 @@ def _replace_and_record(
             agencies,
             replaced_rows,
             part.extra_columns or None,
-            psycopg.types.json.Jsonb(part.warnings) if part.warnings else None,
+            psycopg.types.json.Jsonb(warnings) if warnings else None,
             part.batch_id,
         ),
     )
+    if delivery.channel == "file":
+        hold(conn, entity.qualified_name, agencies, delivery.month, part.batch_id)
     return BatchResult(entity.qualified_name, part.batch_id, rows, replaced_rows, tuple(agencies))
+
+
+def mark_emptied(
+    conn: psycopg.Connection,
+    partition: sql.Composed,
+    batches: Sequence[uuid.UUID],
+    by: uuid.UUID,
+) -> None:
+    """Mark ``replaced`` (by batch `by`) each of `batches` that has no row left: a batch
+    covers one month, so its rows can only be in this partition."""
+    for old in batches:
+        remaining = conn.execute(
+            sql.SQL("select exists (select 1 from {} where _batch_id = %s)").format(partition),
+            (old,),
+        ).fetchone()[0]  # type: ignore[index]
+        if not remaining:
+            conn.execute(
+                "update raw.ingest_batches set status = 'replaced', replaced_by = %s"
+                " where batch_id = %s and status = 'loaded'",
+                (by, old),
+            )
+
+
+def held_warning(held: Sequence[str], agencies: Sequence[str], rows: int) -> dict[str, object]:
+    """The ledger's warning for rows a pull did not write because of correction holds."""
+    return {
+        "kind": "correction_hold",
+        "agencies": sorted(set(held) & set(agencies)) or sorted(held),
+        "rows_not_written": rows,
+        "message": "an operator's corrected file holds these agencies' month; the pulled rows"
+        " were not written (release with `chiso corrections release`)",
+    }
 
 
 def record_rejected(

@@ -73,11 +73,15 @@ def pull_month(
     *,
     client: httpx.Client | None = None,
     backoff_seconds: float = 1.0,
+    even_if_loaded: bool = False,
 ) -> DeliveryResult:
     """Pull one month of `entity_name` from the source API and land it (see module docs).
 
-    `client` and `backoff_seconds` exist for callers that need other timeouts or waits
-    (tests against a simulator with faults); the defaults suit a vendor's API."""
+    The same answer as an earlier pull is recorded as a duplicate and not landed again,
+    unless `even_if_loaded` (a re-pull after a correction hold was released, which must put
+    the source's rows back although the source answers as before). `client` and
+    `backoff_seconds` exist for callers that need other timeouts or waits (tests against a
+    simulator with faults); the defaults suit a vendor's API."""
     pull = PULLS[entity_name]
     ent = entity(entity_name)
     query = pull.query(month)
@@ -96,4 +100,51 @@ def pull_month(
     delivery = Delivery(
         source=ent.source, channel="api", origin=origin, month=month, whole_month=True
     )
-    return load_delivery(url, delivery, parts, content_digest=digest.hexdigest)
+    return load_delivery(
+        url, delivery, parts, content_digest=None if even_if_loaded else digest.hexdigest
+    )
+
+
+# Child entities landed with their parent's pull (a dossier's supplements and events).
+CHILDREN: dict[str, tuple[str, ...]] = {
+    "one_stop.dossiers": ("one_stop.supplements", "one_stop.progress_events"),
+}
+
+
+def repull_released(
+    url: str,
+    entity_name: str,
+    base_url: str,
+    token: str,
+    *,
+    client: httpx.Client | None = None,
+    backoff_seconds: float = 1.0,
+) -> list[DeliveryResult]:
+    """Pull again, whole, every month of `entity_name` whose correction hold an operator
+    released (chiso/ingest/holds.py): the source's version replaces the file's."""
+    import psycopg
+
+    from chiso.ingest.holds import mark_repulled, months_to_repull
+    from chiso.ingest.loader import prepare
+
+    prepare(url)
+    with psycopg.connect(url) as conn:
+        months = months_to_repull(conn, entity_name)
+    results = []
+    for month in months:
+        results.append(
+            pull_month(
+                url,
+                entity_name,
+                month,
+                base_url,
+                token,
+                client=client,
+                backoff_seconds=backoff_seconds,
+                even_if_loaded=True,
+            )
+        )
+        with psycopg.connect(url) as conn:
+            for name in (entity_name, *CHILDREN.get(entity_name, ())):
+                mark_repulled(conn, name, month)
+    return results

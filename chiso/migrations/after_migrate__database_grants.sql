@@ -8,3 +8,5 @@ revoke all on database :"database" from public;
 grant connect on database :"database" to :"loader", :"transformer", :"bi_reader";
 -- dbt unit tests and incremental models stage rows in temporary tables
 grant temporary on database :"database" to :"transformer";
+-- change pulls stage the changed records in temporary tables before they replace raw rows
+grant temporary on database :"database" to :"loader";

@@ -7,6 +7,7 @@ still land every record exactly once, and pulling the month again must change no
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -20,8 +21,10 @@ from chiso_sim.config import SimulatorConfig
 from chiso_sim.faults import FaultConfig
 from chiso_sim.server import create_simulator_app
 
+from chiso.ingest.files import ingest_file
+from chiso.ingest.holds import release
 from chiso.ingest.loader import prepare
-from chiso.ingest.pulls import PULLS, pull_month
+from chiso.ingest.pulls import PULLS, pull_month, repull_released
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -100,3 +103,62 @@ def test_pull_survives_every_fault_and_lands_each_record_once(chiso_env, faulty_
     assert again.status == "duplicate"  # same content: recorded, not loaded twice
     requests, attempts = app.state.faults.totals()
     assert attempts > requests, "faults should have made the client retry"
+
+
+def test_a_corrected_file_holds_against_pulls_until_released_then_the_source_wins(
+    chiso_env, faulty_api, tmp_path
+):
+    """An operator's file for one agency's January wins over the next pull of the month; once
+    released, the next pull re-pulls January whole and the source's rows are back."""
+    app, base = faulty_api
+    url = chiso_env.urls.loader
+    prepare(url)
+    dossiers = _expected(app, "one_stop.dossiers")
+    agency = dossiers[0]["DonViXuLy"]
+    mine = [d for d in dossiers if d["DonViXuLy"] == agency]
+
+    def statuses() -> set[str]:
+        with psycopg.connect(url) as conn:
+            rows = conn.execute(
+                "select distinct trang_thai_ho_so from raw.one_stop__dossiers"
+                " where _extract_month = %s and don_vi_xu_ly = %s",
+                (MONTH, agency),
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    with httpx.Client(timeout=1.0) as client:
+        pull_month(url, "one_stop.dossiers", MONTH, base, TOKEN, client=client, backoff_seconds=0)
+        source = statuses()
+        path = tmp_path / f"{agency}_2020-01.json"
+        path.write_text(json.dumps([{**d, "TrangThaiHoSo": "8"} for d in mine]), encoding="utf-8")
+        ingest_file(url, "one_stop", path)
+        assert statuses() == {"8"}
+        pulled = pull_month(
+            url,
+            "one_stop.dossiers",
+            MONTH,
+            base,
+            TOKEN,
+            client=client,
+            backoff_seconds=0,
+            even_if_loaded=True,
+        )
+        assert statuses() == {"8"}  # held
+        warnings = _ledger_warnings(url, pulled.batches[0].batch_id)
+        assert warnings[0]["kind"] == "correction_hold" and warnings[0]["agencies"] == [agency]
+        assert repull_released(url, "one_stop.dossiers", base, TOKEN, client=client) == []
+
+        assert release(url, agency=agency, month=MONTH, entity=None, by="test") == 3
+        repulled = repull_released(
+            url, "one_stop.dossiers", base, TOKEN, client=client, backoff_seconds=0
+        )
+        assert [r.status for r in repulled] == ["loaded"]
+        assert statuses() == source
+        assert repull_released(url, "one_stop.dossiers", base, TOKEN, client=client) == []
+
+
+def _ledger_warnings(url: str, batch_id) -> list[dict]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select warnings from raw.ingest_batches where batch_id = %s", (batch_id,)
+        ).fetchone()[0]

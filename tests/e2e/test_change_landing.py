@@ -1,0 +1,232 @@
+"""Landing change deliveries on a real PostgreSQL: each changed record replaces its earlier
+version in its own month, children follow their parent, nothing moves back in time, and an
+operator's corrected file holds its agency-month against later pulls until released.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from chiso.ingest.change_loader import ChangeWindow, load_changes
+from chiso.ingest.files import ingest_file, record_parts
+from chiso.ingest.holds import holds, months_to_repull, release
+from chiso.ingest.loader import Delivery, load_delivery, prepare
+from chiso.sources.canonical import ONE_STOP_DOSSIERS
+
+pytestmark = pytest.mark.e2e
+
+AGENCY = "000.00.02.H23"
+OTHER = "000.00.04.H23"
+JAN, FEB = date(2020, 1, 1), date(2020, 2, 1)
+
+
+def dossier(n: int, received: str, updated: str, agency: str = AGENCY, **kw) -> dict:
+    """A dossier as the one-stop API serves it (DVCQG sync keys), with its children."""
+    base = {
+        "MaHoSo": f"{agency}-{n:04d}",
+        "MaTTHC": "1.001193",
+        "DonViXuLy": agency,
+        "ChuHoSo": "Nguyễn Văn Ánh",
+        "NgayTiepNhan": received,
+        "NgayKetThucXuLy": None,
+        "TrangThaiHoSo": "4",
+        "NgayCapNhat": updated,
+        "DanhSachHoSoBoSung": [],
+        "CapNhatTienDo": [
+            {"ThuTu": "1", "BuocXuLy": "Tiếp nhận", "TrangThai": "2", "ThoiDiem": received},
+        ],
+    }
+    return {**base, **kw}
+
+
+def land(url: str, records: list[dict], start: str | None, end: str):
+    window = ChangeWindow(
+        datetime.fromisoformat(start) if start else None, datetime.fromisoformat(end)
+    )
+    origin = f"test://dossiers?changed_from={start}&changed_to={end}"
+    parts = record_parts(origin, iter(records), [ONE_STOP_DOSSIERS])
+    return load_changes(
+        url,
+        source="one_stop",
+        origin=origin,
+        window=window,
+        parts=parts,
+        change_field="ngay_cap_nhat",
+        watermark_entity="one_stop.dossiers",
+    )
+
+
+def raw(url: str, table: str = "one_stop__dossiers") -> list[tuple]:
+    cols = "ma_ho_so, _extract_month" + (
+        ", trang_thai_ho_so, ngay_cap_nhat" if table == "one_stop__dossiers" else ", thu_tu"
+    )
+    with psycopg.connect(url) as conn:
+        return conn.execute(f"select {cols} from raw.{table} order by 1, 2, 3").fetchall()
+
+
+def watermark(url: str) -> datetime | None:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "select changed_to from ops.ingest_watermarks where entity = 'one_stop.dossiers'"
+        ).fetchone()
+    return row[0] if row else None
+
+
+@pytest.fixture(scope="module")
+def url(chiso_env):
+    url = chiso_env.urls.loader
+    prepare(url)
+    return url
+
+
+@pytest.fixture(autouse=True)
+def _empty(url, chiso_env):
+    yield
+    with psycopg.connect(chiso_env.urls.admin) as conn:
+        for table in ("one_stop__dossiers", "one_stop__supplements", "one_stop__progress_events"):
+            conn.execute(f"truncate raw.{table}")
+        conn.execute("truncate raw.ingest_batches, ops.ingest_watermarks, ops.correction_holds")
+
+
+def test_a_changed_record_replaces_its_copy_in_the_month_it_was_received(url):
+    first = land(
+        url,
+        [
+            dossier(1, "20200110090000", "20200120100000", TrangThaiHoSo="9"),
+            dossier(2, "20200128090000", "20200128090000"),
+            dossier(3, "20200203090000", "20200203090000"),
+        ],
+        None,
+        "2020-02-04T00:00:00",
+    )
+    assert first.months == [JAN, FEB]
+    assert watermark(url) == datetime(2020, 2, 4)
+    # dossier 2, received in January, resolved on 5 February, comes back in February's window
+    resolved = dossier(
+        2,
+        "20200128090000",
+        "20200205150000",
+        TrangThaiHoSo="9",
+        NgayKetThucXuLy="20200205150000",
+        CapNhatTienDo=[
+            {"ThuTu": "1", "BuocXuLy": "Tiếp nhận", "TrangThai": "2", "ThoiDiem": "20200128090000"},
+            {
+                "ThuTu": "2",
+                "BuocXuLy": "Hoàn thành",
+                "TrangThai": "9",
+                "ThoiDiem": "20200205150000",
+            },
+        ],
+    )
+    second = land(url, [resolved], "2020-02-04T00:00:00", "2020-02-06T00:00:00")
+    assert second.months == [JAN]
+    assert [b.replaced_rows for b in second.batches] == [1, 0, 1]  # dossier, supplements, events
+    assert raw(url) == [
+        (f"{AGENCY}-0001", JAN, "9", "20200120100000"),
+        (f"{AGENCY}-0002", JAN, "9", "20200205150000"),
+        (f"{AGENCY}-0003", FEB, "4", "20200203090000"),
+    ]
+    assert raw(url, "one_stop__progress_events") == [
+        (f"{AGENCY}-0001", JAN, "1"),
+        (f"{AGENCY}-0002", JAN, "1"),
+        (f"{AGENCY}-0002", JAN, "2"),
+        (f"{AGENCY}-0003", FEB, "1"),
+    ]
+    assert watermark(url) == datetime(2020, 2, 6)
+    with psycopg.connect(url) as conn:
+        ledger = conn.execute(
+            "select entity, extract_month, status, row_count, changed_from, changed_to"
+            " from raw.ingest_batches where delivery_id = %s order by entity",
+            (second.delivery_id,),
+        ).fetchall()
+    assert ledger == [
+        ("one_stop.dossiers", JAN, "loaded", 1, datetime(2020, 2, 4), datetime(2020, 2, 6)),
+        ("one_stop.progress_events", JAN, "loaded", 2, datetime(2020, 2, 4), datetime(2020, 2, 6)),
+        ("one_stop.supplements", JAN, "loaded", 0, datetime(2020, 2, 4), datetime(2020, 2, 6)),
+    ]
+
+    # the same window again changes nothing; an older copy landing late is not written
+    land(url, [resolved], "2020-02-04T00:00:00", "2020-02-06T00:00:00")
+    late = land(url, [dossier(2, "20200128090000", "20200128090000")], None, "2020-02-01T00:00:00")
+    assert late.batches[0].stale_rows == 1 and late.rows == 0
+    assert raw(url)[1] == (f"{AGENCY}-0002", JAN, "9", "20200205150000")
+    assert watermark(url) == datetime(2020, 2, 6)  # never moves back
+
+
+def test_an_empty_window_still_advances_the_watermark(url):
+    result = land(url, [], None, "2020-03-01T00:00:00")
+    assert result.batches == () and result.received == 0
+    assert watermark(url) == datetime(2020, 3, 1)
+
+
+def test_a_bad_row_names_the_row_and_field_and_lands_nothing(url):
+    with pytest.raises(Exception, match=r"row 2: field ngay_tiep_nhan"):
+        land(
+            url,
+            [
+                dossier(1, "20200110090000", "20200120100000"),
+                dossier(2, "hôm qua", "20200120100000"),
+            ],
+            None,
+            "2020-02-01T00:00:00",
+        )
+    assert raw(url) == [] and watermark(url) is None
+
+
+def test_a_corrected_file_holds_its_agency_month_until_released(url, tmp_path: Path):
+    land(
+        url,
+        [
+            dossier(1, "20200110090000", "20200110090000"),
+            dossier(1, "20200110090000", "20200110090000", agency=OTHER),
+        ],
+        None,
+        "2020-02-01T00:00:00",
+    )
+    # the operator corrects AGENCY's January by file
+    fixed = dossier(1, "20200110090000", "20200110090000", TrangThaiHoSo="10")
+    path = tmp_path / f"{AGENCY}_2020-01.json"
+    path.write_text(json.dumps([fixed], ensure_ascii=False), encoding="utf-8")
+    ingest_file(url, "one_stop", path)
+    assert [(h.entity, h.agency_code, h.extract_month) for h in holds(url)] == [
+        ("one_stop.dossiers", AGENCY, JAN),
+        ("one_stop.progress_events", AGENCY, JAN),
+    ]
+
+    # a change pull: AGENCY's record is held, OTHER's lands; the ledger says why
+    changed = [
+        dossier(1, "20200110090000", "20200203080000", TrangThaiHoSo="9"),
+        dossier(1, "20200110090000", "20200203080000", agency=OTHER, TrangThaiHoSo="9"),
+    ]
+    result = land(url, changed, "2020-02-01T00:00:00", "2020-02-04T00:00:00")
+    assert result.batches[0].held_rows == 1 and result.rows == 2  # OTHER's dossier + event
+    statuses = {r[0]: r[2] for r in raw(url)}
+    assert statuses == {f"{AGENCY}-0001": "10", f"{OTHER}-0001": "9"}
+    with psycopg.connect(url) as conn:
+        (warnings,) = conn.execute(
+            "select warnings from raw.ingest_batches where batch_id = %s",
+            (result.batches[0].batch_id,),
+        ).fetchone()
+    assert warnings[0]["kind"] == "correction_hold" and warnings[0]["agencies"] == [AGENCY]
+
+    # a whole-month re-pull leaves the held agency alone too
+    month_pull = record_parts(
+        "test://dossiers?received=2020-01", iter(changed), [ONE_STOP_DOSSIERS]
+    )
+    delivery = Delivery(
+        "one_stop", "api", "test://dossiers?received=2020-01", JAN, whole_month=True
+    )
+    load_delivery(url, delivery, month_pull)
+    assert {r[0]: r[2] for r in raw(url)} == statuses
+
+    # released: the next pull re-pulls the month, and the source's version wins
+    assert release(url, agency=AGENCY, month=JAN, entity=None, by="test") == 2
+    with psycopg.connect(url) as conn:
+        assert months_to_repull(conn, "one_stop.dossiers") == [JAN]
+    load_delivery(url, delivery, record_parts(delivery.origin, iter(changed), [ONE_STOP_DOSSIERS]))
+    assert {r[0]: r[2] for r in raw(url)} == {f"{AGENCY}-0001": "9", f"{OTHER}-0001": "9"}
