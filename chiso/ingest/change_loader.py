@@ -39,13 +39,17 @@ from psycopg import sql
 from chiso.ingest.holds import held_agencies
 from chiso.ingest.loader import (
     Delivery,
+    LoadError,
     Part,
+    copy_part,
     held_warning,
+    lock_tables,
     mark_emptied,
     prepare,
     validate_rows,
 )
 from chiso.ingest.raw_tables import RAW_SCHEMA, ensure_partition, table_ident
+from chiso.sources.canonical import Entity
 
 log = logging.getLogger(__name__)
 
@@ -115,75 +119,75 @@ def load_changes(
     parent_key = primary.entity.key[0]
     delivery = Delivery(source=source, channel="api", origin=origin, month=date(1, 1, 1))
     batches: list[MonthBatch] = []
-    with psycopg.connect(url) as conn, conn.transaction():
-        for table in sorted({p.entity.table for p in parts}):
-            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"chiso.raw.{table}",))
-        temps: list[sql.Identifier] = []
-        for n, part in enumerate(parts):
-            temp = sql.Identifier(f"chiso_incoming_{n}")
-            temps.append(temp)
+    try:
+        with psycopg.connect(url) as conn, conn.transaction():
+            lock_tables(conn, parts)
+            temps: list[sql.Identifier] = []
+            for n, part in enumerate(parts):
+                temp = sql.Identifier(f"chiso_incoming_{n}")
+                temps.append(temp)
+                conn.execute(
+                    sql.SQL(
+                        "create temporary table {} (like {} including defaults) on commit drop"
+                    ).format(temp, table_ident(part.entity))
+                )
+                conn.execute(
+                    sql.SQL("alter table {} alter column _extract_month drop not null").format(temp)
+                )
+                _, first_seq = copy_part(conn, part, temp)
+                validate_rows(conn, delivery, part, temp, first_seq, in_month=False)
+            received = conn.execute(sql.SQL("select count(*) from {}").format(temps[0])).fetchone()[
+                0
+            ]  # type: ignore[index]
+            period = primary.entity.period_field
+            if period is None:
+                raise ValueError(f"{primary.entity.qualified_name} has no period field to land by")
             conn.execute(
                 sql.SQL(
-                    "create temporary table {} (like {} including defaults) on commit drop"
-                ).format(temp, table_ident(part.entity))
+                    "update {} set _extract_month ="
+                    " date_trunc('month', raw.parse_vn_timestamp({}))::date"
+                ).format(temps[0], sql.Identifier(period))
             )
-            conn.execute(
-                sql.SQL("alter table {} alter column _extract_month drop not null").format(temp)
-            )
-            conn.execute("select set_config('chiso.batch_id', %s, true)", (str(part.batch_id),))
-            seq = f"{RAW_SCHEMA}.{part.entity.table}__load_seq"
-            first_seq = conn.execute("select nextval(%s)", (seq,)).fetchone()[0]  # type: ignore[index]
-            stmt = sql.SQL("copy {} ({}) from stdin {}").format(
-                temp,
-                sql.SQL(", ").join(map(sql.Identifier, part.columns)),
-                sql.SQL(part.copy_options),  # type: ignore[arg-type]
-            )
-            with conn.cursor().copy(stmt) as copy:
-                part.write(copy)
-            validate_rows(conn, delivery, part, temp, first_seq, in_month=False)
-        received = conn.execute(sql.SQL("select count(*) from {}").format(temps[0])).fetchone()[0]  # type: ignore[index]
-        period = primary.entity.period_field
-        if period is None:
-            raise ValueError(f"{primary.entity.qualified_name} has no period field to land by")
-        conn.execute(
-            sql.SQL(
-                "update {} set _extract_month ="
-                " date_trunc('month', raw.parse_vn_timestamp({}))::date"
-            ).format(temps[0], sql.Identifier(period))
-        )
-        for temp in temps[1:]:
-            conn.execute(
-                sql.SQL(
-                    "update {child} as c set _extract_month = p._extract_month from {parent} as p"
-                    " where btrim(c.{k}) = btrim(p.{k})"
-                ).format(child=temp, parent=temps[0], k=sql.Identifier(parent_key))
-            )
-            orphan = conn.execute(
-                sql.SQL("select _row_number from {} where _extract_month is null limit 1").format(
-                    temp
+            for temp in temps[1:]:
+                conn.execute(
+                    sql.SQL(
+                        "update {child} as c set _extract_month = p._extract_month"
+                        " from {parent} as p where btrim(c.{k}) = btrim(p.{k})"
+                    ).format(child=temp, parent=temps[0], k=sql.Identifier(parent_key))
                 )
-            ).fetchone()
-            if orphan is not None:
-                raise ValueError(f"{origin}: row {orphan[0]}: field {parent_key}: no parent record")
-        months = [
-            r[0]
-            for r in conn.execute(
-                sql.SQL("select distinct _extract_month from {} order by 1").format(temps[0])
-            )
-        ]
-        for month in months:
-            batches.extend(
-                _land_month(
-                    conn, delivery_id, source, origin, window, parts, temps, month, change_field
+                orphan = conn.execute(
+                    sql.SQL(
+                        "select _row_number from {} where _extract_month is null limit 1"
+                    ).format(temp)
+                ).fetchone()
+                if orphan is not None:
+                    raise LoadError(
+                        f"{origin}: row {orphan[0]}: field {parent_key}: no parent record",
+                        row=orphan[0],
+                        field=parent_key,
+                    )
+            months = [
+                r[0]
+                for r in conn.execute(
+                    sql.SQL("select distinct _extract_month from {} order by 1").format(temps[0])
                 )
+            ]
+            for month in months:
+                batches.extend(
+                    _land_month(
+                        conn, delivery_id, source, origin, window, parts, temps, month, change_field
+                    )
+                )
+            conn.execute(
+                "insert into ops.ingest_watermarks (entity, source, changed_to, delivery_id)"
+                " values (%s, %s, %s, %s) on conflict (entity) do update set"
+                " changed_to = excluded.changed_to, delivery_id = excluded.delivery_id,"
+                " updated_at = now() where ingest_watermarks.changed_to < excluded.changed_to",
+                (watermark_entity, source, window.changed_to, delivery_id),
             )
-        conn.execute(
-            "insert into ops.ingest_watermarks (entity, source, changed_to, delivery_id)"
-            " values (%s, %s, %s, %s) on conflict (entity) do update set"
-            " changed_to = excluded.changed_to, delivery_id = excluded.delivery_id,"
-            " updated_at = now() where ingest_watermarks.changed_to < excluded.changed_to",
-            (watermark_entity, source, window.changed_to, delivery_id),
-        )
+    except Exception as exc:
+        _record_failure(url, delivery_id, delivery, window, primary.entity, exc)
+        raise
     for b in batches:
         log.info(
             "changes %s: %s rows of %s landed in %s (replaced %s, held %s, older %s)",
@@ -196,6 +200,38 @@ def load_changes(
             b.stale_rows,
         )
     return ChangeResult(delivery_id, window, received, tuple(batches))
+
+
+def _record_failure(
+    url: str,
+    delivery_id: uuid.UUID,
+    delivery: Delivery,
+    window: ChangeWindow,
+    entity: Entity,
+    exc: Exception,
+) -> None:
+    """Ledger a change pull that landed nothing (its transaction rolled back), with the error
+    naming row and field when it has them, as a failed monthly pull is."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "insert into raw.ingest_batches (batch_id, delivery_id, source, entity, target_table,"
+            " channel, origin, replace_scope, status, error, error_row, error_field,"
+            " changed_from, changed_to, finished_at) values (%s, %s, %s, %s, %s, 'api', %s,"
+            " 'record', 'failed', %s, %s, %s, %s, %s, now())",
+            (
+                uuid.uuid4(),
+                delivery_id,
+                delivery.source,
+                entity.qualified_name,
+                f"{RAW_SCHEMA}.{entity.table}",
+                delivery.origin,
+                str(exc)[:4000],
+                getattr(exc, "row", None),
+                getattr(exc, "field", None),
+                window.changed_from,
+                window.changed_to,
+            ),
+        )
 
 
 def _land_month(

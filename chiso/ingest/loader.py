@@ -238,23 +238,11 @@ def _load_parts(
 ) -> list[BatchResult]:
     results: list[BatchResult] = []
     with psycopg.connect(url) as conn, conn.transaction():
-        for table in sorted({p.entity.table for p in parts}):
-            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"chiso.raw.{table}",))
+        lock_tables(conn, parts)
         staged: list[tuple[Part, sql.Composed, int, int, PreCheck | None]] = []
         for part in parts:
             partition = ensure_partition(conn, part.entity, delivery.month)
-            conn.execute("select set_config('chiso.batch_id', %s, true)", (str(part.batch_id),))
-            seq = f"{RAW_SCHEMA}.{part.entity.table}__load_seq"
-            first_seq = conn.execute("select nextval(%s)", (seq,)).fetchone()[0]  # type: ignore[index]
-            stmt = sql.SQL("copy {} ({}) from stdin {}").format(
-                partition,
-                sql.SQL(", ").join(map(sql.Identifier, part.columns)),
-                sql.SQL(part.copy_options),  # type: ignore[arg-type]
-            )
-            cur = conn.cursor()
-            with cur.copy(stmt) as copy:
-                part.write(copy)
-            rows = cur.rowcount
+            rows, first_seq = copy_part(conn, part, partition)
             pre = part.precheck() if part.precheck else None
             if pre is not None and (pre.error is not None or pre.rows != rows):
                 log.info("pre-check not usable (%s); checking every row in SQL", pre.error or rows)
@@ -276,6 +264,30 @@ def _load_parts(
                 _replace_and_record(conn, delivery, part, partition, rows, first_seq, pre)
             )
     return results
+
+
+def lock_tables(conn: psycopg.Connection, parts: Sequence[Part]) -> None:
+    """Serialise loads of the landing tables of `parts` until the transaction ends."""
+    for table in sorted({p.entity.table for p in parts}):
+        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"chiso.raw.{table}",))
+
+
+def copy_part(conn: psycopg.Connection, part: Part, target: sql.Composable) -> tuple[int, int]:
+    """COPY the part's rows into `target` (a month's partition, or a change delivery's
+    temporary table) under the part's batch id; returns (rows, first_seq): COPY's own count
+    and the sequence value before the first row, to turn a _load_seq back into a row."""
+    conn.execute("select set_config('chiso.batch_id', %s, true)", (str(part.batch_id),))
+    seq = f"{RAW_SCHEMA}.{part.entity.table}__load_seq"
+    first_seq = conn.execute("select nextval(%s)", (seq,)).fetchone()[0]  # type: ignore[index]
+    stmt = sql.SQL("copy {} ({}) from stdin {}").format(
+        target,
+        sql.SQL(", ").join(map(sql.Identifier, part.columns)),
+        sql.SQL(part.copy_options),  # type: ignore[arg-type]
+    )
+    cur = conn.cursor()
+    with cur.copy(stmt) as copy:
+        part.write(copy)
+    return cur.rowcount, first_seq
 
 
 def _row_of(part: Part, load_seq: int, row_number: int | None, first_seq: int) -> int:

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from datetime import date
 
 import httpx
+import psycopg
 
 from chiso.core.months import last_day, next_month
 from chiso.ingest.api_client import iter_records
-from chiso.ingest.files import record_parts
-from chiso.ingest.loader import Delivery, DeliveryResult, load_delivery
+from chiso.ingest.files import CHILD_LISTS, record_parts
+from chiso.ingest.holds import mark_repulled, months_to_repull
+from chiso.ingest.loader import Delivery, DeliveryResult, load_delivery, prepare
 from chiso.sources.canonical import entity
 
 
@@ -106,9 +108,7 @@ def pull_month(
 
 
 # Child entities landed with their parent's pull (a dossier's supplements and events).
-CHILDREN: dict[str, tuple[str, ...]] = {
-    "one_stop.dossiers": ("one_stop.supplements", "one_stop.progress_events"),
-}
+CHILDREN: dict[str, tuple[str, ...]] = {"one_stop.dossiers": tuple(CHILD_LISTS.values())}
 
 
 def repull_released(
@@ -122,11 +122,6 @@ def repull_released(
 ) -> list[DeliveryResult]:
     """Pull again, whole, every month of `entity_name` whose correction hold an operator
     released (chiso/ingest/holds.py): the source's version replaces the file's."""
-    import psycopg
-
-    from chiso.ingest.holds import mark_repulled, months_to_repull
-    from chiso.ingest.loader import prepare
-
     prepare(url)
     with psycopg.connect(url) as conn:
         months = months_to_repull(conn, entity_name)

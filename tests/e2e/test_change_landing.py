@@ -176,6 +176,11 @@ def test_a_bad_row_names_the_row_and_field_and_lands_nothing(url):
             "2020-02-01T00:00:00",
         )
     assert raw(url) == [] and watermark(url) is None
+    with psycopg.connect(url) as conn:
+        ledger = conn.execute(
+            "select status, error_row, error_field, changed_to from raw.ingest_batches"
+        ).fetchall()
+    assert ledger == [("failed", 2, "ngay_tiep_nhan", datetime(2020, 2, 1))]
 
 
 def test_a_corrected_file_holds_its_agency_month_until_released(url, tmp_path: Path):
