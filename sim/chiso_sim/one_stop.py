@@ -8,10 +8,18 @@ month; there is no global random state and no wall clock. Field names and codes 
 DVCQG "DongBoHoSoMC" sync format of the national public-service portal (docs/sources.md).
 
 A dossier is generated as its whole life (progress events, supplement requests) and then seen
-"as of" the end of the config's horizon: what happens later is cut off, which leaves the last
-weeks' dossiers open, as in a real export. Because the horizon comes from the config and not
-from the requested window, :func:`generate_month` returns exactly the month's slice of
-:func:`generate_dossiers`.
+as of an instant ``as_of`` (:mod:`chiso_sim.clock`; default: the end of the config's horizon,
+:func:`horizon_end`): a dossier exists from its acceptance (``NgayTiepNhan``) on, and each
+event of its life is visible once its system *recorded* it. Officers record most events at
+once, but about 6% of finishing and returning events (withdrawn, stopped, resolved, result
+handed over) and 3% of the others are recorded 1–12 working days late, during office hours,
+often across a month end; the event keeps its own (backdated) time, ``NgayCapNhat`` is the
+latest recording among the visible events, and an event recorded late also holds back the ones
+after it (the workflow cannot skip a step). So a month pulled early changes later. The lags
+come from their own stream, ``random.Random(f"{seed}|recorded|{MaHoSo}")``, so they change
+no other draw. A month's lives are generated once (:func:`month_lives`, cached) and
+projected per instant (:func:`month_history`); because the lives do not depend on the
+horizon, :func:`generate_month` returns exactly the month's slice of :func:`generate_dossiers`.
 
 Calibration (seeds 001–004): the online share of all dossiers grows from ≈5% in 2019 to ≈50%
 in 2025–2026 (online only for level ≥3 or NĐ 42 procedures); early / on time / late ≈ 67 /
@@ -49,6 +57,7 @@ from chiso_sim.catalogue import (
     offering,
     online_payment_on,
 )
+from chiso_sim.clock import Timeline
 from chiso_sim.config import DEFAULT_AGENCIES_CSV, SimulatorConfig
 
 __all__ = [
@@ -72,8 +81,11 @@ __all__ = [
     "horizon_end",
     "is_working_day",
     "load_agencies",
+    "month_history",
+    "month_lives",
     "month_starts",
     "parse_ts",
+    "recording_instant",
     "working_days_between",
 ]
 
@@ -183,6 +195,11 @@ _SECOND_SUPPLEMENT_SHARE = 0.2
 _SAME_DAY_INTAKE_SHARE = 0.5  # handed to the processing officer on the day of acceptance
 _HOME_PROVINCE_SHARE = 0.9  # applicants living in the agency's own province
 _OTHER_PROVINCES = ("01", "79", "22", "33", "37", "38", "19", "24")
+# Recording lag (module docstring): shares of events recorded late, and by how much.
+LATE_FINISH_SHARE = 0.06  # withdrawn, stopped, resolved, result handed over (7, 8, 9, 10)
+LATE_OTHER_SHARE = 0.03  # handed to the officer, supplement requested / returned
+LATE_WORKING_DAYS = (1, 12)
+_FINISHING = frozenset({"7", "8", "9", "10"})
 
 _SUPPLEMENT_REASONS = (
     "Thiếu bản sao giấy tờ chứng minh nhân thân",
@@ -342,6 +359,15 @@ def _finish_on(rng: random.Random, day: date, not_before: datetime) -> datetime:
     if day < not_before.date():
         raise ValueError(f"{day} is before {not_before}")
     return _office_time(rng, day)
+
+
+def recording_instant(rng: random.Random, at: datetime, late_share: float) -> datetime:
+    """When a system records something that happened at ``at``: at once, or with probability
+    ``late_share`` during office hours 1–12 working days later (a backdated entry)."""
+    if rng.random() >= late_share:
+        return at
+    lo, hi = LATE_WORKING_DAYS
+    return _office_time(rng, add_working_days(at.date(), rng.randint(lo, hi)))
 
 
 # --- per-agency behaviour ------------------------------------------------------------------
@@ -509,17 +535,28 @@ class _Supplement:
     old_due: datetime
     new_due: datetime
     reason: str
+    request_event: int  # index in the life's events of the request and of the return
+    return_event: int
 
 
 @dataclass
 class _Life:
-    """Everything that ever happens to a dossier; :func:`_as_of` cuts it at the horizon."""
+    """Everything that ever happens to a dossier; :func:`_as_of` cuts it at an instant.
+
+    ``recorded[i]`` is when ``events[i]`` was recorded: non-decreasing, never before the event,
+    ``recorded[0]`` its acceptance (the dossier exists from then on).
+    """
 
     base: Dossier
     due: datetime | None
     events: list[_Event]
     supplements: list[_Supplement]
     e_result: bool
+    recorded: tuple[datetime, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return self.base["MaHoSo"]
 
 
 def _channel(rng: random.Random, online_p: float) -> str | None:
@@ -681,6 +718,8 @@ def _timeline(
                     current_due,
                     _due(day, working_days + paused),
                     rng.choice(_SUPPLEMENT_REASONS),
+                    len(events),
+                    len(events) + 1,
                 )
             )
             events.append(_Event("Yêu cầu bổ sung hồ sơ", "5", requested, officer))
@@ -707,16 +746,40 @@ def _timeline(
     return events, supplements, due
 
 
-def _as_of(life: _Life, horizon: datetime) -> Dossier:
-    """The dossier as its system shows it at ``horizon``: later events have not happened."""
-    events = [e for e in life.events if e.at < horizon]
+def _record(seed: int, life: _Life) -> None:
+    """Draw when each event of ``life`` was recorded (module docstring), from the dossier's
+    own stream. The acceptance is recorded at once: the dossier exists from then on."""
+    rng = random.Random(f"{seed}|recorded|{life.key}")
+    recorded: list[datetime] = []
+    for n, event in enumerate(life.events):
+        share = LATE_FINISH_SHARE if event.status in _FINISHING else LATE_OTHER_SHARE
+        at = event.at if n == 0 else recording_instant(rng, event.at, share)
+        recorded.append(max(at, recorded[-1]) if recorded else at)
+    life.recorded = tuple(recorded)
+
+
+def _seen(life: _Life, as_of: datetime) -> int:
+    """Events of ``life`` recorded before ``as_of``."""
+    return bisect.bisect_left(life.recorded, as_of)
+
+
+def _as_of(life: _Life, as_of: datetime) -> Dossier | None:
+    """The dossier as its system shows it at ``as_of``: only the events recorded by then;
+    None before its acceptance."""
+    seen = _seen(life, as_of)
+    return _project(life, seen) if seen else None
+
+
+def _project(life: _Life, seen: int) -> Dossier:
+    """The dossier after its first ``seen`` (≥ 1) recorded events."""
+    events = life.events[:seen]
     status = events[-1].status
     finished = next((e.at for e in events if e.status in {"7", "8", "9"}), None)
     returned = next((e.at for e in events if e.status == "10"), None)
     due = life.due
     supplements = []
-    for n, s in enumerate((s for s in life.supplements if s.requested < horizon), start=1):
-        back = s.returned < horizon
+    for n, s in enumerate((s for s in life.supplements if s.request_event < seen), start=1):
+        back = s.return_event < seen
         if back:
             due = s.new_due
         supplements.append(
@@ -736,7 +799,7 @@ def _as_of(life: _Life, horizon: datetime) -> Dossier:
     out["NgayTra"] = format_ts(returned)
     out["TrangThaiHoSo"] = status
     out["CoKetQuaDienTu"] = "1" if life.e_result and status in {"9", "10"} else "0"
-    out["NgayCapNhat"] = format_ts(events[-1].at)
+    out["NgayCapNhat"] = format_ts(life.recorded[seen - 1])
     out["DanhSachHoSoBoSung"] = supplements
     out["CapNhatTienDo"] = [
         {
@@ -784,8 +847,7 @@ def _generate_agency_month(
     agency: Agency,
     month: date,
     ministries: frozenset[str],
-    horizon: datetime,
-) -> list[Dossier]:
+) -> list[_Life]:
     month_end = last_day(month)
     first = max(month, agency.valid_from)
     last = min(month_end, agency.valid_to) if agency.valid_to else month_end
@@ -807,13 +869,14 @@ def _generate_agency_month(
     count = max(1, round(volume * len(days) / all_days))
     accepted_times = sorted(_office_time(rng, rng.choice(days)) for _ in range(count))
 
-    out: list[Dossier] = []
+    out: list[_Life] = []
     seq_by_day: dict[date, int] = {}
     for n, accepted in enumerate(accepted_times):
         seq = seq_by_day[accepted.date()] = seq_by_day.get(accepted.date(), 0) + 1
         dossier_rng = random.Random(f"{cfg.seed}|{agency.code}|{month:%Y-%m}|{n}")
         life = _dossier_life(cfg.seed, dossier_rng, agency, profile, menu, accepted, seq, month)
-        out.append(_as_of(life, horizon))
+        _record(cfg.seed, life)
+        out.append(life)
     return out
 
 
@@ -836,35 +899,53 @@ def _ministries_by_agency(agencies: Sequence[Agency], month: date) -> dict[Agenc
     return out
 
 
-def generate_month(cfg: SimulatorConfig, month: date) -> list[Dossier]:
-    """Dossiers accepted in ``month`` across the config's agencies, sorted by MaHoSo.
-
-    Seen as of the end of the config's horizon, so the result equals the month's slice of
-    :func:`generate_dossiers`; months outside the horizon have no dossiers.
-    """
+@lru_cache(maxsize=6)
+def month_lives(cfg: SimulatorConfig, month: date) -> tuple[_Life, ...]:
+    """The whole lives of the dossiers accepted in ``month`` across the config's agencies,
+    sorted by MaHoSo (empty outside the horizon); they do not depend on any instant, so they
+    are generated once and projected per instant (a small cache keeps the recent months)."""
     month = month.replace(day=1)
     if month not in month_starts(cfg):
-        return []
+        return ()
     agencies = agencies_for(cfg)
     ministries = _ministries_by_agency(agencies, month)
-    horizon = horizon_end(cfg)
-    out: list[Dossier] = []
+    out: list[_Life] = []
     for agency in agencies:
         if agency.valid_to is not None and agency.valid_to < month:
             continue
-        out.extend(
-            _generate_agency_month(cfg, agency, month, ministries.get(agency, frozenset()), horizon)
-        )
-    out.sort(key=lambda d: d["MaHoSo"] or "")
-    return out
+        out.extend(_generate_agency_month(cfg, agency, month, ministries.get(agency, frozenset())))
+    out.sort(key=lambda life: life.key or "")
+    return tuple(out)
 
 
-def generate_dossiers(cfg: SimulatorConfig | None = None) -> list[Dossier]:
-    """All dossiers accepted during the horizon, sorted by MaHoSo; same cfg → same output."""
+def month_history(cfg: SimulatorConfig, month: date) -> Timeline:
+    """The month's dossiers through time (:class:`chiso_sim.clock.Timeline`), by MaHoSo."""
+    lives = month_lives(cfg, month)
+    return Timeline(tuple(life.recorded for life in lives), lambda i, k: _project(lives[i], k))
+
+
+def generate_month(
+    cfg: SimulatorConfig, month: date, as_of: datetime | None = None
+) -> list[Dossier]:
+    """Dossiers accepted in ``month`` across the config's agencies, sorted by MaHoSo, as the
+    system shows them at ``as_of`` (default :func:`horizon_end`): accepted before it, with
+    the events recorded before it.
+
+    By default the result equals the month's slice of :func:`generate_dossiers`; months
+    outside the horizon have no dossiers.
+    """
+    return month_history(cfg, month).at(as_of or horizon_end(cfg))
+
+
+def generate_dossiers(
+    cfg: SimulatorConfig | None = None, as_of: datetime | None = None
+) -> list[Dossier]:
+    """All dossiers accepted during the horizon as at ``as_of`` (default :func:`horizon_end`),
+    sorted by MaHoSo; same cfg and instant → same output."""
     cfg = cfg or SimulatorConfig()
     out: list[Dossier] = []
     for month in month_starts(cfg):
-        out.extend(generate_month(cfg, month))
+        out.extend(generate_month(cfg, month, as_of))
     out.sort(key=lambda d: d["MaHoSo"] or "")
     return out
 
