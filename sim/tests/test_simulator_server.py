@@ -8,13 +8,14 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 from chiso_sim import faults as faults_mod
+from chiso_sim.clock import Timeline
 from chiso_sim.config import SimulatorConfig
 from chiso_sim.faults import FaultConfig, FaultInjector, decide, request_key
 from chiso_sim.server import (
@@ -92,7 +93,26 @@ def fake_usage(cfg: Any, month: date) -> list[dict[str, Any]]:
     ]
 
 
-FAKES = Generators(fake_dossiers, fake_documents, fake_catalogue, fake_usage)
+def _fake_dossier_timeline(cfg: Any, month: date) -> Timeline:
+    return Timeline.fixed(
+        fake_dossiers(cfg, month), lambda d: datetime.strptime(d["NgayTiepNhan"], "%Y%m%d%H%M%S")
+    )
+
+
+def _fake_document_timeline(cfg: Any, month: date) -> Timeline:
+    return Timeline.fixed(
+        fake_documents(cfg, month), lambda d: datetime.fromisoformat(d["ngay_gui_nhan"])
+    )
+
+
+# Records that never change (they exist from their receipt); the clock is tested on the real
+# generators below.
+FAKES = Generators(
+    _fake_dossier_timeline,
+    _fake_document_timeline,
+    lambda cfg, day, as_of: fake_catalogue(cfg, day),
+    lambda cfg, month, as_of: fake_usage(cfg, month),
+)
 
 
 def make_client(faults: FaultConfig | None = None, generators: Generators = FAKES) -> TestClient:
@@ -195,7 +215,7 @@ def test_service_catalogue_and_usage(client: TestClient) -> None:
     [
         ("/api/v1/dossiers", {"received_from": "2020-02-01", "received_to": "2020-01-01"}, 400),
         ("/api/v1/dossiers", {"received_from": "01/01/2020", "received_to": "2020-02-01"}, 422),
-        ("/api/v1/documents", {"date_from": "2020-01-01"}, 422),
+        ("/api/v1/documents", {"date_from": "2020-01-01"}, 400),  # a pair goes together
         ("/api/v1/documents", {"date_from": "2020-02-01", "date_to": "2020-01-01"}, 400),
         ("/api/v1/service-catalogue", {}, 422),
         ("/api/v1/usage", {"month": "2020-13"}, 422),
