@@ -69,10 +69,14 @@ __all__ = [
     "REPO_ROOT",
     "TS_FORMAT",
     "Agency",
+    "Event",
+    "Life",
     "Procedure",
     "SimulatorConfig",
+    "Supplement",
     "add_working_days",
     "agencies_for",
+    "dossier_at",
     "dossiers_received_in",
     "expected_online_dossiers",
     "format_ts",
@@ -521,7 +525,9 @@ def _menu(
 
 # --- the life of one dossier ---------------------------------------------------------------
 @dataclass
-class _Event:
+class Event:
+    """A step of a dossier's life (a row of CapNhatTienDo)."""
+
     step: str
     status: str
     at: datetime
@@ -529,7 +535,9 @@ class _Event:
 
 
 @dataclass
-class _Supplement:
+class Supplement:
+    """A supplement request and the applicant's return (a row of DanhSachHoSoBoSung)."""
+
     requested: datetime
     returned: datetime
     old_due: datetime
@@ -540,8 +548,8 @@ class _Supplement:
 
 
 @dataclass
-class _Life:
-    """Everything that ever happens to a dossier; :func:`_as_of` cuts it at an instant.
+class Life:
+    """Everything that ever happens to a dossier; :func:`dossier_at` cuts it at an instant.
 
     ``recorded[i]`` is when ``events[i]`` was recorded: non-decreasing, never before the event,
     ``recorded[0]`` its acceptance (the dossier exists from then on).
@@ -549,8 +557,8 @@ class _Life:
 
     base: Dossier
     due: datetime | None
-    events: list[_Event]
-    supplements: list[_Supplement]
+    events: list[Event]
+    supplements: list[Supplement]
     e_result: bool
     recorded: tuple[datetime, ...] = ()
 
@@ -581,7 +589,7 @@ def _dossier_life(
     accepted: datetime,
     seq: int,
     month: date,
-) -> _Life:
+) -> Life:
     i = bisect.bisect_left(menu.cum_weights, rng.random() * menu.cum_weights[-1])
     i = min(i, len(menu.procs) - 1)
     proc, level = menu.procs[i], menu.levels[i]
@@ -653,7 +661,7 @@ def _dossier_life(
     events, supplements, due = _timeline(
         rng, profile, proc.working_days, accepted, rng.choice(desk), rng.choice(processing)
     )
-    return _Life(base, due, events, supplements, e_result)
+    return Life(base, due, events, supplements, e_result)
 
 
 def _timeline(
@@ -663,7 +671,7 @@ def _timeline(
     accepted: datetime,
     desk: str,
     officer: str,
-) -> tuple[list[_Event], list[_Supplement], datetime | None]:
+) -> tuple[list[Event], list[Supplement], datetime | None]:
     """The dossier's events in order, its supplement requests and its original due date.
 
     The fate (refused, withdrawn, stopped, resolved early / on time / late) is drawn first,
@@ -676,9 +684,9 @@ def _timeline(
     fate = rng.random()
     if fate < _NOT_ACCEPTED_SHARE:
         # Refused at the desk: no appointment slip, nothing else happens.
-        return [_Event("Từ chối tiếp nhận hồ sơ", "3", accepted, desk)], [], None
+        return [Event("Từ chối tiếp nhận hồ sơ", "3", accepted, desk)], [], None
 
-    events = [_Event("Tiếp nhận hồ sơ", "2", accepted, desk)]
+    events = [Event("Tiếp nhận hồ sơ", "2", accepted, desk)]
     stopped = fate < _NOT_ACCEPTED_SHARE + _WITHDRAWN_SHARE + _STOPPED_SHARE
     if stopped:
         k = rng.randint(0, working_days)
@@ -695,9 +703,9 @@ def _timeline(
     intake = (
         _after_on_same_day(rng, accepted) if intake_offset == 0 else _office_time(rng, intake_day)
     )
-    events.append(_Event("Chuyển xử lý", "4", intake, officer))
+    events.append(Event("Chuyển xử lý", "4", intake, officer))
 
-    supplements: list[_Supplement] = []
+    supplements: list[Supplement] = []
     paused = 0
     wants_supplement = not stopped and rng.random() < profile.supplement
     if wants_supplement and k > intake_offset:
@@ -712,7 +720,7 @@ def _timeline(
             current_due = _due(day, working_days + paused)
             paused += gap
             supplements.append(
-                _Supplement(
+                Supplement(
                     requested,
                     returned,
                     current_due,
@@ -722,8 +730,8 @@ def _timeline(
                     len(events) + 1,
                 )
             )
-            events.append(_Event("Yêu cầu bổ sung hồ sơ", "5", requested, officer))
-            events.append(_Event("Tiếp nhận hồ sơ bổ sung", "4", returned, desk))
+            events.append(Event("Yêu cầu bổ sung hồ sơ", "5", requested, officer))
+            events.append(Event("Tiếp nhận hồ sơ bổ sung", "4", returned, desk))
             earliest = offset + gap
             if earliest > k - 1 + paused:
                 break
@@ -734,19 +742,19 @@ def _timeline(
     if stopped:
         withdrawn = fate < _NOT_ACCEPTED_SHARE + _WITHDRAWN_SHARE
         if withdrawn:
-            events.append(_Event("Công dân rút hồ sơ", "7", finished, desk))
+            events.append(Event("Công dân rút hồ sơ", "7", finished, desk))
         else:
-            events.append(_Event("Dừng xử lý hồ sơ", "8", finished, officer))
+            events.append(Event("Dừng xử lý hồ sơ", "8", finished, officer))
         return events, supplements, due
-    events.append(_Event("Hoàn thành xử lý hồ sơ", "9", finished, officer))
+    events.append(Event("Hoàn thành xử lý hồ sơ", "9", finished, officer))
     if rng.random() < profile.returned:
         lag = rng.choice((0, 0, 0, 1, 1, 2, 3))
         returned_at = _finish_on(rng, add_working_days(finish_day, lag), finished)
-        events.append(_Event("Trả kết quả", "10", returned_at, desk))
+        events.append(Event("Trả kết quả", "10", returned_at, desk))
     return events, supplements, due
 
 
-def _record(seed: int, life: _Life) -> None:
+def _record(seed: int, life: Life) -> None:
     """Draw when each event of ``life`` was recorded (module docstring), from the dossier's
     own stream. The acceptance is recorded at once: the dossier exists from then on."""
     rng = random.Random(f"{seed}|recorded|{life.key}")
@@ -758,19 +766,19 @@ def _record(seed: int, life: _Life) -> None:
     life.recorded = tuple(recorded)
 
 
-def _seen(life: _Life, as_of: datetime) -> int:
+def _seen(life: Life, as_of: datetime) -> int:
     """Events of ``life`` recorded before ``as_of``."""
     return bisect.bisect_left(life.recorded, as_of)
 
 
-def _as_of(life: _Life, as_of: datetime) -> Dossier | None:
+def dossier_at(life: Life, as_of: datetime) -> Dossier | None:
     """The dossier as its system shows it at ``as_of``: only the events recorded by then;
     None before its acceptance."""
     seen = _seen(life, as_of)
     return _project(life, seen) if seen else None
 
 
-def _project(life: _Life, seen: int) -> Dossier:
+def _project(life: Life, seen: int) -> Dossier:
     """The dossier after its first ``seen`` (≥ 1) recorded events."""
     events = life.events[:seen]
     status = events[-1].status
@@ -847,7 +855,7 @@ def _generate_agency_month(
     agency: Agency,
     month: date,
     ministries: frozenset[str],
-) -> list[_Life]:
+) -> list[Life]:
     month_end = last_day(month)
     first = max(month, agency.valid_from)
     last = min(month_end, agency.valid_to) if agency.valid_to else month_end
@@ -869,7 +877,7 @@ def _generate_agency_month(
     count = max(1, round(volume * len(days) / all_days))
     accepted_times = sorted(_office_time(rng, rng.choice(days)) for _ in range(count))
 
-    out: list[_Life] = []
+    out: list[Life] = []
     seq_by_day: dict[date, int] = {}
     for n, accepted in enumerate(accepted_times):
         seq = seq_by_day[accepted.date()] = seq_by_day.get(accepted.date(), 0) + 1
@@ -900,7 +908,7 @@ def _ministries_by_agency(agencies: Sequence[Agency], month: date) -> dict[Agenc
 
 
 @lru_cache(maxsize=6)
-def month_lives(cfg: SimulatorConfig, month: date) -> tuple[_Life, ...]:
+def month_lives(cfg: SimulatorConfig, month: date) -> tuple[Life, ...]:
     """The whole lives of the dossiers accepted in ``month`` across the config's agencies,
     sorted by MaHoSo (empty outside the horizon); they do not depend on any instant, so they
     are generated once and projected per instant (a small cache keeps the recent months)."""
@@ -909,7 +917,7 @@ def month_lives(cfg: SimulatorConfig, month: date) -> tuple[_Life, ...]:
         return ()
     agencies = agencies_for(cfg)
     ministries = _ministries_by_agency(agencies, month)
-    out: list[_Life] = []
+    out: list[Life] = []
     for agency in agencies:
         if agency.valid_to is not None and agency.valid_to < month:
             continue
