@@ -846,7 +846,8 @@ def month_starts(cfg: SimulatorConfig) -> list[date]:
 
 
 def horizon_end(cfg: SimulatorConfig) -> datetime:
-    """The instant the generated systems are observed: the first moment after the horizon."""
+    """The first moment after the horizon: the instant the systems are observed at unless a
+    caller names another (``as_of=None`` everywhere means this)."""
     return datetime.combine(add_months(cfg.start_month.replace(day=1), cfg.months), time.min)
 
 
