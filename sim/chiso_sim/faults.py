@@ -12,10 +12,11 @@ Kinds:
 * ``5xx`` — a 500/502/503/504 answer; ``429`` — too many requests, with ``Retry-After``;
 * ``timeout`` — the answer comes after ``slow_seconds`` (past a client's timeout);
 * ``duplicates`` — a page first repeats the previous page's last ``duplicate_items`` items;
-* ``short`` — a truncated answer: a page carries fewer items than ``page_size`` (the first
-  half of them) although more remain, while ``total`` and ``total_pages`` are unchanged. A
-  client must notice (items received < ``total``, or a non-last page shorter than
-  ``page_size``) and ask that page again. Paged JSON answers only; downloads are whole.
+* ``short`` — a truncated answer: a page that is not the last carries fewer items than
+  ``page_size`` (the first half of them) although more remain, while ``total`` and
+  ``total_pages`` are unchanged. A client must notice (a non-last page shorter than
+  ``page_size``, or fewer items received than ``total``) and ask that page again. Paged JSON
+  answers only (a last page, and downloads, answer whole).
 
 ``short`` is opt-in: ``"all"`` means :data:`FAULT_KINDS` (the kinds a retrying client that
 de-duplicates survives without counting); name ``short`` to add it. Everything is off by
@@ -206,7 +207,8 @@ def with_duplicates(
 
 
 def short_page(page_items: list[dict[str, object]]) -> list[dict[str, object]]:
-    """A truncated answer: the first half of the page's items (rounded down).
+    """A truncated answer: the first half of the page's items (rounded down); the server
+    cuts only pages that are not the last.
 
     The answer's ``total`` is left as it was, so a client that counts what it received (or
     checks a non-last page is full) notices and asks again; one that only follows

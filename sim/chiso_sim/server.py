@@ -386,8 +386,8 @@ def _paged_with_faults(
     if fault.kind == "duplicates" and page > 1:
         previous = _page(items, page - 1, page_size)["items"]
         body["items"] = with_duplicates(previous, body["items"], cfg.duplicate_items)
-    elif fault.kind == "short":
-        body["items"] = short_page(body["items"])
+    elif fault.kind == "short" and page < body["total_pages"]:
+        body["items"] = short_page(body["items"])  # more remain after it: it should be full
     return body
 
 

@@ -731,6 +731,9 @@ def test_short_page_fault_keeps_the_total() -> None:
     assert short["total"] == clean["total"] > 10 and short["total_pages"] == clean["total_pages"]
     assert short["items"] == clean["items"][:5]
     assert client.get("/api/v1/dossiers", params=params, headers=AUTH).json() == clean
+    last = {**params, "page": clean["total_pages"]}
+    full_last = make_client().get("/api/v1/dossiers", params=last, headers=AUTH).json()
+    assert client.get("/api/v1/dossiers", params=last, headers=AUTH).json() == full_last
     assert not FaultConfig.from_kinds("all").short_rate  # opt-in
     assert FaultConfig.from_kinds("all,short", 0.2).enabled_kinds == (
         *faults_mod.FAULT_KINDS,
@@ -758,6 +761,34 @@ def test_a_client_that_counts_survives_short_pages() -> None:
             break
         page += 1
     assert shorts > 0 and got == expected and len(got) == body["total"]
+
+
+def test_the_ingest_client_survives_short_pages_too() -> None:
+    """chiso.ingest.api_client asks a non-last page again when it comes back short (short
+    pages only here: every retry is one)."""
+    app = create_simulator_app(CFG, TOKEN, FaultConfig(short_rate=0.5, seed=9), generators=FAKES)
+    with TestClient(app) as http:
+        got = list(
+            iter_records(
+                "http://testserver",
+                TOKEN,
+                "/api/v1/dossiers",
+                {"received_from": "2020-01-01", "received_to": "2020-03-01"},
+                key=("MaHoSo",),
+                page_size=6,
+                client=http,
+                backoff_seconds=0,
+            )
+        )
+    expected = get_all(
+        make_client(),
+        "/api/v1/dossiers",
+        {"received_from": "2020-01-01", "received_to": "2020-03-01"},
+        1000,
+    )
+    assert got == expected
+    requests, attempts = app.state.faults.totals()
+    assert attempts > requests
 
 
 # --- CLI ---------------------------------------------------------------------------------
