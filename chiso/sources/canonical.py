@@ -228,6 +228,7 @@ DOCUMENTS_MOVEMENTS = Entity(
         _f("ngay_xu_ly", "timestamp", "Handled"),
         _f("ma_ho_so_cong_viec", "code", "Work file (hồ sơ công việc) id"),
         _f("xu_ly_tren_mang", "bool", "Work file handled online"),
+        _f("ngay_cap_nhat", "timestamp", "Last change in the source system"),
     ),
 )
 

@@ -427,15 +427,16 @@ def _off_by_two(value: int) -> int:
     return value - 2 if value >= 2 else value + 2
 
 
-def dossiers_through(cfg: Any, month: date) -> list[dict[str, Any]]:
-    """Dossiers of every simulated month up to ``month`` (carried-over counts need them)."""
+def dossiers_through(cfg: Any, month: date, as_of: datetime | None = None) -> list[dict[str, Any]]:
+    """Dossiers of every simulated month up to ``month`` (carried-over counts need them), as
+    the one-stop system shows them at ``as_of`` (default: the end of the horizon)."""
     from chiso_sim.one_stop import generate_month
 
     start = cfg.start_month.replace(day=1)
     out: list[dict[str, Any]] = []
     current = start
     while current <= month:
-        out.extend(generate_month(cfg, current))
+        out.extend(generate_month(cfg, current, as_of))
         current = next_month(current)
     return out
 
@@ -447,13 +448,15 @@ def aggregate_month(
     province_code: str | None = None,
     mismatch: Mismatch | None = None,
     dossiers: Iterable[Mapping[str, Any]] | None = None,
+    as_of: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """The report's rows for ``month``: one province's agencies, or all of ``cfg``'s.
+    """The report's rows for ``month``: one province's agencies, or all of ``cfg``'s, from the
+    dossiers as at ``as_of`` (default: the end of the horizon).
 
     ``dossiers`` (every month up to ``month``) can be passed when the caller has them cached.
     """
     month = month.replace(day=1)
-    source = dossiers if dossiers is not None else dossiers_through(cfg, month)
+    source = dossiers if dossiers is not None else dossiers_through(cfg, month, as_of)
     agencies = load_report_agencies(cfg, province_code)
     return aggregate_rows(source, month, agencies, mismatch=mismatch)
 
@@ -556,11 +559,14 @@ def aggregate_report_bytes(
     fmt: Literal["xlsx", "xls"] = "xlsx",
     mismatch: Mismatch | None = None,
     faults: FileFaults = NO_FAULTS,
+    as_of: datetime | None = None,
 ) -> bytes:
     """The month's report file (one province, or all of ``cfg``'s when ``province_code`` is
     None). ``faults.bad_totals`` means ``mismatch="total"``; renamed/extra columns mean the
     ``upgraded`` layout; text, number, HTML-as-xls, missing-label and truncation pathologies
-    work as in :mod:`chiso_sim.exports` (the report has no dates to break)."""
+    work as in :mod:`chiso_sim.exports` (the report has no dates to break). Built from the
+    dossiers as at ``as_of`` (default: the end of the horizon) unless ``rows`` or
+    ``dossiers`` are given."""
     month = month.replace(day=1)
     if variant not in REPORT_LAYOUTS:
         raise ValueError(f"report variant must be one of {REPORT_VARIANTS}, got {variant!r}")
@@ -570,7 +576,12 @@ def aggregate_report_bytes(
         variant = "upgraded"
     if rows is None:
         rows = aggregate_month(
-            cfg, month, province_code=province_code, mismatch=mismatch, dossiers=dossiers
+            cfg,
+            month,
+            province_code=province_code,
+            mismatch=mismatch,
+            dossiers=dossiers,
+            as_of=as_of,
         )
     elif mismatch is not None:
         raise ValueError("pass either precomputed rows or a mismatch, not both")

@@ -12,6 +12,14 @@ Rows follow the canonical ``documents.movements`` entity. All randomness comes f
 so a month's rows never depend on which other months are generated; there is no global random
 state and no wall clock. A sent document addressed to another simulated agency of the same
 province is also received by it, with the same number/symbol (số/ký hiệu).
+
+Movements are seen as of an instant ``as_of`` (:mod:`chiso_sim.clock`; default: the end of the
+config's horizon). A movement exists from its sending or receipt (``ngay_gui_nhan``) on; its
+handling (``ngay_xu_ly``) shows once the system recorded it: at once mostly, but about 6% of
+handlings are recorded 1–12 working days late, backdated (drawn from their own stream,
+``"{seed}|documents|recorded|{ma_van_ban}"``, so no other draw changes). ``ngay_cap_nhat`` is
+the latest recorded instant among the movement's visible facts. A month's movements are
+generated once, whatever the instant (:func:`month_history`), and projected per instant.
 """
 
 from __future__ import annotations
@@ -32,8 +40,17 @@ from pathlib import Path
 
 from chiso.core.months import add_months, last_day
 from chiso.sources.canonical import DOCUMENTS_MOVEMENTS
+from chiso_sim.clock import Timeline
 from chiso_sim.config import SimulatorConfig
-from chiso_sim.one_stop import add_working_days, is_working_day, load_agencies, month_starts
+from chiso_sim.one_stop import (
+    LATE_FINISH_SHARE,
+    add_working_days,
+    horizon_end,
+    is_working_day,
+    load_agencies,
+    month_starts,
+    recording_instant,
+)
 
 Row = dict[str, str | None]
 
@@ -693,7 +710,6 @@ class _Doc:
 class _Context:
     seed: int
     base: int
-    horizon_end: datetime
 
 
 @dataclass
@@ -934,8 +950,8 @@ def _handling(
         deadline = None
         day = add_working_days(start, rng.choice(_NO_DEADLINE_LAG))
     handled: datetime | None = _later_on(rng, day, received)
-    if handled is not None and (handled >= ctx.horizon_end or not unit.valid_on(handled.date())):
-        handled = None  # still open when the export was taken, or the agency was dissolved
+    if handled is not None and not unit.valid_on(handled.date()):
+        handled = None  # the agency was dissolved first (a later handling: see month_history)
     return deadline, handled
 
 
@@ -1016,40 +1032,54 @@ def _bool(value: bool | None) -> str | None:
     return None if value is None else ("1" if value else "0")
 
 
-def _to_rows(unit: _Unit, month: date, docs: list[_Doc]) -> list[Row]:
+def _timestamp(value: datetime) -> str:
+    return value.isoformat(sep=" ")
+
+
+# A movement with its stamps: when it was sent/received, then when its handling was recorded.
+_Record = tuple[Row, tuple[datetime, ...]]
+
+
+def _to_rows(ctx: _Context, unit: _Unit, month: date, docs: list[_Doc]) -> list[_Record]:
+    """The movements' rows in their final state, each with its stamps (:mod:`chiso_sim.clock`)."""
     docs.sort(key=lambda d: (d.moment, not d.sent, d.symbol))
     seq = {True: 0, False: 0}
-    rows: list[Row] = []
+    out: list[_Record] = []
     for d in docs:
         seq[d.sent] += 1
         direction = "DI" if d.sent else "DEN"
-        rows.append(
-            {
-                "ma_van_ban": f"{unit.code}-{direction}-{month:%Y%m}-{seq[d.sent]:04d}",
-                "so_ky_hieu": _nfc(d.symbol),
-                "loai_van_ban": _nfc(d.kind),
-                "trich_yeu": _nfc(d.summary),
-                "don_vi": unit.code,
-                "co_quan_ban_hanh": _nfc(d.issuer),
-                "noi_nhan": _nfc(d.recipients),
-                "huong": "di" if d.sent else "den",
-                "ngay_van_ban": d.dated.isoformat(),
-                "ngay_gui_nhan": d.moment.isoformat(sep=" "),
-                "hinh_thuc": d.form,
-                "co_chu_ky_so": _bool(d.signed),
-                "qua_truc_lien_thong": _bool(d.axis),
-                "noi_bo": _bool(d.internal),
-                "do_mat": _bool(d.secret),
-                "han_xu_ly": d.deadline.isoformat() if d.deadline else None,
-                "ngay_xu_ly": d.handled.isoformat(sep=" ") if d.handled else None,
-                "ma_ho_so_cong_viec": d.workfile,
-                "xu_ly_tren_mang": _bool(d.online),
-            }
-        )
-    return rows
+        ma_van_ban = f"{unit.code}-{direction}-{month:%Y%m}-{seq[d.sent]:04d}"
+        stamps: tuple[datetime, ...] = (d.moment,)
+        if d.handled is not None:
+            rng = random.Random(f"{ctx.seed}|documents|recorded|{ma_van_ban}")
+            stamps += (recording_instant(rng, d.handled, LATE_FINISH_SHARE),)
+        row: Row = {
+            "ma_van_ban": ma_van_ban,
+            "so_ky_hieu": _nfc(d.symbol),
+            "loai_van_ban": _nfc(d.kind),
+            "trich_yeu": _nfc(d.summary),
+            "don_vi": unit.code,
+            "co_quan_ban_hanh": _nfc(d.issuer),
+            "noi_nhan": _nfc(d.recipients),
+            "huong": "di" if d.sent else "den",
+            "ngay_van_ban": d.dated.isoformat(),
+            "ngay_gui_nhan": _timestamp(d.moment),
+            "hinh_thuc": d.form,
+            "co_chu_ky_so": _bool(d.signed),
+            "qua_truc_lien_thong": _bool(d.axis),
+            "noi_bo": _bool(d.internal),
+            "do_mat": _bool(d.secret),
+            "han_xu_ly": d.deadline.isoformat() if d.deadline else None,
+            "ngay_xu_ly": _timestamp(d.handled) if d.handled else None,
+            "ma_ho_so_cong_viec": d.workfile,
+            "xu_ly_tren_mang": _bool(d.online),
+            "ngay_cap_nhat": _timestamp(stamps[-1]),
+        }
+        out.append((row, stamps))
+    return out
 
 
-def _province_month(ctx: _Context, group: Sequence[_Unit], month: date) -> list[Row]:
+def _province_month(ctx: _Context, group: Sequence[_Unit], month: date) -> list[_Record]:
     """All agencies of one province in one month.
 
     Sending runs for every agency first, so each can then receive what its neighbours sent; a
@@ -1069,50 +1099,67 @@ def _province_month(ctx: _Context, group: Sequence[_Unit], month: date) -> list[
         for doc in state.sent:
             for code in doc.recipient_codes:
                 inbox[code].append(doc)
-    rows: list[Row] = []
+    records: list[_Record] = []
     for code, state in states.items():
         copies = _copies_for(ctx, state, inbox.get(code, []))
         external = max(0, state.plan.total - state.plan.sent - len(copies))
         received = copies + _external_received(ctx, month, state, external)
-        rows.extend(_to_rows(state.unit, month, state.sent + received))
-    return rows
+        records.extend(_to_rows(ctx, state.unit, month, state.sent + received))
+    return records
 
 
-def _context(cfg: SimulatorConfig) -> _Context:
-    months = month_starts(cfg)
-    last = months[-1] if months else cfg.start_month.replace(day=1)
-    return _Context(
-        cfg.seed, cfg.documents_per_agency_month, datetime.combine(add_months(last, 1), time.min)
-    )
-
-
-def _generate(cfg: SimulatorConfig, units: Sequence[_Unit], month: date) -> list[Row]:
-    ctx = _context(cfg)
+@lru_cache(maxsize=6)
+def _month_records(cfg: SimulatorConfig, month: date) -> tuple[_Record, ...]:
+    """Every movement of ``month`` in its final state with its stamps, sorted by agency, then
+    time; independent of the horizon and of any instant."""
+    ctx = _Context(cfg.seed, cfg.documents_per_agency_month)
     groups: dict[str, list[_Unit]] = defaultdict(list)
-    for unit in units:
+    for unit in _load_units(Path(cfg.agencies_csv)):
         if not cfg.provinces or unit.province_code in cfg.provinces:
             groups[unit.province_code].append(unit)
-    rows: list[Row] = []
+    records: list[_Record] = []
     for province in sorted(groups):
-        rows.extend(_province_month(ctx, groups[province], month))
-    rows.sort(key=lambda r: (r["don_vi"] or "", r["ngay_gui_nhan"] or "", r["ma_van_ban"] or ""))
-    return rows
+        records.extend(_province_month(ctx, groups[province], month))
+    records.sort(
+        key=lambda r: (r[0]["don_vi"] or "", r[0]["ngay_gui_nhan"] or "", r[0]["ma_van_ban"] or "")
+    )
+    return tuple(records)
 
 
-def generate_month(cfg: SimulatorConfig, month: date) -> list[Row]:
-    """Movements recorded in ``month`` by every agency of ``cfg`` (valid that month).
+def month_history(cfg: SimulatorConfig, month: date) -> Timeline:
+    """The month's movements through time (:class:`chiso_sim.clock.Timeline`), sorted by
+    agency, then time: a movement exists from ``ngay_gui_nhan``; its handling shows once
+    recorded, and ``ngay_cap_nhat`` follows."""
+    records = _month_records(cfg, month.replace(day=1))
 
-    Sorted by agency, then time. Handling dates after the end of ``cfg``'s horizon are left
-    empty, as in an export taken at that moment.
+    def render(i: int, seen: int) -> Row:
+        row, stamps = records[i]
+        out = dict(row)
+        if seen < len(stamps):
+            out["ngay_xu_ly"] = None  # handled, but not recorded yet
+            out["ngay_cap_nhat"] = _timestamp(stamps[seen - 1])
+        return out
+
+    return Timeline(tuple(stamps for _, stamps in records), render)
+
+
+def generate_month(cfg: SimulatorConfig, month: date, as_of: datetime | None = None) -> list[Row]:
+    """Movements recorded in ``month`` by every agency of ``cfg`` (valid that month), as the
+    systems show them at ``as_of`` (default: the end of ``cfg``'s horizon).
+
+    Sorted by agency, then time. A movement sent or received at or after ``as_of`` is absent;
+    a handling not recorded by then is left empty, as in an export taken at that moment.
     """
-    return _generate(cfg, _load_units(Path(cfg.agencies_csv)), month.replace(day=1))
+    return month_history(cfg, month).at(as_of or horizon_end(cfg))
 
 
-def generate_documents(cfg: SimulatorConfig | None = None) -> list[Row]:
-    """All movements of ``cfg``'s months, month by month; same cfg → same output."""
+def generate_documents(
+    cfg: SimulatorConfig | None = None, as_of: datetime | None = None
+) -> list[Row]:
+    """All movements of ``cfg``'s months, month by month, as at ``as_of`` (default: the end
+    of the horizon); same cfg and instant → same output."""
     cfg = cfg or SimulatorConfig()
-    units = _load_units(Path(cfg.agencies_csv))
     rows: list[Row] = []
     for month in month_starts(cfg):
-        rows.extend(_generate(cfg, units, month))
+        rows.extend(generate_month(cfg, month, as_of))
     return rows

@@ -1,4 +1,4 @@
-"""Transient API faults for the simulator: 5xx, 429, slow responses and duplicated pages.
+"""Transient API faults for the simulator: 5xx, 429, slow responses, duplicated and short pages.
 
 Real vendor APIs fail in these ways (docs/sources.md); the ingest client must survive them and
 still land every record exactly once. The faults here are *deterministic* and *transient*:
@@ -6,6 +6,21 @@ whether a request faults depends only on ``(seed, path + sorted query, attempt n
 only the first ``faulty_attempts`` attempts of a given request can fault. A client that retries
 (and drops items it has already seen) therefore always ends up with complete, exact data, and a
 failing test reproduces bit for bit.
+
+Kinds:
+
+* ``5xx`` — a 500/502/503/504 answer; ``429`` — too many requests, with ``Retry-After``;
+* ``timeout`` — the answer comes after ``slow_seconds`` (past a client's timeout);
+* ``duplicates`` — a page first repeats the previous page's last ``duplicate_items`` items;
+* ``short`` — a truncated answer: a page that is not the last carries fewer items than
+  ``page_size`` (the first half of them) although more remain, while ``total`` and
+  ``total_pages`` are unchanged. A client must notice (a non-last page shorter than
+  ``page_size``, or fewer items received than ``total``) and ask that page again. Paged JSON
+  answers only (a last page, and downloads, answer whole).
+
+``short`` is opt-in: ``"all"`` means :data:`FAULT_KINDS` (the kinds a retrying client that
+de-duplicates survives without counting); name ``short`` to add it. Everything is off by
+default.
 """
 
 from __future__ import annotations
@@ -18,8 +33,11 @@ from dataclasses import dataclass, fields, replace
 from typing import Literal
 from urllib.parse import urlencode
 
-FaultKind = Literal["5xx", "429", "timeout", "duplicates"]
+FaultKind = Literal["5xx", "429", "timeout", "duplicates", "short"]
+# What "all" switches on; OPT_IN_KINDS must be named (module docstring).
 FAULT_KINDS: tuple[FaultKind, ...] = ("5xx", "429", "timeout", "duplicates")
+OPT_IN_KINDS: tuple[FaultKind, ...] = ("short",)
+KNOWN_KINDS: tuple[FaultKind, ...] = FAULT_KINDS + OPT_IN_KINDS
 SERVER_ERROR_STATUSES: tuple[int, ...] = (500, 502, 503, 504)
 
 # FaultKind → the FaultConfig field holding its rate.
@@ -28,6 +46,7 @@ _RATE_FIELD: dict[str, str] = {
     "429": "throttle_rate",
     "timeout": "slow_rate",
     "duplicates": "duplicate_rate",
+    "short": "short_rate",
 }
 
 
@@ -36,7 +55,7 @@ class FaultConfig:
     """Which faults the simulator injects, and how often; everything is off by default.
 
     Rates are probabilities per attempt (0–1). When several kinds fire for the same attempt the
-    first in ``FAULT_KINDS`` order wins, so rates are not additive. ``slow_seconds`` defaults
+    first in ``KNOWN_KINDS`` order wins, so rates are not additive. ``slow_seconds`` defaults
     above the ingest client's 30 s timeout; tests set it (and ``retry_after_seconds``) small.
     """
 
@@ -44,6 +63,7 @@ class FaultConfig:
     throttle_rate: float = 0.0
     slow_rate: float = 0.0
     duplicate_rate: float = 0.0
+    short_rate: float = 0.0
     seed: int = 0
     faulty_attempts: int = 2
     retry_after_seconds: int = 1
@@ -68,15 +88,16 @@ class FaultConfig:
     ) -> FaultConfig:
         """``FaultConfig.from_kinds("5xx,429", 0.5)``: the listed kinds at ``rate``.
 
-        ``"all"`` means every kind; unknown names raise so a CLI typo is not silently ignored.
+        ``"all"`` means every kind of :data:`FAULT_KINDS` (``"all,short"`` adds the opt-in
+        one); unknown names raise so a CLI typo is not silently ignored.
         """
         names = [k.strip() for k in kinds.split(",")] if isinstance(kinds, str) else list(kinds)
         names = [n for n in names if n]
-        if names == ["all"]:
-            names = list(FAULT_KINDS)
-        unknown = sorted(set(names) - set(FAULT_KINDS))
+        if "all" in names:
+            names = [*FAULT_KINDS, *(n for n in names if n != "all")]
+        unknown = sorted(set(names) - set(KNOWN_KINDS))
         if unknown:
-            raise ValueError(f"unknown fault kind(s) {unknown}; known: {', '.join(FAULT_KINDS)}")
+            raise ValueError(f"unknown fault kind(s) {unknown}; known: {', '.join(KNOWN_KINDS)}")
         rates = {_RATE_FIELD[n]: rate for n in names}
         return cls(**rates, **options)  # type: ignore[arg-type]
 
@@ -85,7 +106,7 @@ class FaultConfig:
 
     @property
     def enabled_kinds(self) -> tuple[FaultKind, ...]:
-        return tuple(k for k in FAULT_KINDS if self.rate(k) > 0 and self.faulty_attempts > 0)
+        return tuple(k for k in KNOWN_KINDS if self.rate(k) > 0 and self.faulty_attempts > 0)
 
     @property
     def enabled(self) -> bool:
@@ -118,7 +139,7 @@ def decide(cfg: FaultConfig, key: str, attempt: int) -> FaultKind | None:
     """The fault for the ``attempt``-th (0-based) arrival of ``key``, or None."""
     if attempt >= cfg.faulty_attempts:
         return None
-    for kind in FAULT_KINDS:
+    for kind in KNOWN_KINDS:
         rate = cfg.rate(kind)
         if rate > 0 and _unit(cfg.seed, key, attempt, kind) < rate:
             return kind
@@ -183,3 +204,14 @@ def with_duplicates(
     if not previous_page or not page_items:
         return page_items
     return [*previous_page[-count:], *page_items]
+
+
+def short_page(page_items: list[dict[str, object]]) -> list[dict[str, object]]:
+    """A truncated answer: the first half of the page's items (rounded down); the server
+    cuts only pages that are not the last.
+
+    The answer's ``total`` is left as it was, so a client that counts what it received (or
+    checks a non-last page is full) notices and asks again; one that only follows
+    ``total_pages`` loses the rest of the page.
+    """
+    return page_items[: len(page_items) // 2]

@@ -98,6 +98,7 @@ def write_inbox(
     faulty: Callable[[str], bool] | None = None,
     variants: Sequence[Variant] = ("dvcqg", "vi"),
     aggregate_mismatch: Literal["total", "row"] | None = None,
+    as_of: datetime | None = None,
 ) -> list[Path]:
     """Drop one month of deliveries into ``inbox_dir/<source>/``, as provinces send them.
 
@@ -112,7 +113,8 @@ def write_inbox(
     Deterministic for (cfg, month, variant_seed). No pathology unless asked: ``faults`` applies
     to every file whose name (without extension) ``faulty`` accepts, all when None;
     ``variants`` limits header variants (add ``"upgraded"`` for renamed/extra columns);
-    ``aggregate_mismatch`` breaks an identity of each summary report.
+    ``aggregate_mismatch`` breaks an identity of each summary report. Every file shows its
+    system as at ``as_of`` (default: the end of ``cfg``'s horizon; :mod:`chiso_sim.clock`).
     """
     from chiso_sim.documents import generate_month as documents_month
     from chiso_sim.one_stop import generate_month as dossiers_month
@@ -140,13 +142,15 @@ def write_inbox(
     def province_of(agency: str) -> str | None:
         return agencies[agency].province_name if agency in agencies else None
 
-    dossiers = [d for d in dossiers_month(cfg, month) if _in_month(d.get("NgayTiepNhan"), month)]
+    dossiers = [
+        d for d in dossiers_month(cfg, month, as_of) if _in_month(d.get("NgayTiepNhan"), month)
+    ]
     for agency, rows in _by_agency(dossiers, "DonViXuLy").items():
         opts = _pick(_DOSSIER_MIX, variant_seed, "one_stop", agency, variants)
         name = f"one_stop_{agency}_{period}"
         emit(name, "one_stop.dossiers", rows, opts, agency, province_of(agency))
 
-    history = aggregate.dossiers_through(cfg, month)
+    history = aggregate.dossiers_through(cfg, month, as_of)
     for code, _ in aggregate.report_provinces(cfg, month):
         name = f"one_stop_aggregate_{code}_{period}"
         ff = _faults_for(faults, faulty, name)
@@ -161,14 +165,17 @@ def write_inbox(
         ext = "xls" if ff.html_xls else "xlsx"
         written.append(write_file(inbox_dir / "one_stop" / f"{name}.{ext}", data))
 
-    for agency, rows in _by_agency(documents_month(cfg, month), "don_vi").items():
+    for agency, rows in _by_agency(documents_month(cfg, month, as_of), "don_vi").items():
         opts = _pick(_DOCUMENT_MIX, variant_seed, "documents", agency, variants)
         name = f"documents_{agency}_{period}"
         emit(name, "documents.movements", rows, opts, agency, province_of(agency))
 
     portal = {
-        "catalogue": ("portal.service_catalogue", catalogue_snapshot(cfg, last_day(month))),
-        "usage": ("portal.usage", usage_month(cfg, month)),
+        "catalogue": (
+            "portal.service_catalogue",
+            catalogue_snapshot(cfg, last_day(month), as_of),
+        ),
+        "usage": ("portal.usage", usage_month(cfg, month, as_of)),
     }
     for kind, (entity_name, rows) in portal.items():
         for code, province_rows in _by_province(rows, agencies).items():

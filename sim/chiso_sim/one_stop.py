@@ -8,10 +8,18 @@ month; there is no global random state and no wall clock. Field names and codes 
 DVCQG "DongBoHoSoMC" sync format of the national public-service portal (docs/sources.md).
 
 A dossier is generated as its whole life (progress events, supplement requests) and then seen
-"as of" the end of the config's horizon: what happens later is cut off, which leaves the last
-weeks' dossiers open, as in a real export. Because the horizon comes from the config and not
-from the requested window, :func:`generate_month` returns exactly the month's slice of
-:func:`generate_dossiers`.
+as of an instant ``as_of`` (:mod:`chiso_sim.clock`; default: the end of the config's horizon,
+:func:`horizon_end`): a dossier exists from its acceptance (``NgayTiepNhan``) on, and each
+event of its life is visible once its system *recorded* it. Officers record most events at
+once, but about 6% of finishing and returning events (withdrawn, stopped, resolved, result
+handed over) and 3% of the others are recorded 1–12 working days late, during office hours,
+often across a month end; the event keeps its own (backdated) time, ``NgayCapNhat`` is the
+latest recording among the visible events, and an event recorded late also holds back the ones
+after it (the workflow cannot skip a step). So a month pulled early changes later. The lags
+come from their own stream, ``random.Random(f"{seed}|recorded|{MaHoSo}")``, so they change
+no other draw. A month's lives are generated once (:func:`month_lives`, cached) and
+projected per instant (:func:`month_history`); because the lives do not depend on the
+horizon, :func:`generate_month` returns exactly the month's slice of :func:`generate_dossiers`.
 
 Calibration (seeds 001–004): the online share of all dossiers grows from ≈5% in 2019 to ≈50%
 in 2025–2026 (online only for level ≥3 or NĐ 42 procedures); early / on time / late ≈ 67 /
@@ -49,6 +57,7 @@ from chiso_sim.catalogue import (
     offering,
     online_payment_on,
 )
+from chiso_sim.clock import Timeline
 from chiso_sim.config import DEFAULT_AGENCIES_CSV, SimulatorConfig
 
 __all__ = [
@@ -60,10 +69,14 @@ __all__ = [
     "REPO_ROOT",
     "TS_FORMAT",
     "Agency",
+    "Event",
+    "Life",
     "Procedure",
     "SimulatorConfig",
+    "Supplement",
     "add_working_days",
     "agencies_for",
+    "dossier_at",
     "dossiers_received_in",
     "expected_online_dossiers",
     "format_ts",
@@ -72,8 +85,11 @@ __all__ = [
     "horizon_end",
     "is_working_day",
     "load_agencies",
+    "month_history",
+    "month_lives",
     "month_starts",
     "parse_ts",
+    "recording_instant",
     "working_days_between",
 ]
 
@@ -183,6 +199,11 @@ _SECOND_SUPPLEMENT_SHARE = 0.2
 _SAME_DAY_INTAKE_SHARE = 0.5  # handed to the processing officer on the day of acceptance
 _HOME_PROVINCE_SHARE = 0.9  # applicants living in the agency's own province
 _OTHER_PROVINCES = ("01", "79", "22", "33", "37", "38", "19", "24")
+# Recording lag (module docstring): shares of events recorded late, and by how much.
+LATE_FINISH_SHARE = 0.06  # withdrawn, stopped, resolved, result handed over (7, 8, 9, 10)
+LATE_OTHER_SHARE = 0.03  # handed to the officer, supplement requested / returned
+LATE_WORKING_DAYS = (1, 12)
+_FINISHING = frozenset({"7", "8", "9", "10"})
 
 _SUPPLEMENT_REASONS = (
     "Thiếu bản sao giấy tờ chứng minh nhân thân",
@@ -344,6 +365,15 @@ def _finish_on(rng: random.Random, day: date, not_before: datetime) -> datetime:
     return _office_time(rng, day)
 
 
+def recording_instant(rng: random.Random, at: datetime, late_share: float) -> datetime:
+    """When a system records something that happened at ``at``: at once, or with probability
+    ``late_share`` during office hours 1–12 working days later (a backdated entry)."""
+    if rng.random() >= late_share:
+        return at
+    lo, hi = LATE_WORKING_DAYS
+    return _office_time(rng, add_working_days(at.date(), rng.randint(lo, hi)))
+
+
 # --- per-agency behaviour ------------------------------------------------------------------
 @dataclass(frozen=True)
 class _AgencyProfile:
@@ -495,7 +525,9 @@ def _menu(
 
 # --- the life of one dossier ---------------------------------------------------------------
 @dataclass
-class _Event:
+class Event:
+    """A step of a dossier's life (a row of CapNhatTienDo)."""
+
     step: str
     status: str
     at: datetime
@@ -503,23 +535,36 @@ class _Event:
 
 
 @dataclass
-class _Supplement:
+class Supplement:
+    """A supplement request and the applicant's return (a row of DanhSachHoSoBoSung)."""
+
     requested: datetime
     returned: datetime
     old_due: datetime
     new_due: datetime
     reason: str
+    request_event: int  # index in the life's events of the request and of the return
+    return_event: int
 
 
 @dataclass
-class _Life:
-    """Everything that ever happens to a dossier; :func:`_as_of` cuts it at the horizon."""
+class Life:
+    """Everything that ever happens to a dossier; :func:`dossier_at` cuts it at an instant.
+
+    ``recorded[i]`` is when ``events[i]`` was recorded: non-decreasing, never before the event,
+    ``recorded[0]`` its acceptance (the dossier exists from then on).
+    """
 
     base: Dossier
     due: datetime | None
-    events: list[_Event]
-    supplements: list[_Supplement]
+    events: list[Event]
+    supplements: list[Supplement]
     e_result: bool
+    recorded: tuple[datetime, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return self.base["MaHoSo"]
 
 
 def _channel(rng: random.Random, online_p: float) -> str | None:
@@ -544,7 +589,7 @@ def _dossier_life(
     accepted: datetime,
     seq: int,
     month: date,
-) -> _Life:
+) -> Life:
     i = bisect.bisect_left(menu.cum_weights, rng.random() * menu.cum_weights[-1])
     i = min(i, len(menu.procs) - 1)
     proc, level = menu.procs[i], menu.levels[i]
@@ -616,7 +661,7 @@ def _dossier_life(
     events, supplements, due = _timeline(
         rng, profile, proc.working_days, accepted, rng.choice(desk), rng.choice(processing)
     )
-    return _Life(base, due, events, supplements, e_result)
+    return Life(base, due, events, supplements, e_result)
 
 
 def _timeline(
@@ -626,7 +671,7 @@ def _timeline(
     accepted: datetime,
     desk: str,
     officer: str,
-) -> tuple[list[_Event], list[_Supplement], datetime | None]:
+) -> tuple[list[Event], list[Supplement], datetime | None]:
     """The dossier's events in order, its supplement requests and its original due date.
 
     The fate (refused, withdrawn, stopped, resolved early / on time / late) is drawn first,
@@ -639,9 +684,9 @@ def _timeline(
     fate = rng.random()
     if fate < _NOT_ACCEPTED_SHARE:
         # Refused at the desk: no appointment slip, nothing else happens.
-        return [_Event("Từ chối tiếp nhận hồ sơ", "3", accepted, desk)], [], None
+        return [Event("Từ chối tiếp nhận hồ sơ", "3", accepted, desk)], [], None
 
-    events = [_Event("Tiếp nhận hồ sơ", "2", accepted, desk)]
+    events = [Event("Tiếp nhận hồ sơ", "2", accepted, desk)]
     stopped = fate < _NOT_ACCEPTED_SHARE + _WITHDRAWN_SHARE + _STOPPED_SHARE
     if stopped:
         k = rng.randint(0, working_days)
@@ -658,9 +703,9 @@ def _timeline(
     intake = (
         _after_on_same_day(rng, accepted) if intake_offset == 0 else _office_time(rng, intake_day)
     )
-    events.append(_Event("Chuyển xử lý", "4", intake, officer))
+    events.append(Event("Chuyển xử lý", "4", intake, officer))
 
-    supplements: list[_Supplement] = []
+    supplements: list[Supplement] = []
     paused = 0
     wants_supplement = not stopped and rng.random() < profile.supplement
     if wants_supplement and k > intake_offset:
@@ -675,16 +720,18 @@ def _timeline(
             current_due = _due(day, working_days + paused)
             paused += gap
             supplements.append(
-                _Supplement(
+                Supplement(
                     requested,
                     returned,
                     current_due,
                     _due(day, working_days + paused),
                     rng.choice(_SUPPLEMENT_REASONS),
+                    len(events),
+                    len(events) + 1,
                 )
             )
-            events.append(_Event("Yêu cầu bổ sung hồ sơ", "5", requested, officer))
-            events.append(_Event("Tiếp nhận hồ sơ bổ sung", "4", returned, desk))
+            events.append(Event("Yêu cầu bổ sung hồ sơ", "5", requested, officer))
+            events.append(Event("Tiếp nhận hồ sơ bổ sung", "4", returned, desk))
             earliest = offset + gap
             if earliest > k - 1 + paused:
                 break
@@ -695,28 +742,52 @@ def _timeline(
     if stopped:
         withdrawn = fate < _NOT_ACCEPTED_SHARE + _WITHDRAWN_SHARE
         if withdrawn:
-            events.append(_Event("Công dân rút hồ sơ", "7", finished, desk))
+            events.append(Event("Công dân rút hồ sơ", "7", finished, desk))
         else:
-            events.append(_Event("Dừng xử lý hồ sơ", "8", finished, officer))
+            events.append(Event("Dừng xử lý hồ sơ", "8", finished, officer))
         return events, supplements, due
-    events.append(_Event("Hoàn thành xử lý hồ sơ", "9", finished, officer))
+    events.append(Event("Hoàn thành xử lý hồ sơ", "9", finished, officer))
     if rng.random() < profile.returned:
         lag = rng.choice((0, 0, 0, 1, 1, 2, 3))
         returned_at = _finish_on(rng, add_working_days(finish_day, lag), finished)
-        events.append(_Event("Trả kết quả", "10", returned_at, desk))
+        events.append(Event("Trả kết quả", "10", returned_at, desk))
     return events, supplements, due
 
 
-def _as_of(life: _Life, horizon: datetime) -> Dossier:
-    """The dossier as its system shows it at ``horizon``: later events have not happened."""
-    events = [e for e in life.events if e.at < horizon]
+def _record(seed: int, life: Life) -> None:
+    """Draw when each event of ``life`` was recorded (module docstring), from the dossier's
+    own stream. The acceptance is recorded at once: the dossier exists from then on."""
+    rng = random.Random(f"{seed}|recorded|{life.key}")
+    recorded: list[datetime] = []
+    for n, event in enumerate(life.events):
+        share = LATE_FINISH_SHARE if event.status in _FINISHING else LATE_OTHER_SHARE
+        at = event.at if n == 0 else recording_instant(rng, event.at, share)
+        recorded.append(max(at, recorded[-1]) if recorded else at)
+    life.recorded = tuple(recorded)
+
+
+def _seen(life: Life, as_of: datetime) -> int:
+    """Events of ``life`` recorded before ``as_of``."""
+    return bisect.bisect_left(life.recorded, as_of)
+
+
+def dossier_at(life: Life, as_of: datetime) -> Dossier | None:
+    """The dossier as its system shows it at ``as_of``: only the events recorded by then;
+    None before its acceptance."""
+    seen = _seen(life, as_of)
+    return _project(life, seen) if seen else None
+
+
+def _project(life: Life, seen: int) -> Dossier:
+    """The dossier after its first ``seen`` (≥ 1) recorded events."""
+    events = life.events[:seen]
     status = events[-1].status
     finished = next((e.at for e in events if e.status in {"7", "8", "9"}), None)
     returned = next((e.at for e in events if e.status == "10"), None)
     due = life.due
     supplements = []
-    for n, s in enumerate((s for s in life.supplements if s.requested < horizon), start=1):
-        back = s.returned < horizon
+    for n, s in enumerate((s for s in life.supplements if s.request_event < seen), start=1):
+        back = s.return_event < seen
         if back:
             due = s.new_due
         supplements.append(
@@ -736,7 +807,7 @@ def _as_of(life: _Life, horizon: datetime) -> Dossier:
     out["NgayTra"] = format_ts(returned)
     out["TrangThaiHoSo"] = status
     out["CoKetQuaDienTu"] = "1" if life.e_result and status in {"9", "10"} else "0"
-    out["NgayCapNhat"] = format_ts(events[-1].at)
+    out["NgayCapNhat"] = format_ts(life.recorded[seen - 1])
     out["DanhSachHoSoBoSung"] = supplements
     out["CapNhatTienDo"] = [
         {
@@ -775,7 +846,8 @@ def month_starts(cfg: SimulatorConfig) -> list[date]:
 
 
 def horizon_end(cfg: SimulatorConfig) -> datetime:
-    """The instant the generated systems are observed: the first moment after the horizon."""
+    """The first moment after the horizon: the instant the systems are observed at unless a
+    caller names another (``as_of=None`` everywhere means this)."""
     return datetime.combine(add_months(cfg.start_month.replace(day=1), cfg.months), time.min)
 
 
@@ -784,8 +856,7 @@ def _generate_agency_month(
     agency: Agency,
     month: date,
     ministries: frozenset[str],
-    horizon: datetime,
-) -> list[Dossier]:
+) -> list[Life]:
     month_end = last_day(month)
     first = max(month, agency.valid_from)
     last = min(month_end, agency.valid_to) if agency.valid_to else month_end
@@ -807,13 +878,14 @@ def _generate_agency_month(
     count = max(1, round(volume * len(days) / all_days))
     accepted_times = sorted(_office_time(rng, rng.choice(days)) for _ in range(count))
 
-    out: list[Dossier] = []
+    out: list[Life] = []
     seq_by_day: dict[date, int] = {}
     for n, accepted in enumerate(accepted_times):
         seq = seq_by_day[accepted.date()] = seq_by_day.get(accepted.date(), 0) + 1
         dossier_rng = random.Random(f"{cfg.seed}|{agency.code}|{month:%Y-%m}|{n}")
         life = _dossier_life(cfg.seed, dossier_rng, agency, profile, menu, accepted, seq, month)
-        out.append(_as_of(life, horizon))
+        _record(cfg.seed, life)
+        out.append(life)
     return out
 
 
@@ -836,35 +908,53 @@ def _ministries_by_agency(agencies: Sequence[Agency], month: date) -> dict[Agenc
     return out
 
 
-def generate_month(cfg: SimulatorConfig, month: date) -> list[Dossier]:
-    """Dossiers accepted in ``month`` across the config's agencies, sorted by MaHoSo.
-
-    Seen as of the end of the config's horizon, so the result equals the month's slice of
-    :func:`generate_dossiers`; months outside the horizon have no dossiers.
-    """
+@lru_cache(maxsize=6)
+def month_lives(cfg: SimulatorConfig, month: date) -> tuple[Life, ...]:
+    """The whole lives of the dossiers accepted in ``month`` across the config's agencies,
+    sorted by MaHoSo (empty outside the horizon); they do not depend on any instant, so they
+    are generated once and projected per instant (a small cache keeps the recent months)."""
     month = month.replace(day=1)
     if month not in month_starts(cfg):
-        return []
+        return ()
     agencies = agencies_for(cfg)
     ministries = _ministries_by_agency(agencies, month)
-    horizon = horizon_end(cfg)
-    out: list[Dossier] = []
+    out: list[Life] = []
     for agency in agencies:
         if agency.valid_to is not None and agency.valid_to < month:
             continue
-        out.extend(
-            _generate_agency_month(cfg, agency, month, ministries.get(agency, frozenset()), horizon)
-        )
-    out.sort(key=lambda d: d["MaHoSo"] or "")
-    return out
+        out.extend(_generate_agency_month(cfg, agency, month, ministries.get(agency, frozenset())))
+    out.sort(key=lambda life: life.key or "")
+    return tuple(out)
 
 
-def generate_dossiers(cfg: SimulatorConfig | None = None) -> list[Dossier]:
-    """All dossiers accepted during the horizon, sorted by MaHoSo; same cfg → same output."""
+def month_history(cfg: SimulatorConfig, month: date) -> Timeline:
+    """The month's dossiers through time (:class:`chiso_sim.clock.Timeline`), by MaHoSo."""
+    lives = month_lives(cfg, month)
+    return Timeline(tuple(life.recorded for life in lives), lambda i, k: _project(lives[i], k))
+
+
+def generate_month(
+    cfg: SimulatorConfig, month: date, as_of: datetime | None = None
+) -> list[Dossier]:
+    """Dossiers accepted in ``month`` across the config's agencies, sorted by MaHoSo, as the
+    system shows them at ``as_of`` (default :func:`horizon_end`): accepted before it, with
+    the events recorded before it.
+
+    By default the result equals the month's slice of :func:`generate_dossiers`; months
+    outside the horizon have no dossiers.
+    """
+    return month_history(cfg, month).at(as_of or horizon_end(cfg))
+
+
+def generate_dossiers(
+    cfg: SimulatorConfig | None = None, as_of: datetime | None = None
+) -> list[Dossier]:
+    """All dossiers accepted during the horizon as at ``as_of`` (default :func:`horizon_end`),
+    sorted by MaHoSo; same cfg and instant → same output."""
     cfg = cfg or SimulatorConfig()
     out: list[Dossier] = []
     for month in month_starts(cfg):
-        out.extend(generate_month(cfg, month))
+        out.extend(generate_month(cfg, month, as_of))
     out.sort(key=lambda d: d["MaHoSo"] or "")
     return out
 

@@ -20,7 +20,13 @@ The warehouse only sees what the source APIs serve for the months it pulls, so
 :func:`compute_indicators` reads exactly that: dossiers and documents of the pulled months,
 the catalogue snapshot the API returns for each pulled month (``as_of`` = its last day) and
 the usage rows of each pulled month (counts as served; the misprinted ``ty_le_hai_long`` is
-never read).
+never read), all as the simulator serves them by default (at the end of its horizon).
+
+Given an instant ``as_of``, it reads the sources as they stood then (the simulator's clock,
+:mod:`chiso_sim.clock`), as a warehouse that pulls by change holds them: every dossier and
+document received before ``as_of`` (whatever its month), in its state at ``as_of``; the
+catalogue snapshot of each pulled month's last day as recorded by ``as_of``; and each pulled
+month's usage row as at ``as_of``.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -807,12 +813,14 @@ def _data_months(
     return [m for m in horizon if m in wanted]
 
 
-def _pulled_documents(cfg: SimulatorConfig, month: date) -> list[Record]:
+def _pulled_documents(
+    cfg: SimulatorConfig, month: date, as_of: datetime | None = None
+) -> list[Record]:
     """The month's movements, cut to the API window on ``ngay_gui_nhan`` like the server."""
     from chiso_sim.documents import generate_month
 
     end = last_day(month)
-    rows = generate_month(cfg, month)
+    rows = generate_month(cfg, month, as_of)
     return [r for r in rows if (day := _iso_day(r.get("ngay_gui_nhan"))) and month <= day <= end]
 
 
@@ -822,10 +830,12 @@ def compute_indicators(
     agency_codes: Iterable[str],
     *,
     data_months: Iterable[date] | None = None,
+    as_of: datetime | None = None,
     map_service_level_to_legacy: bool = True,
 ) -> Result:
     """Every indicator of :data:`INDICATORS` for every agency × period, from what the
-    simulator's APIs serve for the pulled months (see :func:`_data_months`).
+    simulator's APIs serve for the pulled months (see :func:`_data_months`), or, given
+    ``as_of``, from the sources as they stood then (module docstring).
 
     Key ``(agency_code, indicator_code, calendar, period_key)``; value ``(numerator,
     denominator, value)`` with denominator None for counts and value None for an empty ratio.
@@ -836,10 +846,14 @@ def compute_indicators(
     agencies = sorted(set(agency_codes))
     months = _data_months(cfg, periods, data_months)
     levels = map_service_level_to_legacy
-    dossiers = [d for m in months for d in one_stop.generate_month(cfg, m)]
-    documents = [r for m in months for r in _pulled_documents(cfg, m)]
-    catalogue = [r for m in months for r in portal.catalogue_snapshot(cfg, last_day(m))]
-    usage = [r for m in months for r in portal.usage_month(cfg, m)]
+    # Records: those of the pulled months, or with an instant everything received by then.
+    held = months
+    if as_of is not None:
+        held = [m for m in _data_months(cfg, [], None) if datetime.combine(m, time.min) < as_of]
+    dossiers = [d for m in held for d in one_stop.generate_month(cfg, m, as_of)]
+    documents = [r for m in held for r in _pulled_documents(cfg, m, as_of)]
+    catalogue = [r for m in months for r in portal.catalogue_snapshot(cfg, last_day(m), as_of)]
+    usage = [r for m in months for r in portal.usage_month(cfg, m, as_of)]
     out: Result = {}
     out |= dossier_indicators(dossiers, periods, agencies, map_levels=levels)
     out |= service_indicators(catalogue, dossiers, periods, agencies, map_levels=levels)

@@ -10,18 +10,36 @@ ones should. Rows carry exactly the canonical field names of ``portal.service_ca
 
 One real pathology is reproduced on purpose: about 3% of usage rows print a satisfaction rate
 (``ty_le_hai_long``, Vietnamese decimal comma: "93,5%") that does not match their own counts.
+
+Both are served as they stood at an instant ``as_of`` (:mod:`chiso_sim.clock`; default: the
+end of the config's horizon), and neither is final when first read:
+
+* **Catalogue.** An offering's level, integration and online payment change on the first of a
+  month (the rollout curves are monthly). The portal's administrators record a change effective
+  on ``e`` at once on most days, but about 15% of changes 1–20 days late
+  (``"{seed}|portal|recorded|{agency}|{procedure}|{e}"``, its own stream); until recorded, a
+  snapshot shows the previous state even for days on or after ``e``, so re-reading a past
+  snapshot after a backdated change gives other values. A snapshot of a day that has not ended
+  by ``as_of`` (its date ≥ ``as_of``'s date) is empty. The status (``trang_thai``) is not lagged.
+* **Usage.** A month's row exists from the month's first instant on. Its dossier counts come
+  from the dossiers accepted before ``as_of``; its ratings keep arriving after the month: each
+  of the month's final ratings arrives at its own instant (triangular between the month's start
+  and 20 days after its end, most around the month end), so ``luot_danh_gia``,
+  ``luot_hai_long`` and ``ty_le_hai_long`` grow after the month ends and stop changing 20 days
+  later. A warehouse must re-pull such a month.
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from datetime import date
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from chiso.core.months import add_months, last_day
 from chiso.sources.canonical import PORTAL_SERVICE_CATALOGUE, PORTAL_USAGE
 from chiso_sim.catalogue import (
+    CatalogueProcedure,
     Knots,
     curve,
     integrated_on,
@@ -29,13 +47,17 @@ from chiso_sim.catalogue import (
     offered_procedures,
     online_payment_on,
 )
+from chiso_sim.clock import start_of
 from chiso_sim.config import SimulatorConfig
 from chiso_sim.one_stop import (
+    OFFICE_CLOSE,
+    OFFICE_OPEN,
     VNEID_START,
     Agency,
     agencies_for,
     expected_online_dossiers,
-    generate_month,
+    horizon_end,
+    month_lives,
     month_starts,
 )
 
@@ -51,22 +73,69 @@ RATING_SHARE: Knots = ((2019, 1, 0.10), (2022, 6, 0.30), (2025, 6, 0.60))
 ACCOUNTS_START = date(2016, 1, 1)  # first month the portal registers accounts
 _MISPRINT_SHARE = 0.03
 _SATISFIED_RANGE = (0.90, 0.97)
+# Recording lag of catalogue changes, and how long ratings keep arriving (module docstring).
+CATALOGUE_LATE_SHARE = 0.15
+CATALOGUE_MAX_LAG_DAYS = 20
+RATINGS_TRAIL_DAYS = 20
 
 
 def _flag(value: bool) -> str:
     return "1" if value else "0"
 
 
-# --- catalogue -----------------------------------------------------------------------------
-def catalogue_snapshot(cfg: SimulatorConfig, day: date) -> list[Row]:
-    """Every valid agency's procedures as the portal lists them on ``day``.
+# --- catalogue ---------------------------------------------------------------------------
+_State = tuple[str, bool, bool]  # level, integrated with DVCQG, online payment
+
+
+def _state(proc: CatalogueProcedure, day: date) -> _State:
+    return level_on(proc, day), integrated_on(proc, day), online_payment_on(proc, day)
+
+
+def change_recorded(seed: int, agency_code: str, proc_code: str, effective: date) -> datetime:
+    """When the portal recorded a change of an offering effective on ``effective``."""
+    rng = random.Random(f"{seed}|portal|recorded|{agency_code}|{proc_code}|{effective}")
+    lag = rng.randint(1, CATALOGUE_MAX_LAG_DAYS) if rng.random() < CATALOGUE_LATE_SHARE else 0
+    opening = datetime.combine(effective + timedelta(days=lag), OFFICE_OPEN)
+    span = int((datetime.combine(opening.date(), OFFICE_CLOSE) - opening).total_seconds())
+    return opening + timedelta(seconds=rng.randrange(span))
+
+
+def _shown_state(
+    seed: int, agency_code: str, proc: CatalogueProcedure, day: date, as_of: datetime
+) -> _State:
+    """The offering's state on ``day`` as recorded by ``as_of``: the state of its latest change
+    effective by ``day`` that was recorded before ``as_of``.
+
+    States change only on the first of a month, so this walks back month by month, and only as
+    long as a change could still be unrecorded (effective within the maximal lag of ``as_of``).
+    """
+    month = day.replace(day=1)
+    state = _state(proc, month)
+    latest = datetime.combine(month + timedelta(days=CATALOGUE_MAX_LAG_DAYS), OFFICE_CLOSE)
+    while latest >= as_of:
+        before = _state(proc, month - timedelta(days=1))
+        if before != state and change_recorded(seed, agency_code, proc.code, month) < as_of:
+            return state
+        month = (month - timedelta(days=1)).replace(day=1)
+        state = before
+        latest = datetime.combine(month + timedelta(days=CATALOGUE_MAX_LAG_DAYS), OFFICE_CLOSE)
+    return state
+
+
+def catalogue_snapshot(cfg: SimulatorConfig, day: date, as_of: datetime | None = None) -> list[Row]:
+    """Every valid agency's procedures as the portal lists them on ``day``, as recorded by
+    ``as_of`` (default: the end of the horizon); empty while ``day`` has not ended.
 
     Sorted by (agency, procedure code). Stopped procedures stay listed with status ``dung``.
     """
+    as_of = as_of or horizon_end(cfg)
+    if day >= as_of.date():
+        return []
     agencies = [a for a in agencies_for(cfg) if a.valid_on(day)]
     rows: list[Row] = []
     for agency in sorted(agencies, key=lambda a: a.code):
         for proc in offered_procedures(cfg, agency, day, agencies):
+            level, integrated, payment = _shown_state(cfg.seed, agency.code, proc, day, as_of)
             row: Row = {
                 "ngay_chot": day.isoformat(),
                 "don_vi": agency.code,
@@ -75,10 +144,10 @@ def catalogue_snapshot(cfg: SimulatorConfig, day: date) -> list[Row]:
                 "ma_linh_vuc": proc.field_code,
                 "ten_linh_vuc": proc.field_name,
                 "cap_thuc_hien": proc.authority,
-                "muc_do": level_on(proc, day),
+                "muc_do": level,
                 "du_dieu_kien_toan_trinh": _flag(proc.eligible_full_online),
-                "tich_hop_dvcqg": _flag(integrated_on(proc, day)),
-                "thanh_toan_truc_tuyen": _flag(online_payment_on(proc, day)),
+                "tich_hop_dvcqg": _flag(integrated),
+                "thanh_toan_truc_tuyen": _flag(payment),
                 "co_phi": _flag(proc.fee_bearing),
                 "trang_thai": "dang_cong_khai" if proc.active_on(day) else "dung",
             }
@@ -114,27 +183,48 @@ def format_rate(percent: float) -> str:
     return f"{percent:.1f}".replace(".", ",") + "%"
 
 
+def _arrivals(cfg: SimulatorConfig, agency: Agency, month: date, count: int) -> list[datetime]:
+    """When each of the month's ``count`` final ratings reaches the portal: between the month's
+    start and ``RATINGS_TRAIL_DAYS`` after its end, most around the month end."""
+    rng = random.Random(f"{cfg.seed}|portal|ratings|{agency.code}|{month:%Y-%m}")
+    start = start_of(month)
+    mode = (start_of(add_months(month, 1)) - start).total_seconds()
+    span = mode + RATINGS_TRAIL_DAYS * 86400
+    return [start + timedelta(seconds=int(rng.triangular(0, span, mode))) for _ in range(count)]
+
+
 def _usage_row(
     cfg: SimulatorConfig,
     agency: Agency,
     month: date,
     counts: Counter[str],
     paid_amount: int,
+    as_of: datetime,
 ) -> Row:
+    """The agency-month's row at ``as_of``; ``counts["final"]`` is the month's final number of
+    dossiers (the ratings are drawn from it), the other counts are those visible at ``as_of``."""
     rng = random.Random(f"{cfg.seed}|portal|usage|{agency.code}|{month:%Y-%m}")
     vneid_logins = 0
     if month >= VNEID_START:
         vneid_logins = round(counts["vneid"] * rng.uniform(1.3, 2.5) + rng.randint(0, 5))
-    ratings = round(counts["dossiers"] * curve(RATING_SHARE, month) * rng.uniform(0.8, 1.2))
+    ratings = round(counts["final"] * curve(RATING_SHARE, month) * rng.uniform(0.8, 1.2))
     satisfied_p = rng.uniform(*_SATISFIED_RANGE)
-    satisfied = sum(rng.random() < satisfied_p for _ in range(ratings))
+    outcomes = [rng.random() < satisfied_p for _ in range(ratings)]
+    drift = 0.0
+    if ratings and rng.random() < _MISPRINT_SHARE:
+        # Real pathology: the printed rate does not follow from the printed counts.
+        drift = rng.uniform(1.5, 8.0)
+    arrived = [
+        ok
+        for ok, at in zip(outcomes, _arrivals(cfg, agency, month, ratings), strict=True)
+        if at < as_of
+    ]
+    rated, satisfied = len(arrived), sum(arrived)
     printed: str | None = None
-    if ratings:
-        true_rate = 100 * satisfied / ratings
+    if rated:
+        true_rate = 100 * satisfied / rated
         printed_rate = true_rate
-        if rng.random() < _MISPRINT_SHARE:
-            # Real pathology: the printed rate does not follow from the printed counts.
-            drift = rng.uniform(1.5, 8.0)
+        if drift:
             printed_rate = true_rate - drift if true_rate + drift > 100 else true_rate + drift
         printed = format_rate(printed_rate)
     row: Row = {
@@ -146,28 +236,34 @@ def _usage_row(
         "ho_so_truc_tuyen": str(counts["online"]),
         "giao_dich_thanh_toan": str(counts["paid"]),
         "so_tien_thanh_toan": str(paid_amount),
-        "luot_danh_gia": str(ratings),
+        "luot_danh_gia": str(rated),
         "luot_hai_long": str(satisfied),
         "ty_le_hai_long": printed,
     }
     return {key: row[key] for key in USAGE_COLUMNS}
 
 
-def usage_month(cfg: SimulatorConfig, month: date) -> list[Row]:
-    """Portal usage per agency for ``month`` (agencies valid on at least one of its days).
+def usage_month(cfg: SimulatorConfig, month: date, as_of: datetime | None = None) -> list[Row]:
+    """Portal usage per agency for ``month`` (agencies valid on at least one of its days), as
+    at ``as_of`` (default: the end of the horizon); no rows before the month has begun.
 
     Online dossiers, online payments and their amount are counted from the one-stop dossiers
-    accepted in the month, so the two sources reconcile; months outside the config's horizon
-    have no rows, like the one-stop system.
+    accepted in the month before ``as_of``, so the two sources reconcile; ratings keep
+    arriving for 20 days after the month (module docstring); months outside the config's
+    horizon have no rows, like the one-stop system.
     """
     month = month.replace(day=1)
-    if month not in month_starts(cfg):
+    as_of = as_of or horizon_end(cfg)
+    if month not in month_starts(cfg) or as_of <= start_of(month):
         return []
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     paid: dict[str, int] = defaultdict(int)
-    for d in generate_month(cfg, month):
+    for life in month_lives(cfg, month):
+        d = life.base
         c = counts[d["DonViXuLy"]]
-        c["dossiers"] += 1
+        c["final"] += 1
+        if life.recorded[0] >= as_of:
+            continue  # not accepted yet
         if d["KenhThucHien"] == "2":
             c["online"] += 1
         if d["TaiKhoanDuocXacThucVoiVNeID"] == "1":
@@ -182,5 +278,6 @@ def usage_month(cfg: SimulatorConfig, month: date) -> list[Row]:
         if _active_in(a, month)
     }
     return [
-        _usage_row(cfg, by_code[code], month, counts[code], paid[code]) for code in sorted(by_code)
+        _usage_row(cfg, by_code[code], month, counts[code], paid[code], as_of)
+        for code in sorted(by_code)
     ]

@@ -1,27 +1,55 @@
 """HTTP face of the simulator: paged JSON APIs of all three systems and file downloads.
 
-It mimics what vendors' systems offer an integrator (bearer token, date-window filters,
-paging, "Xuất Excel" downloads) so the ingest code is exercised against the same shapes it will
-meet for real, including their failures: with a :class:`~chiso_sim.faults.FaultConfig`
-the server answers 5xx and 429, responds too slowly and repeats items across pages, always
-transiently, so a correct client still gets complete, exact data.
+It mimics what vendors' systems offer an integrator (bearer token, date-window and
+changed-since filters, paging, "Xuất Excel" downloads) so the ingest code is exercised against
+the same shapes it will meet for real, including their failures: with a
+:class:`~chiso_sim.faults.FaultConfig` the server answers 5xx and 429, responds too slowly,
+repeats items across pages and (opt-in) answers short pages, always transiently, so a correct
+client still gets complete, exact data.
 
-``create_simulator_app(cfg, token, faults)`` generates each month of every source on demand
-and keeps recent months in an LRU cache. Its endpoints (bearer token on all but /health;
-paged ones answer ``{"items", "page", "page_size", "total", "total_pages"}``, ``page_size`` ≤
-1000, date windows half-open ``[from, to)``):
+**The clock.** Every answer shows the systems as they stood at an instant (naive local time,
+Asia/Ho_Chi_Minh; :mod:`chiso_sim.clock`): the server's clock, or a request's own ``as_of``.
+The clock starts at ``create_simulator_app(..., as_of=)`` / ``chiso-sim serve --as-of`` /
+``$CHISO_SIMULATOR_AS_OF``, by default the end of the config's horizon (everything generated,
+as before the clock existed). At an instant, a record exists once received (accepted, sent),
+and each later change shows once its system *recorded* it; officers record some events days
+late and backdated (the generators' docstrings give the shares), so a month read early changes
+afterwards, its last-change stamp (``NgayCapNhat``, ``ngay_cap_nhat``) moving forward, and the
+portal's usage ratings keep arriving for 20 days after a month.
 
-* ``GET /health``
-* ``GET /api/v1/dossiers?received_from=&received_to=`` — DVCQG dossiers with nested
-  ``DanhSachHoSoBoSung`` / ``CapNhatTienDo``, by ``MaHoSo``
-* ``GET /api/v1/documents?date_from=&date_to=`` — ``documents.movements`` by ``ngay_gui_nhan``
-* ``GET /api/v1/service-catalogue?as_of=YYYY-MM-DD`` — the portal's catalogue snapshot
-* ``GET /api/v1/usage?month=YYYY-MM`` — portal usage per agency
+``create_simulator_app(cfg, token, faults)`` generates each month of every source on demand,
+once whatever the instant, and keeps recent months in an LRU cache. Its endpoints (bearer
+token on all but /health; paged ones answer ``{"items", "page", "page_size", "total",
+"total_pages"}``, ``page_size`` ≤ 1000, ``total`` counting the whole answer; windows
+half-open ``[from, to)``; ``as_of`` = ``YYYY-MM-DDTHH:MM:SS`` local, a bare date meaning its
+midnight, an explicit offset converted; unreadable → 422):
+
+* ``GET /health`` — also shows the clock
+* ``GET /api/v1/clock`` → ``{"as_of": "YYYY-MM-DDTHH:MM:SS"}``; ``PUT /api/v1/clock`` with
+  JSON ``{"as_of": "..."}`` moves it (either way; answers the new value). Token required,
+  never faulted.
+* ``GET /api/v1/dossiers`` — DVCQG dossiers with nested ``DanhSachHoSoBoSung`` /
+  ``CapNhatTienDo``, by ``MaHoSo``; exactly one window (400 otherwise, or when to < from):
+  ``received_from=&received_to=`` (dates, on ``NgayTiepNhan``) or
+  ``changed_from=&changed_to=`` (local date-times, on ``NgayCapNhat``); optional ``as_of``.
+* ``GET /api/v1/documents`` — ``documents.movements`` by ``(don_vi, ma_van_ban, huong)``;
+  ``date_from=&date_to=`` (on ``ngay_gui_nhan``) or ``changed_from=&changed_to=`` (on
+  ``ngay_cap_nhat``), as for dossiers; optional ``as_of``.
+* ``GET /api/v1/service-catalogue?day=YYYY-MM-DD[&as_of=]`` — the portal's catalogue snapshot
+  of ``day`` as recorded by the instant (empty while ``day`` has not ended); the original form
+  ``?as_of=YYYY-MM-DD`` (a bare date, no ``day``) still names the snapshot day, read at the
+  server's clock.
+* ``GET /api/v1/usage?month=YYYY-MM[&as_of=]`` — portal usage per agency (no rows before the
+  month began)
 * ``GET /api/v1/exports/{source}/YYYY-MM.{xlsx|xls|csv|json}`` — files in vendor layouts
   (:mod:`chiso_sim.exports`); ``source`` is one of :data:`EXPORT_SOURCES`; query
   ``variant``, ``agency``, ``date_style``, ``delimiter``, ``bom``, ``wrapped``,
   ``two_row_header``, ``sections``, ``total_row``, ``pathologies`` (FileFaults names),
-  and for the aggregate report ``province`` and ``mismatch`` (total|row).
+  for the aggregate report ``province`` and ``mismatch`` (total|row), and ``as_of``.
+
+A change window is answered from every month that can hold a record changed in it (received
+before ``changed_to`` and the instant); a month already generated whose latest recorded change
+is before ``changed_from`` is skipped without projecting it.
 """
 
 from __future__ import annotations
@@ -36,17 +64,28 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from pydantic import BaseModel
 
+from chiso_sim.clock import Timeline, format_instant, parse_instant, start_of
 from chiso_sim.config import SimulatorConfig
-from chiso_sim.faults import FAULT_KINDS, Fault, FaultConfig, FaultInjector, with_duplicates
+from chiso_sim.faults import (
+    FAULT_KINDS,
+    OPT_IN_KINDS,
+    Fault,
+    FaultConfig,
+    FaultInjector,
+    short_page,
+    with_duplicates,
+)
 
 DEFAULT_TOKEN = "chiso-dev-token"
 TOKEN_ENV = "CHISO_SIMULATOR_TOKEN"
 FAULTS_ENV = "CHISO_SIMULATOR_FAULTS"  # e.g. "5xx,429" (kinds) for `chiso-sim serve`
 FAULT_RATE_ENV = "CHISO_SIMULATOR_FAULT_RATE"
+AS_OF_ENV = "CHISO_SIMULATOR_AS_OF"  # the clock `chiso-sim serve` starts at
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 500
 _PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
@@ -110,36 +149,42 @@ def _month_of(period: str) -> date:
 
 @dataclass(frozen=True)
 class Generators:
-    """Where the data comes from; injectable so tests can serve small fakes."""
+    """Where the data comes from; injectable so tests can serve small fakes.
 
-    dossiers: Callable[[Any, date], list[Item]]
-    documents: Callable[[Any, date], list[Item]]
-    catalogue: Callable[[Any, date], list[Item]]
-    usage: Callable[[Any, date], list[Item]]
+    ``dossiers`` and ``documents`` give a month's records through time
+    (:class:`~chiso_sim.clock.Timeline`, independent of any instant: generated once per
+    month); ``catalogue`` and ``usage`` give a snapshot day's or a month's rows as at an
+    instant (``(cfg, day_or_month, as_of)``).
+    """
 
-
-def _dossiers_month(cfg: Any, month: date) -> list[Item]:
-    from chiso_sim.one_stop import generate_month
-
-    return generate_month(cfg, month)
-
-
-def _documents_month(cfg: Any, month: date) -> list[Item]:
-    from chiso_sim.documents import generate_month
-
-    return generate_month(cfg, month)
+    dossiers: Callable[[Any, date], Timeline]
+    documents: Callable[[Any, date], Timeline]
+    catalogue: Callable[[Any, date, datetime], list[Item]]
+    usage: Callable[[Any, date, datetime], list[Item]]
 
 
-def _catalogue_day(cfg: Any, day: date) -> list[Item]:
+def _dossiers_month(cfg: Any, month: date) -> Timeline:
+    from chiso_sim.one_stop import month_history
+
+    return month_history(cfg, month)
+
+
+def _documents_month(cfg: Any, month: date) -> Timeline:
+    from chiso_sim.documents import month_history
+
+    return month_history(cfg, month)
+
+
+def _catalogue_day(cfg: Any, day: date, as_of: datetime) -> list[Item]:
     from chiso_sim.portal import catalogue_snapshot
 
-    return catalogue_snapshot(cfg, day)
+    return catalogue_snapshot(cfg, day, as_of)
 
 
-def _usage_month(cfg: Any, month: date) -> list[Item]:
+def _usage_month(cfg: Any, month: date, as_of: datetime) -> list[Item]:
     from chiso_sim.portal import usage_month
 
-    return usage_month(cfg, month)
+    return usage_month(cfg, month, as_of)
 
 
 def default_generators() -> Generators:
@@ -151,35 +196,41 @@ def _next_month(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
-def _day_key(value: Any) -> str:
-    """'YYYYMMDD' of a timestamp in any of the generators' forms ('' when absent)."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime | date):
-        return value.strftime("%Y%m%d")
-    text = str(value).strip()
-    if len(text) >= 10 and text[4] == "-" and text[7] == "-":
-        return text[:4] + text[5:7] + text[8:10]
-    if len(text) >= 8 and text[:8].isdigit():
-        return text[:8]
-    from chiso_sim.exports import parse_temporal
-
-    parsed = parse_temporal(text)
-    return parsed.strftime("%Y%m%d") if parsed else ""
-
-
 def _sort_key(*fields: str) -> Callable[[Item], tuple[str, ...]]:
     return lambda item: tuple(str(item.get(f) or "") for f in fields)
 
 
+# Each source's order, so paging is stable.
+_ORDER: dict[str, Callable[[Item], tuple[str, ...]]] = {
+    "dossiers": _sort_key("MaHoSo"),
+    "documents": _sort_key("don_vi", "ma_van_ban", "huong"),
+    "catalogue": _sort_key("don_vi", "ma_tthc"),
+    "usage": _sort_key("don_vi"),
+}
+Window = Literal["received", "changed"]
+
+
 class MonthlyData:
-    """Each source's data per month (or snapshot day), generated once and LRU-cached.
+    """Each source's data as it stood at an instant: the server's clock unless a request
+    names its own ``as_of``.
+
+    Dossiers and documents are kept per month as a :class:`~chiso_sim.clock.Timeline`
+    (generated once, LRU-cached, independent of any instant) and projected per request; the
+    latest recorded change of every month generated so far is remembered beyond the LRU, so a
+    change window skips the months that cannot match. Catalogue and usage answers are cached
+    per (day or month, instant), and the latest few window answers too (paging re-asks them).
 
     Only the configured horizon exists: outside it every window is empty, as a system that
     was not yet in use has nothing to export.
     """
 
-    def __init__(self, cfg: Any, generators: Generators, cache_size: int = 32) -> None:
+    def __init__(
+        self,
+        cfg: Any,
+        generators: Generators,
+        cache_size: int = 32,
+        as_of: datetime | None = None,
+    ) -> None:
         self.cfg = cfg
         first = cfg.start_month.replace(day=1)
         months = [first]
@@ -188,55 +239,114 @@ class MonthlyData:
         self.months: tuple[date, ...] = tuple(months[: max(0, cfg.months)])
         self.start = self.months[0] if self.months else first
         self.end = _next_month(self.months[-1]) if self.months else first
+        self.horizon_end = start_of(self.end)
+        self.clock: datetime = as_of or self.horizon_end
         g = generators
-        self.dossiers = lru_cache(maxsize=cache_size)(
-            lambda m: sorted(g.dossiers(cfg, m), key=_sort_key("MaHoSo"))
+        self._timelines: dict[str, Callable[[date], Timeline]] = {
+            "dossiers": lru_cache(maxsize=cache_size)(lambda m: g.dossiers(cfg, m)),
+            "documents": lru_cache(maxsize=cache_size)(lambda m: g.documents(cfg, m)),
+        }
+        self._last_change: dict[tuple[str, date], datetime | None] = {}
+        self._catalogue = lru_cache(maxsize=cache_size)(
+            lambda d, t: sorted(g.catalogue(cfg, d, t), key=_ORDER["catalogue"])
         )
-        self.documents = lru_cache(maxsize=cache_size)(
-            lambda m: sorted(g.documents(cfg, m), key=_sort_key("don_vi", "ma_van_ban", "huong"))
+        self._usage = lru_cache(maxsize=cache_size)(
+            lambda m, t: sorted(g.usage(cfg, m, t), key=_ORDER["usage"])
         )
-        self.catalogue = lru_cache(maxsize=cache_size)(
-            lambda d: sorted(g.catalogue(cfg, d), key=_sort_key("don_vi", "ma_tthc"))
-        )
-        self.usage = lru_cache(maxsize=cache_size)(
-            lambda m: sorted(g.usage(cfg, m), key=_sort_key("don_vi"))
-        )
+        self._answers = lru_cache(maxsize=8)(self._answer)
+
+    # -- the clock
+
+    def now(self, as_of: datetime | None = None) -> datetime:
+        """The instant a request sees: its own ``as_of``, else the server's clock."""
+        return as_of or self.clock
+
+    def set_clock(self, as_of: datetime) -> None:
+        self.clock = as_of
 
     def in_horizon(self, day: date) -> bool:
         return self.start <= day < self.end
 
-    def _months_between(self, lo: date, hi: date) -> list[date]:
-        return [m for m in self.months if m < hi and _next_month(m) > lo]
+    # -- dossiers and documents
 
-    def dossiers_between(self, lo: date, hi: date) -> list[Item]:
-        """Dossiers with NgayTiepNhan in [lo, hi), by MaHoSo."""
-        return self._window(self.dossiers, "NgayTiepNhan", lo, hi, _sort_key("MaHoSo"))
+    def timeline(self, source: str, month: date) -> Timeline:
+        """A month's records through time (generated on first use)."""
+        found = self._timelines[source](month)
+        self._last_change[(source, month)] = found.last_change
+        return found
 
-    def documents_between(self, lo: date, hi: date) -> list[Item]:
-        """Movements with ngay_gui_nhan in [lo, hi), by (don_vi, ma_van_ban, huong)."""
-        key = _sort_key("don_vi", "ma_van_ban", "huong")
-        return self._window(self.documents, "ngay_gui_nhan", lo, hi, key)
+    def _answer(
+        self, source: str, window: Window, lo: datetime, hi: datetime, as_of: datetime
+    ) -> tuple[Item, ...]:
+        out: list[Item] = []
+        for month in self.months:
+            first = start_of(month)
+            if first >= hi or first >= as_of:
+                continue  # nothing in it was received in the window, or by as_of
+            if window == "received":
+                if start_of(_next_month(month)) > lo:
+                    out.extend(self.timeline(source, month).at(as_of, lo, hi))
+                continue
+            key = (source, month)
+            if key in self._last_change:
+                known = self._last_change[key]
+                if known is None or known < lo:
+                    continue  # generated before: no record of it changed at or after lo
+            out.extend(self.timeline(source, month).changed(lo, hi, as_of))
+        return tuple(sorted(out, key=_ORDER[source]))
 
-    def _window(
-        self,
-        month_items: Callable[[date], list[Item]],
-        field: str,
-        lo: date,
-        hi: date,
-        key: Callable[[Item], tuple[str, ...]],
+    def answer(
+        self, source: str, window: Window, lo: datetime, hi: datetime, as_of: datetime | None
     ) -> list[Item]:
-        lo_key, hi_key = lo.strftime("%Y%m%d"), hi.strftime("%Y%m%d")
-        out = [
-            item
-            for month in self._months_between(lo, hi)
-            for item in month_items(month)
-            if lo_key <= (_day_key(item.get(field)) or "0") < hi_key
-        ]
-        return sorted(out, key=key)
+        """``source``'s records in a window as at ``as_of`` (the clock), in its order:
+        received (appeared) in ``[lo, hi)``, or last changed in ``[lo, hi)``."""
+        return list(self._answers(source, window, lo, hi, self.now(as_of)))
 
-    def dossiers_through(self, month: date) -> list[Item]:
+    def dossiers_between(self, lo: date, hi: date, as_of: datetime | None = None) -> list[Item]:
+        """Dossiers with NgayTiepNhan in [lo, hi), by MaHoSo, as at ``as_of`` (the clock)."""
+        return self.answer("dossiers", "received", start_of(lo), start_of(hi), as_of)
+
+    def documents_between(self, lo: date, hi: date, as_of: datetime | None = None) -> list[Item]:
+        """Movements with ngay_gui_nhan in [lo, hi), by (don_vi, ma_van_ban, huong)."""
+        return self.answer("documents", "received", start_of(lo), start_of(hi), as_of)
+
+    def dossiers_changed(
+        self, lo: datetime, hi: datetime, as_of: datetime | None = None
+    ) -> list[Item]:
+        """Dossiers as at ``as_of`` whose NgayCapNhat is in [lo, hi), by MaHoSo."""
+        return self.answer("dossiers", "changed", lo, hi, as_of)
+
+    def documents_changed(
+        self, lo: datetime, hi: datetime, as_of: datetime | None = None
+    ) -> list[Item]:
+        """Movements as at ``as_of`` whose ngay_cap_nhat is in [lo, hi)."""
+        return self.answer("documents", "changed", lo, hi, as_of)
+
+    def dossiers(self, month: date, as_of: datetime | None = None) -> list[Item]:
+        """The month's dossiers as at ``as_of`` (the clock), by MaHoSo."""
+        found = self.timeline("dossiers", month).at(self.now(as_of))
+        return sorted(found, key=_ORDER["dossiers"])
+
+    def dossiers_through(self, month: date, as_of: datetime | None = None) -> list[Item]:
         """Every dossier of the horizon up to ``month`` (the aggregate needs carried-over)."""
-        return [d for m in self.months if m <= month for d in self.dossiers(m)]
+        return [d for m in self.months if m <= month for d in self.dossiers(m, as_of)]
+
+    # -- the portal
+
+    def catalogue(self, day: date, as_of: datetime | None = None) -> list[Item]:
+        """The snapshot of ``day`` as recorded by ``as_of`` (the clock); empty outside the
+        horizon and while ``day`` has not ended."""
+        at = self.now(as_of)
+        if not self.in_horizon(day) or day >= at.date():
+            return []
+        return list(self._catalogue(day, at))
+
+    def usage(self, month: date, as_of: datetime | None = None) -> list[Item]:
+        """The month's usage rows as at ``as_of`` (the clock); none before the month began."""
+        at = self.now(as_of)
+        if not self.in_horizon(month) or at <= start_of(month):
+            return []
+        return list(self._usage(month, at))
 
 
 # --- fault handling --------------------------------------------------------------------------
@@ -276,6 +386,8 @@ def _paged_with_faults(
     if fault.kind == "duplicates" and page > 1:
         previous = _page(items, page - 1, page_size)["items"]
         body["items"] = with_duplicates(previous, body["items"], cfg.duplicate_items)
+    elif fault.kind == "short" and page < body["total_pages"]:
+        body["items"] = short_page(body["items"])  # more remain after it: it should be full
     return body
 
 
@@ -296,6 +408,7 @@ class _ExportQuery:
     pathologies: str
     province: str | None
     mismatch: str | None
+    as_of: str | None
 
 
 def _export_query(
@@ -311,6 +424,7 @@ def _export_query(
     pathologies: str = "",
     province: Annotated[str | None, Query()] = None,
     mismatch: Annotated[str | None, Query(pattern="^(total|row)$")] = None,
+    as_of: Annotated[str | None, Query()] = None,
 ) -> _ExportQuery:
     return _ExportQuery(
         variant or "",
@@ -325,16 +439,19 @@ def _export_query(
         pathologies,
         province,
         mismatch,
+        as_of,
     )
 
 
-def _export_rows(data: MonthlyData, slug: str, month: date, agency: str | None) -> list[Item]:
+def _export_rows(
+    data: MonthlyData, slug: str, month: date, agency: str | None, at: datetime
+) -> list[Item]:
     from chiso.core.months import last_day as month_end
     from chiso_sim.exports import flatten_progress, flatten_supplements
 
     nxt = _next_month(month)
     if slug in ("one_stop", "supplements", "progress_events"):
-        dossiers = data.dossiers_between(month, nxt)
+        dossiers = data.dossiers_between(month, nxt, at)
         if agency:
             dossiers = [d for d in dossiers if d.get("DonViXuLy") == agency]
         if slug == "supplements":
@@ -343,11 +460,11 @@ def _export_rows(data: MonthlyData, slug: str, month: date, agency: str | None) 
             return flatten_progress(dossiers)
         return dossiers
     if slug == "documents":
-        rows = data.documents_between(month, nxt)
+        rows = data.documents_between(month, nxt, at)
     elif slug == "portal_catalogue":
-        rows = data.catalogue(month_end(month))
+        rows = data.catalogue(month_end(month), at)
     else:
-        rows = data.usage(month)
+        rows = data.usage(month, at)
     return [r for r in rows if r.get("don_vi") == agency] if agency else rows
 
 
@@ -363,6 +480,7 @@ def _export_file(data: MonthlyData, slug: str, name: str, q: _ExportQuery) -> Re
     month, ext = date(int(match.group(1)), int(match.group(2)), 1), match.group(3)
     if not data.in_horizon(month):
         raise HTTPException(status_code=404, detail=f"{month:%Y-%m} is outside the simulation")
+    at = data.now(_instant(q.as_of, "as_of"))
     try:
         faults = exports.FileFaults.parse(q.pathologies)
         if slug == "one_stop_aggregate":
@@ -372,7 +490,7 @@ def _export_file(data: MonthlyData, slug: str, name: str, q: _ExportQuery) -> Re
                 data.cfg,
                 month,
                 province_code=q.province,
-                dossiers=data.dossiers_through(month),
+                dossiers=data.dossiers_through(month, at),
                 variant=q.variant or "standard",  # type: ignore[arg-type]
                 fmt=ext,  # type: ignore[arg-type]
                 mismatch=q.mismatch,  # type: ignore[arg-type]
@@ -390,7 +508,7 @@ def _export_file(data: MonthlyData, slug: str, name: str, q: _ExportQuery) -> Re
                 csv_bom=q.bom,
                 json_wrapped=q.wrapped,
             )
-            rows = _export_rows(data, slug, month, q.agency)
+            rows = _export_rows(data, slug, month, q.agency, at)
             content = exports.export_bytes(EXPORT_SOURCES[slug], rows, month, options, faults)
     except (ValueError, KeyError) as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
@@ -408,6 +526,74 @@ def _export_file(data: MonthlyData, slug: str, name: str, q: _ExportQuery) -> Re
 # --- the simulator app -----------------------------------------------------------------------
 
 
+class ClockSetting(BaseModel):
+    """Body of ``PUT /api/v1/clock``."""
+
+    as_of: str
+
+
+def _instant(text: str | None, name: str) -> datetime | None:
+    """A query's local date-time (None when absent); 422 when unreadable."""
+    if text is None or not text.strip():
+        return None
+    try:
+        return parse_instant(text)
+    except ValueError:
+        raise HTTPException(
+            status_code=422,
+            detail=f"{name}: expected a local date-time YYYY-MM-DDTHH:MM:SS, got {text!r}",
+        ) from None
+
+
+def _window_of(
+    prefix: str,
+    day_from: date | None,
+    day_to: date | None,
+    changed_from: str | None,
+    changed_to: str | None,
+) -> tuple[Window, datetime, datetime]:
+    """Exactly one pair: ``{prefix}_from``/``{prefix}_to`` (dates: what the record's own date
+    says) or ``changed_from``/``changed_to`` (local date-times, on its last-change stamp)."""
+    dates = day_from is not None or day_to is not None
+    changes = changed_from is not None or changed_to is not None
+    pairs = f"{prefix}_from/{prefix}_to or changed_from/changed_to"
+    if dates == changes:
+        raise HTTPException(status_code=400, detail=f"give exactly one window: {pairs}")
+    if dates:
+        if day_from is None or day_to is None:
+            raise HTTPException(status_code=400, detail=f"give both {prefix}_from and {prefix}_to")
+        _check_window(day_from, day_to, prefix)
+        return "received", start_of(day_from), start_of(day_to)
+    lo, hi = _instant(changed_from, "changed_from"), _instant(changed_to, "changed_to")
+    if lo is None or hi is None:
+        raise HTTPException(status_code=400, detail="give both changed_from and changed_to")
+    if hi < lo:
+        raise HTTPException(status_code=400, detail="changed_to is before changed_from")
+    return "changed", lo, hi
+
+
+def _snapshot_of(day: date | None, as_of: str | None) -> tuple[date, datetime | None]:
+    """The catalogue's snapshot day and the request's instant.
+
+    ``day`` names the snapshot; ``as_of`` then overrides the clock. Without ``day``, a bare
+    date ``as_of=YYYY-MM-DD`` is the snapshot day, read at the server's clock (the original
+    form of this endpoint, which the warehouse's monthly pull uses).
+    """
+    if day is not None:
+        return day, _instant(as_of, "as_of")
+    text = (as_of or "").strip()
+    if len(text) == 10:
+        try:
+            return date.fromisoformat(text), None
+        except ValueError:
+            pass
+    raise HTTPException(
+        status_code=422,
+        detail="name the snapshot: day=YYYY-MM-DD (and as_of=<local date-time> to override the "
+        "clock), or as_of=YYYY-MM-DD alone",
+    )
+
+
 def create_simulator_app(
     cfg: SimulatorConfig,
     token: str,
@@ -415,22 +601,26 @@ def create_simulator_app(
     *,
     generators: Generators | None = None,
     cache_size: int = 32,
+    as_of: datetime | None = None,
 ) -> FastAPI:
-    """Serve every source of ``cfg`` (months generated on demand), optionally with faults.
+    """Serve every source of ``cfg`` (months generated on demand), optionally with faults,
+    as the systems stood at the server's clock: ``as_of``, by default the end of the horizon,
+    moved with ``PUT /api/v1/clock`` (module docstring).
 
-    Paged endpoints answer ``{"items", "page", "page_size", "total", "total_pages"}``; date
-    windows are half-open ``[from, to)``.
+    Paged endpoints answer ``{"items", "page", "page_size", "total", "total_pages"}``; windows
+    are half-open ``[from, to)``.
     """
     faults = faults or FaultConfig()
-    data = MonthlyData(cfg, generators or default_generators(), cache_size)
+    data = MonthlyData(cfg, generators or default_generators(), cache_size, as_of)
     injector = FaultInjector(faults)
     require_token = _token_dependency(token)
     gate = _fault_dependency(injector, require_token)
-    app = FastAPI(title="chiso source-system simulator", version="2")
+    app = FastAPI(title="chiso source-system simulator", version="3")
     app.state.data = data
     app.state.faults = injector
 
     faulty = Depends(gate)  # per-app dependency: authentication, then the fault plan
+    authenticated = Depends(require_token)  # the clock: authentication only, never faulted
 
     @app.get("/health")
     def health() -> dict[str, Any]:
@@ -439,51 +629,76 @@ def create_simulator_app(
             "months": [f"{m:%Y-%m}" for m in data.months],
             "sources": sorted(EXPORT_SOURCES),
             "faults": list(faults.enabled_kinds),
+            "as_of": format_instant(data.clock),
         }
+
+    @app.get("/api/v1/clock")
+    def get_clock(_auth: None = authenticated) -> dict[str, str]:
+        return {"as_of": format_instant(data.clock)}
+
+    @app.put("/api/v1/clock")
+    def put_clock(setting: ClockSetting, _auth: None = authenticated) -> dict[str, str]:
+        instant = _instant(setting.as_of, "as_of")
+        if instant is None:
+            raise HTTPException(status_code=422, detail="as_of: a local date-time is required")
+        data.set_clock(instant)
+        return {"as_of": format_instant(data.clock)}
 
     @app.get("/api/v1/dossiers")
     def list_dossiers(
-        received_from: Annotated[date, Query()],
-        received_to: Annotated[date, Query()],
+        received_from: Annotated[date | None, Query()] = None,
+        received_to: Annotated[date | None, Query()] = None,
+        changed_from: Annotated[str | None, Query()] = None,
+        changed_to: Annotated[str | None, Query()] = None,
+        as_of: Annotated[str | None, Query()] = None,
         page: PageNumber = 1,
         page_size: PageSize = DEFAULT_PAGE_SIZE,
         fault: Fault = faulty,
     ) -> dict[str, Any]:
-        _check_window(received_from, received_to, "received")
-        items = data.dossiers_between(received_from, received_to)
+        at = _instant(as_of, "as_of")
+        window, lo, hi = _window_of(
+            "received", received_from, received_to, changed_from, changed_to
+        )
+        items = data.answer("dossiers", window, lo, hi, at)
         return _paged_with_faults(items, page, page_size, fault, faults)
 
     @app.get("/api/v1/documents")
     def list_documents(
-        date_from: Annotated[date, Query()],
-        date_to: Annotated[date, Query()],
+        date_from: Annotated[date | None, Query()] = None,
+        date_to: Annotated[date | None, Query()] = None,
+        changed_from: Annotated[str | None, Query()] = None,
+        changed_to: Annotated[str | None, Query()] = None,
+        as_of: Annotated[str | None, Query()] = None,
         page: PageNumber = 1,
         page_size: PageSize = DEFAULT_PAGE_SIZE,
         fault: Fault = faulty,
     ) -> dict[str, Any]:
-        _check_window(date_from, date_to, "date")
-        items = data.documents_between(date_from, date_to)
+        at = _instant(as_of, "as_of")
+        window, lo, hi = _window_of("date", date_from, date_to, changed_from, changed_to)
+        items = data.answer("documents", window, lo, hi, at)
         return _paged_with_faults(items, page, page_size, fault, faults)
 
     @app.get("/api/v1/service-catalogue")
     def service_catalogue(
-        as_of: Annotated[date, Query()],
+        day: Annotated[date | None, Query()] = None,
+        as_of: Annotated[str | None, Query()] = None,
         page: PageNumber = 1,
         page_size: PageSize = DEFAULT_PAGE_SIZE,
         fault: Fault = faulty,
     ) -> dict[str, Any]:
-        items = data.catalogue(as_of) if data.in_horizon(as_of) else []
+        snapshot, at = _snapshot_of(day, as_of)
+        items = data.catalogue(snapshot, at)
         return _paged_with_faults(items, page, page_size, fault, faults)
 
     @app.get("/api/v1/usage")
     def usage(
         month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
+        as_of: Annotated[str | None, Query()] = None,
         page: PageNumber = 1,
         page_size: PageSize = DEFAULT_PAGE_SIZE,
         fault: Fault = faulty,
     ) -> dict[str, Any]:
-        first = _month_of(month)
-        items = data.usage(first) if data.in_horizon(first) else []
+        items = data.usage(_month_of(month), _instant(as_of, "as_of"))
         return _paged_with_faults(items, page, page_size, fault, faults)
 
     @app.get("/api/v1/exports/{source}/{name}")
@@ -516,19 +731,29 @@ def faults_from_env(environ: Mapping[str, str] | None = None) -> FaultConfig:
     return FaultConfig.from_kinds(kinds, float(env.get(FAULT_RATE_ENV) or 0.3))
 
 
+def as_of_from_env(environ: Mapping[str, str] | None = None) -> datetime | None:
+    """``CHISO_SIMULATOR_AS_OF=2020-02-06T08:00:00``: the managed simulator's starting clock."""
+    env = os.environ if environ is None else environ
+    text = env.get(AS_OF_ENV, "").strip()
+    return parse_instant(text) if text else None
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 8765,
     cfg: SimulatorConfig | None = None,
     token: str | None = None,
     faults: FaultConfig | None = None,
+    as_of: datetime | None = None,
 ) -> None:
-    """Serve every source for ``cfg`` until interrupted (blocking)."""
+    """Serve every source for ``cfg`` until interrupted (blocking); the clock starts at
+    ``as_of``, else ``$CHISO_SIMULATOR_AS_OF``, else the end of the horizon."""
     import uvicorn
 
     token = token or os.environ.get(TOKEN_ENV) or DEFAULT_TOKEN
     faults = faults if faults is not None else faults_from_env()
-    app = create_simulator_app(cfg or SimulatorConfig(), token, faults)
+    as_of = as_of or as_of_from_env()
+    app = create_simulator_app(cfg or SimulatorConfig(), token, faults, as_of=as_of)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
@@ -543,6 +768,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--token", default=None, help=f"bearer token (default: ${TOKEN_ENV})")
+    parser.add_argument(
+        "--as-of",
+        type=parse_instant,
+        default=None,
+        help="the clock, a local date-time YYYY-MM-DDTHH:MM:SS: serve every system as it stood "
+        f"then (default: ${AS_OF_ENV}, else the end of the horizon; PUT /api/v1/clock moves it)",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--start-month", type=_month_arg, default=defaults.start_month)
     parser.add_argument("--months", type=int, default=defaults.months)
@@ -558,7 +790,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--faults",
         default="",
-        help=f"fault kinds to inject, comma-separated: {','.join(FAULT_KINDS)} or 'all'",
+        help=f"fault kinds to inject, comma-separated: {','.join(FAULT_KINDS)} or 'all' "
+        f"(= those), plus the opt-in {','.join(OPT_IN_KINDS)} (a truncated page: fewer items "
+        "than page_size although more remain, total unchanged)",
     )
     parser.add_argument("--fault-rate", type=float, default=0.3, help="probability per attempt")
     parser.add_argument("--fault-seed", type=int, default=fault_defaults.seed)
@@ -604,7 +838,7 @@ def main(argv: list[str] | None = None) -> None:
         faults = faults_from_args(args)
     except ValueError as exc:
         raise SystemExit(f"--faults: {exc}") from exc
-    serve(args.host, args.port, cfg, args.token, faults)
+    serve(args.host, args.port, cfg, args.token, faults, args.as_of)
 
 
 if __name__ == "__main__":

@@ -119,22 +119,27 @@ def test_generate_month_is_the_months_slice(rows: list[Row]) -> None:
 
 
 def test_other_horizon_agrees_on_shared_months(rows: list[Row]) -> None:
-    """Extending the horizon only fills in handling dates that were still open."""
+    """Extending the horizon only fills in handlings that were not recorded yet (handled
+    later, or handled before but recorded late), and moves ngay_cap_nhat with them."""
     short = SimulatorConfig(months=2)
     jan_feb = [r for r in rows if r["ngay_gui_nhan"] < "2020-03"]
     got = generate_documents(short)
     assert len(got) == len(jan_feb)
-    filled = 0
+    changing = {"ngay_xu_ly", "ngay_cap_nhat"}
+    filled = backdated = 0
     for a, b in zip(got, jan_feb, strict=True):
-        assert {k: v for k, v in a.items() if k != "ngay_xu_ly"} == {
-            k: v for k, v in b.items() if k != "ngay_xu_ly"
+        assert {k: v for k, v in a.items() if k not in changing} == {
+            k: v for k, v in b.items() if k not in changing
         }
         if a["ngay_xu_ly"] is not None:
-            assert a["ngay_xu_ly"] == b["ngay_xu_ly"]
+            assert a == b
         elif b["ngay_xu_ly"] is not None:
-            assert b["ngay_xu_ly"] >= "2020-03-01"
+            assert b["ngay_cap_nhat"] >= "2020-03-01" > a["ngay_cap_nhat"]
             filled += 1
-    assert filled > 0
+            backdated += b["ngay_xu_ly"] < "2020-03-01"
+        else:
+            assert a == b
+    assert filled > 0 and backdated > 0
 
 
 def test_province_filter(rows: list[Row]) -> None:

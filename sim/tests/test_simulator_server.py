@@ -8,20 +8,28 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 from chiso_sim import faults as faults_mod
+from chiso_sim.clock import Timeline
 from chiso_sim.config import SimulatorConfig
+from chiso_sim.documents import generate_month as documents_at
 from chiso_sim.faults import FaultConfig, FaultInjector, decide, request_key
+from chiso_sim.one_stop import generate_month as dossiers_at
+from chiso_sim.one_stop import horizon_end
 from chiso_sim.server import (
+    AS_OF_ENV,
     EXPORT_SOURCES,
     Generators,
+    as_of_from_env,
     build_parser,
     create_simulator_app,
+    default_generators,
     faults_from_args,
     faults_from_env,
 )
@@ -92,7 +100,26 @@ def fake_usage(cfg: Any, month: date) -> list[dict[str, Any]]:
     ]
 
 
-FAKES = Generators(fake_dossiers, fake_documents, fake_catalogue, fake_usage)
+def _fake_dossier_timeline(cfg: Any, month: date) -> Timeline:
+    return Timeline.fixed(
+        fake_dossiers(cfg, month), lambda d: datetime.strptime(d["NgayTiepNhan"], "%Y%m%d%H%M%S")
+    )
+
+
+def _fake_document_timeline(cfg: Any, month: date) -> Timeline:
+    return Timeline.fixed(
+        fake_documents(cfg, month), lambda d: datetime.fromisoformat(d["ngay_gui_nhan"])
+    )
+
+
+# Records that never change (they exist from their receipt); the clock is tested on the real
+# generators below.
+FAKES = Generators(
+    _fake_dossier_timeline,
+    _fake_document_timeline,
+    lambda cfg, day, as_of: fake_catalogue(cfg, day),
+    lambda cfg, month, as_of: fake_usage(cfg, month),
+)
 
 
 def make_client(faults: FaultConfig | None = None, generators: Generators = FAKES) -> TestClient:
@@ -195,7 +222,7 @@ def test_service_catalogue_and_usage(client: TestClient) -> None:
     [
         ("/api/v1/dossiers", {"received_from": "2020-02-01", "received_to": "2020-01-01"}, 400),
         ("/api/v1/dossiers", {"received_from": "01/01/2020", "received_to": "2020-02-01"}, 422),
-        ("/api/v1/documents", {"date_from": "2020-01-01"}, 422),
+        ("/api/v1/documents", {"date_from": "2020-01-01"}, 400),  # a pair goes together
         ("/api/v1/documents", {"date_from": "2020-02-01", "date_to": "2020-01-01"}, 400),
         ("/api/v1/service-catalogue", {}, 422),
         ("/api/v1/usage", {"month": "2020-13"}, 422),
@@ -486,6 +513,284 @@ def test_ingest_client_survives_every_fault(
     assert len(docs) == 30 and len({d["ma_van_ban"] for d in docs}) == 30
 
 
+# --- the clock ---------------------------------------------------------------------------
+
+DOCUMENT_KEY = ("don_vi", "ma_van_ban", "huong")
+
+
+def real_app_client(**kwargs: Any) -> TestClient:
+    """The real generators behind a fresh app (its own clock)."""
+    return TestClient(create_simulator_app(CFG, TOKEN, **kwargs))
+
+
+def test_clock_defaults_to_the_horizon_end_and_moves_with_put() -> None:
+    client = real_app_client()
+    assert client.get("/api/v1/clock").status_code == 401
+    bad_token = {"Authorization": "Bearer nope"}
+    assert client.put("/api/v1/clock", json={"as_of": "2020-02-06T08:00:00"}).status_code == 401
+    assert (
+        client.put(
+            "/api/v1/clock", json={"as_of": "2020-02-06T08:00:00"}, headers=bad_token
+        ).status_code
+        == 401
+    )
+    assert client.get("/api/v1/clock", headers=AUTH).json() == {"as_of": "2020-03-01T00:00:00"}
+    assert horizon_end(CFG) == datetime(2020, 3, 1)
+    moved = client.put("/api/v1/clock", json={"as_of": "2020-02-06T08:00:00"}, headers=AUTH)
+    assert moved.status_code == 200 and moved.json() == {"as_of": "2020-02-06T08:00:00"}
+    assert client.get("/api/v1/clock", headers=AUTH).json() == {"as_of": "2020-02-06T08:00:00"}
+    assert client.get("/health").json()["as_of"] == "2020-02-06T08:00:00"
+    # an explicit offset is converted to local time
+    utc = client.put("/api/v1/clock", json={"as_of": "2020-02-06T01:00:00Z"}, headers=AUTH)
+    assert utc.json() == {"as_of": "2020-02-06T08:00:00"}
+    for bad in ({"as_of": "6/2/2020"}, {"as_of": ""}, {}):
+        assert client.put("/api/v1/clock", json=bad, headers=AUTH).status_code == 422
+    window = {"received_from": "2020-01-01", "received_to": "2020-03-01"}
+    got = get_all(client, "/api/v1/dossiers", window, 100)
+    at = datetime(2020, 2, 6, 8)
+    expected = dossiers_at(CFG, JAN, at) + dossiers_at(CFG, FEB, at)
+    assert got == sorted(expected, key=lambda d: d["MaHoSo"])
+    assert max(d["NgayTiepNhan"] for d in got) < "20200206080000"
+
+
+def test_the_clock_is_never_faulted() -> None:
+    client = real_app_client(faults=FaultConfig(error_rate=1.0, faulty_attempts=5))
+    assert client.get("/api/v1/clock", headers=AUTH).status_code == 200
+    put = client.put("/api/v1/clock", json={"as_of": "2020-01-20T00:00:00"}, headers=AUTH)
+    assert put.status_code == 200
+    injector: FaultInjector = client.app.state.faults  # type: ignore[attr-defined]
+    assert injector.totals() == (0, 0)
+    assert client.get("/api/v1/usage", params={"month": "2020-01"}, headers=AUTH).status_code >= 500
+
+
+def test_a_request_can_name_its_own_instant(real_client: TestClient) -> None:
+    at = datetime(2020, 1, 20, 12, 30)
+    params = {"received_from": "2020-01-01", "received_to": "2020-02-01"}
+    early = get_all(real_client, "/api/v1/dossiers", {**params, "as_of": at.isoformat()}, 40)
+    assert early == dossiers_at(CFG, JAN, at) != dossiers_at(CFG, JAN)
+    assert get_all(real_client, "/api/v1/dossiers", params, 40) == dossiers_at(CFG, JAN)
+    docs = get_all(
+        real_client,
+        "/api/v1/documents",
+        {"date_from": "2020-01-01", "date_to": "2020-02-01", "as_of": "2020-01-20T12:30:00"},
+        1000,
+    )
+    assert sorted(map(json.dumps, docs)) == sorted(map(json.dumps, documents_at(CFG, JAN, at)))
+    usage = get_all(real_client, "/api/v1/usage", {"month": "2020-01", "as_of": "2020-01-01"}, 50)
+    assert usage == []  # the month has not begun
+    assert get_all(real_client, "/api/v1/usage", {"month": "2020-01", "as_of": at.isoformat()}, 50)
+    export = real_client.get(
+        "/api/v1/exports/one_stop/2020-01.json",
+        params={"variant": "dvcqg", "as_of": at.isoformat()},
+        headers=AUTH,
+    )
+    assert len(export.json()) == len(early)
+    assert real_client.get("/api/v1/clock", headers=AUTH).json()["as_of"] == "2020-03-01T00:00:00"
+
+
+def test_catalogue_day_and_instant(real_client: TestClient) -> None:
+    legacy = get_all(real_client, "/api/v1/service-catalogue", {"as_of": "2020-01-31"}, 1000)
+    named = get_all(real_client, "/api/v1/service-catalogue", {"day": "2020-01-31"}, 1000)
+    assert legacy == named and legacy
+    early = {"day": "2020-01-31", "as_of": "2020-01-31T18:00:00"}
+    assert get_all(real_client, "/api/v1/service-catalogue", early, 1000) == []  # not ended
+    after = {"day": "2020-01-31", "as_of": "2020-02-01T00:00:00"}
+    assert len(get_all(real_client, "/api/v1/service-catalogue", after, 1000)) == len(legacy)
+    r = real_client.get(
+        "/api/v1/service-catalogue", params={"as_of": "2020-01-31T08:00:00"}, headers=AUTH
+    )
+    assert r.status_code == 422  # an instant alone names no snapshot day
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status"),
+    [
+        ("/api/v1/dossiers", {}, 400),
+        ("/api/v1/dossiers", {"received_from": "2020-01-01"}, 400),
+        ("/api/v1/dossiers", {"changed_from": "2020-01-01T00:00:00"}, 400),
+        (
+            "/api/v1/dossiers",
+            {
+                "received_from": "2020-01-01",
+                "received_to": "2020-02-01",
+                "changed_from": "2020-01-01T00:00:00",
+                "changed_to": "2020-02-01T00:00:00",
+            },
+            400,
+        ),
+        (
+            "/api/v1/dossiers",
+            {"changed_from": "2020-02-01T00:00:00", "changed_to": "2020-01-01T00:00:00"},
+            400,
+        ),
+        ("/api/v1/dossiers", {"changed_from": "yesterday", "changed_to": "2020-01-01"}, 422),
+        (
+            "/api/v1/dossiers",
+            {"received_from": "2020-01-01", "received_to": "2020-02-01", "as_of": "soon"},
+            422,
+        ),
+        ("/api/v1/documents", {"date_to": "2020-02-01", "changed_to": "2020-02-01"}, 400),
+        (
+            "/api/v1/documents",
+            {"changed_from": "2020-02-01T00:00:00", "changed_to": "2020-01-31T23:59:59"},
+            400,
+        ),
+        ("/api/v1/usage", {"month": "2020-02", "as_of": "02/2020"}, 422),
+    ],
+)
+def test_bad_windows(client: TestClient, path: str, params: dict, status: int) -> None:
+    assert client.get(path, params=params, headers=AUTH).status_code == status
+
+
+@pytest.mark.parametrize(
+    ("path", "key", "stamp"),
+    [
+        ("/api/v1/dossiers", ("MaHoSo",), "NgayCapNhat"),
+        ("/api/v1/documents", DOCUMENT_KEY, "ngay_cap_nhat"),
+    ],
+)
+def test_changed_windows_pulled_in_a_chain_rebuild_the_state(
+    path: str, key: tuple[str, ...], stamp: str
+) -> None:
+    """Pull every window [t0, t1) with the clock at t1, page by page, and upsert by key: the
+    result is the state at the last instant, exactly."""
+    client = real_app_client()
+    instants = [
+        datetime(2020, 1, 9, 10, 0, 7),
+        datetime(2020, 1, 31, 16, 0),
+        datetime(2020, 2, 4, 8, 30),
+        datetime(2020, 2, 20, 12),
+        datetime(2020, 3, 1),
+        datetime(2020, 3, 12, 9, 15),
+        datetime(2020, 4, 1),
+    ]
+    held: dict[tuple, dict] = {}
+    start = datetime(2019, 12, 31)
+    for t in instants:
+        client.put("/api/v1/clock", json={"as_of": t.isoformat()}, headers=AUTH)
+        window = {"changed_from": start.isoformat(), "changed_to": t.isoformat()}
+        got = get_all(client, path, window, 7)
+        assert got == sorted(got, key=lambda r: tuple(r[k] for k in key))
+        for r in got:
+            assert (
+                start.strftime("%Y%m%d%H%M%S")
+                <= r[stamp].replace("-", "").replace(" ", "").replace(":", "")
+                < t.strftime("%Y%m%d%H%M%S")
+            )
+            held[tuple(r[k] for k in key)] = r
+        start = t
+    final = instants[-1]
+    reader = dossiers_at if path.endswith("dossiers") else documents_at
+    state = [r for m in (JAN, FEB) for r in reader(CFG, m, final)]
+    assert {k: json.dumps(v) for k, v in held.items()} == {
+        tuple(r[k] for k in key): json.dumps(r) for r in state
+    }
+    # the last months changed after the horizon too: backdated records keep arriving
+    after = {"changed_from": "2020-03-01T00:00:00", "changed_to": "2020-04-01T00:00:00"}
+    late = get_all(client, path, after, 100)
+    assert late and all(r[key[-1]] for r in late)
+
+
+def test_change_windows_skip_months_that_cannot_match() -> None:
+    calls: list[date] = []
+
+    def counted(cfg: Any, month: date) -> Timeline:
+        from chiso_sim.one_stop import month_history
+
+        calls.append(month)
+        return month_history(cfg, month)
+
+    generators = replace(default_generators(), dossiers=counted)
+    client = TestClient(create_simulator_app(CFG, TOKEN, generators=generators, cache_size=1))
+    # A month never generated is read whatever the window: January's dossiers change in
+    # February too (finished, or recorded late).
+    late_feb = {"changed_from": "2020-02-10T00:00:00", "changed_to": "2020-02-20T00:00:00"}
+    got = get_all(client, "/api/v1/dossiers", late_feb, 1000)
+    assert any(d["NgayTiepNhan"] < "20200201" for d in got)
+    assert sorted(calls) == [JAN, FEB]
+    calls.clear()
+    everything = {"changed_from": "2019-01-01T00:00:00", "changed_to": "2020-06-01T00:00:00"}
+    assert get_all(client, "/api/v1/dossiers", {**everything, "as_of": "2020-06-01"}, 1000)
+    assert sorted(calls) == [JAN, FEB]
+    calls.clear()
+    # nothing changes after mid-April: both months are skipped although evicted from the cache
+    nothing = {"changed_from": "2020-05-01T00:00:00", "changed_to": "2020-06-01T00:00:00"}
+    assert get_all(client, "/api/v1/dossiers", {**nothing, "as_of": "2020-06-01"}, 1000) == []
+    assert calls == []
+    # a window in February reads February (the only month that can hold such a change) again
+    feb = {"changed_from": "2020-02-10T00:00:00", "changed_to": "2020-02-11T00:00:00"}
+    got = get_all(client, "/api/v1/dossiers", feb, 1000)
+    assert got and set(calls) <= {JAN, FEB}
+
+
+def test_short_page_fault_keeps_the_total() -> None:
+    client = make_client(FaultConfig(short_rate=1.0, faulty_attempts=1))
+    params = {"received_from": "2020-01-01", "received_to": "2020-02-01", "page_size": 10}
+    clean = make_client().get("/api/v1/dossiers", params=params, headers=AUTH).json()
+    short = client.get("/api/v1/dossiers", params=params, headers=AUTH).json()
+    assert short["total"] == clean["total"] > 10 and short["total_pages"] == clean["total_pages"]
+    assert short["items"] == clean["items"][:5]
+    assert client.get("/api/v1/dossiers", params=params, headers=AUTH).json() == clean
+    last = {**params, "page": clean["total_pages"]}
+    full_last = make_client().get("/api/v1/dossiers", params=last, headers=AUTH).json()
+    assert client.get("/api/v1/dossiers", params=last, headers=AUTH).json() == full_last
+    assert not FaultConfig.from_kinds("all").short_rate  # opt-in
+    assert FaultConfig.from_kinds("all,short", 0.2).enabled_kinds == (
+        *faults_mod.FAULT_KINDS,
+        "short",
+    )
+    assert faults_from_args(build_parser().parse_args(["--faults", "short"])).short_rate == 0.3
+
+
+def test_a_client_that_counts_survives_short_pages() -> None:
+    client = make_client(FaultConfig(short_rate=0.6, faulty_attempts=2, seed=4))
+    params = {"received_from": "2020-01-01", "received_to": "2020-03-01"}
+    expected = get_all(make_client(), "/api/v1/dossiers", params, 1000)
+    got: list[dict] = []
+    shorts = 0
+    page = 1
+    while True:
+        body = client.get(
+            "/api/v1/dossiers", params={**params, "page": page, "page_size": 8}, headers=AUTH
+        ).json()
+        if page < body["total_pages"] and len(body["items"]) < 8:
+            shorts += 1
+            continue  # truncated: ask again
+        got += body["items"]
+        if page >= body["total_pages"]:
+            break
+        page += 1
+    assert shorts > 0 and got == expected and len(got) == body["total"]
+
+
+def test_the_ingest_client_survives_short_pages_too() -> None:
+    """chiso.ingest.api_client asks a non-last page again when it comes back short (short
+    pages only here: every retry is one)."""
+    app = create_simulator_app(CFG, TOKEN, FaultConfig(short_rate=0.5, seed=9), generators=FAKES)
+    with TestClient(app) as http:
+        got = list(
+            iter_records(
+                "http://testserver",
+                TOKEN,
+                "/api/v1/dossiers",
+                {"received_from": "2020-01-01", "received_to": "2020-03-01"},
+                key=("MaHoSo",),
+                page_size=6,
+                client=http,
+                backoff_seconds=0,
+            )
+        )
+    expected = get_all(
+        make_client(),
+        "/api/v1/dossiers",
+        {"received_from": "2020-01-01", "received_to": "2020-03-01"},
+        1000,
+    )
+    assert got == expected
+    requests, attempts = app.state.faults.totals()
+    assert attempts > requests
+
+
 # --- CLI ---------------------------------------------------------------------------------
 
 
@@ -499,6 +804,11 @@ def test_cli_fault_flags() -> None:
     assert not faults_from_args(build_parser().parse_args([])).enabled
     with pytest.raises(ValueError):
         faults_from_args(build_parser().parse_args(["--faults", "boom"]))
+    assert build_parser().parse_args([]).as_of is None
+    args = build_parser().parse_args(["--as-of", "2020-02-06T08:00:00"])
+    assert args.as_of == datetime(2020, 2, 6, 8)
+    assert as_of_from_env({AS_OF_ENV: "2020-02-06T08:00:00"}) == datetime(2020, 2, 6, 8)
+    assert as_of_from_env({}) is None
     env = faults_from_env({"CHISO_SIMULATOR_FAULTS": "timeout", "CHISO_SIMULATOR_FAULT_RATE": "1"})
     assert env.enabled_kinds == ("timeout",)
     assert not faults_from_env({}).enabled
