@@ -90,14 +90,16 @@ class ChangeResult:
         return sum(b.rows for b in self.batches)
 
 
-def _key_expr(columns: Sequence[str], alias: str) -> sql.Composable:
-    """`(btrim(a.k1), btrim(a.k2))`: a record's key as staging derives it (trimmed)."""
-    return sql.SQL("({})").format(
-        sql.SQL(", ").join(
-            sql.SQL("btrim({}.{})").format(sql.Identifier(alias), sql.Identifier(c))
-            for c in columns
-        )
+def _key_list(columns: Sequence[str], alias: str) -> sql.Composable:
+    """`btrim(a.k1), btrim(a.k2)`: a record's key as staging derives it (trimmed)."""
+    return sql.SQL(", ").join(
+        sql.SQL("btrim({}.{})").format(sql.Identifier(alias), sql.Identifier(c)) for c in columns
     )
+
+
+def _key_expr(columns: Sequence[str], alias: str) -> sql.Composable:
+    """`(btrim(a.k1), btrim(a.k2))`: the key as one row value, to compare keys."""
+    return sql.SQL("({})").format(_key_list(columns, alias))
 
 
 def load_changes(
@@ -298,7 +300,7 @@ def _land_month(
         # child (a dossier's supplements are replaced as a set)
         if n == 0:
             match = sql.SQL("{} in (select {} from {} as i where i._extract_month = %s)").format(
-                _key_expr(entity.key, "r"), key_in, temp
+                _key_expr(entity.key, "r"), _key_list(entity.key, "i"), temp
             )
         else:
             match = sql.SQL("btrim(r.{}) in ({})").format(sql.Identifier(parent_key), parents)

@@ -1,0 +1,74 @@
+"""When the warehouse pulls, closes and republishes (docs/architecture.md, "Cadence").
+
+Records change after their month was pulled (a dossier received on 28 January is resolved on
+3 February; an officer records a resolution a week late, dated back). So ingest pulls every
+day what changed since the last pull, a month is closed only once it has ended and a grace
+period has passed, and a close republishes the earlier months the new data changed, within a
+window. Each knob is an environment variable, read once per process:
+
+``CHISO_HISTORY_START``          first day a change pull asks for, when an entity has no
+                                 watermark yet (default 2019-01-01);
+``CHISO_CHANGE_WINDOW_DAYS``     the longest window one change delivery covers (31): a first
+                                 pull over years lands as a resumable series of windows;
+``CHISO_CHANGE_OVERLAP_MINUTES`` how far before the watermark the next window starts (120), so
+                                 a record stamped just before a pull but committed just after
+                                 it is read again (landing is idempotent);
+``CHISO_LOOKBACK_MONTHS``        months re-pulled whole for entities without a change timestamp
+                                 (the portal's catalogue snapshots and monthly usage) (3);
+``CHISO_CLOSE_GRACE_DAYS``       days after a month ends before it is closed (5);
+``CHISO_REPUBLISH_MONTHS``       how far back a close republishes a month whose numbers changed
+                                 (0: back to January of the closed month's year, the default);
+                                 older changes are reported, not published.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from chiso.core.months import add_months, next_month
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class Cadence:
+    history_start: date = date(2019, 1, 1)
+    change_window: timedelta = timedelta(days=31)
+    overlap: timedelta = timedelta(minutes=120)
+    lookback_months: int = 3
+    grace: timedelta = timedelta(days=5)
+    republish_months: int = 0
+
+    @classmethod
+    def from_env(cls) -> Cadence:
+        start = os.environ.get("CHISO_HISTORY_START", "").strip()
+        cadence = cls(
+            history_start=date.fromisoformat(start) if start else cls.history_start,
+            change_window=timedelta(days=_int("CHISO_CHANGE_WINDOW_DAYS", 31)),
+            overlap=timedelta(minutes=_int("CHISO_CHANGE_OVERLAP_MINUTES", 120)),
+            lookback_months=_int("CHISO_LOOKBACK_MONTHS", 3),
+            grace=timedelta(days=_int("CHISO_CLOSE_GRACE_DAYS", 5)),
+            republish_months=_int("CHISO_REPUBLISH_MONTHS", 0),
+        )
+        if cadence.change_window <= timedelta(0) or cadence.lookback_months < 0:
+            raise ValueError("CHISO_CHANGE_WINDOW_DAYS must be > 0, CHISO_LOOKBACK_MONTHS >= 0")
+        return cadence
+
+    def close_instant(self, month: date) -> datetime:
+        """When `month` may be closed: its end plus the grace period (local time). The
+        official 15→14 window of the month ended on its 14th, before that."""
+        return datetime.combine(next_month(month), time.min) + self.grace
+
+    def republish_from(self, month: date) -> date:
+        """The earliest month a close of `month` republishes."""
+        if self.republish_months <= 0:
+            return month.replace(month=1, day=1)
+        return add_months(month.replace(day=1), -self.republish_months)
