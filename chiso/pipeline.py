@@ -2,19 +2,31 @@
 
 Only the sequence lives here; each step is one call into the package of its stage. The Airflow
 DAG calls the steps one per task (chiso/orchestration/tasks.py); `chiso run-month` calls
-`run_month`. Each step is idempotent for its month, so a retried task or a re-run month
+`close_month`. Each step is idempotent for its month, so a retried task or a re-run month
 converges to the same state.
+
+A *close* (docs/architecture.md, "Records that change") pulls what changed up to the close
+instant (the month's end plus a grace period), builds, validates and publishes the month,
+then republishes every earlier month whose numbers the new data changed, within the
+republication window, and records the months that still differ (chiso/publish/drift.py).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 
+import psycopg
+
+from chiso.core.cadence import Cadence
 from chiso.core.config import Settings
+from chiso.ingest.changes import CHANGE_FEEDS, pull_changes, pull_lookback
 from chiso.ingest.files import FileResult
 from chiso.ingest.files import ingest_inbox as load_inbox
 from chiso.ingest.pulls import SOURCE_PULLS, pull_month, repull_released
+from chiso.publish import drift
+from chiso.publish.drift import Drift
 from chiso.publish.revisions import Publication, publish_month
 from chiso.quality import results
 from chiso.quality.results import GateOutcome
@@ -24,7 +36,19 @@ from chiso.runtime.warehouse import urls
 from chiso.sources.systems import SOURCES, ApiSettings
 from chiso.transform.dbt import build
 
-__all__ = ["ingest_api", "ingest_inbox", "publish", "report", "run_month", "transform", "validate"]
+__all__ = [
+    "Close",
+    "close_month",
+    "ingest_api",
+    "ingest_changes",
+    "ingest_inbox",
+    "publish",
+    "report",
+    "republish_changed",
+    "run_month",
+    "transform",
+    "validate",
+]
 
 
 def ingest_api(settings: Settings, source: str, month: date, api: ApiSettings) -> int:
@@ -84,13 +108,100 @@ def report(settings: Settings, month: date) -> Path:
     return render(urls(settings).bi_reader, month, settings.reports_dir)
 
 
-def run_month(settings: Settings, month: date, api: ApiSettings) -> Path:
-    """The whole slice for one month, in order, outside Airflow (one API for every source,
-    as the simulator serves them all): pull each source, load its inbox, then build."""
+def ingest_changes(
+    settings: Settings,
+    source: str,
+    api: ApiSettings,
+    until: datetime,
+    cadence: Cadence | None = None,
+) -> int:
+    """Pull from `source`'s API what changed up to `until` (source local time): by change
+    stamp where the source has one, by a look-back of whole months where it has none, and
+    the months an operator released from a correction hold; returns rows landed."""
+    cadence = cadence or Cadence.from_env()
+    loader = urls(settings).loader
+    rows = 0
+    for entity in SOURCE_PULLS[source]:
+        if entity in CHANGE_FEEDS:
+            pulled = pull_changes(
+                loader, entity, api.base_url, api.token, until=until, cadence=cadence
+            )
+            rows += sum(r.rows for r in pulled)
+        else:
+            looked = pull_lookback(
+                loader, entity, api.base_url, api.token, until=until, cadence=cadence
+            )
+            rows += sum(r.rows for r in looked)
+        rows += sum(r.rows for r in repull_released(loader, entity, api.base_url, api.token))
+    return rows
+
+
+def republish_changed(
+    settings: Settings, month: date, cadence: Cadence | None = None
+) -> tuple[list[Publication], list[Drift]]:
+    """After `month`'s build: every other published month whose audit rows now differ from
+    its current revision is validated and republished (revision N+1 with its diff) if it is
+    within the republication window and passes its gate; otherwise the difference is
+    recorded for operators. Returns the republications and what was recorded."""
+    cadence = cadence or Cadence.from_env()
+    url = urls(settings).transformer
+    with psycopg.connect(url) as conn:
+        others = [m for m in drift.published_months(conn) if m != month]
+    window_from = cadence.republish_from(month)
+    republished: list[Publication] = []
+    found: list[Drift] = []
+    for other, pending in drift.check(url, others).items():
+        in_window = other >= window_from
+        if pending and not in_window:
+            found.append(Drift(other, pending, False, note="outside the republication window"))
+            continue
+        if pending:
+            gate = validate(settings, other, raise_on_failure=False)
+            if not gate.success:
+                note = f"changed, but its gate failed (validation {gate.gate_run_id})"
+                found.append(Drift(other, pending, True, note=note))
+                continue
+            republished.append(publish(settings, other, None, gate.gate_run_id))
+            report(settings, other)
+        found.append(Drift(other, 0, in_window))
+    drift.record(url, found, month)
+    return republished, [d for d in found if d.pending_rows]
+
+
+@dataclass(frozen=True)
+class Close:
+    month: date
+    until: datetime
+    publication: Publication
+    report: Path
+    republished: list[Publication]
+    drift: list[Drift]
+
+
+def close_month(
+    settings: Settings,
+    month: date,
+    api: ApiSettings,
+    *,
+    until: datetime | None = None,
+    cadence: Cadence | None = None,
+) -> Close:
+    """Close `month` outside Airflow (one API for every source, as the simulator serves them
+    all): pull every source up to `until` (default: the month's close instant) and load its
+    inbox, build, validate, publish and report the month, then republish what changed."""
+    cadence = cadence or Cadence.from_env()
+    until = until or cadence.close_instant(month)
     for source in SOURCES:
-        ingest_api(settings, source, month, api)
+        ingest_changes(settings, source, api, until, cadence)
         ingest_inbox(settings, source)
     invocation = transform(settings, month)
     gate = validate(settings, month, dbt_invocation_id=invocation)
-    publish(settings, month, invocation, gate.gate_run_id)
-    return report(settings, month)
+    publication = publish(settings, month, invocation, gate.gate_run_id)
+    republished, drifted = republish_changed(settings, month, cadence)
+    path = report(settings, month)  # after the check: its data-quality section lists the drift
+    return Close(month, until, publication, path, republished, drifted)
+
+
+def run_month(settings: Settings, month: date, api: ApiSettings) -> Path:
+    """The whole slice for one month, outside Airflow: its close (:func:`close_month`)."""
+    return close_month(settings, month, api).report

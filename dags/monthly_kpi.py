@@ -1,13 +1,19 @@
-"""Monthly KPI pipeline: pull every source → load the inbox → build → validate → publish → report.
+"""Monthly close: pull what changed → inbox → build → validate → publish → republish → report.
 
-One run per calendar month (its data interval, Asia/Ho_Chi_Minh). For each source system
-(one-stop, document management, public-service portal) the run pulls the month from the
-system's API (Airflow connection ``chiso_<source>_api``), which replaces that month in raw,
-then loads the files operators dropped in ``<inbox>/<source>/`` (corrections replace their
-agency's month; bad files go to quarantine and do not fail the run). The validation gate sits
-between the audit build and publication: if it fails, the run stops and the previously
-published mart stays as it was. All logic lives in `chiso.orchestration.tasks`; this file only
-wires tasks together and must stay cheap to parse.
+One run per month, once the month has ended and a grace period has passed
+(``CHISO_CLOSE_GRACE_DAYS``, default 5): the run's data interval goes from the 6th of the
+month to the 6th of the next, so its end is the close instant, and the month closed is the
+month of its start (Asia/Ho_Chi_Minh). For each source system (one-stop, document
+management, public-service portal) the run pulls from the system's API (Airflow connection
+``chiso_<source>_api``) every record changed up to the close instant (the daily ingest DAG
+usually has most of it already), then loads the files operators dropped in
+``<inbox>/<source>/`` (corrections hold their agency's month; bad files go to quarantine and
+do not fail the run). The validation gate sits between the audit build and publication: if it
+fails, the run stops and the previously published mart stays as it was. Once the month is
+published, every earlier month the new records changed is validated and republished as
+revision N+1 (within ``CHISO_REPUBLISH_MONTHS``; the others are recorded in
+``marts.kpi_publication_drift``). All logic lives in `chiso.orchestration.tasks`; this file
+only wires tasks together and must stay cheap to parse.
 """
 
 from __future__ import annotations
@@ -36,9 +42,13 @@ KPI_MART = Asset(name="marts.mart_kpi_monthly", uri="chiso://warehouse/marts/mar
 REPORT = Asset(name="report.monthly_kpi", uri="chiso://reports/monthly_kpi")
 
 
+# the close runs at the end of the grace period; an environment read, nothing heavier
+GRACE_DAYS = int(os.environ.get("CHISO_CLOSE_GRACE_DAYS") or 5)
+
+
 @dag(
     dag_id="monthly_kpi",
-    schedule=CronDataIntervalTimetable("0 0 1 * *", timezone="Asia/Ho_Chi_Minh"),
+    schedule=CronDataIntervalTimetable(f"0 0 {1 + GRACE_DAYS} * *", timezone="Asia/Ho_Chi_Minh"),
     start_date=pendulum.datetime(2019, 1, 1, tz="Asia/Ho_Chi_Minh"),
     catchup=False,
     max_active_runs=1,
@@ -53,15 +63,15 @@ REPORT = Asset(name="report.monthly_kpi", uri="chiso://reports/monthly_kpi")
         # a task that fails for good alerts the operators (the gate's own alert is not repeated)
         "on_failure_callback": _alert_on_failure,
     },
-    tags=["chiso", "monthly", *SOURCES],
+    tags=["chiso", "monthly", "close", *SOURCES],
     doc_md=__doc__,
 )
 def monthly_kpi():
     @task
-    def pull(source: str, data_interval_start=None) -> int:
+    def pull(source: str, data_interval_end=None) -> int:
         from chiso.orchestration import tasks
 
-        return tasks.pull(source, data_interval_start)
+        return tasks.pull(source, data_interval_end)
 
     @task
     def inbox(source: str) -> dict[str, int]:
@@ -89,6 +99,14 @@ def monthly_kpi():
 
         return tasks.publish(data_interval_start, dbt_invocation_id, gate_run_id)
 
+    # after the month is out: an earlier month's failed gate is recorded (and listed in the
+    # report), it does not fail this close
+    @task(outlets=[KPI_MART])
+    def republish(data_interval_start=None) -> list[str]:
+        from chiso.orchestration import tasks
+
+        return tasks.republish(data_interval_start)
+
     @task(outlets=[REPORT])
     def report(data_interval_start=None) -> str:
         from chiso.orchestration import tasks
@@ -102,7 +120,7 @@ def monthly_kpi():
         pulled >> dropped >> invocation
     gate = validate(invocation)
     published = publish(invocation, gate)
-    published >> report()
+    published >> republish() >> report()
 
 
 monthly_kpi()

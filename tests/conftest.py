@@ -42,9 +42,22 @@ def pytest_configure(config: pytest.Config) -> None:
     root = warehouses.make_root()
     os.environ[warehouses.ROOT_ENV] = str(root)
     config.stash[_OWNER] = True
-    args = [str(a) for a in config.args]
-    if not args or any("e2e" in a or a.rstrip("/") in ("tests", ".") for a in args):
+    if _needs_template([str(a) for a in config.args]):
         config.stash[_BUILDER] = warehouses.build_template_in_background(root / "template.log")
+
+
+def _needs_template(args: list[str]) -> bool:
+    """Whether the tests asked for may use the built template: a folder holding end-to-end
+    tests, or a test file that asks for `built_env`."""
+    if not args:
+        return True
+    for arg in args:
+        path = Path(arg.split("::")[0])
+        if path.is_dir() and (path.name in ("tests", "e2e", ".") or (path / "e2e").is_dir()):
+            return True
+        if path.suffix == ".py" and path.is_file() and "built_env" in path.read_text("utf-8"):
+            return True
+    return False
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+import pendulum
 import pytest
 
 from chiso.core.config import DAGS_DIR, REPO_ROOT
@@ -25,7 +26,7 @@ def dagbag(tmp_path_factory):
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert "monthly_kpi" in dagbag.dags
+    assert {"monthly_kpi", "daily_ingest"} <= set(dagbag.dags)
 
 
 def test_every_task_retries_with_backoff_except_the_gate(dagbag):
@@ -55,10 +56,29 @@ def test_monthly_dag_shape(dagbag):
         # the API pull replaces the month; the inbox's corrections must land after it
         assert f"inbox_{source}" in dag.get_task(f"pull_{source}").downstream_task_ids
         assert "transform" in dag.get_task(f"inbox_{source}").downstream_task_ids
-    order = ["transform", "validate", "publish", "report"]
+    order = ["transform", "validate", "publish", "republish", "report"]
     for up, down in itertools.pairwise(order):
         assert down in dag.get_task(up).downstream_task_ids
     assert dag.timezone.name == "Asia/Ho_Chi_Minh"
+    # the close runs once the month and its grace period are over: its interval starts on the
+    # 6th, and the month closed is the month of the interval's start
+    interval = dag.timetable.infer_manual_data_interval(
+        run_after=pendulum.datetime(2020, 2, 7, tz="Asia/Ho_Chi_Minh")
+    )
+    assert interval.start == pendulum.datetime(2020, 1, 6, tz="Asia/Ho_Chi_Minh")
+    assert interval.end == pendulum.datetime(2020, 2, 6, tz="Asia/Ho_Chi_Minh")
+
+
+def test_daily_dag_pulls_and_loads_every_source_and_builds_nothing(dagbag):
+    dag = dagbag.dags["daily_ingest"]
+    assert dag.max_active_runs == 1
+    assert {t.task_id for t in dag.tasks} == {
+        f"{step}_{source}"
+        for step in ("pull", "inbox")
+        for source in ("one_stop", "documents", "portal")
+    }
+    for source in ("one_stop", "documents", "portal"):
+        assert f"inbox_{source}" in dag.get_task(f"pull_{source}").downstream_task_ids
 
 
 def test_dag_pulls_every_source_system():
@@ -75,13 +95,14 @@ def test_dag_pulls_every_source_system():
     assert {e.source for e in ENTITIES} == set(SOURCES)
 
 
-def test_dag_files_do_no_heavy_work_at_import():
+@pytest.mark.parametrize("dag_file", ["monthly_kpi.py", "daily_ingest.py"])
+def test_dag_files_do_no_heavy_work_at_import(dag_file):
     """Importing a DAG file must not pull in the database driver, dbt, GX or any of chiso but
     its parse-cheap spec of the source systems (chiso.sources.systems)."""
     code = (
         "import sys, time, json, runpy\n"
         "t = time.perf_counter()\n"
-        f"runpy.run_path({str(DAGS_DIR / 'monthly_kpi.py')!r})\n"
+        f"runpy.run_path({str(DAGS_DIR / dag_file)!r})\n"
         "allowed = {'chiso', 'chiso.sources', 'chiso.sources.systems'}\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in"
         " ('psycopg', 'great_expectations', 'dbt', 'openpyxl')"

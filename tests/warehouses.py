@@ -24,6 +24,7 @@ import dataclasses
 import fcntl
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -36,6 +37,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from chiso.core.cadence import Cadence
 from chiso.core.config import Settings
 from chiso.runtime import simulator
 from chiso.runtime.embedded_postgres import EmbeddedPostgres
@@ -45,6 +47,9 @@ from chiso.runtime.warehouse import ROLES, Urls, bootstrap, urls
 ROOT_ENV = "CHISO_TEST_ROOT"
 TEMPLATE = "template"
 TEMPLATE_MONTHS = (date(2020, 1, 1), date(2020, 2, 1), date(2020, 3, 1))
+# the template closes each month with the simulator's clock at its close instant; the last
+# one is where every copy of it stands
+TEMPLATE_CLOSES = tuple(Cadence().close_instant(m) for m in TEMPLATE_MONTHS)
 # files of a home that belong with its warehouse: the personal-data key (the template's staged
 # rows are hashed with it) and what publication rendered (a home's other secrets, Airflow's and
 # the simulator's, stay its own: services it already started use them)
@@ -186,8 +191,11 @@ def _build_template(settings: Settings) -> None:
     simulator.start(settings)
     try:
         api = simulator.api_settings(settings)
+        cadence = Cadence()  # the defaults, whatever the environment says
         for month in TEMPLATE_MONTHS:
-            pipeline.run_month(settings, month, api)
+            # each month closes with the sources as they stand at its close instant
+            simulator.set_clock(settings, cadence.close_instant(month))
+            pipeline.close_month(settings, month, api, cadence=cadence)
     finally:
         simulator.stop(settings)
     # Pools of this process (GX's SQLAlchemy engine) may still hold connections, and a
@@ -272,10 +280,6 @@ def build_template_in_background(log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-if __name__ == "__main__":
-    ensure_template()
-
-
 MartRows = dict[tuple[str, str, str, date], tuple]
 
 
@@ -291,3 +295,10 @@ def read_mart(url: str, month: date | None = None) -> MartRows:
             query + (" where period_month = %s" if month else ""), (month,) if month else ()
         ).fetchall()
     return {(a, i, c, m): (n, d, v, p) for a, i, c, m, n, d, v, p in rows}
+
+
+if __name__ == "__main__":
+    # pytest ends this process with SIGTERM when the run finishes before the template does:
+    # exit through the finally blocks, so the simulator it started is stopped too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    ensure_template()

@@ -2,7 +2,9 @@
 
 Records change after their month was pulled (a dossier received on 28 January is resolved on
 3 February; an officer records a resolution a week late, dated back). So ingest pulls what
-changed since the last pull (chiso/ingest/changes.py). Each knob is an environment
+changed since the last pull (chiso/ingest/changes.py), a month is closed once it has ended
+and a grace period has passed, and a close republishes the earlier months the new data
+changed, within a window (chiso/pipeline.py, close_month). Each knob is an environment
 variable, read when a process asks for it:
 
 ``CHISO_HISTORY_START``          first day a change pull asks for, when an entity has no
@@ -13,14 +15,22 @@ variable, read when a process asks for it:
                                  a record stamped just before a pull but committed just after
                                  it is read again (landing is idempotent);
 ``CHISO_LOOKBACK_MONTHS``        months re-pulled whole for entities without a change timestamp
-                                 (the portal's catalogue snapshots and monthly usage) (3).
+                                 (the portal's catalogue snapshots and monthly usage) (3);
+``CHISO_CLOSE_GRACE_DAYS``       days after a month ends before it is closed (5): late records
+                                 of the month's last days are in by then;
+``CHISO_REPUBLISH_MONTHS``       how far back a close republishes a month whose numbers the new
+                                 data changed (0, the default: back to January of the closed
+                                 month's year); changes to older months are reported, not
+                                 published.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+
+from chiso.core.months import add_months, next_month
 
 
 def _int(name: str, default: int) -> int:
@@ -37,6 +47,8 @@ class Cadence:
     change_window: timedelta = timedelta(days=31)
     overlap: timedelta = timedelta(minutes=120)
     lookback_months: int = 3
+    grace: timedelta = timedelta(days=5)
+    republish_months: int = 0
 
     @classmethod
     def from_env(cls) -> Cadence:
@@ -46,7 +58,22 @@ class Cadence:
             change_window=timedelta(days=_int("CHISO_CHANGE_WINDOW_DAYS", 31)),
             overlap=timedelta(minutes=_int("CHISO_CHANGE_OVERLAP_MINUTES", 120)),
             lookback_months=_int("CHISO_LOOKBACK_MONTHS", 3),
+            grace=timedelta(days=_int("CHISO_CLOSE_GRACE_DAYS", 5)),
+            republish_months=_int("CHISO_REPUBLISH_MONTHS", 0),
         )
         if cadence.change_window <= timedelta(0) or cadence.lookback_months < 0:
             raise ValueError("CHISO_CHANGE_WINDOW_DAYS must be > 0, CHISO_LOOKBACK_MONTHS >= 0")
+        if not timedelta(0) <= cadence.grace <= timedelta(days=27):
+            raise ValueError("CHISO_CLOSE_GRACE_DAYS must be within 0–27")
         return cadence
+
+    def close_instant(self, month: date) -> datetime:
+        """When `month` may be closed: its end plus the grace period (source local time).
+        Its official 15→14 window ended on its 14th, before that."""
+        return datetime.combine(next_month(month), time.min) + self.grace
+
+    def republish_from(self, month: date) -> date:
+        """The earliest month a close of `month` republishes."""
+        if self.republish_months <= 0:
+            return month.replace(month=1, day=1)
+        return add_months(month.replace(day=1), -self.republish_months)

@@ -70,6 +70,12 @@ def month_of(moment: datetime) -> date:
     return date(local.year, local.month, 1)
 
 
+def local_instant(moment: datetime) -> datetime:
+    """An instant as a naive Asia/Ho_Chi_Minh time, the way the source systems stamp theirs
+    (e.g. an Airflow data interval end, as the end of a change window)."""
+    return moment.astimezone(LOCAL_TZ).replace(tzinfo=None) if moment.tzinfo else moment
+
+
 def calendar_window(month: date) -> tuple[date, date]:
     """First and last day of the calendar month."""
     return month_start(month), last_day(month)

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from chiso.core.cadence import Cadence
 from chiso.core.config import Settings
 from chiso.core.months import month_of
 from chiso.runtime import airflow as services
@@ -198,8 +199,14 @@ def reset_dag(settings: Settings, dag_id: str = DAG_ID) -> None:
             api.request("DELETE", f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}")
 
 
+def interval_start(month: date) -> date:
+    """The data interval start of `month`'s close run: the day its grace period ends
+    (dags/monthly_kpi.py schedules the close on that day of the next month)."""
+    return month + Cadence.from_env().grace
+
+
 def backfill(settings: Settings, first: date, last: date, dag_id: str = DAG_ID) -> None:
-    """Create runs for the months first..last; the scheduler executes them one at a time."""
+    """Create the close runs of the months first..last; the scheduler runs them one at a time."""
     with AirflowApi(settings) as api:
         api.request("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
         api.request(
@@ -207,8 +214,8 @@ def backfill(settings: Settings, first: date, last: date, dag_id: str = DAG_ID) 
             "/backfills",
             json={
                 "dag_id": dag_id,
-                "from_date": f"{first.isoformat()}T00:00:00+07:00",
-                "to_date": f"{last.isoformat()}T00:00:00+07:00",
+                "from_date": f"{interval_start(first).isoformat()}T00:00:00+07:00",
+                "to_date": f"{interval_start(last).isoformat()}T00:00:00+07:00",
                 "max_active_runs": 1,
                 "reprocess_behavior": "completed",
                 "run_backwards": False,
@@ -222,14 +229,28 @@ def run_months(
     months: list[date],
     dag_id: str = DAG_ID,
     on_progress: Callable[[dict[date, str | None]], None] | None = None,
+    before_month: Callable[[date], None] | None = None,
 ) -> dict[date, str | None]:
-    """Start Airflow if needed and run the DAG for `months` through the scheduler."""
+    """Start Airflow if needed and close `months` through the scheduler, in order, one
+    backfill each. `before_month` runs before each month's (the demo and the tests move the
+    local simulator's clock to the month's close instant there)."""
     if not all(st.alive for st in services.status(settings)):
         services.up(settings)
     reset_dag(settings, dag_id)
     wait_for_dag(settings, dag_id)
-    backfill(settings, months[0], months[-1], dag_id)
-    return wait_for_months(settings, months, dag_id, on_progress=on_progress)
+    states: dict[date, str | None] = dict.fromkeys(months)
+
+    def progress(current: dict[date, str | None]) -> None:
+        states.update(current)
+        if on_progress:
+            on_progress(dict(states))
+
+    for month in months:
+        if before_month:
+            before_month(month)
+        backfill(settings, month, month, dag_id)
+        states.update(wait_for_months(settings, [month], dag_id, on_progress=progress))
+    return states
 
 
 def wait_for_months(

@@ -1,9 +1,11 @@
 """`chiso demo`: set everything up on a fresh machine and run months through Airflow.
 
 The embedded PostgreSQL, the source simulator and Airflow's four services are started by the
-project's own code; the months run as a backfill through the real scheduler, as a province's
-operator would run them. Progress is shown as it goes, then what landed and what was
-published.
+project's own code; the months are closed one after another through the real scheduler, as a
+province's operator would run them, with the simulator's clock at each month's close instant
+(its end plus the grace period), so the records that change after their month are pulled again
+and the months they change are republished. Progress is shown as it goes, then what landed
+and what was published.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import date
 import psycopg
 from rich.console import Console
 
+from chiso.core.cadence import Cadence
 from chiso.core.config import Settings
 from chiso.orchestration import airflow as af
 from chiso.runtime import airflow as services
@@ -32,6 +35,7 @@ class DemoResult:
 
 def run(settings: Settings, months: list[date], *, keep_running: bool = False) -> DemoResult:
     console = Console()
+    cadence = Cadence.from_env()
     with console.status("Starting the embedded PostgreSQL and creating the warehouse…"):
         u = bootstrap(settings)
     where = "external" if settings.external_url else "embedded"
@@ -48,14 +52,17 @@ def run(settings: Settings, months: list[date], *, keep_running: bool = False) -
             f"[green]✓[/] Airflow api-server, scheduler, dag-processor, triggerer on {ui}"
         )
         with console.status(
-            f"Backfilling {months[0]:%Y-%m} … {months[-1]:%Y-%m} through the scheduler…"
+            f"Closing {months[0]:%Y-%m} … {months[-1]:%Y-%m} through the scheduler…"
         ) as status:
             states = af.run_months(
                 settings,
                 months,
                 on_progress=lambda st: status.update(
-                    "Runs: " + "  ".join(f"{m:%Y-%m} {v or 'pending'}" for m, v in st.items())
+                    "Closes: " + "  ".join(f"{m:%Y-%m} {v or 'pending'}" for m, v in st.items())
                 ),
+                # the sources stand as they would when each close runs: records received in a
+                # month keep changing after it, and some are recorded late
+                before_month=lambda m: simulator.set_clock(settings, cadence.close_instant(m)),
             )
     finally:
         if not keep_running:

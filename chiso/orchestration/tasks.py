@@ -11,7 +11,7 @@ from datetime import datetime
 
 from chiso import pipeline
 from chiso.core.config import settings
-from chiso.core.months import month_of
+from chiso.core.months import local_instant, month_of
 from chiso.notify.alerts import send
 from chiso.orchestration.failure_alert import task_failure_alert
 from chiso.quality.results import GateFailed
@@ -28,10 +28,11 @@ def _api_settings(source: str) -> ApiSettings:
     return ApiSettings(base_url=f"{scheme}://{conn.host}:{conn.port}", token=conn.password or "")
 
 
-def pull(source: str, data_interval_start: datetime) -> int:
-    """Pull the month of every entity of `source` from its API (replaces the month in raw)."""
-    month = month_of(data_interval_start)
-    return pipeline.ingest_api(settings(), source, month, _api_settings(source))
+def pull(source: str, data_interval_end: datetime) -> int:
+    """Pull from `source`'s API what changed up to the end of the run's data interval (the
+    close instant of the monthly close, the end of the day of the daily ingest)."""
+    until = local_instant(data_interval_end)
+    return pipeline.ingest_changes(settings(), source, _api_settings(source), until)
 
 
 def inbox(source: str) -> dict[str, int]:
@@ -58,6 +59,14 @@ def publish(data_interval_start: datetime, dbt_invocation_id: str | None, gate_r
     the month equals its current revision)."""
     month = month_of(data_interval_start)
     return pipeline.publish(settings(), month, dbt_invocation_id, gate_run_id).revision
+
+
+def republish(data_interval_start: datetime) -> list[str]:
+    """Republish the earlier months whose numbers the new data changed (within the
+    republication window; the others are recorded in ops.publication_drift). Returns the
+    months republished, as YYYY-MM-rN."""
+    republished, _ = pipeline.republish_changed(settings(), month_of(data_interval_start))
+    return [f"{p.period_month:%Y-%m}-r{p.revision}" for p in republished]
 
 
 def report(data_interval_start: datetime) -> str:

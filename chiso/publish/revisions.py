@@ -242,6 +242,12 @@ def publish_month(
         )  # fmt: skip
 
 
+def pending_rows(conn: psycopg.Connection, month: date) -> int:
+    """Rows of the month (every mart) that differ between the audit area and the current
+    revision: what publishing it now would change (every row, for a month never published)."""
+    return sum(_diff(conn, mart, month, None) for mart in MARTS)
+
+
 def _lock_publishers(conn: psycopg.Connection) -> None:
     """Serialise publishers (until the transaction ends); readers are never blocked."""
     conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (PUBLISH_LOCK,))
@@ -276,7 +282,7 @@ def _publish(
             (month,),
         ).fetchone()
         if head is not None:
-            pending = sum(_diff(conn, mart, month, None) for mart in MARTS)
+            pending = pending_rows(conn, month)
             same_gate = head["gate_success"] == gate_success and not forced_reason
             if pending == 0 and same_gate and not head["forced_reason"]:
                 # dimensions are not revisioned: a label corrected in dim_indicator still

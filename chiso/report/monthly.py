@@ -131,6 +131,32 @@ def _publication(url: str, month: date) -> PublicationInfo | None:
     )
 
 
+@dataclass(frozen=True)
+class Drifted:
+    month_label: str
+    pending_rows: int
+    in_window: bool
+    note: str | None
+
+
+def _drift(url: str) -> list[Drifted]:
+    """Published months that differ from the warehouse now (marts.kpi_publication_drift):
+    late records changed them and they were not republished (outside the republication
+    window, or their gate failed)."""
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        exists = conn.execute("select to_regclass('marts.kpi_publication_drift') as r").fetchone()
+        if exists["r"] is None:
+            return []
+        rows = conn.execute(
+            "select period_month, pending_rows, in_window, note"
+            " from marts.kpi_publication_drift order by period_month"
+        ).fetchall()
+    return [
+        Drifted(fmt.month_label(r["period_month"]), r["pending_rows"], r["in_window"], r["note"])
+        for r in rows
+    ]
+
+
 def _fetch(url: str, month: date) -> list[dict]:
     with psycopg.connect(url, row_factory=dict_row) as conn:
         return conn.execute(
@@ -230,6 +256,7 @@ def render(url: str, month: date, out_dir: Path) -> Path:
             r["published_at"] for r in current if r["published_at"] is not None
         ).astimezone(LOCAL_TZ),
         publication=_publication(url, month),
+        drift=_drift(url),
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"bao-cao-{month:%Y-%m}.html"

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -102,3 +103,18 @@ def api_settings(settings: Settings, source: str = "one_stop") -> ApiSettings:
         base_url=os.environ.get(f"{prefix}_URL") or url(settings),
         token=os.environ.get(f"{prefix}_TOKEN") or simulator_token(settings),
     )
+
+
+def set_clock(settings: Settings, instant: datetime) -> None:
+    """Move the local simulator's clock (source local time): from then on it serves every
+    system as it stood at `instant`. The demo and the tests close each month with the clock
+    at its close instant, as a province's systems would stand when the close runs; a vendor's
+    system has no such knob, and the product never calls this on one."""
+    response = httpx.put(
+        f"{url(settings)}/api/v1/clock",
+        json={"as_of": instant.strftime("%Y-%m-%dT%H:%M:%S")},
+        headers={"Authorization": f"Bearer {simulator_token(settings)}"},
+        timeout=30,
+    )
+    if response.status_code != 200:
+        raise SimulatorError(f"simulator refused the clock {instant}: HTTP {response.status_code}")

@@ -2,10 +2,14 @@
 triggerer, LocalExecutor) on the embedded PostgreSQL — what `make demo` does.
 
 Airflow starts once for the module, on an empty warehouse (so it runs while the other
-workers wait for the built one). The first test runs the first month and kills every
-Airflow process in the middle of it; running again must finish cleanly and publish once. The
-second makes the gate fail inside the next month's run, then fails the gate's task for
-another reason after an operator clears it.
+workers wait for the built one), and closes January, February and March in order, each with
+the simulator's clock at the month's close instant (its end plus the grace period), as `make
+demo` does. The first test kills every Airflow process in the middle of January's close;
+running again must finish cleanly and publish once. The second makes the gate fail inside
+February's close, then fails the gate's task for another reason after an operator clears it.
+The third lets February through and closes March: every revision the three closes published
+(February's close republishes January where late records changed it) equals the independent
+computation on the sources as they stood at that close.
 """
 
 from __future__ import annotations
@@ -19,14 +23,17 @@ from datetime import date
 import psycopg
 import pytest
 
+from chiso.core.cadence import Cadence
 from chiso.orchestration import airflow as af
 from chiso.runtime import airflow as services
 from chiso.runtime import simulator
 from tests.alert_receivers import Mailbox, html_body, subject, wait_for
+from tests.closes import mismatches_with_oracle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.airflow, pytest.mark.timeout(1200)]
 
-JANUARY, FEBRUARY = date(2020, 1, 1), date(2020, 2, 1)
+JANUARY, FEBRUARY, MARCH = date(2020, 1, 1), date(2020, 2, 1), date(2020, 3, 1)
+CADENCE = Cadence.from_env()
 # retry failed tasks after seconds, not minutes
 FAST = {"CHISO_RETRY_DELAY_SECONDS": "2"}
 
@@ -48,6 +55,11 @@ def airflow_env(chiso_env):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def _clock(s):
+    """Before each month's close: the sources as they stand at its close instant."""
+    return lambda month: simulator.set_clock(s, CADENCE.close_instant(month))
 
 
 def _mart_counts(url: str) -> dict[date, int]:
@@ -77,15 +89,17 @@ def _agency_indicator_pairs(url: str, month) -> int:
 
 
 def test_a_month_runs_through_the_scheduler_and_survives_a_hard_stop(airflow_env):
-    """April runs as a backfill. Once its pulls have landed, every Airflow process is killed
-    (SIGKILL: no graceful shutdown, pid files left behind), as a user pressing Ctrl-C twice or
-    a machine losing power would. Running again finishes cleanly: the month is published once,
-    with the complete grid and its report, and raw holds each delivery once."""
+    """January's close runs as a backfill. Once its first pull has landed, every Airflow
+    process is killed (SIGKILL: no graceful shutdown, pid files left behind), as a user
+    pressing Ctrl-C twice or a machine losing power would. Running again finishes cleanly:
+    the month is published once, with the complete grid and its report; raw holds each record
+    once and every watermark stands at the close instant."""
     s = airflow_env.settings
     bi = airflow_env.urls.bi_reader
     history = _mart_counts(bi)
     af.reset_dag(s)
     af.wait_for_dag(s)
+    _clock(s)(JANUARY)
     af.backfill(s, JANUARY, JANUARY)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -99,7 +113,7 @@ def test_a_month_runs_through_the_scheduler_and_survives_a_hard_stop(airflow_env
     time.sleep(1)
     assert not any(st.alive for st in services.status(s))
 
-    states = af.run_months(s, [JANUARY])
+    states = af.run_months(s, [JANUARY], before_month=_clock(s))
     assert states == {JANUARY: "success"}, af.failed_tasks(s)
     assert _mart_counts(bi) == {**history, JANUARY: _agency_indicator_pairs(bi, JANUARY)}
     assert (s.reports_dir / f"bao-cao-{JANUARY:%Y-%m}.html").exists()
@@ -109,13 +123,14 @@ def test_a_month_runs_through_the_scheduler_and_survives_a_hard_stop(airflow_env
             " where _extract_month = %s",
             (JANUARY,),
         ).fetchone()
-        loaded = conn.execute(
-            "select target_table, count(*) from raw.ingest_batches"
-            " where extract_month = %s and status = 'loaded' group by 1",
-            (JANUARY,),
-        ).fetchall()
-    assert rows == dossiers > 0
-    assert loaded and all(n == 1 for _, n in loaded), loaded
+        unfinished = conn.execute(
+            "select count(*) from raw.ingest_batches where status = 'running'"
+        ).fetchone()[0]
+        marks = conn.execute("select entity, changed_to from ops.ingest_watermarks").fetchall()
+    assert rows == dossiers > 0  # each record once, though its pull ran twice
+    assert unfinished == 0
+    close = CADENCE.close_instant(JANUARY)
+    assert dict(marks) == {"one_stop.dossiers": close, "documents.movements": close}
 
 
 def test_a_failed_gate_in_airflow_alerts_through_its_connection_and_publishes_nothing(
@@ -142,7 +157,7 @@ def test_a_failed_gate_in_airflow_alerts_through_its_connection_and_publishes_no
             "--conn-json",
             json.dumps(mailbox.connection("lanh-dao@so-tttt.example.vn")),
         )
-        states = af.run_months(s, [FEBRUARY])
+        states = af.run_months(s, [FEBRUARY], before_month=_clock(s))
         assert states == {FEBRUARY: "failed"}
         failed = {task for _, task in af.failed_tasks(s)}
         assert failed == {"validate"}, failed
@@ -171,3 +186,25 @@ def test_a_failed_gate_in_airflow_alerts_through_its_connection_and_publishes_no
     finally:
         bounds.unlink(missing_ok=True)
         mailbox.controller.stop()
+
+
+def test_three_closes_through_the_scheduler_publish_what_the_sources_said_then(airflow_env):
+    """February's gate is fixed (the deployment's parameters file is gone) and its validation
+    cleared: February publishes and republishes January where late records changed it; then
+    March closes. Every revision equals the oracle on the sources at its close."""
+    s = airflow_env.settings
+    assert not s.gate_parameters_file.exists()
+    assert "validate" in af.clear_failed_tasks(s, FEBRUARY, ["validate"])
+    assert af.wait_for_months(s, [FEBRUARY]) == {FEBRUARY: "success"}, af.failed_tasks(s)
+    # run_months resets the DAG's runs, not the warehouse: January and February stay published
+    assert af.run_months(s, [MARCH], before_month=_clock(s)) == {MARCH: "success"}
+    url = airflow_env.urls.transformer
+    bad = mismatches_with_oracle(
+        url,
+        [JANUARY, FEBRUARY, MARCH],
+        [CADENCE.close_instant(m) for m in (JANUARY, FEBRUARY, MARCH)],
+    )
+    assert not bad, f"{len(bad)} rows differ from the sources at their close, e.g. {bad[:3]}"
+    with psycopg.connect(url) as conn:
+        heads = dict(conn.execute("select period_month, revision from ops.publication_heads"))
+    assert heads[MARCH] == 1 and heads[JANUARY] >= 1

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from chiso import pipeline
+from chiso.core.cadence import Cadence
 from chiso.core.config import Settings
 from chiso.runtime import simulator
 from chiso.runtime.warehouse import bootstrap
@@ -38,6 +39,7 @@ def test_slice_runs_against_an_external_server(built_env, monkeypatch, tmp_path)
         assert urls.transformer == urls.loader == urls.bi_reader == external
         assert not (home / "pgdata").exists()
         simulator.start(s)
+        simulator.set_clock(s, Cadence().close_instant(APRIL))
         pipeline.run_month(s, APRIL, simulator.api_settings(s))
         with psycopg.connect(external) as conn:
             n = conn.execute(

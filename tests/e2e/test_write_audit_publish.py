@@ -24,6 +24,7 @@ import psycopg
 import pytest
 
 from chiso import pipeline
+from chiso.core.cadence import Cadence
 from chiso.quality.parameters import gate_parameters
 from chiso.quality.results import GateFailed
 from chiso.runtime import simulator
@@ -322,7 +323,11 @@ def planted(url: str, breakage: Breakage) -> Iterator[None]:
 
 def test_the_built_months_pass_the_gate_and_are_published(world: World) -> None:
     for month in (M1, M2):
-        assert _revisions(world.urls.bi_reader, month) == [(1, True, None, True)]
+        # a later close may have republished a month its late records changed
+        revisions = _revisions(world.urls.bi_reader, month)
+        assert [r[0] for r in revisions] == list(range(1, len(revisions) + 1))
+        assert all(passed and forced is None for _, passed, forced, _ in revisions)
+        assert [current for *_, current in revisions] == [False] * (len(revisions) - 1) + [True]
         assert _published(world.urls.bi_reader, month)
     assert (world.settings.data_docs_dir / f"{M2:%Y-%m}" / "index.html").exists()
 
@@ -712,3 +717,41 @@ def test_docs_site_links_each_months_latest_data_docs(world: World) -> None:
     architecture = (site / "docs" / "architecture.html").read_text(encoding="utf-8")
     assert "Write-audit-publish" in architecture
     assert 'href="indicator-rules.html"' in architecture
+
+
+def test_a_month_changed_outside_the_republication_window_is_reported_not_published(world):
+    """Late records changed January after it was published, and March's close republishes
+    only from February on (CHISO_REPUBLISH_MONTHS=1): January keeps its revision, the
+    difference is recorded for operators (marts.kpi_publication_drift) and March's report
+    lists it in its data-quality section. Once January matches again, the record clears."""
+    url, bi = world.urls.transformer, world.urls.bi_reader
+    m3 = date(2020, 3, 1)
+    plant = (
+        "update audit.mart_kpi_monthly set numerator = numerator + %s where period_month = %s"
+        " and (agency_code, indicator_code, calendar) = (select agency_code, indicator_code,"
+        " calendar from audit.mart_kpi_monthly where period_month = %s and numerator > 0"
+        " order by 1, 2, 3 limit 1)"
+    )
+    before = _revisions(bi, M1)
+    with psycopg.connect(url) as conn:
+        assert conn.execute(plant, (1, M1, M1)).rowcount == 1
+    try:
+        republished, drift = pipeline.republish_changed(
+            world.settings, m3, Cadence(republish_months=1)
+        )
+        assert republished == []
+        assert [(d.period_month, d.pending_rows, d.in_window) for d in drift] == [(M1, 1, False)]
+        assert _revisions(bi, M1) == before
+        with psycopg.connect(bi) as conn:  # what BI tools and operators read
+            assert conn.execute(
+                "select period_month, pending_rows from marts.kpi_publication_drift"
+            ).fetchall() == [(M1, 1)]
+        html = pipeline.report(world.settings, m3).read_text(encoding="utf-8")
+        assert "Chất lượng dữ liệu" in html
+        assert "Tháng 01/2020" in html and "ngoài thời hạn công bố lại" in html
+    finally:
+        with psycopg.connect(url) as conn:
+            conn.execute(plant.replace("numerator > 0", "numerator > 1"), (-1, M1, M1))
+    assert pipeline.republish_changed(world.settings, m3, Cadence(republish_months=1)) == ([], [])
+    with psycopg.connect(bi) as conn:
+        assert conn.execute("select count(*) from marts.kpi_publication_drift").fetchone()[0] == 0
