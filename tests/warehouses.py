@@ -280,14 +280,6 @@ def build_template_in_background(log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def built_nodes(settings: Settings) -> set[str]:
-    """The dbt nodes the home's last dbt invocation ran (its run_results.json)."""
-    import json
-
-    results = settings.home / "dbt" / "target" / "run_results.json"
-    return {r["unique_id"] for r in json.loads(results.read_text())["results"]}
-
-
 MartRows = dict[tuple[str, str, str, date], tuple]
 
 

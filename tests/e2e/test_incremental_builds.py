@@ -11,7 +11,7 @@ import pytest
 from chiso import pipeline
 from chiso.quality.results import GateFailed
 from chiso.runtime import simulator
-from tests.warehouses import TEMPLATE_CLOSES, TEMPLATE_MONTHS, built_nodes, read_mart
+from tests.warehouses import TEMPLATE_CLOSES, TEMPLATE_MONTHS, read_mart
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -82,10 +82,17 @@ def test_every_row_is_tested_once_per_run_not_only_the_latest_build(published):
             )
 
 
+def _built_nodes(settings) -> set[str]:
+    import json
+
+    results = settings.home / "dbt" / "target" / "run_results.json"
+    return {r["unique_id"] for r in json.loads(results.read_text())["results"]}
+
+
 def test_a_changed_project_brings_the_reference_nodes_back_once(published):
     """Reference nodes (seeds and what is built from seeds alone) and unit tests run in a
     monthly build only when the project differs from the one they last ran with (that an
-    unchanged project skips them: test_replaying_closes.py)."""
+    unchanged project skips them: test_rerunning_a_month_is_idempotent)."""
     import json
 
     from chiso.transform.dbt import build
@@ -96,7 +103,7 @@ def test_a_changed_project_brings_the_reference_nodes_back_once(published):
     with psycopg.connect(env.urls.admin) as conn:
         conn.execute(f"update {STATE_TABLE} set fingerprint = 'an older project'")
     build(env.settings, MONTHS[2])
-    built = built_nodes(env.settings)
+    built = _built_nodes(env.settings)
     assert {"seed.chiso.ref_agencies", "model.chiso.dim_period"} <= built
     assert [n for n in built if n.startswith("unit_test.")]
     with psycopg.connect(env.urls.admin) as conn:
@@ -121,6 +128,40 @@ def test_a_changed_project_brings_the_reference_nodes_back_once(published):
     assert len(reference) >= 16
     for unique_id in reference:
         assert all(a.startswith("seed.") or a in reference for a in ancestors(unique_id)), unique_id
+
+
+def test_replaying_the_closes_is_idempotent(published):
+    """The three closes again, with the sources as they stand now (the template's last close
+    instant: a replay does not turn the sources' clock back): raw, every published revision
+    and the mart stay exactly as they were. The monthly builds skip the reference nodes and
+    the unit tests (the project is the one they last ran with) but still check the month's
+    foreign keys into them."""
+    env, api, _ = published
+    s = env.settings
+    simulator.set_clock(s, TEMPLATE_CLOSES[-1])
+    query = (
+        "select (select count(*) from raw.one_stop__dossiers),"
+        " (select count(*) from raw.documents__movements),"
+        " (select array_agg((period_month, revision) order by period_month, revision)::text"
+        " from ops.publications)"
+    )
+    with psycopg.connect(env.urls.admin) as conn:
+        state_before = conn.execute(query).fetchone()
+    before = read_mart(env.urls.bi_reader)
+    for month in MONTHS:
+        pipeline.run_month(s, month, api)
+    built = _built_nodes(s)
+    with psycopg.connect(env.urls.admin) as conn:
+        state_after = conn.execute(query).fetchone()
+    assert state_after == state_before  # raw as it was; no new revision of any month
+    assert read_mart(env.urls.bi_reader) == before  # published_at included
+    assert not [n for n in built if n.startswith("seed.")]
+    assert "model.chiso.fct_indicator_values" in built
+    assert "model.chiso.dim_period" not in built
+    assert not [n for n in built if n.startswith("unit_test.")]
+    # the foreign keys of the month's rows into a skipped dimension are still checked
+    fk_test = "test.chiso.relationships_fct_indicator_values_period_id"
+    assert [n for n in built if n.startswith(fk_test)]
 
 
 def test_failed_gate_blocks_publication_and_keeps_previous_mart(published):
