@@ -224,6 +224,23 @@ def backfill(settings: Settings, first: date, last: date, dag_id: str = DAG_ID) 
         )
 
 
+def wait_for_backfills(settings: Settings, dag_id: str = DAG_ID, timeout: float = 300) -> None:
+    """Block until the DAG has no open backfill."""
+    deadline = time.monotonic() + timeout
+    with AirflowApi(settings) as api:
+        while True:
+            open_ = [
+                b
+                for b in api.paged("/backfills", "backfills", dag_id=dag_id)
+                if b.get("completed_at") is None
+            ]
+            if not open_:
+                return
+            if time.monotonic() > deadline:
+                raise AirflowError(f"backfill {open_[0]['id']} of {dag_id} is still open")
+            time.sleep(1)
+
+
 def run_months(
     settings: Settings,
     months: list[date],
@@ -248,6 +265,9 @@ def run_months(
     for month in months:
         if before_month:
             before_month(month)
+        # Airflow marks a backfill completed a little after its last run finished, and takes
+        # one open backfill per DAG: the next month's waits for the previous one to close
+        wait_for_backfills(settings, dag_id)
         backfill(settings, month, month, dag_id)
         states.update(wait_for_months(settings, [month], dag_id, on_progress=progress))
     return states
