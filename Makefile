@@ -93,6 +93,7 @@ test-unit: setup
 bench: setup
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.incremental
+	$(BIN)/python -m bench.daily
 
 clean: stop
 	rm -rf .var dbt_project/target dbt_project/logs

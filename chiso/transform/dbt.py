@@ -22,6 +22,12 @@ import psycopg
 from chiso.core.config import DBT_PROJECT_DIR, Settings
 from chiso.core.pii import pgoptions
 from chiso.runtime.warehouse import urls
+from chiso.transform.build_inputs import (
+    clear_attempt,
+    inputs_digest,
+    record_attempt,
+    up_to_date,
+)
 from chiso.transform.dbt_steps import FAILED_STEP_MARKER
 from chiso.transform.reference_state import (
     built_fingerprint,
@@ -41,6 +47,8 @@ class DbtResult:
     invocation_id: str | None
     elapsed_seconds: float | None
     statuses: dict[str, int]
+    # True when dbt did not run: the inputs are those of the build named by invocation_id
+    skipped: bool = False
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
@@ -150,11 +158,23 @@ def build(settings: Settings, month: date | None = None, *, full: bool = False) 
     nodes (tag `reference`) and the unit tests are skipped while the project is the one they
     were last built and passed with (chiso/transform/reference_state.py). The first build
     (no fact table yet) and `full=True` build every period and every node.
+
+    A monthly build whose inputs (the project and raw's ledger) are those of the last
+    successful build, of a month built before, with the reference nodes current, does not
+    run dbt: it would write the rows
+    that are there (chiso/transform/build_inputs.py). The result names that build and says
+    `skipped`.
     """
     fingerprint = project_fingerprint()
     with psycopg.connect(urls(settings).transformer) as conn:
         monthly = not full and month is not None and _facts_exist(conn)
         skip_reference = monthly and built_fingerprint(conn) == fingerprint
+        digest = inputs_digest(conn, fingerprint)
+        built_by = up_to_date(conn, month, digest) if skip_reference and month else None
+        if built_by is not None:
+            log.info("nothing new since dbt build %s, which built %s: dbt not run", built_by, month)
+            return DbtResult(built_by, 0.0, {}, skipped=True)
+        record_attempt(conn, digest)
     args = ["build"]
     env = {"CHISO_BUILD_MONTH": ""}
     if full:
@@ -173,21 +193,37 @@ def build(settings: Settings, month: date | None = None, *, full: bool = False) 
     with psycopg.connect(urls(settings).transformer) as conn:
         if not skip_reference:
             record_fingerprint(conn, fingerprint)
-        record_build(conn, result, month if monthly else None, full=full)
+        record_build(conn, result, month, full=full, digest=digest)
+        clear_attempt(conn)
     return result
 
 
 def record_build(
-    conn: psycopg.Connection, result: DbtResult, month: date | None, *, full: bool
+    conn: psycopg.Connection,
+    result: DbtResult,
+    month: date | None,
+    *,
+    full: bool,
+    digest: str | None = None,
 ) -> None:
     """Append a successful build to ops.dbt_builds: a publication made later from the CLI
-    names the dbt invocation that built the audit rows it publishes."""
+    names the dbt invocation that built the audit rows it publishes, and the next build
+    compares its inputs with this one's (`digest`). `month`: the month asked for, whose
+    periods the build wrote (a first build, which builds every period, included)."""
     if result.invocation_id is None:
         return
     conn.execute(
         "insert into ops.dbt_builds (invocation_id, build_month, full_refresh, elapsed_seconds,"
-        " statuses) values (%s, %s, %s, %s, %s) on conflict (invocation_id) do nothing",
-        (result.invocation_id, month, full, result.elapsed_seconds, json.dumps(result.statuses)),
+        " statuses, inputs_digest) values (%s, %s, %s, %s, %s, %s)"
+        " on conflict (invocation_id) do nothing",
+        (
+            result.invocation_id,
+            month,
+            full,
+            result.elapsed_seconds,
+            json.dumps(result.statuses),
+            digest,
+        ),
     )
 
 

@@ -92,7 +92,7 @@ def _built_nodes(settings) -> set[str]:
 def test_a_changed_project_brings_the_reference_nodes_back_once(published):
     """Reference nodes (seeds and what is built from seeds alone) and unit tests run in a
     monthly build only when the project differs from the one they last ran with (that an
-    unchanged project skips them: test_rerunning_a_month_is_idempotent)."""
+    unchanged project skips them: test_bad_source_row_stops_the_run_before_publication)."""
     import json
 
     from chiso.transform.dbt import build
@@ -133,9 +133,11 @@ def test_a_changed_project_brings_the_reference_nodes_back_once(published):
 def test_replaying_the_closes_is_idempotent(published):
     """The three closes again, with the sources as they stand now (the template's last close
     instant: a replay does not turn the sources' clock back): raw, every published revision
-    and the mart stay exactly as they were. The monthly builds skip the reference nodes and
-    the unit tests (the project is the one they last ran with) but still check the month's
-    foreign keys into them."""
+    and the mart stay exactly as they were. Nothing new landed, so no close runs dbt
+    (chiso/transform/build_inputs.py); once a build is left unfinished (as a killed one
+    leaves it), the next close runs dbt again and changes nothing either."""
+    from chiso.transform.build_inputs import ATTEMPT, record_attempt
+
     env, api, _ = published
     s = env.settings
     simulator.set_clock(s, TEMPLATE_CLOSES[-1])
@@ -145,23 +147,28 @@ def test_replaying_the_closes_is_idempotent(published):
         " (select array_agg((period_month, revision) order by period_month, revision)::text"
         " from ops.publications)"
     )
+    builds = "select count(*) from ops.dbt_builds"
     with psycopg.connect(env.urls.admin) as conn:
         state_before = conn.execute(query).fetchone()
+        builds_before = conn.execute(builds).fetchone()[0]
     before = read_mart(env.urls.bi_reader)
     for month in MONTHS:
         pipeline.run_month(s, month, api)
-    built = _built_nodes(s)
     with psycopg.connect(env.urls.admin) as conn:
-        state_after = conn.execute(query).fetchone()
-    assert state_after == state_before  # raw as it was; no new revision of any month
+        assert conn.execute(query).fetchone() == state_before  # raw; no new revision
+        assert conn.execute(builds).fetchone()[0] == builds_before  # dbt did not run
+        record_attempt(conn, "a build killed half-way")
     assert read_mart(env.urls.bi_reader) == before  # published_at included
-    assert not [n for n in built if n.startswith("seed.")]
-    assert "model.chiso.fct_indicator_values" in built
-    assert "model.chiso.dim_period" not in built
-    assert not [n for n in built if n.startswith("unit_test.")]
-    # the foreign keys of the month's rows into a skipped dimension are still checked
-    fk_test = "test.chiso.relationships_fct_indicator_values_period_id"
-    assert [n for n in built if n.startswith(fk_test)]
+
+    pipeline.run_month(s, MONTHS[-1], api)
+    with psycopg.connect(env.urls.admin) as conn:
+        assert conn.execute(query).fetchone() == state_before
+        assert conn.execute(builds).fetchone()[0] == builds_before + 1
+        left = conn.execute(
+            "select count(*) from ops.dbt_build_state where item = %s", (ATTEMPT,)
+        ).fetchone()[0]
+    assert left == 0
+    assert read_mart(env.urls.bi_reader) == before
 
 
 def test_failed_gate_blocks_publication_and_keeps_previous_mart(published):
@@ -236,12 +243,22 @@ def test_bad_source_row_stops_the_run_before_publication(published):
                 "update raw.ingest_batches set status = 'replaced' where batch_id = %s",
                 (MANUAL_BATCH,),
             )
+    # the ledger changed: the monthly build runs, skipping the reference nodes and the unit
+    # tests (the project is the one they last ran with) but still checking the month's
+    # foreign keys into them
     pipeline.transform(s, month)
     with psycopg.connect(env.urls.transformer) as conn:
         staged = conn.execute(
             "select count(*) from staging.stg_one_stop__dossiers where dossier_id = 'BAD-1'"
         ).fetchone()[0]
     assert staged == 0
+    built = _built_nodes(s)
+    assert not [n for n in built if n.startswith("seed.")]
+    assert "model.chiso.fct_indicator_values" in built
+    assert "model.chiso.dim_period" not in built
+    assert not [n for n in built if n.startswith("unit_test.")]
+    fk_test = "test.chiso.relationships_fct_indicator_values_period_id"
+    assert [n for n in built if n.startswith(fk_test)]
 
 
 RAW_ONE_STOP = ("one_stop__dossiers", "one_stop__supplements", "one_stop__progress_events")
