@@ -2,11 +2,12 @@
 
 The incremental models decide what to rebuild from two things only: the dbt project (its
 files and versions, chiso/transform/reference_state.py) and raw's ledger, which batches are
-loaded (docs/incremental.md, "Staging: restage by delivery"). Every successful build records a digest of both
-(`ops.dbt_builds.inputs_digest`). When the digest is the same as the last successful
-build's, and the month's periods have been built before, a build of that month would write
-the rows that are already there: a close run again with nothing new since (a replayed
-close, a DAG run cleared and re-run) skips dbt and goes on with what is built.
+loaded (docs/incremental.md, "Staging: restage by delivery"). Every successful build
+records a digest of both (`ops.dbt_builds.inputs_digest`). When the digest is the same as
+the last successful build's, and the month's periods have been built before, a build of
+that month would write the rows that are already there: a close run again with nothing new
+since (a replayed close, a DAG run cleared and re-run) skips dbt and goes on with what is
+built.
 
 A build that fails or is killed could leave some models rebuilt and others not, so each
 build first records an `attempt` in `ops.dbt_build_state` and only a successful one removes
