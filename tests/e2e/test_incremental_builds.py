@@ -134,9 +134,13 @@ def test_replaying_the_closes_is_idempotent(published):
     """The three closes again, with the sources as they stand now (the template's last close
     instant: a replay does not turn the sources' clock back): raw, every published revision
     and the mart stay exactly as they were. Nothing new landed, so no close runs dbt
-    (chiso/transform/build_inputs.py); once a build is left unfinished (as a killed one
-    leaves it), the next close runs dbt again and changes nothing either."""
-    from chiso.transform.build_inputs import ATTEMPT, record_attempt
+    (chiso/transform/build_inputs.py); a build left unfinished (as a killed one leaves it)
+    makes the next one run. That a build with new data skips only the reference nodes:
+    test_bad_source_row_stops_the_run_before_publication; with a changed project:
+    test_a_changed_project_brings_the_reference_nodes_back_once."""
+    from chiso.transform.build_inputs import clear_attempt, inputs_digest, record_attempt
+    from chiso.transform.build_inputs import up_to_date as built_by
+    from chiso.transform.reference_state import project_fingerprint
 
     env, api, _ = published
     s = env.settings
@@ -147,28 +151,24 @@ def test_replaying_the_closes_is_idempotent(published):
         " (select array_agg((period_month, revision) order by period_month, revision)::text"
         " from ops.publications)"
     )
-    builds = "select count(*) from ops.dbt_builds"
+    builds = "select count(*), max(invocation_id) filter (where finished_at = ("
+    builds += "select max(finished_at) from ops.dbt_builds)) from ops.dbt_builds"
     with psycopg.connect(env.urls.admin) as conn:
         state_before = conn.execute(query).fetchone()
-        builds_before = conn.execute(builds).fetchone()[0]
+        builds_before, latest = conn.execute(builds).fetchone()
     before = read_mart(env.urls.bi_reader)
     for month in MONTHS:
         pipeline.run_month(s, month, api)
     with psycopg.connect(env.urls.admin) as conn:
         assert conn.execute(query).fetchone() == state_before  # raw; no new revision
-        assert conn.execute(builds).fetchone()[0] == builds_before  # dbt did not run
-        record_attempt(conn, "a build killed half-way")
+        assert conn.execute(builds).fetchone() == (builds_before, latest)  # dbt did not run
+        digest = inputs_digest(conn, project_fingerprint())
+        assert built_by(conn, MONTHS[0], digest) == latest
+        record_attempt(conn, digest)  # a build started and never finished
+        assert built_by(conn, MONTHS[0], digest) is None
+        clear_attempt(conn)
+        assert built_by(conn, MONTHS[0], "another ledger") is None
     assert read_mart(env.urls.bi_reader) == before  # published_at included
-
-    pipeline.run_month(s, MONTHS[-1], api)
-    with psycopg.connect(env.urls.admin) as conn:
-        assert conn.execute(query).fetchone() == state_before
-        assert conn.execute(builds).fetchone()[0] == builds_before + 1
-        left = conn.execute(
-            "select count(*) from ops.dbt_build_state where item = %s", (ATTEMPT,)
-        ).fetchone()[0]
-    assert left == 0
-    assert read_mart(env.urls.bi_reader) == before
 
 
 def test_failed_gate_blocks_publication_and_keeps_previous_mart(published):
