@@ -21,7 +21,7 @@ from datetime import date
 
 import psycopg
 
-from chiso.transform.reference_state import STATE_TABLE
+from chiso.transform.reference_state import STATE_TABLE, read_state, write_state
 
 ATTEMPT = "attempt"
 
@@ -42,7 +42,7 @@ def up_to_date(conn: psycopg.Connection, month: date, digest: str) -> str | None
     """The dbt invocation that built what a build of `month` would write now, or None when
     the build has to run: an attempt failed since, the inputs changed since the last
     successful build, or the month has never been a build's month."""
-    if conn.execute(f"select 1 from {STATE_TABLE} where item = %s", (ATTEMPT,)).fetchone():
+    if read_state(conn, ATTEMPT) is not None:
         return None
     latest = conn.execute(
         "select invocation_id, inputs_digest from ops.dbt_builds order by finished_at desc limit 1"
@@ -57,12 +57,7 @@ def up_to_date(conn: psycopg.Connection, month: date, digest: str) -> str | None
 
 def record_attempt(conn: psycopg.Connection, digest: str) -> None:
     """Before dbt runs: a build with these inputs has started (and has not succeeded yet)."""
-    conn.execute(
-        f"insert into {STATE_TABLE} (item, fingerprint, built_at) values (%s, %s, now())"
-        " on conflict (item) do update"
-        " set fingerprint = excluded.fingerprint, built_at = excluded.built_at",
-        (ATTEMPT, digest),
-    )
+    write_state(conn, ATTEMPT, digest)
 
 
 def clear_attempt(conn: psycopg.Connection) -> None:

@@ -43,17 +43,27 @@ def project_fingerprint(project_dir: Path = DBT_PROJECT_DIR) -> str:
     return digest.hexdigest()
 
 
-def built_fingerprint(conn: psycopg.Connection) -> str | None:
-    """The fingerprint recorded by the last build that included the reference nodes."""
-    row = conn.execute(f"select fingerprint from {STATE_TABLE} where item = %s", (ITEM,)).fetchone()
+def read_state(conn: psycopg.Connection, item: str) -> str | None:
+    """The value recorded for `item` in the build state (None: none recorded)."""
+    row = conn.execute(f"select fingerprint from {STATE_TABLE} where item = %s", (item,)).fetchone()
     return row[0] if row else None
 
 
-def record_fingerprint(conn: psycopg.Connection, fingerprint: str) -> None:
-    """Record that the reference nodes were just built and tested from this project."""
+def write_state(conn: psycopg.Connection, item: str, value: str) -> None:
+    """Record `value` for `item` in the build state, now (replacing what was there)."""
     conn.execute(
         f"insert into {STATE_TABLE} (item, fingerprint, built_at) values (%s, %s, now())"
         " on conflict (item) do update"
         " set fingerprint = excluded.fingerprint, built_at = excluded.built_at",
-        (ITEM, fingerprint),
+        (item, value),
     )
+
+
+def built_fingerprint(conn: psycopg.Connection) -> str | None:
+    """The fingerprint recorded by the last build that included the reference nodes."""
+    return read_state(conn, ITEM)
+
+
+def record_fingerprint(conn: psycopg.Connection, fingerprint: str) -> None:
+    """Record that the reference nodes were just built and tested from this project."""
+    write_state(conn, ITEM, fingerprint)
