@@ -28,7 +28,6 @@ ORDER = {
     "test_incremental_builds": 2,
     "test_write_audit_publish": 3,
     "test_monthly_slice": 4,
-    "test_external_warehouse": 5,
 }
 _OWNER = pytest.StashKey[bool]()
 _BUILDER = pytest.StashKey[subprocess.Popen]()

@@ -4,7 +4,8 @@ built, month by month, on a real PostgreSQL (a copy of tests/warehouses.py's tem
 Every indicator value the warehouse computes (both calendars, months to years) is checked
 against `chiso_sim.oracle`, an independent Python computation over the same generated
 records; the published mart against the fact table; the month-by-month build against a full
-refresh; the report, the BI role and personal data. How builds handle change:
+refresh; the report, the BI role and personal data. Last, April closes in June on the same
+server named by CHISO_WAREHOUSE_URL, as an operator's own server. How builds handle change:
 test_incremental_builds.py.
 """
 
@@ -24,6 +25,8 @@ from tests.warehouses import TEMPLATE_CLOSES, TEMPLATE_MONTHS, read_mart
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 MONTHS = list(TEMPLATE_MONTHS)
+APRIL = date(2020, 4, 1)
+JUNE = datetime(2020, 6, 6)  # May's close instant: the records as they stand in June
 
 
 @pytest.fixture(scope="module")
@@ -345,44 +348,81 @@ def _at_january_end(record) -> tuple[str, tuple[bool, bool, bool], tuple, bool]:
     return f.agency, member, in_january, f.finish is not None and f.finish > end
 
 
-def test_a_past_months_stocks_stay_as_of_its_end(published):
+@pytest.fixture(scope="module")
+def april_closed_in_june(published, tmp_path_factory):
+    """April closed with the sources as they stand on 6 June (May's close instant), the way an
+    operator with a server of their own runs it: CHISO_WAREHOUSE_URL names the warehouse, and
+    the home holds no server, only the warehouse's personal-data key (its staged rows are
+    hashed with it). Returns the settings, the roles' URLs, the close, and January's stocks as
+    revision 1 published them before it. For the module's last tests: it pulls and publishes."""
+    import shutil
+
+    from chiso import pipeline
+    from chiso.core.config import Settings
+    from chiso.runtime import simulator
+    from chiso.runtime.warehouse import bootstrap
+    from tests.warehouses import free_port
+
+    env = published[0]
+    published_then = _stocks(
+        env.urls.transformer,
+        "marts.mart_kpi_monthly__revisions",
+        " and publication_id in (select publication_id from ops.publications where revision = 1)",
+    )
+    home = tmp_path_factory.mktemp("operator") / "home"
+    (home / "secrets").mkdir(parents=True)
+    shutil.copy2(env.settings.secrets_dir / "pii.key", home / "secrets" / "pii.key")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CHISO_HOME", str(home))
+        mp.setenv("CHISO_WAREHOUSE_URL", env.urls.admin)  # a server this process did not start
+        mp.delenv("CHISO_SERVER_HOME")
+        mp.setenv("CHISO_SIMULATOR_PORT", str(free_port()))
+        s = Settings.from_env()
+        urls = bootstrap(s)  # checks the control plane only
+        simulator.start(s)
+        try:
+            simulator.set_clock(s, JUNE)
+            closed = pipeline.close_month(s, APRIL, simulator.api_settings(s), until=JUNE)
+        finally:
+            simulator.stop(s)
+    return s, urls, closed, published_then
+
+
+def test_the_slice_runs_against_an_external_server(april_closed_in_june, published):
+    """With CHISO_WAREHOUSE_URL set, the same code runs against that server and starts none:
+    every role's URL is the operator's, no server home is made, and the month runs through the
+    whole slice (pull, build, gate, publication, report)."""
+    s, urls, closed, _ = april_closed_in_june
+    external = published[0].urls.admin
+    assert urls.transformer == urls.loader == urls.bi_reader == external
+    assert not (s.home / "pgdata").exists()
+    assert closed.report.is_file() and closed.report.is_relative_to(s.home)
+    with psycopg.connect(external) as conn:
+        n = conn.execute(
+            "select count(*) from marts.mart_kpi_monthly where period_month = %s", (APRIL,)
+        ).fetchone()[0]
+        applied = conn.execute("select count(*) from ops.schema_migrations").fetchone()[0]
+    assert n > 0
+    assert applied >= 5
+
+
+def test_a_past_months_stocks_stay_as_of_its_end(april_closed_in_june, published):
     """In-progress, overdue and paused counts of a past period are counted from the records'
     dates as of the period's end, so a later resolution does not change them: January's
     stocks published at its close (revision 1) equal January's stocks recomputed in June
     from the refreshed records, but for dossiers whose record changed about January itself
-    after the close (a resolution or supplement recorded days late and dated back). Runs
-    last in the module: it pulls the sources up to June and builds."""
+    after the close (a resolution or supplement recorded days late and dated back)."""
     from chiso_sim import one_stop
 
-    from chiso import pipeline
-    from chiso.runtime import simulator
-    from chiso.sources.systems import SOURCES
-
-    env = published[0]
-    s, url = env.settings, env.urls.transformer
-    june = datetime(2020, 6, 6)  # May's close instant: the records as they stand in June
-    published_then = _stocks(
-        url,
-        "marts.mart_kpi_monthly__revisions",
-        " and publication_id in (select publication_id from ops.publications where revision = 1)",
-    )
-    simulator.start(s)
-    try:
-        simulator.set_clock(s, june)
-        api = simulator.api_settings(s)
-        for source in SOURCES:
-            pipeline.ingest_changes(s, source, api, june)
-        pipeline.transform(s, date(2020, 5, 1))
-    finally:
-        simulator.stop(s)
-    recomputed = _stocks(url, "audit.mart_kpi_monthly")
+    _, _, _, published_then = april_closed_in_june
+    recomputed = _stocks(published[0].urls.transformer, "audit.mart_kpi_monthly")
     assert published_then.keys() == recomputed.keys() and len(published_then) > 0
 
     # the records of January as the close read them and as they stand in June
     cfg = SimulatorConfig()
     closed = TEMPLATE_CLOSES[0]
     then = {d.get("MaHoSo"): d for d in one_stop.generate_month(cfg, MONTHS[0], closed)}
-    now = {d.get("MaHoSo"): d for d in one_stop.generate_month(cfg, MONTHS[0], june)}
+    now = {d.get("MaHoSo"): d for d in one_stop.generate_month(cfg, MONTHS[0], JUNE)}
     assert then.keys() == now.keys()
     explained: dict[tuple[str, str], int] = {}
     resolved_later = 0
