@@ -41,6 +41,7 @@ from chiso.ingest.loader import (
     Delivery,
     LoadError,
     Part,
+    check_codes,
     copy_part,
     held_warning,
     lock_tables,
@@ -138,6 +139,7 @@ def load_changes(
                 )
                 _, first_seq = copy_part(conn, part, temp)
                 validate_rows(conn, delivery, part, temp, first_seq, in_month=False)
+                check_codes(conn, delivery, part, temp, first_seq)
             received = conn.execute(sql.SQL("select count(*) from {}").format(temps[0])).fetchone()[
                 0
             ]  # type: ignore[index]

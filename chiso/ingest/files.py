@@ -297,9 +297,15 @@ def _rows_part(
     encoding: Encoding,
 ) -> Part:
     index = match.index_of
+    aggregate = ent.qualified_name == "one_stop.aggregate_reports"
+    # the agency may come from the file's name, an aggregate row's group and kind from the
+    # layout (below)
+    derived = {ent.agency_field, *(("nhom", "loai_dong") if aggregate else ())}
+    missing = [f for f in match.missing_required if f not in derived]
+    if missing:
+        raise IngestError(f"{path.name}: {match.missing_message(missing)}")
     columns = list(index)
     add_agency = bool(ent.agency_field and ent.agency_field not in index)
-    aggregate = ent.qualified_name == "one_stop.aggregate_reports"
     if add_agency and aggregate and not file_agency:
         file_agency = reporting_unit_from_name(path.name)
     if add_agency:

@@ -3,8 +3,11 @@
 Headers differ by vendor, by upgrade and by typist ("Ngày tiếp nhận", "NGÀY TIẾP NHẬN",
 "NgayTiepNhan", "Ngày  tiếp nhận "). Both sides are *folded* before comparing: legacy font
 text converted, NFC, diacritics and case dropped, đ→d, camelCase split, punctuation collapsed.
-The alias table itself is data (``chiso/sources/aliases.yaml``), so supporting a new vendor
-spelling is a one-line change reviewed like any other data.
+The alias table itself is data (``chiso/sources/aliases.yaml``, with the deployment's own
+additions: :mod:`chiso.ingest.alias_files`), so supporting a new vendor spelling is a one-line
+change reviewed like any other data. Abbreviated words ("Mã ĐD cơ quan", "Ngày TN") are spelt
+out before a second lookup. A required field no header matches is reported with the headers
+seen and the nearest of them (:meth:`HeaderMatch.missing_message`).
 """
 
 from __future__ import annotations
@@ -13,14 +16,21 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from chiso.core.text_codec import fix_text
+from chiso.ingest.alias_files import (
+    AliasFileError,
+    deployment_file,
+    deployment_section,
+    read_yaml,
+    stamp,
+)
 from chiso.sources.canonical import ALIASES_YAML, ENTITIES, Entity
 
+ABBREVIATIONS = "abbreviations"  # the alias file's section of abbreviated header words
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
@@ -44,37 +54,67 @@ def _fold(label: str) -> str:
 
 @dataclass(frozen=True)
 class AliasTable:
-    """Folded alias → canonical field, per entity."""
+    """Folded alias → canonical field, per entity; abbreviations vendors use in headers."""
 
     by_entity: dict[str, dict[str, str]]
+    abbreviations: dict[str, str] = field(default_factory=dict)
+    deployment_file: Path | None = None
+
+    def expand(self, folded: str) -> str:
+        """'ma dd co quan' → 'ma dinh danh co quan' (each abbreviated word spelt out)."""
+        return " ".join(self.abbreviations.get(w, w) for w in folded.split())
 
     def lookup(self, entity: Entity, label: str) -> str | None:
-        return self.by_entity[entity.qualified_name].get(fold(label))
+        table = self.by_entity[entity.qualified_name]
+        key = fold(label)
+        return table.get(key) or table.get(self.expand(key))
+
+
+def load_aliases(path: Path = ALIASES_YAML) -> AliasTable:
+    """The package's alias table with the deployment's additions (section ``headers:`` of its
+    alias file, :mod:`chiso.ingest.alias_files`; re-read when that file changes)."""
+    deployment, _ = deployment_section("headers")
+    return _load_aliases(path, stamp(deployment))
 
 
 @lru_cache(maxsize=4)
-def load_aliases(path: Path = ALIASES_YAML) -> AliasTable:
+def _load_aliases(path: Path, deployment: tuple[str, float] | None) -> AliasTable:
     # libyaml's loader when present: the alias table is read on every ingest process start.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    raw = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
+    package = read_yaml(path)
+    extra_path = Path(deployment[0]) if deployment else None
+    extra = (read_yaml(extra_path).get("headers") or {}) if extra_path else {}
+    abbreviations = {
+        fold(k): fold(v)
+        for source in (package, extra)
+        for k, v in (source.get(ABBREVIATIONS) or {}).items()
+    }
+    known = {e.qualified_name for e in ENTITIES}
+    for origin, data in ((path, package), (extra_path, extra)):
+        unknown = sorted(set(data) - known - {ABBREVIATIONS})
+        if unknown:
+            raise AliasFileError(f"{origin}: no entity {unknown[0]!r}; known: {sorted(known)}")
     by_entity: dict[str, dict[str, str]] = {}
     for ent in ENTITIES:
         table: dict[str, str] = {}
         for name in ent.columns:
             table[fold(name)] = name
-        for name, aliases in (raw.get(ent.qualified_name) or {}).items():
-            if name not in ent.columns:
-                raise ValueError(f"{path}: {ent.qualified_name} has no field {name!r}")
-            for alias in aliases or ():
-                key = fold(alias)
-                if table.get(key, name) != name:
-                    raise ValueError(
-                        f"{path}: alias {alias!r} of {ent.qualified_name}.{name} already "
-                        f"names {table[key]}"
-                    )
-                table[key] = name
+        for origin, data in ((path, package), (extra_path, extra)):
+            for name, aliases in (data.get(ent.qualified_name) or {}).items():
+                if name not in ent.columns:
+                    raise AliasFileError(f"{origin}: {ent.qualified_name} has no field {name!r}")
+                for alias in aliases or ():
+                    key = fold(alias)
+                    if table.get(key, name) != name:
+                        raise AliasFileError(
+                            f"{origin}: alias {alias!r} of {ent.qualified_name}.{name} already "
+                            f"names {table[key]}"
+                        )
+                    table[key] = name
+        # an alias written with abbreviations matches its spelt-out form too
+        for key, name in list(table.items()):
+            table.setdefault(" ".join(abbreviations.get(w, w) for w in key.split()), name)
         by_entity[ent.qualified_name] = table
-    return AliasTable(by_entity)
+    return AliasTable(by_entity, abbreviations, extra_path)
 
 
 @dataclass
@@ -98,6 +138,44 @@ class HeaderMatch:
     @property
     def index_of(self) -> dict[str, int]:
         return {f: i for i, f in enumerate(self.fields) if f}
+
+    def missing_message(self, missing: Sequence[str], aliases: AliasTable | None = None) -> str:
+        """Why the table cannot load: each required field in `missing` with the headers seen
+        nearest to its spellings, every header seen, and where to add a vendor's spelling."""
+        aliases = aliases or load_aliases()
+        table = aliases.by_entity[self.entity.qualified_name]
+        unmatched = [lbl for lbl, f in zip(self.labels, self.fields, strict=True) if not f and lbl]
+        parts = []
+        for name in missing:
+            spellings = [key for key, field_name in table.items() if field_name == name]
+            near = nearest(unmatched, spellings, aliases)
+            hint = ", ".join(f"{lbl!r} ({score:.0%})" for lbl, score in near) or "none close"
+            parts.append(
+                f"required field {name} ({self.entity.field(name).description}) matches no"
+                f" header; nearest: {hint}"
+            )
+        where = "chiso/sources/aliases.yaml"
+        deployment = aliases.deployment_file or deployment_file()
+        if deployment is not None:
+            where += f" or section headers: of {deployment}"
+        seen = ", ".join(repr(lbl) for lbl in self.labels if lbl)
+        return (
+            f"{self.entity.qualified_name}: {'; '.join(parts)}. Headers seen: {seen}."
+            f" Add the vendor's spelling to {where}"
+        )
+
+
+def nearest(
+    labels: Sequence[str], spellings: Sequence[str], aliases: AliasTable, limit: int = 3
+) -> list[tuple[str, float]]:
+    """The labels most like any of a field's folded spellings (similarity ≥ 0.5), best first."""
+    scored = []
+    for label in labels:
+        key = aliases.expand(fold(label))
+        score = max((SequenceMatcher(None, key, s).ratio() for s in spellings), default=0.0)
+        if score >= 0.5:
+            scored.append((label, score))
+    return sorted(scored, key=lambda x: -x[1])[:limit]
 
 
 def match_headers(

@@ -40,6 +40,7 @@ from chiso.ingest.raw_tables import (
     ensure_landing_tables,
     ensure_partition,
 )
+from chiso.ingest.vocabulary import UnknownValue, record_codes
 from chiso.sources.canonical import Entity
 
 log = logging.getLogger(__name__)
@@ -248,6 +249,7 @@ def _load_parts(
                 log.info("pre-check not usable (%s); checking every row in SQL", pre.error or rows)
                 pre = None
             validate_rows(conn, delivery, part, partition, first_seq, pre)
+            check_codes(conn, delivery, part, partition, first_seq)
             staged.append((part, partition, rows, first_seq, pre))
         if content_digest is not None:
             sha = content_digest()
@@ -397,6 +399,29 @@ def validate_rows(
     row = _row_of(part, load_seq, row_number, first_seq)
     fld, _, detail = problem.partition(": ")
     raise LoadError(f"{delivery.origin}: row {row}: field {fld}: {detail}", row=row, field=fld)
+
+
+def check_codes(
+    conn: psycopg.Connection,
+    delivery: Delivery,
+    part: Part,
+    table: sql.Composable,
+    first_seq: int,
+) -> None:
+    """Every value of the part's coded fields is a code or a vendor word the vocabularies
+    know (recorded in raw.value_codes); else raise naming file, row, field and value."""
+    try:
+        record_codes(
+            conn,
+            part.entity,
+            part.columns,
+            table,
+            part.batch_id,
+            delivery.origin,
+            lambda load_seq, row_number: _row_of(part, load_seq, row_number, first_seq),
+        )
+    except UnknownValue as exc:
+        raise LoadError(str(exc), row=exc.row, field=exc.field) from None
 
 
 def _replace_and_record(

@@ -104,7 +104,11 @@ ONE_STOP_DOSSIERS = Entity(
         _f("trang_thai_ho_so", "code", "Status code 1–10 of the DVCQG sync format", required=True),
         _f("kenh_thuc_hien", "code", "Channel: 1 direct, 2 online, 3 BCCI; empty = direct"),
         _f("hinh_thuc_tra", "code", "Result returned by post: 1 yes, 0 no"),
-        _f("duoc_thanh_toan_truc_tuyen", "bool", "Fee paid online"),
+        _f(
+            "duoc_thanh_toan_truc_tuyen",
+            "code",
+            "Paid online: 0 no, 1 yes, 2 provincial gateway",
+        ),
         _f("phi_le_phi", "decimal", "Fee charged, VND"),
         _f("ho_so_co_thanh_phan_so_hoa", "bool", "Has digitised components"),
         _f("co_ket_qua_dien_tu", "bool", "Result issued as an electronic file"),

@@ -29,7 +29,7 @@ import re
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from functools import cache
 from html import escape
@@ -79,7 +79,9 @@ class FileFaults:
     ``html_xls`` turns an ``xlsx`` request into an HTML table (what a ``.xls`` download often
     is); ``bad_totals`` makes a printed total (or, in the aggregate report, the total row's
     "Đã giải quyết") disagree with the rows; ``truncated`` cuts the bytes in the middle of a
-    data row. Row faults hit one deterministic body row each.
+    data row; ``unknown_word`` prints a status no vendor vocabulary lists;
+    ``abbreviated_headers`` shortens header words the way clerks do ("Mã ĐD cơ quan", "Ngày
+    TN"). Row faults hit one deterministic body row each.
     """
 
     renamed_columns: bool = False
@@ -93,6 +95,8 @@ class FileFaults:
     truncated: bool = False
     malformed_date: bool = False
     missing_required: bool = False
+    unknown_word: bool = False
+    abbreviated_headers: bool = False
 
     def __post_init__(self) -> None:
         if self.tcvn3 and self.vni:
@@ -174,6 +178,7 @@ def load_alias_table() -> dict[str, dict[str, tuple[str, ...]]]:
     return {
         ent: {name: tuple(str(a) for a in (spellings or ())) for name, spellings in flds.items()}
         for ent, flds in raw.items()
+        if ent != "abbreviations"  # spelt-out header words, not an entity's aliases
     }
 
 
@@ -294,6 +299,27 @@ def _stt_label(ent: Entity) -> str:
     """'STT' unless the entity has a field spelled that way (progress events' ThuTu)."""
     taken = {_fold(a) for f in ent.fields for a in (f.name, *field_aliases(ent, f.name))}
     return next(lbl for lbl in ("STT", "TT", "Số thứ tự", "#") if _fold(lbl) not in taken)
+
+
+# How clerks shorten header words (FileFaults.abbreviated_headers): the simulator's own list,
+# not read from chiso's alias data.
+_SHORT_WORDS = (
+    ("định danh", "ĐD"),
+    ("đơn vị", "ĐV"),
+    ("cơ quan", "CQ"),
+    ("hồ sơ", "HS"),
+    ("tiếp nhận", "TN"),
+    ("kết quả", "KQ"),
+    ("xử lý", "XL"),
+    ("giải quyết", "GQ"),
+)
+
+
+def abbreviate(label: str) -> str:
+    """'Mã định danh cơ quan' → 'Mã ĐD CQ', 'Ngày tiếp nhận' → 'Ngày TN'."""
+    for long, short in _SHORT_WORDS:
+        label = re.sub(long, short, label, flags=re.IGNORECASE)
+    return label
 
 
 def build_columns(
@@ -444,6 +470,59 @@ def percent_text(value: float, comma: bool) -> str:
     return text.replace(".", ",") if comma else text
 
 
+# What vendors' printed exports show where the sync format has codes (the ``dvcqg`` variant
+# prints the codes). The words are the simulator's own record of what exports print, not read
+# from chiso's vocabularies: a word missing there must fail a test, not vanish from both.
+# Per code: the word the ``vi`` variant prints, then the one an ``upgraded`` vendor prints.
+VENDOR_WORDS: dict[str, dict[str, tuple[str, str]]] = {
+    "trang_thai_ho_so": {
+        "1": ("Mới đăng ký", "Chờ tiếp nhận"),
+        "2": ("Đã tiếp nhận", "Được tiếp nhận"),
+        "3": ("Không tiếp nhận", "Từ chối tiếp nhận"),
+        "4": ("Đang xử lý", "Đang giải quyết"),
+        "5": ("Yêu cầu bổ sung", "Chờ bổ sung"),
+        "6": ("Chờ thanh toán", "Yêu cầu thực hiện nghĩa vụ tài chính"),
+        "7": ("Công dân rút hồ sơ", "Rút hồ sơ"),
+        "8": ("Trả lại/không giải quyết", "Dừng xử lý"),
+        "9": ("Đã xử lý xong", "Đã giải quyết"),
+        "10": ("Đã trả kết quả", "ĐÃ TRẢ KẾT QUẢ"),
+    },
+    "kenh_thuc_hien": {
+        "1": ("Trực tiếp", "Nộp trực tiếp"),
+        "2": ("Trực tuyến", "Qua mạng"),
+        "3": ("Qua dịch vụ bưu chính công ích", "Bưu chính công ích"),
+    },
+    "hinh_thuc_tra": {"0": ("Không", "Trực tiếp"), "1": ("Có", "Qua bưu chính")},
+    "loai_doi_tuong": {"1": ("Công dân", "Cá nhân"), "2": ("Doanh nghiệp", "Tổ chức")},
+    # "x" marks a paid dossier in one vendor's sheet; another prints 2 for payments through
+    # the provincial gateway and leaves unpaid ones empty
+    "duoc_thanh_toan_truc_tuyen": {"0": ("Không", ""), "1": ("x", "2")},
+    "trang_thai": {  # progress events
+        "1": ("Mới đăng ký", "Chờ tiếp nhận"),
+        "2": ("Đã tiếp nhận", "Tiếp nhận"),
+        "3": ("Không tiếp nhận", "Từ chối tiếp nhận"),
+        "4": ("Đang xử lý", "Chuyển xử lý"),
+        "5": ("Yêu cầu bổ sung", "Chờ bổ sung"),
+        "6": ("Chờ thanh toán", "Chờ thanh toán"),
+        "7": ("Công dân rút hồ sơ", "Rút hồ sơ"),
+        "8": ("Dừng xử lý", "Không giải quyết"),
+        "9": ("Đã xử lý xong", "Đã có kết quả"),
+        "10": ("Đã trả kết quả", "Hoàn thành"),
+    },
+}
+WORDED_ENTITIES = ("one_stop.dossiers", "one_stop.progress_events")
+# a status word no vendor vocabulary lists (FileFaults.unknown_word)
+UNKNOWN_WORD = "Đã chuyển phòng chuyên môn"
+
+
+def vendor_word(field: str, value: Any, variant: Variant) -> Any:
+    """The word a printed export shows for a code (the value itself if it has none)."""
+    words = VENDOR_WORDS.get(field, {}).get(str(value).strip())
+    if words is None or variant == "dvcqg":
+        return value
+    return words[0] if variant == "vi" else words[1]
+
+
 @dataclass(frozen=True)
 class _Render:
     """Everything value rendering depends on, bundled so helpers stay small."""
@@ -452,12 +531,15 @@ class _Render:
     dates: DateStyle
     typed: bool  # the container keeps numbers and dates typed (xlsx)
     vn_numbers: bool
+    words: bool = False  # coded fields print vendor words (VENDOR_WORDS)
 
 
 def render_value(f: Field, value: Any, r: _Render) -> Any:
     """A canonical value as the file shows it; unparsable values pass through as given."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if r.words and f.name in VENDOR_WORDS:
+        return vendor_word(f.name, value, r.variant) or None
     if f.type in ("date", "timestamp"):
         parsed = _as_temporal(value, f.type)
         return value if parsed is None else render_temporal(parsed, r.dates, r.typed)
@@ -903,6 +985,9 @@ def _apply_row_faults(
     victim = _required_victim(ent)
     if faults.missing_required and victim and missing_row >= 0:
         records[missing_row][victim.name] = None
+    status = next((f for f in ("trang_thai_ho_so", "trang_thai") if f in ent.columns), None)
+    if faults.unknown_word and status and bad_date_row >= 0:
+        records[bad_date_row][status] = UNKNOWN_WORD  # the row a bad date would hit
     return records
 
 
@@ -933,13 +1018,21 @@ def build_table(
     columns = build_columns(
         ent, present, options.variant, renamed=renamed, extra=extra, two_row=two_row
     )
+    if faults.abbreviated_headers:
+        columns = [replace(c, header=(*c.header[:-1], abbreviate(c.header[-1]))) for c in columns]
     records = _apply_row_faults(ent, records, faults, options.dates, month.year)
     if options.sections and options.fmt in ("xlsx", "xls"):
         records, sections = _order_by_section(ent, records)
     else:
         sections = [None] * len(records)
     fmt = "xlsx" if options.fmt == "xlsx" and not faults.html_xls else "text"
-    render = _Render(options.variant, options.dates, fmt == "xlsx", faults.vn_numbers)
+    render = _Render(
+        options.variant,
+        options.dates,
+        fmt == "xlsx",
+        faults.vn_numbers,
+        words=ent.qualified_name in WORDED_ENTITIES,
+    )
     cells = [
         [
             render_value(c.field, rec.get(c.field.name), render)

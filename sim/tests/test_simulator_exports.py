@@ -458,6 +458,41 @@ def _check_missing_required(on: bool) -> None:
     assert len(missing) == (1 if on else 0) and len(items) == len(DOCS)
 
 
+def _check_unknown_word(on: bool) -> None:
+    from chiso_sim.exports import UNKNOWN_WORD
+    from chiso_sim.one_stop import generate_month
+
+    rows = generate_month(CFG, MONTH)[:12]
+    text = export_bytes(
+        "one_stop.dossiers",
+        rows,
+        MONTH,
+        ExportOptions("csv", "vi"),
+        FileFaults(unknown_word=on),
+    ).decode("utf-8-sig")
+    assert text.count(UNKNOWN_WORD) == (1 if on else 0)
+    # the other rows print vendor words, not the sync format's codes
+    assert "Trực tiếp" in text or "Trực tuyến" in text
+
+
+def _check_abbreviated_headers(on: bool) -> None:
+    """Shortened header words still name the same fields once ingest spells them out."""
+    for ent in TABULAR:
+        rows = [{f.name: "1" for f in ent.fields}]
+        plain = export_bytes(ent.qualified_name, rows, MONTH, ExportOptions("csv", "vi"))
+        text = export_bytes(
+            ent.qualified_name,
+            rows,
+            MONTH,
+            ExportOptions("csv", "vi"),
+            FileFaults(abbreviated_headers=on),
+        )
+        labels = next(csv.reader(io.StringIO(text.decode("utf-8-sig"))))
+        expected = next(csv.reader(io.StringIO(plain.decode("utf-8-sig"))))
+        assert (labels != expected) == on, labels
+        assert match_headers(ent, labels).fields == match_headers(ent, expected).fields
+
+
 PATHOLOGY_CHECKS = {
     "renamed_columns": _check_renamed,
     "extra_columns": _check_extra,
@@ -470,6 +505,8 @@ PATHOLOGY_CHECKS = {
     "truncated": _check_truncated,
     "malformed_date": _check_malformed_date,
     "missing_required": _check_missing_required,
+    "unknown_word": _check_unknown_word,
+    "abbreviated_headers": _check_abbreviated_headers,
 }
 
 

@@ -393,3 +393,46 @@ def test_redeliveries_withdraw_records_downstream_and_putting_them_back_restores
     build(env.settings, last)
     assert set(_dossier_rows(env.urls.admin, dossier).values()) == {1}
     assert _current_offering(env.urls.admin, offering) == latest
+
+
+def _agency_month(url: str, agency: str, month) -> dict[tuple[str, str], tuple]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select indicator_code, calendar, numerator, denominator, value"
+            " from audit.mart_kpi_monthly where agency_code = %s and period_month = %s",
+            (agency, month),
+        ).fetchall()
+    return {(i, c): (n, d, v) for i, c, n, d, v in rows}
+
+
+def test_a_vendor_export_in_words_gives_the_counts_of_the_codes(published):
+    """One agency's March delivered again as its vendor's printed export, after an upgrade:
+    statuses, channels, results by post, applicant kinds and payments in words ("Đã trả kết
+    quả", "Trực tuyến", "2" for the provincial gateway …), Vietnamese headers renamed, extra
+    columns, dates as Excel dates. It replaces what the API pull landed for that agency-month,
+    and the month's build gives the agency the counts it had from the codes, which
+    test_monthly_slice.py holds equal to the independent computation."""
+    from chiso_sim import one_stop
+    from chiso_sim.config import SimulatorConfig
+    from chiso_sim.exports import ExportOptions, write_export
+
+    env, _, _ = published
+    s, march = env.settings, MONTHS[2]
+    records = one_stop.generate_month(SimulatorConfig(), march, TEMPLATE_CLOSES[2])
+    agency = sorted({r["DonViXuLy"] for r in records})[0]
+    mine = [r for r in records if r["DonViXuLy"] == agency]
+    before = _agency_month(env.urls.transformer, agency, march)
+    assert before and len(mine) > 20
+    path = s.inbox_dir / "one_stop" / f"ho-so_{agency}_{march:%Y-%m}.xlsx"
+    write_export(path, "one_stop.dossiers", mine, march, ExportOptions("xlsx", "upgraded"))
+    [loaded] = pipeline.ingest_inbox(s, "one_stop")
+    assert (loaded.status, loaded.rows) == ("loaded", len(mine)), loaded.error
+    with psycopg.connect(env.urls.transformer) as conn:
+        printed = conn.execute(
+            "select count(*) from raw.one_stop__dossiers where _batch_id = any(select batch_id"
+            " from raw.ingest_batches where file_name = %s) and trang_thai_ho_so !~ '^[0-9]+$'",
+            (path.name,),
+        ).fetchone()[0]
+    assert printed == len(mine)  # every status arrived as a word
+    pipeline.transform(s, march)
+    assert _agency_month(env.urls.transformer, agency, march) == before

@@ -349,6 +349,90 @@ def test_inbox_loads_good_files_and_quarantines_bad_ones(chiso_env, url, tmp_pat
     assert ledger(url, "nomonth.csv")[0][0] == "quarantined"
 
 
+WORDED = [*HEADER, "KenhThucHien", "DuocThanhToanTrucTuyen"]
+
+
+def test_vendor_words_load_as_codes_and_an_unknown_word_quarantines_its_file_only(
+    chiso_env, url, tmp_path, monkeypatch
+):
+    """An export that prints words for status, channel and payment loads, and ingest records
+    the code each printed value stands for; a status word no vocabulary lists quarantines its
+    file with an error naming the file, row, field, value and where to add it, while the
+    inbox's other file loads. Added to the deployment's alias file, the word loads."""
+    from chiso_sim.exports import UNKNOWN_WORD
+
+    monkeypatch.setenv("CHISO_ALIASES_FILE", str(tmp_path / "aliases.yaml"))
+    inbox = tmp_path / "inbox"
+    (inbox / "one_stop").mkdir(parents=True)
+    words = [
+        rec(0, TrangThaiHoSo="Đã trả kết quả", KenhThucHien="Trực tuyến",
+            DuocThanhToanTrucTuyen="x"),
+        rec(1, TrangThaiHoSo="ĐANG XỬ LÝ", KenhThucHien="Trực tiếp", DuocThanhToanTrucTuyen=""),
+        rec(2, TrangThaiHoSo="Công dân rút hồ sơ", KenhThucHien="", DuocThanhToanTrucTuyen="Có"),
+        rec(3, TrangThaiHoSo="Trả lại/không giải quyết",
+            KenhThucHien="Qua dịch vụ bưu chính công ích", DuocThanhToanTrucTuyen="2"),
+        rec(4, TrangThaiHoSo="9", KenhThucHien="2", DuocThanhToanTrucTuyen="Không"),
+    ]  # fmt: skip
+    write_csv(inbox / "one_stop" / "words_2025-03.csv", words, WORDED)
+    unknown = [rec(i, OTHER, TrangThaiHoSo="Đang xử lý") for i in range(4)]
+    unknown[2]["TrangThaiHoSo"] = UNKNOWN_WORD
+    write_csv(inbox / "one_stop" / "unknown_2025-03.csv", unknown, WORDED)
+    results = {r.path.name: r for r in ingest_inbox(url, inbox, "one_stop")}
+    assert results["words_2025-03.csv"].status == "loaded"
+    bad = results["unknown_2025-03.csv"]
+    assert bad.status == "quarantined"
+    error = bad.error or ""
+    assert "unknown_2025-03.csv: row 4: field trang_thai_ho_so" in error
+    assert UNKNOWN_WORD in error and "vocabularies.yaml" in error
+    assert str(tmp_path / "aliases.yaml") in error
+    assert ledger(url, "unknown_2025-03.csv")[0][2:5] == (error, 4, "trang_thai_ho_so")
+    assert not raw_rows(url, "don_vi_xu_ly = %s", (OTHER,))
+    with psycopg.connect(url) as conn:
+        codes = dict(
+            conn.execute(
+                "select field || ' ' || value, code from raw.value_codes"
+                " where field like 'one_stop.dossiers.%'"
+            ).fetchall()
+        )
+    prefix = "one_stop.dossiers."
+    assert codes[prefix + "trang_thai_ho_so Đã trả kết quả"] == "10"
+    assert codes[prefix + "trang_thai_ho_so ĐANG XỬ LÝ"] == "4"
+    assert codes[prefix + "trang_thai_ho_so Công dân rút hồ sơ"] == "7"
+    assert codes[prefix + "trang_thai_ho_so Trả lại/không giải quyết"] == "8"
+    assert codes[prefix + "kenh_thuc_hien Qua dịch vụ bưu chính công ích"] == "3"
+    assert codes[prefix + "duoc_thanh_toan_truc_tuyen x"] == "1"
+    assert codes[prefix + "duoc_thanh_toan_truc_tuyen 2"] == "2"
+    assert codes[prefix + "duoc_thanh_toan_truc_tuyen Không"] == "0"
+    assert not any(UNKNOWN_WORD in k for k in codes)
+
+    # the operator adds the word to the deployment's file and puts the file back
+    (tmp_path / "aliases.yaml").write_text(
+        f'values:\n  one_stop.dossiers:\n    trang_thai_ho_so:\n      "4": ["{UNKNOWN_WORD}"]\n',
+        encoding="utf-8",
+    )
+    again = ingest_file(url, "one_stop", bad.moved_to)
+    assert again.status == "loaded" and again.rows == 4
+
+
+def test_a_required_header_no_alias_knows_quarantines_the_file_with_the_nearest(url, tmp_path):
+    """Headers vary as much as values: "Mã ĐD cơ quan" is spelt out and matches, but a
+    misspelt "Ngày tiếp nhậm" matches no field; the file is refused with the headers seen and
+    the nearest to the missing field, and nothing of it loads."""
+    header = ["Mã hồ sơ", "Mã TTHC", "Mã ĐD cơ quan", "Ngày tiếp nhậm", "Trạng thái"]
+    path = tmp_path / "typo_2025-03.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerow(["H-1", "1.001193", AGENCY, "05/03/2025", "Đang xử lý"])
+    with pytest.raises(IngestError) as caught:
+        ingest_file(url, "one_stop", path)
+    message = str(caught.value)
+    assert message.startswith("typo_2025-03.csv: one_stop.dossiers: required field ngay_tiep_nhan")
+    assert "nearest: 'Ngày tiếp nhậm'" in message
+    assert "Headers seen: 'Mã hồ sơ', 'Mã TTHC', 'Mã ĐD cơ quan', 'Ngày tiếp nhậm'" in message
+    assert not raw_rows(url)
+
+
 def test_unreadable_header_names_the_file(url, tmp_path):
     path = tmp_path / "x_2025-03.csv"
     path.write_text("a,b,c\n1,2,3\n", encoding="utf-8")

@@ -12,14 +12,16 @@ from pathlib import Path
 import yaml
 
 from chiso.core.config import DOCS_DIR
+from chiso.ingest.vocabulary import VOCABULARIES_YAML
 from chiso.sources.canonical import ALIASES_YAML, ENTITIES, SOURCES
 
 DOC = DOCS_DIR / "sources.md"
 
-INTRO = """# Source systems: canonical schemas and header aliases
+INTRO = """# Source systems: canonical schemas, header aliases and value words
 
-Generated from `chiso/sources/canonical.py` and `chiso/sources/aliases.yaml` by
-`make generate` (chiso_sim.generate.sources_doc); do not edit by hand.
+Generated from `chiso/sources/canonical.py`, `chiso/sources/aliases.yaml` and
+`chiso/sources/vocabularies.yaml` by `make generate` (chiso_sim.generate.sources_doc); do not
+edit by hand.
 
 Every delivery (API page or file) is mapped onto one of these entities before it lands in
 `raw.<source>__<entity>` (one text column per field, as sent, plus `_extra` for unknown
@@ -35,12 +37,28 @@ Fields marked PII are personal data: they exist in `raw` only.
 
 Replacement: a corrected re-delivery of a month replaces that month's rows *for the agencies
 it contains* (scope `agency_month`), or the whole month (scope `month`, and every API pull).
+
+Abbreviated header words are spelt out before a second lookup ({abbreviations}). A required
+field no header matches stops the file with the headers seen and the nearest ones.
+
+Coded fields (status, channel, result by post, applicant kind, paid online) accept their codes
+and the words vendors print for them (tables "Words for codes" below, folded as headers are).
+Ingest records what each value it loaded stands for in `raw.value_codes`, which staging joins;
+a value in neither stops its delivery (a file is quarantined) with an error naming the file,
+row, field and value.
+
+A deployment adds header spellings, abbreviations and words without editing the package, in
+its own alias file `<CHISO_HOME>/aliases.yaml` (or the file `CHISO_ALIASES_FILE` names), with
+sections `headers:` (the shape of `aliases.yaml`) and `values:` (the shape of
+`vocabularies.yaml`); an entry contradicting the package's is refused.
 """
 
 
 def render() -> str:
     aliases = yaml.safe_load(ALIASES_YAML.read_text(encoding="utf-8")) or {}
-    out = [INTRO]
+    words = yaml.safe_load(VOCABULARIES_YAML.read_text(encoding="utf-8")) or {}
+    short = aliases.get("abbreviations") or {}
+    out = [INTRO.format(abbreviations=", ".join(f"{k} = {v}" for k, v in short.items()))]
     for source in SOURCES:
         for ent in (e for e in ENTITIES if e.source == source):
             out.append(f"\n## `{ent.qualified_name}` → `raw.{ent.table}`\n")
@@ -59,6 +77,14 @@ def render() -> str:
                     f"| `{f.name}` | {f.type} | {'yes' if f.required else ''} | "
                     f"{'PII' if f.pii else ''} | {f.description} | {names} |"
                 )
+            coded = words.get(ent.qualified_name) or {}
+            if coded:
+                out.append("\nWords for codes:\n")
+                out.append("| field | code | words |")
+                out.append("|---|---|---|")
+                for name, by_code in coded.items():
+                    for code, listed in by_code.items():
+                        out.append(f"| `{name}` | {code} | {', '.join(listed)} |")
     return "\n".join(out) + "\n"
 
 

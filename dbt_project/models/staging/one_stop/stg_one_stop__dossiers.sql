@@ -42,21 +42,17 @@ renamed as (
         nullif(trim(muc_do), '') as service_level,
         trim(don_vi_xu_ly) as agency_code,
         trim(ten_don_vi_xu_ly) as agency_name_reported,
-        case trim(loai_doi_tuong)
-            when '1' then 'citizen'
-            when '2' then 'business'
-        end as applicant_type,
+        nullif(trim(loai_doi_tuong), '') as applicant_type_value,
         {{ pii_hash('so_dinh_danh') }} as applicant_key,
         {{ parse_source_timestamp('ngay_nop_ho_so') }} as submitted_at,
         {{ parse_source_timestamp('ngay_tiep_nhan') }} as received_at,
         {{ parse_source_timestamp('ngay_hen_tra') }} as due_at,
         {{ parse_source_timestamp('ngay_ket_thuc_xu_ly') }} as finished_processing_at,
         {{ parse_source_timestamp('ngay_tra') }} as returned_at,
-        nullif(trim(trang_thai_ho_so), '')::int as status_code,
-        -- a missing channel means over the counter (sources.md)
-        coalesce(nullif(trim(kenh_thuc_hien), '')::int, 1) as channel_code,
-        trim(hinh_thuc_tra) = '1' as is_result_by_post,
-        trim(duoc_thanh_toan_truc_tuyen) = '1' as is_paid_online,
+        nullif(trim(trang_thai_ho_so), '') as status_value,
+        nullif(trim(kenh_thuc_hien), '') as channel_value,
+        nullif(trim(hinh_thuc_tra), '') as result_by_post_value,
+        nullif(trim(duoc_thanh_toan_truc_tuyen), '') as paid_online_value,
         raw.parse_vn_decimal(phi_le_phi) as fee_vnd,
         raw.parse_vn_bool(ho_so_co_thanh_phan_so_hoa) as has_digitised_components,
         raw.parse_vn_bool(co_ket_qua_dien_tu) as has_electronic_result,
@@ -66,6 +62,48 @@ renamed as (
         _extract_month,
         _loaded_at
     from latest_delivery
+
+),
+
+value_codes as (
+
+    select * from {{ source('ingest', 'value_codes') }}
+
+),
+
+-- exports print words where the sync format has codes ("Đã trả kết quả", "Trực tuyến", "x"):
+-- what each value stands for, as ingest recorded it (chiso/sources/vocabularies.yaml)
+coded as (
+
+    select
+        renamed.*,
+        {{ value_code('status_codes', 'renamed.status_value') }}::int as status_code,
+        -- a missing channel means over the counter (sources.md)
+        coalesce({{ value_code('channel_codes', 'renamed.channel_value') }}::int, 1)
+            as channel_code,
+        {{ value_code('post_codes', 'renamed.result_by_post_value') }} = '1' as is_result_by_post,
+        -- 1: paid online; 2: paid through the provincial payment gateway
+        {{ value_code('paid_codes', 'renamed.paid_online_value') }} in ('1', '2') as is_paid_online,
+        case {{ value_code('applicant_codes', 'renamed.applicant_type_value') }}
+            when '1' then 'citizen'
+            when '2' then 'business'
+        end as applicant_type
+    from renamed
+    {{ join_value_codes(
+        'status_codes', 'one_stop.dossiers.trang_thai_ho_so', 'renamed.status_value'
+    ) }}
+    {{ join_value_codes(
+        'channel_codes', 'one_stop.dossiers.kenh_thuc_hien', 'renamed.channel_value'
+    ) }}
+    {{ join_value_codes(
+        'post_codes', 'one_stop.dossiers.hinh_thuc_tra', 'renamed.result_by_post_value'
+    ) }}
+    {{ join_value_codes(
+        'paid_codes', 'one_stop.dossiers.duoc_thanh_toan_truc_tuyen', 'renamed.paid_online_value'
+    ) }}
+    {{ join_value_codes(
+        'applicant_codes', 'one_stop.dossiers.loai_doi_tuong', 'renamed.applicant_type_value'
+    ) }}
 
 ),
 
@@ -120,7 +158,7 @@ final as (
         _extract_month,
         _loaded_at,
         {{ chiso_run_started_at() }} as _built_at
-    from renamed
+    from coded
 
 )
 

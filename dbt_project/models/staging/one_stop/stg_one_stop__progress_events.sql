@@ -36,13 +36,32 @@ renamed as (
         raw.parse_vn_int(thu_tu)::int as event_sequence,
         nullif(trim(don_vi_xu_ly), '') as agency_code,
         nullif(trim(buoc_xu_ly), '') as step_name,
-        raw.parse_vn_int(trang_thai)::int as status_code,
+        nullif(trim(trang_thai), '') as status_value,
         {{ parse_source_timestamp('thoi_diem') }} as occurred_at,
         {{ pii_hash('can_bo_xu_ly') }} as officer_key,
         _batch_id,
         _extract_month,
         _loaded_at
     from latest_delivery
+
+),
+
+value_codes as (
+
+    select * from {{ source('ingest', 'value_codes') }}
+
+),
+
+-- a status printed as a word ("Đang xử lý"): its code as ingest recorded it
+coded as (
+
+    select
+        renamed.*,
+        {{ value_code('status_codes', 'renamed.status_value') }}::int as status_code
+    from renamed
+    {{ join_value_codes(
+        'status_codes', 'one_stop.progress_events.trang_thai', 'renamed.status_value'
+    ) }}
 
 ),
 
@@ -73,7 +92,7 @@ final as (
         _extract_month,
         _loaded_at,
         {{ chiso_run_started_at() }} as _built_at
-    from renamed
+    from coded
 
 )
 
