@@ -337,7 +337,8 @@ class DossierFact:
     reuse: bool
     vneid: bool
     supplements: tuple[tuple[date, date | None], ...]  # (requested, supplied or None)
-    processing_days: int  # working_days(received, finish); 0 while open
+    processing_days: int  # working_days(received, finish) less the paused days; 0 while open
+    refused: bool = False  # status 3: refused at the desk, never accepted
 
     def open_at(self, day: date) -> bool:
         """Open at the end of ``day``: received by then and not finished by then."""
@@ -374,6 +375,17 @@ def _supplements(record: Record) -> tuple[tuple[date, date | None], ...]:
     return tuple(out)
 
 
+def _paused_days(supplements: Sequence[tuple[date, date | None]], finish: date) -> int:
+    """Working days the applicant held a closed dossier: from each request to its answer, or
+    to the finish when none came (the clock stays stopped), never past the finish."""
+    total = 0
+    for requested, supplied in supplements:
+        end = finish if supplied is None else min(supplied, finish)
+        if end > requested:
+            total += working_days(requested, end)
+    return total
+
+
 def dossier_fact(record: Record, *, map_levels: bool = True) -> DossierFact | None:
     """The fact of one dossier; None when it has no agency or acceptance date (no anchor)."""
     agency = _text(record.get("DonViXuLy"))
@@ -383,6 +395,10 @@ def dossier_fact(record: Record, *, map_levels: bool = True) -> DossierFact | No
     status = _text(record.get("TrangThaiHoSo"))
     outcome = _OUTCOMES.get(status or "", OPEN)
     finish = _finish_date(status, outcome, record, received)
+    supplements = _supplements(record)
+    processing = 0
+    if finish is not None:
+        processing = max(0, working_days(received, finish) - _paused_days(supplements, finish))
     return DossierFact(
         agency=agency,
         procedure=_text(record.get("MaTTHC")),
@@ -394,13 +410,16 @@ def dossier_fact(record: Record, *, map_levels: bool = True) -> DossierFact | No
         channel=_text(record.get("KenhThucHien")) or COUNTER,
         by_post=_text(record.get("HinhThucTra")) == "1",
         fee_positive=_amount(record.get("PhiLePhi")) > 0,
-        paid_online=_flag(record.get("DuocThanhToanTrucTuyen")),
+        # 2: paid through the provincial payment gateway
+        paid_online=_flag(record.get("DuocThanhToanTrucTuyen"))
+        or _text(record.get("DuocThanhToanTrucTuyen")) == "2",
         digitised=_flag(record.get("HoSoCoThanhPhanSoHoa")),
         e_result=_flag(record.get("CoKetQuaDienTu")),
         reuse=_flag(record.get("TaiSuDungDuLieuSoHoa")),
         vneid=_flag(record.get("TaiKhoanDuocXacThucVoiVNeID")),
-        supplements=_supplements(record),
-        processing_days=working_days(received, finish) if finish else 0,
+        supplements=supplements,
+        processing_days=processing,
+        refused=status == "3",
     )
 
 
@@ -412,7 +431,10 @@ def dossier_facts(dossiers: Iterable[Record], *, map_levels: bool = True) -> lis
 
 def _received_marks(f: DossierFact) -> tuple[Mark, ...]:
     """What a dossier adds to a period it was received in (``bcci.resolved_rate`` aside: it
-    depends on the period's end)."""
+    depends on the period's end). A dossier refused at the desk (status 3) counts as received
+    but in no rate: it was never accepted, so it is no one's online, BCCI or paid dossier."""
+    if f.refused:
+        return (("dossier.received", 1),)
     marks: list[Mark] = [
         ("dossier.received", 1),
         ("bcci.received_rate", f.channel == BCCI),
@@ -453,11 +475,15 @@ def _tally_open_at_end(f: DossierFact, end: date, t: _Tally) -> None:
     """Stocks at the end of P (``f`` is open at the end of ``end``)."""
     a = f.agency
     t.count(a, "dossier.in_progress")
-    if f.due is not None and f.due < end:
+    # waiting for the applicant's supplement: the clock is stopped, so neither overdue nor
+    # behind (QĐ 766 2.1 still counts a second request as late)
+    paused = f.paused_at(end)
+    if f.due is not None and f.due < end and not paused:
         t.count(a, "dossier.open_overdue")
-    if f.paused_at(end):
+    if paused:
         t.count(a, "dossier.paused")
-    timely = f.due is not None and f.due >= end and f.supplements_by(end) <= 1
+    within = paused or (f.due is not None and f.due >= end)
+    timely = within and f.supplements_by(end) <= 1
     t.ratio(a, "dossier.timely_766", timely)
 
 
@@ -496,9 +522,10 @@ def _dossier_period(
     for m in dossiers[: bisect_right(received, p.end)]:
         f = m.fact
         if f.received >= p.start:
-            received_in_p.append(f)
+            if not f.refused:
+                received_in_p.append(f)
             t.marks(f.agency, m.on_received)
-            if f.channel == BCCI:
+            if f.channel == BCCI and not f.refused:
                 by_end = f.outcome == RESOLVED and f.finish is not None and f.finish <= p.end
                 t.ratio(f.agency, "bcci.resolved_rate", by_end)
         if f.finish is not None and p.start <= f.finish <= p.end:

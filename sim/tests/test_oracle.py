@@ -393,6 +393,76 @@ def test_avg_processing_days_counts_working_days_after_acceptance() -> None:
     assert at(result, "dossier.avg_processing_days", jan) == (6, 4, 1.5)
 
 
+def test_a_dossier_waiting_for_a_supplement_is_paused_not_overdue_and_not_behind() -> None:
+    """At the period's end the clock of a dossier waiting for the applicant is stopped: it
+    counts as paused, not as overdue, and QĐ 766 2.1 holds it within its deadline (a second
+    request still counts as late)."""
+    jan = period("2020-01")
+    records = [
+        # due passed while the applicant holds the dossier: paused, not overdue, timely
+        dossier("2020-01-10", due="2020-01-20", supplements=(supplement("2020-01-15"),)),
+        # the same with a second request: paused, not overdue, but late for 766
+        dossier(
+            "2020-01-10",
+            due="2020-01-20",
+            supplements=(supplement("2020-01-13", "2020-01-14"), supplement("2020-01-16")),
+        ),
+        # answered before the end and overdue: overdue, not timely
+        dossier(
+            "2020-01-10", due="2020-01-20", supplements=(supplement("2020-01-13", "2020-01-14"),)
+        ),
+        # no request, overdue
+        dossier("2020-01-11", due="2020-01-21"),
+    ]
+    result = dossiers_in(records, jan)
+    assert at(result, "dossier.in_progress", jan)[0] == 4
+    assert at(result, "dossier.paused", jan)[0] == 2
+    assert at(result, "dossier.open_overdue", jan)[0] == 2
+    assert fraction(result, "dossier.timely_766", jan) == (1, 4)
+
+
+def test_avg_processing_days_leave_out_the_days_the_applicant_held_the_dossier() -> None:
+    """Working days from acceptance to finish, less each supplement's working days from the
+    request to the answer (to the finish when no answer came; never past it)."""
+    feb = period("2020-02")  # no holiday (January 2020 has Tết)
+    records = [
+        # Mon 3 → Fri 14: 9 working days; held 5 → 7 (Thu 6, Fri 7): 2 → 7
+        resolved("2020-02-03", "2020-02-14", "2020-02-19",
+                 DanhSachHoSoBoSung=[supplement("2020-02-05", "2020-02-07")]),
+        # Mon 3 → Fri 14: 9; asked Wed 12, never answered: held Thu 13, Fri 14 → 7
+        resolved("2020-02-03", "2020-02-14", "2020-02-19",
+                 DanhSachHoSoBoSung=[supplement("2020-02-12")]),
+        # Mon 3 → Wed 5: 2; answer recorded after the finish: held to the finish (Wed 5): 1
+        resolved("2020-02-03", "2020-02-05", "2020-02-07",
+                 DanhSachHoSoBoSung=[supplement("2020-02-04", "2020-02-11")]),
+    ]  # fmt: skip
+    result = dossiers_in(records, feb)
+    assert fraction(result, "dossier.avg_processing_days", feb) == (15, 3)
+
+
+def test_a_dossier_refused_at_the_desk_is_received_but_in_no_rate() -> None:
+    """Status 3 (refused at the desk) counts in dossier.received and dossier.returned (the
+    balance identity) but was never accepted: it is in no rate's denominator."""
+    jan = period("2020-01")
+    records = [
+        dossier("2020-01-10", status="3", due=None, KenhThucHien="2", MucDo="4", PhiLePhi="50000",
+                HoSoCoThanhPhanSoHoa="1"),
+        dossier("2020-01-10", status="3", due=None, KenhThucHien="3"),
+        dossier("2020-01-13", KenhThucHien="2", MucDo="4", PhiLePhi="50000",
+                DuocThanhToanTrucTuyen="2"),
+        dossier("2020-01-14", KenhThucHien="3", MucDo="2"),
+    ]  # fmt: skip
+    result = dossiers_in(records, jan)
+    assert at(result, "dossier.received", jan)[0] == 4
+    assert at(result, "dossier.returned", jan)[0] == 2
+    assert fraction(result, "dossier.online_rate_l34", jan) == (1, 1)
+    assert fraction(result, "bcci.received_rate", jan) == (1, 2)
+    assert fraction(result, "bcci.resolved_rate", jan) == (0, 1)
+    assert fraction(result, "pay.online_rate", jan) == (1, 1)  # 2: the provincial gateway
+    assert fraction(result, "digit.dossier_rate", jan) == (0, 2)
+    assert fraction(result, "id.vneid_rate", jan) == (0, 1)
+
+
 # --- service level -------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("level", "mapped", "unmapped"),

@@ -40,7 +40,23 @@ periods as (
 
 ),
 
--- flows anchored on the acceptance date
+-- every dossier received, refused at the desk (status 3) or not: dossier.received and the
+-- balance identity count them
+received_all as (
+
+    select
+        outcomes.agency_key,
+        periods.period_id,
+        count(*) as received
+    from outcomes
+    inner join periods
+        on outcomes.received_date between periods.period_start and periods.period_end
+    group by 1, 2
+
+),
+
+-- flows anchored on the acceptance date, for the rates: a dossier refused at the desk was
+-- never accepted, so it is no one's online, BCCI, paid or digitised dossier
 received as (
 
     select
@@ -71,6 +87,7 @@ received as (
     from outcomes
     inner join periods
         on outcomes.received_date between periods.period_start and periods.period_end
+    where outcomes.is_refused_at_desk is not true
     group by 1, 2
 
 ),
@@ -91,7 +108,7 @@ finished as (
             and outcomes.supplements_by_finish <= 1
         ) as resolved_timely_766,
         coalesce(
-            sum(outcomes.working_days_to_finish) filter (where outcomes.outcome = 'resolved'), 0
+            sum(outcomes.processing_working_days) filter (where outcomes.outcome = 'resolved'), 0
         )
             as resolved_working_days,
         count(*) filter (where outcomes.outcome = 'resolved' and outcomes.has_electronic_result)
@@ -145,10 +162,15 @@ stocks as (
         open_at_end.agency_key,
         open_at_end.period_id,
         count(*) as in_progress,
-        count(*) filter (where open_at_end.due_date < open_at_end.period_end) as open_overdue,
+        -- waiting for the applicant's supplement, the clock is stopped: neither overdue nor
+        -- behind (766 item 2.1 still counts a second request as late)
+        count(*) filter (
+            where open_at_end.due_date < open_at_end.period_end
+            and open_requests.is_paused is not true
+        ) as open_overdue,
         count(*) filter (where open_requests.is_paused) as paused,
         count(*) filter (
-            where open_at_end.due_date >= open_at_end.period_end
+            where (open_at_end.due_date >= open_at_end.period_end or open_requests.is_paused)
             and coalesce(open_requests.requested, 0) <= 1
         ) as open_timely_766
     from open_at_end
@@ -185,7 +207,6 @@ unpivoted as (
     cross join
         lateral (
             values
-            ('dossier.received', received.received, null::bigint),
             ('dossier.online_rate_l34', received.received_l34_online, received.received_l34),
             ('bcci.received_rate', received.received_bcci, received.received),
             ('bcci.resolved_rate', received.received_bcci_resolved, received.received_bcci),
@@ -195,6 +216,16 @@ unpivoted as (
             ('digit.reuse_rate', received.reusing, received.received),
             ('id.vneid_rate', received.received_online_vneid, received.received_online)
         ) as measures (indicator_code, numerator, denominator)
+
+    union all
+
+    select
+        received_all.agency_key,
+        received_all.period_id,
+        'dossier.received' as indicator_code,
+        received_all.received as numerator,
+        null::bigint as denominator
+    from received_all
 
     union all
 

@@ -125,6 +125,27 @@ requests_by_finish as (
 
 ),
 
+-- the working days the applicant held a closed dossier: from each request to its answer, or
+-- to the finish when none came (the clock stays stopped), never past the finish
+held as (
+
+    select
+        dated.dossier_id,
+        sum(greatest(0, held_to.working_day_number - requested.working_day_number))
+            as paused_days_to_finish
+    from dated
+    inner join supplements
+        on dated.dossier_id = supplements.dossier_id
+    inner join calendar_days as requested
+        on supplements.requested_at::date = requested.day
+    inner join calendar_days as held_to
+        on least(coalesce(supplements.supplied_at::date, dated.finish_date), dated.finish_date)
+        = held_to.day
+    where dated.finish_date is not null
+    group by 1
+
+),
+
 final as (
 
     select
@@ -139,6 +160,8 @@ final as (
         dated.channel,
         dated.status,
         dated.outcome,
+        -- refused at the desk (status 3): never accepted, so in no rate (counted as received)
+        dated.status = 'not_accepted' as is_refused_at_desk,
         dated.received_at,
         dated.received_date,
         dated.finish_date,
@@ -162,6 +185,15 @@ final as (
             when dated.outcome = 'resolved'
                 then finish_day.working_day_number - received_day.working_day_number
         end as working_days_to_finish,
+        -- the processing time (avg_processing_days): without the days the applicant held it
+        case
+            when dated.outcome = 'resolved'
+                then greatest(
+                        0,
+                        finish_day.working_day_number - received_day.working_day_number
+                        - coalesce(held.paused_days_to_finish, 0)
+                    )
+        end as processing_working_days,
         dated.channel = 'online' as is_online,
         dated.channel = 'bcci' as is_bcci,
         coalesce(dated.is_result_by_post, false) as is_result_by_post,
@@ -180,6 +212,8 @@ final as (
         and dated.received_date between code_versions.covers_from and code_versions.covers_to
     left join requests_by_finish
         on dated.dossier_id = requests_by_finish.dossier_id
+    left join held
+        on dated.dossier_id = held.dossier_id
     left join calendar_days as received_day
         on dated.received_date = received_day.day
     left join calendar_days as finish_day
