@@ -203,6 +203,11 @@ _OTHER_PROVINCES = ("01", "79", "22", "33", "37", "38", "19", "24")
 LATE_FINISH_SHARE = 0.06  # withdrawn, stopped, resolved, result handed over (7, 8, 9, 10)
 LATE_OTHER_SHARE = 0.03  # handed to the officer, supplement requested / returned
 LATE_WORKING_DAYS = (1, 12)
+# Vendor omissions (docs/sources.md): a closed dossier exported without its finish date
+# (NgayKetThucXuLy, NgayTra), its progress events still saying when it ended, and one exported
+# without its due date (NgayHenTra). Drawn per dossier from its own stream.
+MISSING_FINISH_SHARE = 0.006
+MISSING_DUE_SHARE = 0.004
 _FINISHING = frozenset({"7", "8", "9", "10"})
 
 _SUPPLEMENT_REASONS = (
@@ -561,6 +566,7 @@ class Life:
     supplements: list[Supplement]
     e_result: bool
     recorded: tuple[datetime, ...] = ()
+    omits: frozenset[str] = frozenset()  # keys the vendor leaves empty (MISSING_*_SHARE)
 
     @property
     def key(self) -> str:
@@ -661,7 +667,13 @@ def _dossier_life(
     events, supplements, due = _timeline(
         rng, profile, proc.working_days, accepted, rng.choice(desk), rng.choice(processing)
     )
-    return Life(base, due, events, supplements, e_result)
+    omit = random.Random(f"{seed}|omit|{base['MaHoSo']}")
+    omits = set()
+    if omit.random() < MISSING_FINISH_SHARE:
+        omits |= {"NgayKetThucXuLy", "NgayTra"}
+    if omit.random() < MISSING_DUE_SHARE:
+        omits.add("NgayHenTra")
+    return Life(base, due, events, supplements, e_result, omits=frozenset(omits))
 
 
 def _timeline(
@@ -809,6 +821,8 @@ def _project(life: Life, seen: int) -> Dossier:
     out["CoKetQuaDienTu"] = "1" if life.e_result and status in {"9", "10"} else "0"
     out["NgayCapNhat"] = format_ts(life.recorded[seen - 1])
     out["DanhSachHoSoBoSung"] = supplements
+    for key in life.omits:
+        out[key] = None
     out["CapNhatTienDo"] = [
         {
             "ThuTu": str(n),

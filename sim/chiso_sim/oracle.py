@@ -356,13 +356,49 @@ class DossierFact:
         )
 
 
+_FINISHING_STATUSES = frozenset({"7", "8", "9", "10"})
+
+
 def _finish_date(status: str | None, outcome: str, record: Record, received: date) -> date | None:
-    """End date of a closed dossier; status 3 (refused at the desk) ends the day it came in."""
+    """End date of a closed dossier; status 3 (refused at the desk) ends the day it came in.
+
+    A vendor may leave both end dates empty: the first progress event that closed the dossier
+    says when, else the record's last change (it closed by then), and only then the acceptance
+    date (the warehouse flags each fallback: finish_date_basis)."""
     if outcome == OPEN:
         return None
     if status == "3":
         return received
-    return _ts_day(record.get("NgayKetThucXuLy")) or _ts_day(record.get("NgayTra")) or received
+    recorded = _ts_day(record.get("NgayKetThucXuLy")) or _ts_day(record.get("NgayTra"))
+    if recorded is not None:
+        return recorded
+    closing = sorted(
+        at
+        for e in record.get("CapNhatTienDo") or ()
+        if _text(e.get("TrangThai")) in _FINISHING_STATUSES
+        and (at := _ts_day(e.get("ThoiDiem"))) is not None
+    )
+    return (closing[0] if closing else None) or _ts_day(record.get("NgayCapNhat")) or received
+
+
+def _due_date(record: Record) -> date | None:
+    """NgayHenTra; when the vendor left it empty, what the supplement requests say it was: the
+    new due date of the last answered request, else the first request's previous one."""
+    due = _ts_day(record.get("NgayHenTra"))
+    if due is not None:
+        return due
+    requests = sorted(
+        (s for s in record.get("DanhSachHoSoBoSung") or () if _ts_day(s.get("NgayYeuCau"))),
+        key=lambda s: int(_text(s.get("LanBoSung")) or 0),
+    )
+    answered = [
+        d
+        for s in requests
+        if _ts_day(s.get("NgayBoSung")) and (d := _ts_day(s.get("NgayHenTraMoi")))
+    ]
+    if answered:
+        return answered[-1]
+    return _ts_day(requests[0].get("NgayHenTraCu")) if requests else None
 
 
 def _supplements(record: Record) -> tuple[tuple[date, date | None], ...]:
@@ -405,7 +441,7 @@ def dossier_fact(record: Record, *, map_levels: bool = True) -> DossierFact | No
         received=received,
         outcome=outcome,
         finish=finish,
-        due=_ts_day(record.get("NgayHenTra")),
+        due=_due_date(record),
         level=effective_level(record.get("MucDo"), map_levels=map_levels),
         channel=_text(record.get("KenhThucHien")) or COUNTER,
         by_post=_text(record.get("HinhThucTra")) == "1",

@@ -440,6 +440,35 @@ def test_avg_processing_days_leave_out_the_days_the_applicant_held_the_dossier()
     assert fraction(result, "dossier.avg_processing_days", feb) == (15, 3)
 
 
+def test_end_and_due_dates_a_vendor_left_empty_come_from_what_else_the_record_says() -> None:
+    """A closed dossier without NgayKetThucXuLy and NgayTra ends when its progress updates say
+    it closed, else at its last change (NgayCapNhat), never silently on its acceptance date
+    while something later says otherwise; an empty NgayHenTra is the new due date of the last
+    answered supplement request."""
+    feb = period("2020-02")
+
+    def event(status: str, day: str) -> dict[str, Any]:
+        return {"ThuTu": status, "TrangThai": status, "ThoiDiem": ts(day)}
+
+    records = [
+        # resolved 07 Feb per its progress updates (due 10 Feb: early); accepted in January
+        dossier("2020-01-31", status="10", due="2020-02-10", NgayCapNhat=ts("2020-02-20"),
+                CapNhatTienDo=[event("2", "2020-01-31"), event("9", "2020-02-07"),
+                               event("10", "2020-02-12")]),
+        # withdrawn, no end date and no updates: it had ended by its last change, 11 Feb
+        dossier("2020-01-30", status="7", due="2020-02-10", NgayCapNhat=ts("2020-02-11")),
+        # resolved 12 Feb with NgayHenTra empty: the answered request moved it to 14 Feb
+        resolved("2020-02-03", "2020-02-12", None, DanhSachHoSoBoSung=[{
+            **supplement("2020-02-05", "2020-02-06"),
+            "NgayHenTraCu": ts("2020-02-07"), "NgayHenTraMoi": ts("2020-02-14")}]),
+    ]  # fmt: skip
+    result = dossiers_in(records, feb)
+    assert at(result, "dossier.resolved", feb)[0] == 2
+    assert at(result, "dossier.withdrawn", feb)[0] == 1
+    assert fraction(result, "dossier.early_rate", feb) == (2, 2)
+    assert at(result, "dossier.carried_over", feb)[0] == 2
+
+
 def test_a_dossier_refused_at_the_desk_is_received_but_in_no_rate() -> None:
     """Status 3 (refused at the desk) counts in dossier.received and dossier.returned (the
     balance identity) but was never accepted: it is in no rate's denominator."""

@@ -29,6 +29,7 @@ dossiers as (
     {{ touched_filter('dossier_id', [
         [ref('stg_one_stop__dossiers'), 'dossier_id'],
         [ref('stg_one_stop__supplements'), 'dossier_id'],
+        [ref('stg_one_stop__progress_events'), 'dossier_id'],
     ]) }}
 
 ),
@@ -39,6 +40,18 @@ supplements as (
     {{ touched_filter('dossier_id', [
         [ref('stg_one_stop__dossiers'), 'dossier_id'],
         [ref('stg_one_stop__supplements'), 'dossier_id'],
+        [ref('stg_one_stop__progress_events'), 'dossier_id'],
+    ]) }}
+
+),
+
+progress_events as (
+
+    select * from {{ ref('stg_one_stop__progress_events') }}
+    {{ touched_filter('dossier_id', [
+        [ref('stg_one_stop__dossiers'), 'dossier_id'],
+        [ref('stg_one_stop__supplements'), 'dossier_id'],
+        [ref('stg_one_stop__progress_events'), 'dossier_id'],
     ]) }}
 
 ),
@@ -62,6 +75,14 @@ supplement_pauses as (
         count(*) as supplement_count,
         (array_agg(supplements.previous_due_at order by supplements.supplement_number))[1]
             as first_previous_due_at,
+        -- the due date the last answered request issued: the current one, if the vendor
+        -- left NgayHenTra empty
+        (
+            array_agg(supplements.new_due_at order by supplements.supplement_number desc)
+            filter (
+                where supplements.supplied_at is not null and supplements.new_due_at is not null
+            )
+        )[1] as last_new_due_at,
         -- the clock stops from the request to the applicant's answer (Mẫu 02, TT 01/2018)
         coalesce(
             sum(supplied.working_day_number - requested.working_day_number)
@@ -77,6 +98,19 @@ supplement_pauses as (
 
 ),
 
+-- when the dossier closed, as its progress updates (CapNhatTienDo) say: for a vendor export
+-- that leaves both end dates empty
+closing_events as (
+
+    select
+        dossier_id,
+        min(occurred_at) as closed_at
+    from progress_events
+    where status_code in (7, 8, 9, 10)
+    group by 1
+
+),
+
 classified as (
 
     select
@@ -87,14 +121,30 @@ classified as (
             when dossiers.status in ('not_accepted', 'stopped') then 'returned'
             else 'open'
         end as outcome,
-        dossiers.due_at::date as due_date,
+        -- NgayHenTra; when empty, what the supplement requests say it was
+        coalesce(
+            dossiers.due_at,
+            supplement_pauses.last_new_due_at,
+            supplement_pauses.first_previous_due_at
+        )::date as due_date,
+        case
+            when dossiers.due_at is not null then 'recorded'
+            when
+                coalesce(supplement_pauses.last_new_due_at, supplement_pauses.first_previous_due_at)
+                is not null
+                then 'supplement_request'
+            else 'missing'
+        end as due_date_basis,
         coalesce(supplement_pauses.first_previous_due_at, dossiers.due_at)::date
             as original_due_date,
+        closing_events.closed_at,
         coalesce(supplement_pauses.supplement_count, 0) as supplement_count,
         coalesce(supplement_pauses.paused_working_days, 0) as paused_working_days
     from dossiers
     left join supplement_pauses
         on dossiers.dossier_id = supplement_pauses.dossier_id
+    left join closing_events
+        on dossiers.dossier_id = closing_events.dossier_id
 
 ),
 
@@ -102,11 +152,30 @@ dated as (
 
     select
         *,
+        -- a closed dossier's end: NgayKetThucXuLy, else NgayTra, else the progress update that
+        -- closed it, else its last change in the source (it had closed by then), and only
+        -- then its acceptance date; finish_date_basis says which
         case
             when outcome = 'open' then null
             when status = 'not_accepted' then received_date
-            else coalesce(finished_processing_at::date, returned_at::date, received_date)
-        end as finish_date
+            else
+                coalesce(
+                    finished_processing_at::date,
+                    returned_at::date,
+                    closed_at::date,
+                    source_updated_at::date,
+                    received_date
+                )
+        end as finish_date,
+        case
+            when outcome = 'open' then null
+            when status = 'not_accepted' then 'refused_at_desk'
+            when finished_processing_at is not null then 'processing_finished'
+            when returned_at is not null then 'result_returned'
+            when closed_at is not null then 'progress_event'
+            when source_updated_at is not null then 'last_update'
+            else 'receipt_date'
+        end as finish_date_basis
     from classified
 
 ),
@@ -165,7 +234,9 @@ final as (
         dated.received_at,
         dated.received_date,
         dated.finish_date,
+        dated.finish_date_basis,
         dated.due_date,
+        dated.due_date_basis,
         dated.original_due_date,
         -- the original due date moved by the paused working days: checks the source's NgayHenTra
         case

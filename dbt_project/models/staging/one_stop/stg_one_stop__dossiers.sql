@@ -49,6 +49,7 @@ renamed as (
         {{ parse_source_timestamp('ngay_hen_tra') }} as due_at,
         {{ parse_source_timestamp('ngay_ket_thuc_xu_ly') }} as finished_processing_at,
         {{ parse_source_timestamp('ngay_tra') }} as returned_at,
+        {{ parse_source_timestamp('ngay_cap_nhat') }} as source_updated_at,
         nullif(trim(trang_thai_ho_so), '') as status_value,
         nullif(trim(kenh_thuc_hien), '') as channel_value,
         nullif(trim(hinh_thuc_tra), '') as result_by_post_value,
@@ -126,6 +127,7 @@ final as (
         due_at,
         finished_processing_at,
         returned_at,
+        source_updated_at,
         status_code,
         case status_code
             when 1 then 'submitted'
