@@ -21,38 +21,33 @@
     post_hook="{{ prune_missing_keys(ref('stg_one_stop__dossiers'), 'kept.dossier_id = built.dossier_id') }}",
 ) }}
 
+{#- a dossier is recomputed when its record, a supplement request or a progress update changed -#}
+{%- set touched = [
+    [ref('stg_one_stop__dossiers'), 'dossier_id'],
+    [ref('stg_one_stop__supplements'), 'dossier_id'],
+    [ref('stg_one_stop__progress_events'), 'dossier_id'],
+] %}
+
 with
 
 dossiers as (
 
     select * from {{ ref('stg_one_stop__dossiers') }}
-    {{ touched_filter('dossier_id', [
-        [ref('stg_one_stop__dossiers'), 'dossier_id'],
-        [ref('stg_one_stop__supplements'), 'dossier_id'],
-        [ref('stg_one_stop__progress_events'), 'dossier_id'],
-    ]) }}
+    {{ touched_filter('dossier_id', touched) }}
 
 ),
 
 supplements as (
 
     select * from {{ ref('stg_one_stop__supplements') }}
-    {{ touched_filter('dossier_id', [
-        [ref('stg_one_stop__dossiers'), 'dossier_id'],
-        [ref('stg_one_stop__supplements'), 'dossier_id'],
-        [ref('stg_one_stop__progress_events'), 'dossier_id'],
-    ]) }}
+    {{ touched_filter('dossier_id', touched) }}
 
 ),
 
 progress_events as (
 
     select * from {{ ref('stg_one_stop__progress_events') }}
-    {{ touched_filter('dossier_id', [
-        [ref('stg_one_stop__dossiers'), 'dossier_id'],
-        [ref('stg_one_stop__supplements'), 'dossier_id'],
-        [ref('stg_one_stop__progress_events'), 'dossier_id'],
-    ]) }}
+    {{ touched_filter('dossier_id', touched) }}
 
 ),
 
