@@ -1,6 +1,7 @@
--- Every reporting period 2015–2030 in both calendars (docs/indicator-rules.md, "Periods"):
--- calendar months, quarters, halves and years, and the official report windows of
--- NĐ 09/2019/NĐ-CP, which run from the 15th of the previous month to the 14th. Both
+-- Every reporting period of the calendar's range (vars calendar_first_day, calendar_last_day)
+-- in both calendars (docs/indicator-rules.md, "Periods"): calendar months, quarters, halves
+-- and years, and the official report windows of NĐ 09/2019/NĐ-CP, which run from the 15th of
+-- the previous month to the 14th. Both
 -- calendars use the same period_key ('2025-03', '2025-Q1', '2025-H1', '2025'); period_id
 -- ('official:2025-Q1') tells them apart.
 with
@@ -9,7 +10,9 @@ months as (
 
     select
         generate_series(
-            '2015-01-01'::date, '2030-12-01'::date, interval '1 month'
+            date_trunc('month', '{{ var("calendar_first_day") }}'::date),
+            date_trunc('month', '{{ var("calendar_last_day") }}'::date),
+            interval '1 month'
         )::date as month_start
 
 ),

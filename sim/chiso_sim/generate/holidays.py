@@ -5,7 +5,9 @@ from the ``holidays`` package are written out as a seed. SQL that computes worki
 the same rule as ``WorkingCalendar``: Monday–Friday, minus the days in ``ref_public_holidays``,
 then ``ref_holiday_overrides`` (which always wins, in both directions).
 
-The rows are exactly ``holidays.country_holidays("VN", years=year)`` for each year 2015–2030,
+The rows are exactly ``holidays.country_holidays("VN", years=year)`` for each year of the dbt
+project's calendar range (vars ``calendar_first_day`` and ``calendar_last_day`` in
+``dbt_project/dbt_project.yml``: the working-day calendar covers the same days),
 queried one year at a time like ``WorkingCalendar`` does, with the package's Vietnamese names
 (``language="vi"``, the package's original language: without it the names would follow the
 process locale) normalised to NFC. Weekend holidays are kept: the list is the package's, the
@@ -27,18 +29,29 @@ import io
 import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
+from datetime import date
 from importlib import metadata
 from pathlib import Path
 
 import holidays
+import yaml
 
-from chiso.core.config import SEEDS_DIR
+from chiso.core.config import DBT_PROJECT_DIR, SEEDS_DIR
 
 FILENAME = "ref_public_holidays.csv"
 PUBLIC_HOLIDAYS_CSV = SEEDS_DIR / FILENAME
 
-FIRST_YEAR = 2015
-LAST_YEAR = 2030
+def _calendar_years() -> tuple[int, int]:
+    """The first and last year of the dbt project's calendar range (its vars)."""
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    variables = project["vars"]
+    return (
+        date.fromisoformat(str(variables["calendar_first_day"])).year,
+        date.fromisoformat(str(variables["calendar_last_day"])).year,
+    )
+
+
+FIRST_YEAR, LAST_YEAR = _calendar_years()
 YEARS = range(FIRST_YEAR, LAST_YEAR + 1)
 COUNTRY = "VN"
 LANGUAGE = "vi"

@@ -1,5 +1,6 @@
--- Every day 2010–2035 with its working-day flag and a running working-day number, so that
--- working-day arithmetic is a lookup: working days in (a, b] = number(b) - number(a).
+-- Every day of the calendar's range (vars calendar_first_day, calendar_last_day) with its
+-- working-day flag and a running working-day number, so that working-day arithmetic is a
+-- lookup: working days in (a, b] = number(b) - number(a).
 -- Working days are Monday–Friday minus the statutory holidays (ref_public_holidays, generated
 -- from the `holidays` package), then the announced swaps of ref_holiday_overrides, which win.
 -- A table: several indicator models read it, each over many periods.
@@ -21,7 +22,12 @@ overrides as (
 
 days as (
 
-    select generate_series('2010-01-01'::date, '2035-12-31'::date, interval '1 day')::date as day
+    select
+        generate_series(
+            '{{ var("calendar_first_day") }}'::date,
+            '{{ var("calendar_last_day") }}'::date,
+            interval '1 day'
+        )::date as day
 
 ),
 
