@@ -1,8 +1,9 @@
 -- The monthly KPI mart as built for audit: one row per agency version × indicator × month ×
 -- calendar ('calendar' months and the 'official' 15→14 report windows), as reported, with
--- names, the previous month's value and the change, the rank among agencies of the same tier
--- (best first, by the indicator's direction), and the target status. `chiso publish` copies a
--- validated month into marts.mart_kpi_monthly. Incremental like fct_indicator_values.
+-- names, the previous month's value and the change, the rank among the province's agencies of
+-- the same tier (best first, by the indicator's direction), and the target status.
+-- `chiso publish` copies a validated month into marts.mart_kpi_monthly. Incremental like
+-- fct_indicator_values.
 {{
     config(
         materialized='incremental',
@@ -144,16 +145,23 @@ ranked as (
 
     select
         *,
+        -- among the agencies of the same tier in the same province, best first; volumes
+        -- (direction neutral: received, resolved …) are not performance and are not ranked
         case
-            when value is not null
+            when value is not null and direction <> 'neutral'
                 then rank() over (
-                        partition by period_id, indicator_code, tier
+                        partition by period_id, indicator_code, province_code, tier
                         order by
                             case when direction = 'lower_is_better' then value end asc nulls last,
-                            case when direction <> 'lower_is_better' then value end desc nulls last
+                            case when direction = 'higher_is_better' then value end desc nulls last
                     )
         end as rank_in_tier,
-        count(value) over (partition by period_id, indicator_code, tier) as ranked_in_tier
+        case
+            when direction <> 'neutral'
+                then count(value) over (
+                        partition by period_id, indicator_code, province_code, tier
+                    )
+        end as ranked_in_tier
     from joined
 
 ),
