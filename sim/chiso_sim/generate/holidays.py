@@ -41,6 +41,7 @@ from chiso.core.config import DBT_PROJECT_DIR, SEEDS_DIR
 FILENAME = "ref_public_holidays.csv"
 PUBLIC_HOLIDAYS_CSV = SEEDS_DIR / FILENAME
 
+
 def _calendar_years() -> tuple[int, int]:
     """The first and last year of the dbt project's calendar range (its vars)."""
     project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
