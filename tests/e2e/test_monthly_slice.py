@@ -339,7 +339,8 @@ def _at_january_end(record) -> tuple[str, tuple[bool, bool, bool], tuple, bool]:
     f = dossier_fact(record)
     assert f is not None
     open_ = f.open_at(end)
-    member = (open_, open_ and f.due is not None and f.due < end, open_ and f.paused_at(end))
+    paused = open_ and f.paused_at(end)  # waiting for a supplement: the clock is stopped
+    member = (open_, open_ and not paused and f.due is not None and f.due < end, paused)
     in_january = (
         f.finish if f.finish is not None and f.finish <= end else None,
         f.due if f.due is not None and f.due < end else None,
