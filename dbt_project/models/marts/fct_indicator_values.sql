@@ -5,7 +5,8 @@
 -- ended but still has activity in the period (dossiers it accepted, resolved later).
 -- basis = 'as_reported' keeps the agencies of the time; 'restated' moves each agency's
 -- numerators and denominators to today's agencies (int_agencies__restatement_map) and
--- recomputes the ratios, so the values can be fractional counts there.
+-- recomputes the ratios, so the values can be fractional counts there; a restated row has a
+-- target only when every unit moved into it had today's unit's tier and province.
 -- Incremental: a run with build_month set replaces only the periods that overlap that month.
 {{
     config(
@@ -95,7 +96,8 @@ as_reported as (
         coalesce(counts.numerator, 0)::numeric as numerator,
         case
             when indicators.unit <> 'count' then coalesce(counts.denominator, 0)::numeric
-        end as denominator
+        end as denominator,
+        true as targets_apply
     from spine
     cross join indicators
     left join counts
@@ -114,10 +116,20 @@ restated as (
         as_reported.indicator_code,
         as_reported.period_id,
         sum(as_reported.numerator * restatement_map.share) as numerator,
-        sum(as_reported.denominator * restatement_map.share) as denominator
+        sum(as_reported.denominator * restatement_map.share) as denominator,
+        -- a target is a plan for the units that did the work: a restated row carries one only
+        -- when every unit moved into it had today's unit's tier and province
+        bool_and(
+            contributors.tier = current_units.tier
+            and contributors.province_code = current_units.province_code
+        ) as targets_apply
     from as_reported
     inner join restatement_map
         on as_reported.agency_key = restatement_map.agency_key
+    inner join agencies as contributors
+        on as_reported.agency_key = contributors.agency_key
+    inner join agencies as current_units
+        on restatement_map.current_agency_key = current_units.agency_key
     group by 1, 2, 3, 4
 
 ),
@@ -150,6 +162,7 @@ joined as (
         periods.is_complete,
         both_bases.numerator,
         both_bases.denominator,
+        both_bases.targets_apply,
         case
             when indicators.unit = 'count' then both_bases.numerator
             else round(both_bases.numerator / nullif(both_bases.denominator, 0), 6)
@@ -177,12 +190,14 @@ targeted as (
     from joined
     left join targets as province_targets
         on joined.indicator_code = province_targets.indicator_code
+        and joined.targets_apply
         and joined.tier = province_targets.tier
         and joined.province_code = province_targets.province_code
         and extract(year from joined.closing_month)
         between province_targets.year_from and province_targets.year_to
     left join targets as national_targets
         on joined.indicator_code = national_targets.indicator_code
+        and joined.targets_apply
         and joined.tier = national_targets.tier
         and national_targets.province_code is null
         and extract(year from joined.closing_month)
