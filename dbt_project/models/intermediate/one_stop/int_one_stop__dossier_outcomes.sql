@@ -1,9 +1,7 @@
 -- One row per dossier with how and when it ended and its deadlines, under the rules of
 -- docs/indicator-rules.md ("Dossiers"): the outcome (resolved / withdrawn / returned / open),
 -- the finish date, the current, original and recomputed due dates, the classic timeliness
--- class, the supplement requests that paused the clock, and working-day durations.
--- The agency version is the one the dossier's code resolves to on its acceptance date.
--- A table: several indicator models read it, each over many periods.
+-- class, the pauses and working-day durations; the agency version valid on acceptance.
 -- Incremental (macros/incremental/downstream.sql): a run recomputes the keys whose upstream
 -- rows were rebuilt since, so its cost follows the new month, not the history.
 {{ config(
@@ -238,6 +236,11 @@ final as (
             when dated.paused_working_days = 0 then dated.original_due_date
             else computed_due.day
         end as computed_due_date,
+        -- not the first due date moved by the pauses: rewritten after an apology (Mẫu 04)?
+        case
+            when dated.paused_working_days = 0 then dated.due_date <> dated.original_due_date
+            else dated.due_date <> computed_due.day
+        end as due_dates_disagree,
         case
             when dated.outcome <> 'resolved' or dated.due_date is null then null
             when dated.finish_date < dated.due_date then 'early'
