@@ -249,7 +249,7 @@ def _load_parts(
                 log.info("pre-check not usable (%s); checking every row in SQL", pre.error or rows)
                 pre = None
             validate_rows(conn, delivery, part, partition, first_seq, pre)
-            check_codes(conn, delivery, part, partition, first_seq)
+            check_codes(conn, delivery, part, partition, first_seq, pre)
             staged.append((part, partition, rows, first_seq, pre))
         if content_digest is not None:
             sha = content_digest()
@@ -407,9 +407,11 @@ def check_codes(
     part: Part,
     table: sql.Composable,
     first_seq: int,
+    pre: PreCheck | None = None,
 ) -> None:
     """Every value of the part's coded fields is a code or a vendor word the vocabularies
-    know (recorded in raw.value_codes); else raise naming file, row, field and value."""
+    know (recorded in raw.value_codes); else raise naming file, row, field and value. With a
+    pre-check, its distinct values are used instead of a scan of the landed rows."""
     try:
         record_codes(
             conn,
@@ -419,6 +421,7 @@ def check_codes(
             part.batch_id,
             delivery.origin,
             lambda load_seq, row_number: _row_of(part, load_seq, row_number, first_seq),
+            seen=pre.values if pre is not None else None,
         )
     except UnknownValue as exc:
         raise LoadError(str(exc), row=exc.row, field=exc.field) from None

@@ -97,6 +97,9 @@ class PreCheck:
     rows: int = 0
     suspects: list[int] = field(default_factory=list)  # 0-based record indexes
     agencies: set[str] = field(default_factory=set)
+    # distinct trimmed values of the coded fields asked for (chiso/ingest/vocabulary.py), so
+    # that checking them against the vocabularies costs no scan of the landed rows
+    values: dict[str, set[str]] = field(default_factory=dict)
     error: BaseException | None = None  # the reader failed: fall back to checking every row
 
 
@@ -141,13 +144,20 @@ def precheck_csv(
     *,
     delimiter: str,
     month: date,
+    coded: Sequence[str] = (),
 ) -> PreCheck:
-    """Scan `path` (header row first, then one record per row in `columns` order)."""
+    """Scan `path` (header row first, then one record per row in `columns` order); collect
+    the distinct values of the `coded` fields present."""
     checked = _checked_fields(entity, columns)
     agency_at = columns.index(entity.agency_field) if entity.agency_field in columns else None
-    wanted = sorted({i for i, _ in checked} | ({agency_at} if agency_at is not None else set()))
+    coded_at = {name: columns.index(name) for name in coded if name in columns}
+    wanted = sorted(
+        {i for i, _ in checked}
+        | ({agency_at} if agency_at is not None else set())
+        | set(coded_at.values())
+    )
     names = [f"c{i}" for i in range(len(columns))]
-    result = PreCheck()
+    result = PreCheck(values={name: set() for name in coded_at})
     reader = pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(
@@ -176,6 +186,9 @@ def precheck_csv(
         if agency_at is not None:
             codes = pc.unique(pc.utf8_trim(batch.column(names[agency_at]), " "))
             result.agencies.update(c for c in codes.to_pylist() if c)
+        for name, i in coded_at.items():
+            distinct = pc.unique(pc.utf8_trim(batch.column(names[i]), " "))
+            result.values[name].update(v for v in distinct.to_pylist() if v)
         offset += n
     result.rows = offset
     return result

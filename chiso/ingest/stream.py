@@ -32,6 +32,7 @@ from chiso.ingest.layout import Layout
 from chiso.ingest.loader import Part, StreamFallback
 from chiso.ingest.precheck import PreCheckThread
 from chiso.ingest.readers import CsvDialect
+from chiso.ingest.vocabulary import load_vocabulary
 
 CHUNK_BYTES = 1 << 20
 _ASCII = bytes(range(128))
@@ -106,7 +107,12 @@ def stream_part(
     def write(copy: psycopg.Copy) -> None:
         checker.append(
             PreCheckThread(
-                path, match.entity, columns, delimiter=dialect.delimiter, month=month
+                path,
+                match.entity,
+                columns,
+                delimiter=dialect.delimiter,
+                month=month,
+                coded=load_vocabulary().fields(match.entity),
             ).start()
         )
         with path.open("rb") as fh:

@@ -121,21 +121,29 @@ def record_codes(
     batch_id: object,
     origin: str,
     row_of: Any,
+    *,
+    seen: dict[str, set[str]] | None = None,
 ) -> int:
     """Check every distinct value of `entity`'s coded fields among the batch's rows in `table`
     and record their codes in raw.value_codes; raise :class:`UnknownValue` at the first row
     (in load order) of a value no vocabulary knows. `row_of(load_seq, row_number)` turns a
-    row into the delivery's row number. Returns how many values were recorded."""
+    row into the delivery's row number. `seen`: the distinct trimmed values per field when
+    the caller has them already (the CSV pre-check), sparing a scan of the batch. Returns
+    how many values were recorded."""
     vocabulary = load_vocabulary()
     fields = [f for f in vocabulary.fields(entity) if f in columns]
     if not fields:
         return 0
-    distinct = sql.SQL(", ").join(
-        sql.SQL("array_agg(distinct btrim({}))").format(sql.Identifier(f)) for f in fields
-    )
-    found = conn.execute(
-        sql.SQL("select {} from {} where _batch_id = %s").format(distinct, table), (batch_id,)
-    ).fetchone()
+    if seen is not None and all(f in seen for f in fields):
+        found: Any = [sorted(seen[f]) for f in fields]
+    else:
+        distinct = sql.SQL(", ").join(
+            sql.SQL("array_agg(distinct btrim({}))").format(sql.Identifier(f)) for f in fields
+        )
+        found = conn.execute(
+            sql.SQL("select {} from {} where _batch_id = %s").format(distinct, table),
+            (batch_id,),
+        ).fetchone()
     recorded: list[tuple[str, str, str]] = []
     for field, values in zip(fields, found or (), strict=True):
         for value in values or ():
