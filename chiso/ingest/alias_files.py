@@ -21,6 +21,7 @@ cannot silently change what a published number counted.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,9 @@ class AliasFileError(ValueError):
     """The deployment's alias file cannot be used (named, with what is wrong)."""
 
 
-def deployment_file() -> Path | None:
-    """The deployment's alias file, if the environment names a home or a file (it need not
-    exist: a deployment without one uses the package's data alone)."""
+def deployment_file() -> Path:
+    """The deployment's alias file: the one CHISO_ALIASES_FILE names, else the home's (it need
+    not exist: a deployment without one uses the package's data alone)."""
     named = os.environ.get(FILE_ENV)
     if named:
         return Path(named).expanduser()
@@ -60,19 +61,28 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def deployment_section(section: str) -> tuple[Path | None, dict[str, Any]]:
-    """The deployment file's `section` ("headers" or "values"), and the file it came from."""
-    path = deployment_file()
-    if path is None or not path.is_file():
-        return None, {}
+def deployment_stamp() -> tuple[str, float] | None:
+    """The deployment file's path and modification time (None without one): what the
+    cached tables are keyed on, so an edit is read at the next load, without a restart."""
+    return stamp(deployment_file())
+
+
+@lru_cache(maxsize=4)
+def deployment_sections(key: tuple[str, float] | None) -> dict[str, dict[str, Any]]:
+    """The deployment file's sections ("headers", "values"), read and checked once per
+    version of the file (`key`: :func:`deployment_stamp`)."""
+    if key is None:
+        return {name: {} for name in SECTIONS}
+    path = Path(key[0])
     data = read_yaml(path)
     unknown = sorted(set(data) - set(SECTIONS))
     if unknown:
         raise AliasFileError(f"{path}: unknown section(s) {unknown}; known: {list(SECTIONS)}")
-    part = data.get(section) or {}
-    if not isinstance(part, dict):
-        raise AliasFileError(f"{path}: section {section!r} must be a mapping")
-    return path, part
+    sections = {name: data.get(name) or {} for name in SECTIONS}
+    for name, part in sections.items():
+        if not isinstance(part, dict):
+            raise AliasFileError(f"{path}: section {name!r} must be a mapping")
+    return sections
 
 
 def stamp(path: Path | None) -> tuple[str, float] | None:

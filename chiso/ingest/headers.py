@@ -24,9 +24,9 @@ from chiso.core.text_codec import fix_text
 from chiso.ingest.alias_files import (
     AliasFileError,
     deployment_file,
-    deployment_section,
+    deployment_sections,
+    deployment_stamp,
     read_yaml,
-    stamp,
 )
 from chiso.sources.canonical import ALIASES_YAML, ENTITIES, Entity
 
@@ -73,8 +73,7 @@ class AliasTable:
 def load_aliases(path: Path = ALIASES_YAML) -> AliasTable:
     """The package's alias table with the deployment's additions (section ``headers:`` of its
     alias file, :mod:`chiso.ingest.alias_files`; re-read when that file changes)."""
-    deployment, _ = deployment_section("headers")
-    return _load_aliases(path, stamp(deployment))
+    return _load_aliases(path, deployment_stamp())
 
 
 @lru_cache(maxsize=4)
@@ -82,7 +81,7 @@ def _load_aliases(path: Path, deployment: tuple[str, float] | None) -> AliasTabl
     # libyaml's loader when present: the alias table is read on every ingest process start.
     package = read_yaml(path)
     extra_path = Path(deployment[0]) if deployment else None
-    extra = (read_yaml(extra_path).get("headers") or {}) if extra_path else {}
+    extra = deployment_sections(deployment)["headers"]
     abbreviations = {
         fold(k): fold(v)
         for source in (package, extra)
@@ -155,9 +154,7 @@ class HeaderMatch:
                 f" header; nearest: {hint}"
             )
         where = "chiso/sources/aliases.yaml"
-        deployment = aliases.deployment_file or deployment_file()
-        if deployment is not None:
-            where += f" or section headers: of {deployment}"
+        where += f" or section headers: of {aliases.deployment_file or deployment_file()}"
         seen = ", ".join(repr(lbl) for lbl in self.labels if lbl)
         return (
             f"{self.entity.qualified_name}: {'; '.join(parts)}. Headers seen: {seen}."

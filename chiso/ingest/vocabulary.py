@@ -24,9 +24,9 @@ from psycopg import sql
 from chiso.ingest.alias_files import (
     AliasFileError,
     deployment_file,
-    deployment_section,
+    deployment_sections,
+    deployment_stamp,
     read_yaml,
-    stamp,
 )
 from chiso.ingest.headers import fold
 from chiso.sources.canonical import ENTITIES, Entity
@@ -60,8 +60,7 @@ class Vocabulary:
 
 def load_vocabulary() -> Vocabulary:
     """The package's vocabularies with the deployment's additions (re-read when it changes)."""
-    path, _ = deployment_section("values")
-    return _load(stamp(path))
+    return _load(deployment_stamp())
 
 
 @lru_cache(maxsize=4)
@@ -71,7 +70,7 @@ def _load(deployment: tuple[str, float] | None) -> Vocabulary:
     _add(VOCABULARIES_YAML, read_yaml(VOCABULARIES_YAML), codes, words)
     path = Path(deployment[0]) if deployment else None
     if path is not None:
-        _add(path, read_yaml(path).get("values") or {}, codes, words)
+        _add(path, deployment_sections(deployment)["values"], codes, words)
     return Vocabulary({k: frozenset(v) for k, v in codes.items()}, words, path)
 
 
@@ -186,9 +185,7 @@ def _raise_unknown(
     key = f"{entity.qualified_name}.{field}"
     codes = sorted(vocabulary.codes[key], key=lambda c: (len(c), c))
     where = f"{VOCABULARIES_YAML.name} in the package"
-    deployment = vocabulary.deployment_file or deployment_file()
-    if deployment is not None:
-        where += f", or section values: of {deployment}"
+    where += f", or section values: of {vocabulary.deployment_file or deployment_file()}"
     raise UnknownValue(
         f"{origin}: row {row}: field {field}: value {value[:60]!r} is not a code"
         f" ({', '.join(codes)}) or a word of the {key} vocabulary; add it to {where}",
