@@ -257,6 +257,11 @@ PORTAL_SERVICE_CATALOGUE = Entity(
         _f("thanh_toan_truc_tuyen", "bool", "Online payment enabled"),
         _f("co_phi", "bool", "Fee-bearing"),
         _f("trang_thai", "code", "dang_cong_khai or dung"),
+        _f(
+            "thoi_han_giai_quyet",
+            "text",
+            "Legal time limit as printed, e.g. '15 ngày làm việc' (staging reads the working days)",
+        ),
     ),
 )
 

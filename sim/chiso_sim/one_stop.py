@@ -203,6 +203,10 @@ _OTHER_PROVINCES = ("01", "79", "22", "33", "37", "38", "19", "24")
 LATE_FINISH_SHARE = 0.06  # withdrawn, stopped, resolved, result handed over (7, 8, 9, 10)
 LATE_OTHER_SHARE = 0.03  # handed to the officer, supplement requested / returned
 LATE_WORKING_DAYS = (1, 12)
+# Share of the dossiers resolved late whose agency sends a delay apology (Mẫu 04) with a new
+# appointment that the vendor writes over NgayHenTra: by that date the dossier looks on time.
+APOLOGY_SHARE = 0.3
+APOLOGY_STEP = "Gửi thư xin lỗi và hẹn lại ngày trả kết quả"
 # Vendor omissions (docs/sources.md): a closed dossier exported without its finish date
 # (NgayKetThucXuLy, NgayTra), its progress events still saying when it ended, and one exported
 # without its due date (NgayHenTra). Drawn per dossier from its own stream.
@@ -567,10 +571,20 @@ class Life:
     e_result: bool
     recorded: tuple[datetime, ...] = ()
     omits: frozenset[str] = frozenset()  # keys the vendor leaves empty (MISSING_*_SHARE)
+    apology: Apology | None = None  # a delay apology (Mẫu 04) that rewrote NgayHenTra
 
     @property
     def key(self) -> str:
         return self.base["MaHoSo"]
+
+
+@dataclass(frozen=True)
+class Apology:
+    """A delay apology (Mẫu 04): from ``events[event]`` on, the vendor shows ``new_due`` as
+    NgayHenTra, a date on or after the late finish (APOLOGY_SHARE)."""
+
+    event: int
+    new_due: datetime
 
 
 def _channel(rng: random.Random, online_p: float) -> str | None:
@@ -667,13 +681,38 @@ def _dossier_life(
     events, supplements, due = _timeline(
         rng, profile, proc.working_days, accepted, rng.choice(desk), rng.choice(processing)
     )
+    apology = _apologise(seed, base["MaHoSo"], events, supplements, due)
     omit = random.Random(f"{seed}|omit|{base['MaHoSo']}")
     omits = set()
     if omit.random() < MISSING_FINISH_SHARE:
         omits |= {"NgayKetThucXuLy", "NgayTra"}
     if omit.random() < MISSING_DUE_SHARE:
         omits.add("NgayHenTra")
-    return Life(base, due, events, supplements, e_result, omits=frozenset(omits))
+    return Life(base, due, events, supplements, e_result, omits=frozenset(omits), apology=apology)
+
+
+def _apologise(
+    seed: int, key: str, events: list[Event], supplements: list[Supplement], due: datetime | None
+) -> Apology | None:
+    """For a share of the dossiers resolved late: the delay apology (Mẫu 04, TT 01/2018) sent
+    on the day the due date passes, with a new appointment on or after the actual finish,
+    which the vendor writes over NgayHenTra. Inserted into ``events`` before the finish; its
+    own stream, so the other dossiers' draws do not move."""
+    finish = next((n for n, e in enumerate(events) if e.status == "9"), None)
+    if due is None or finish is None:
+        return None
+    current = supplements[-1].new_due if supplements else due
+    finished = events[finish].at
+    if finished.date() <= current.date():
+        return None
+    rng = random.Random(f"{seed}|apology|{key}")
+    if rng.random() >= APOLOGY_SHARE:
+        return None
+    at = _office_time(rng, current.date())
+    if not events[finish - 1].at < at < finished:
+        return None
+    events.insert(finish, Event(APOLOGY_STEP, "4", at, events[finish - 1].officer))
+    return Apology(finish, _due(finished.date(), rng.choice((0, 0, 1, 2))))
 
 
 def _timeline(
@@ -812,6 +851,8 @@ def _project(life: Life, seen: int) -> Dossier:
                 "LyDo": s.reason,
             }
         )
+    if life.apology is not None and life.apology.event < seen:
+        due = life.apology.new_due
     base = life.base
     out: Dossier = {key: base.get(key) for key in DOSSIER_KEYS}
     out["NgayHenTra"] = format_ts(due)

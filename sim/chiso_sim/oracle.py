@@ -31,6 +31,7 @@ month's usage row as at ``as_of``.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -260,6 +261,68 @@ def working_days(a: date, b: date) -> int:
     return total
 
 
+def nth_working_day(day: date, n: int) -> date:
+    """The ``n``-th working day after ``day``; for ``n = 0``, ``day`` if it is a working day,
+    else the last one before it (a due date counted from a day off)."""
+    year = day.year
+    ordinals = _working_ordinals(year)
+    i = bisect_right(ordinals, day.toordinal())  # working days of the year up to ``day``
+    if n <= 0:
+        while i == 0:
+            year -= 1
+            ordinals = _working_ordinals(year)
+            i = len(ordinals)
+        return date.fromordinal(ordinals[i - 1])
+    i += n - 1
+    while i >= len(ordinals):
+        i -= len(ordinals)
+        year += 1
+        ordinals = _working_ordinals(year)
+    return date.fromordinal(ordinals[i])
+
+
+# --- legal time limits (catalogue thoi_han_giai_quyet) ---------------------------------------
+_LIMIT_NUMBER = re.compile(r"\s*(\d{1,3})\s*")
+_LIMIT_WORKING_DAYS = re.compile(r"(\d{1,3})\s*ngày\s*làm\s*việc", re.IGNORECASE)
+_LIMIT_SAME_DAY = re.compile(r"\s*(ngay\s+)?trong\s+ngày\s*", re.IGNORECASE)
+
+
+def time_limit_days(value: Any) -> int | None:
+    """The working days a printed time limit states: "15", "15 ngày làm việc", "Không quá 05
+    ngày làm việc …" (15, 5), "Trong ngày" (0); None for anything else (calendar days, hours)."""
+    text = _text(value)
+    if text is None:
+        return None
+    if m := _LIMIT_NUMBER.fullmatch(text):
+        return int(m[1])
+    if m := _LIMIT_WORKING_DAYS.search(text):
+        return int(m[1])
+    return 0 if _LIMIT_SAME_DAY.fullmatch(text) else None
+
+
+class TimeLimits:
+    """Each agency's time limit per procedure across catalogue snapshots: the one in force at a
+    dossier's acceptance is the latest snapshot on or before it that states one, else the
+    earliest that does."""
+
+    def __init__(self, catalogue: Iterable[Record] = ()) -> None:
+        stated: defaultdict[tuple[str, str], dict[date, int]] = defaultdict(dict)
+        for r in catalogue:
+            agency, procedure = _text(r.get("don_vi")), _text(r.get("ma_tthc"))
+            snapshot = _iso_day(r.get("ngay_chot"))
+            days = time_limit_days(r.get("thoi_han_giai_quyet"))
+            if agency and procedure and snapshot and days is not None:
+                stated[(agency, procedure)][snapshot] = days
+        self._stated = {key: sorted(by_day.items()) for key, by_day in stated.items()}
+
+    def at(self, agency: str, procedure: str | None, day: date) -> int | None:
+        entries = self._stated.get((agency, procedure or ""))
+        if not entries:
+            return None
+        i = bisect_right(entries, (day, 10**6))
+        return entries[i - 1][1] if i else entries[0][1]
+
+
 # --- accumulating numerators and denominators ----------------------------------------------
 Mark = tuple[str, int]  # (indicator code, numerator contribution) of one record; denominator +1
 
@@ -326,7 +389,7 @@ class DossierFact:
     received: date
     outcome: str
     finish: date | None  # None exactly when open
-    due: date | None
+    due: date | None  # the official due date (_official_due)
     level: int | None
     channel: str  # missing channel = over the counter
     by_post: bool
@@ -356,6 +419,7 @@ class DossierFact:
         )
 
 
+_NO_LIMITS = TimeLimits()
 _FINISHING_STATUSES = frozenset({"7", "8", "9", "10"})
 
 
@@ -381,16 +445,19 @@ def _finish_date(status: str | None, outcome: str, record: Record, received: dat
     return (closing[0] if closing else None) or _ts_day(record.get("NgayCapNhat")) or received
 
 
+def _requests(record: Record) -> list[Record]:
+    return sorted(
+        record.get("DanhSachHoSoBoSung") or (), key=lambda s: int(_text(s.get("LanBoSung")) or 0)
+    )
+
+
 def _due_date(record: Record) -> date | None:
     """NgayHenTra; when the vendor left it empty, what the supplement requests say it was: the
     new due date of the last answered request, else the first request's previous one."""
     due = _ts_day(record.get("NgayHenTra"))
     if due is not None:
         return due
-    requests = sorted(
-        (s for s in record.get("DanhSachHoSoBoSung") or () if _ts_day(s.get("NgayYeuCau"))),
-        key=lambda s: int(_text(s.get("LanBoSung")) or 0),
-    )
+    requests = [s for s in _requests(record) if _ts_day(s.get("NgayYeuCau"))]
     answered = [
         d
         for s in requests
@@ -399,6 +466,28 @@ def _due_date(record: Record) -> date | None:
     if answered:
         return answered[-1]
     return _ts_day(requests[0].get("NgayHenTraCu")) if requests else None
+
+
+def _official_due(record: Record, received: date, limit: int | None) -> date | None:
+    """The due date timeliness is judged on (docs/indicator-rules.md, "Due dates"): acceptance
+    plus the legal time limit plus the working days each answered supplement request stopped
+    the clock; without a limit, the first appointment (the first request's NgayHenTraCu, else
+    NgayHenTra when nothing paused) moved by those days; else the current NgayHenTra. A date
+    the vendor rewrote after a delay apology (Mẫu 04) never replaces the first two."""
+    paused = 0
+    for s in _requests(record):
+        requested, supplied = _ts_day(s.get("NgayYeuCau")), _ts_day(s.get("NgayBoSung"))
+        if requested is not None and supplied is not None:
+            paused += working_days(requested, supplied)
+    if limit is not None:
+        return nth_working_day(received, limit + paused)
+    requests = _requests(record)
+    replaced = _ts_day(requests[0].get("NgayHenTraCu")) if requests else None
+    if paused == 0 and (first := replaced or _ts_day(record.get("NgayHenTra"))) is not None:
+        return first
+    if paused > 0 and replaced is not None:
+        return nth_working_day(replaced, paused)
+    return _due_date(record)
 
 
 def _supplements(record: Record) -> tuple[tuple[date, date | None], ...]:
@@ -422,13 +511,17 @@ def _paused_days(supplements: Sequence[tuple[date, date | None]], finish: date) 
     return total
 
 
-def dossier_fact(record: Record, *, map_levels: bool = True) -> DossierFact | None:
-    """The fact of one dossier; None when it has no agency or acceptance date (no anchor)."""
+def dossier_fact(
+    record: Record, *, map_levels: bool = True, limits: TimeLimits | None = None
+) -> DossierFact | None:
+    """The fact of one dossier; None when it has no agency or acceptance date (no anchor).
+    ``limits``: the catalogue's time limits (none known without)."""
     agency = _text(record.get("DonViXuLy"))
     received = _ts_day(record.get("NgayTiepNhan"))
     if agency is None or received is None:
         return None
     status = _text(record.get("TrangThaiHoSo"))
+    procedure = _text(record.get("MaTTHC"))
     outcome = _OUTCOMES.get(status or "", OPEN)
     finish = _finish_date(status, outcome, record, received)
     supplements = _supplements(record)
@@ -437,11 +530,11 @@ def dossier_fact(record: Record, *, map_levels: bool = True) -> DossierFact | No
         processing = max(0, working_days(received, finish) - _paused_days(supplements, finish))
     return DossierFact(
         agency=agency,
-        procedure=_text(record.get("MaTTHC")),
+        procedure=procedure,
         received=received,
         outcome=outcome,
         finish=finish,
-        due=_due_date(record),
+        due=_official_due(record, received, (limits or _NO_LIMITS).at(agency, procedure, received)),
         level=effective_level(record.get("MucDo"), map_levels=map_levels),
         channel=_text(record.get("KenhThucHien")) or COUNTER,
         by_post=_text(record.get("HinhThucTra")) == "1",
@@ -459,9 +552,11 @@ def dossier_fact(record: Record, *, map_levels: bool = True) -> DossierFact | No
     )
 
 
-def dossier_facts(dossiers: Iterable[Record], *, map_levels: bool = True) -> list[DossierFact]:
+def dossier_facts(
+    dossiers: Iterable[Record], *, map_levels: bool = True, limits: TimeLimits | None = None
+) -> list[DossierFact]:
     """Facts of the anchored dossiers, sorted by acceptance date (periods then cut a prefix)."""
-    facts = (dossier_fact(d, map_levels=map_levels) for d in dossiers)
+    facts = (dossier_fact(d, map_levels=map_levels, limits=limits) for d in dossiers)
     return sorted((f for f in facts if f is not None), key=lambda f: f.received)
 
 
@@ -579,13 +674,16 @@ def dossier_indicators(
     agencies: Iterable[str],
     *,
     map_levels: bool = True,
+    catalogue: Iterable[Record] = (),
 ) -> Result:
     """``dossier.*`` (except ``full_online_rate``), ``bcci.*``, ``pay.*``, ``digit.*``, ``id.*``
-    from one-stop dossier records, for every agency × period."""
+    from one-stop dossier records, for every agency × period; ``catalogue``: the snapshots
+    whose time limits give the due dates (without, the first appointments do)."""
     wanted = frozenset(agencies)
+    limits = TimeLimits(catalogue)
     marked = [
         _Marked(f, _received_marks(f), _finished_marks(f))
-        for f in dossier_facts(dossiers, map_levels=map_levels)
+        for f in dossier_facts(dossiers, map_levels=map_levels, limits=limits)
         if f.agency in wanted
     ]
     received = [m.fact.received for m in marked]
@@ -918,7 +1016,7 @@ def compute_indicators(
     catalogue = [r for m in months for r in portal.catalogue_snapshot(cfg, last_day(m), as_of)]
     usage = [r for m in months for r in portal.usage_month(cfg, m, as_of)]
     out: Result = {}
-    out |= dossier_indicators(dossiers, periods, agencies, map_levels=levels)
+    out |= dossier_indicators(dossiers, periods, agencies, map_levels=levels, catalogue=catalogue)
     out |= service_indicators(catalogue, dossiers, periods, agencies, map_levels=levels)
     out |= usage_indicators(usage, periods, agencies)
     out |= document_indicators(documents, periods, agencies)

@@ -87,6 +87,29 @@ def _flag(value: bool) -> str:
 _State = tuple[str, bool, bool]  # level, integrated with DVCQG, online payment
 
 
+# How catalogues print a procedure's legal time limit (thời hạn giải quyết): each agency's
+# portal has its own phrasing; some rows leave it empty (TIME_LIMIT_MISSING_SHARE).
+TIME_LIMIT_STYLES: tuple[str, ...] = (
+    "{n} ngày làm việc",
+    "{n:02d} ngày làm việc kể từ ngày nhận đủ hồ sơ hợp lệ",
+    "Không quá {n} ngày làm việc",
+    "{n}",
+)
+SAME_DAY_TIME_LIMIT = "Trong ngày"
+TIME_LIMIT_MISSING_SHARE = 0.02
+
+
+def _time_limit(seed: int, agency_code: str, proc_code: str, working_days: int) -> str | None:
+    """The catalogue's thoi_han_giai_quyet of one offering, in the agency's phrasing."""
+    omitted = random.Random(f"{seed}|time_limit|{agency_code}|{proc_code}").random()
+    if omitted < TIME_LIMIT_MISSING_SHARE:
+        return None
+    if working_days == 0:
+        return SAME_DAY_TIME_LIMIT
+    style = random.Random(f"{seed}|time_limit|{agency_code}").choice(TIME_LIMIT_STYLES)
+    return style.format(n=working_days)
+
+
 def _state(proc: CatalogueProcedure, day: date) -> _State:
     return level_on(proc, day), integrated_on(proc, day), online_payment_on(proc, day)
 
@@ -150,6 +173,9 @@ def catalogue_snapshot(cfg: SimulatorConfig, day: date, as_of: datetime | None =
                 "thanh_toan_truc_tuyen": _flag(payment),
                 "co_phi": _flag(proc.fee_bearing),
                 "trang_thai": "dang_cong_khai" if proc.active_on(day) else "dung",
+                "thoi_han_giai_quyet": _time_limit(
+                    cfg.seed, agency.code, proc.code, proc.working_days
+                ),
             }
             rows.append({key: row[key] for key in CATALOGUE_COLUMNS})
     return rows

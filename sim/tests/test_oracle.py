@@ -21,9 +21,11 @@ from chiso_sim.oracle import (
     document_indicators,
     dossier_indicators,
     effective_level,
+    nth_working_day,
     period_containing,
     periods_between,
     service_indicators,
+    time_limit_days,
     usage_indicators,
     working_days,
 )
@@ -443,8 +445,9 @@ def test_avg_processing_days_leave_out_the_days_the_applicant_held_the_dossier()
 def test_end_and_due_dates_a_vendor_left_empty_come_from_what_else_the_record_says() -> None:
     """A closed dossier without NgayKetThucXuLy and NgayTra ends when its progress updates say
     it closed, else at its last change (NgayCapNhat), never silently on its acceptance date
-    while something later says otherwise; an empty NgayHenTra is the new due date of the last
-    answered supplement request."""
+    while something later says otherwise. An empty NgayHenTra does not lose the deadline: the
+    first request's NgayHenTraCu moved by the working days it paused is the due date (not
+    the new date the request printed, which moved it further)."""
     feb = period("2020-02")
 
     def event(status: str, day: str) -> dict[str, Any]:
@@ -457,7 +460,8 @@ def test_end_and_due_dates_a_vendor_left_empty_come_from_what_else_the_record_sa
                                event("10", "2020-02-12")]),
         # withdrawn, no end date and no updates: it had ended by its last change, 11 Feb
         dossier("2020-01-30", status="7", due="2020-02-10", NgayCapNhat=ts("2020-02-11")),
-        # resolved 12 Feb with NgayHenTra empty: the answered request moved it to 14 Feb
+        # resolved 12 Feb with NgayHenTra empty: 07 Feb (Fri) moved by the 1 day paused is
+        # 10 Feb, so late (the request's own 14 Feb would have said early)
         resolved("2020-02-03", "2020-02-12", None, DanhSachHoSoBoSung=[{
             **supplement("2020-02-05", "2020-02-06"),
             "NgayHenTraCu": ts("2020-02-07"), "NgayHenTraMoi": ts("2020-02-14")}]),
@@ -465,8 +469,77 @@ def test_end_and_due_dates_a_vendor_left_empty_come_from_what_else_the_record_sa
     result = dossiers_in(records, feb)
     assert at(result, "dossier.resolved", feb)[0] == 2
     assert at(result, "dossier.withdrawn", feb)[0] == 1
-    assert fraction(result, "dossier.early_rate", feb) == (2, 2)
+    assert fraction(result, "dossier.early_rate", feb) == (1, 2)
+    assert fraction(result, "dossier.late_rate", feb) == (1, 2)
     assert at(result, "dossier.carried_over", feb)[0] == 2
+
+
+@pytest.mark.parametrize(
+    ("printed", "days"),
+    [
+        ("15", 15),
+        ("15 ngày làm việc", 15),
+        ("05 ngày làm việc kể từ ngày nhận đủ hồ sơ hợp lệ", 5),
+        ("Không quá 10 NGÀY LÀM VIỆC", 10),
+        ("Trong ngày", 0),
+        ("30 ngày", None),  # calendar days: not a working-day limit
+        ("04 giờ", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_a_printed_time_limit_gives_its_working_days(printed: str | None, days: int | None) -> None:
+    assert time_limit_days(printed) == days
+
+
+def test_the_nth_working_day_skips_weekends_and_holidays() -> None:
+    # 2020-01-23 Thu … Tết 24–29 Jan (holidays), 25–26 weekend: the next working day is 30 Jan
+    assert nth_working_day(date(2020, 1, 23), 1) == date(2020, 1, 30)
+    assert nth_working_day(date(2020, 1, 3), 1) == date(2020, 1, 6)  # Fri → Mon
+    assert nth_working_day(date(2020, 1, 4), 0) == date(2020, 1, 3)  # Sat, 0 → the Fri before
+    assert nth_working_day(date(2020, 1, 6), 0) == date(2020, 1, 6)
+    assert nth_working_day(date(2019, 12, 31), 2) == date(2020, 1, 3)  # 1 Jan is a holiday
+
+
+def test_timeliness_is_judged_on_the_rules_never_on_a_date_rewritten_after_an_apology() -> None:
+    """The official due date is acceptance + the procedure's legal time limit (the agency's
+    catalogue) + the working days the answered supplement requests paused; a NgayHenTra the
+    vendor rewrote after a delay apology (Mẫu 04) neither makes a late dossier on time nor an
+    open one not overdue. Without a limit, the first appointment moved by the pauses."""
+    feb = period("2020-02")
+
+    def listed(snapshot: str, procedure: str, limit: str | None) -> dict[str, Any]:
+        return {"ngay_chot": snapshot, "don_vi": "A", "ma_tthc": procedure,
+                "thoi_han_giai_quyet": limit}  # fmt: skip
+
+    catalogue = [
+        listed("2020-01-31", "P1", "3 ngày làm việc"),
+        # P2's limit is stated only in a later snapshot: the earliest that states one is used
+        listed("2020-01-31", "P2", None),
+        listed("2020-02-29", "P2", "05"),
+    ]
+    records = [
+        # 03 Feb + 3 = 06 Feb; finished 11 Feb after an apology moved NgayHenTra to 12 Feb: late
+        resolved("2020-02-03", "2020-02-11", "2020-02-12"),
+        # 03 Feb + 3 + 2 paused (05 → 07 Feb) = 10 Feb; finished 10 Feb: on time
+        resolved("2020-02-03", "2020-02-10", "2020-02-10",
+                 DanhSachHoSoBoSung=[supplement("2020-02-05", "2020-02-07")]),
+        # P2: 04 Feb + 5 = 11 Feb; finished 10 Feb: early (NgayHenTra says 20 Feb)
+        resolved("2020-02-04", "2020-02-10", "2020-02-20", MaTTHC="P2"),
+        # P3, in no catalogue: the first appointment 07 Feb; finished 07 Feb: on time
+        resolved("2020-02-03", "2020-02-07", "2020-02-07", MaTTHC="P3"),
+        # open at the end of February: 17 Feb + 3 = 20 Feb passed, whatever the rewritten 05 Mar
+        dossier("2020-02-17", due="2020-03-05"),
+    ]  # fmt: skip
+    result = dossier_indicators(records, [feb], ["A"], catalogue=catalogue)
+    assert fraction(result, "dossier.late_rate", feb) == (1, 4)
+    assert fraction(result, "dossier.ontime_rate", feb) == (2, 4)
+    assert fraction(result, "dossier.early_rate", feb) == (1, 4)
+    assert at(result, "dossier.open_overdue", feb)[0] == 1
+    # without the catalogue the first appointments judge: the apology's 12 Feb says early
+    blind = dossier_indicators(records, [feb], ["A"])
+    assert fraction(blind, "dossier.late_rate", feb) == (0, 4)
+    assert at(blind, "dossier.open_overdue", feb)[0] == 0
 
 
 def test_a_dossier_refused_at_the_desk_is_received_but_in_no_rate() -> None:

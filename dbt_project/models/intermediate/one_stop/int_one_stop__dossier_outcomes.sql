@@ -20,10 +20,19 @@
 ) }}
 
 {#- a dossier is recomputed when its record, a supplement request or a progress update changed -#}
+{#- ... or its procedure's time limit reached the catalogue after the dossier was built -#}
+{%- set limit_arrived -%}
+    (select waiting.dossier_id, catalogue._built_at
+    from {{ this }} as waiting
+    inner join {{ ref('stg_portal__service_catalogue') }} as catalogue
+        on waiting.agency_code = catalogue.agency_code and waiting.procedure_code = catalogue.procedure_code
+    where waiting.rules_due_date is null and catalogue.time_limit_working_days is not null) as limit_arrived
+{%- endset %}
 {%- set touched = [
     [ref('stg_one_stop__dossiers'), 'dossier_id'],
     [ref('stg_one_stop__supplements'), 'dossier_id'],
     [ref('stg_one_stop__progress_events'), 'dossier_id'],
+    [limit_arrived, 'dossier_id'],
 ] %}
 
 with
@@ -61,33 +70,10 @@ code_versions as (
 
 ),
 
-supplement_pauses as (
+deadlines as (
 
-    select
-        supplements.dossier_id,
-        count(*) as supplement_count,
-        (array_agg(supplements.previous_due_at order by supplements.supplement_number))[1]
-            as first_previous_due_at,
-        -- the due date the last answered request issued: the current one, if the vendor
-        -- left NgayHenTra empty
-        (
-            array_agg(supplements.new_due_at order by supplements.supplement_number desc)
-            filter (
-                where supplements.supplied_at is not null and supplements.new_due_at is not null
-            )
-        )[1] as last_new_due_at,
-        -- the clock stops from the request to the applicant's answer (Mẫu 02, TT 01/2018)
-        coalesce(
-            sum(supplied.working_day_number - requested.working_day_number)
-            filter (where supplements.supplied_at is not null),
-            0
-        ) as paused_working_days
-    from supplements
-    left join calendar_days as requested
-        on supplements.requested_at::date = requested.day
-    left join calendar_days as supplied
-        on supplements.supplied_at::date = supplied.day
-    group by 1
+    select * from {{ ref('int_one_stop__dossier_deadlines') }}
+    {{ touched_filter('dossier_id', touched) }}
 
 ),
 
@@ -114,28 +100,21 @@ classified as (
             when dossiers.status in ('not_accepted', 'stopped') then 'returned'
             else 'open'
         end as outcome,
-        -- NgayHenTra; when empty, what the supplement requests say it was
-        coalesce(
-            dossiers.due_at,
-            supplement_pauses.last_new_due_at,
-            supplement_pauses.first_previous_due_at
-        )::date as due_date,
-        case
-            when dossiers.due_at is not null then 'recorded'
-            when
-                coalesce(supplement_pauses.last_new_due_at, supplement_pauses.first_previous_due_at)
-                is not null
-                then 'supplement_request'
-            else 'missing'
-        end as due_date_basis,
-        coalesce(supplement_pauses.first_previous_due_at, dossiers.due_at)::date
-            as original_due_date,
+        deadlines.due_date,
+        deadlines.due_date_basis,
+        deadlines.original_due_date,
+        deadlines.computed_due_date,
+        deadlines.time_limit_working_days,
+        deadlines.rules_due_date,
+        deadlines.official_due_date,
+        deadlines.official_due_basis,
+        deadlines.due_dates_disagree,
         closing_events.closed_at,
-        coalesce(supplement_pauses.supplement_count, 0) as supplement_count,
-        coalesce(supplement_pauses.paused_working_days, 0) as paused_working_days
+        deadlines.supplement_count,
+        deadlines.paused_working_days
     from dossiers
-    left join supplement_pauses
-        on dossiers.dossier_id = supplement_pauses.dossier_id
+    left join deadlines
+        on dossiers.dossier_id = deadlines.dossier_id
     left join closing_events
         on dossiers.dossier_id = closing_events.dossier_id
 
@@ -231,20 +210,16 @@ final as (
         dated.due_date,
         dated.due_date_basis,
         dated.original_due_date,
-        -- the original due date moved by the paused working days: checks the source's NgayHenTra
+        dated.computed_due_date,
+        dated.time_limit_working_days,
+        dated.rules_due_date,
+        dated.official_due_date,
+        dated.official_due_basis,
+        dated.due_dates_disagree,
         case
-            when dated.paused_working_days = 0 then dated.original_due_date
-            else computed_due.day
-        end as computed_due_date,
-        -- not the first due date moved by the pauses: rewritten after an apology (Mẫu 04)?
-        case
-            when dated.paused_working_days = 0 then dated.due_date <> dated.original_due_date
-            else dated.due_date <> computed_due.day
-        end as due_dates_disagree,
-        case
-            when dated.outcome <> 'resolved' or dated.due_date is null then null
-            when dated.finish_date < dated.due_date then 'early'
-            when dated.finish_date = dated.due_date then 'on_time'
+            when dated.outcome <> 'resolved' or dated.official_due_date is null then null
+            when dated.finish_date < dated.official_due_date then 'early'
+            when dated.finish_date = dated.official_due_date then 'on_time'
             else 'late'
         end as timeliness,
         dated.supplement_count,
@@ -287,12 +262,6 @@ final as (
         on dated.received_date = received_day.day
     left join calendar_days as finish_day
         on dated.finish_date = finish_day.day
-    left join calendar_days as original_due_day
-        on dated.original_due_date = original_due_day.day
-    left join calendar_days as computed_due
-        on computed_due.is_working_day
-        and original_due_day.working_day_number + dated.paused_working_days
-        = computed_due.working_day_number
 
 )
 

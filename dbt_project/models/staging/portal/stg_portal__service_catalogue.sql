@@ -55,6 +55,7 @@ renamed as (
             when 'dung' then 'discontinued'
             else nullif(lower(trim(trang_thai)), '')
         end as listing_status,
+        {{ parse_time_limit('thoi_han_giai_quyet') }} as time_limit_working_days,
         _batch_id,
         _extract_month,
         _loaded_at
@@ -79,6 +80,7 @@ final as (
         has_online_payment,
         is_fee_bearing,
         listing_status,
+        time_limit_working_days,
         _batch_id,
         _extract_month,
         _loaded_at,

@@ -1,0 +1,149 @@
+-- One row per dossier with its due dates side by side (docs/indicator-rules.md, "Due dates"):
+-- the vendor's current NgayHenTra, the first appointment, the first appointment moved by the
+-- legitimate pauses for supplements, the rules' date (acceptance + the procedure's legal time
+-- limit + the pauses, in working days) and the official date timeliness is judged on: the
+-- rules', else the first appointment's, else the current one. A date the vendor rewrote after
+-- a delay apology (Mẫu 04) is kept as due_date and never used to judge.
+-- A view: int_one_stop__dossier_outcomes reads it for the dossiers it recomputes; the filter
+-- on dossier_id reaches the dossiers' index, and the catalogue is read by two index probes.
+
+with
+
+dossiers as (
+
+    select * from {{ ref('stg_one_stop__dossiers') }}
+
+),
+
+supplement_pauses as (
+
+    select * from {{ ref('int_one_stop__supplement_pauses') }}
+
+),
+
+calendar_days as (
+
+    select * from {{ ref('int_calendar__days') }}
+
+),
+
+appointments as (
+
+    select
+        dossiers.dossier_id,
+        dossiers.received_date,
+        -- NgayHenTra; when empty, what the supplement requests say it was
+        coalesce(
+            dossiers.due_at,
+            supplement_pauses.last_new_due_at,
+            supplement_pauses.first_previous_due_at
+        )::date as due_date,
+        case
+            when dossiers.due_at is not null then 'recorded'
+            when
+                coalesce(supplement_pauses.last_new_due_at, supplement_pauses.first_previous_due_at)
+                is not null
+                then 'supplement_request'
+            else 'missing'
+        end as due_date_basis,
+        coalesce(supplement_pauses.first_previous_due_at, dossiers.due_at)::date
+            as original_due_date,
+        -- what a pause moves: the date the first request replaced (a NgayHenTra beside
+        -- answered requests is already moved)
+        supplement_pauses.first_previous_due_at::date as replaced_due_date,
+        coalesce(supplement_pauses.supplement_count, 0) as supplement_count,
+        coalesce(supplement_pauses.paused_working_days, 0) as paused_working_days,
+        -- the time limit in the agency's catalogue at acceptance: the latest snapshot on or
+        -- before it that states one, else the earliest that does
+        coalesce(stated_before.time_limit_working_days, stated_after.time_limit_working_days)
+            as time_limit_working_days
+    from dossiers
+    left join supplement_pauses
+        on dossiers.dossier_id = supplement_pauses.dossier_id
+    left join lateral (
+        select
+            catalogue.time_limit_working_days,
+            catalogue.snapshot_date
+        from {{ ref('stg_portal__service_catalogue') }} as catalogue
+        where
+            catalogue.agency_code = dossiers.agency_code
+            and catalogue.procedure_code = dossiers.procedure_code
+            and catalogue.snapshot_date <= dossiers.received_date
+            and catalogue.time_limit_working_days is not null
+        order by 2 desc
+        limit 1
+    ) as stated_before on true
+    left join lateral (
+        select
+            catalogue.time_limit_working_days,
+            catalogue.snapshot_date
+        from {{ ref('stg_portal__service_catalogue') }} as catalogue
+        where
+            catalogue.agency_code = dossiers.agency_code
+            and catalogue.procedure_code = dossiers.procedure_code
+            and catalogue.time_limit_working_days is not null
+        order by 2 asc
+        limit 1
+    ) as stated_after on stated_before.time_limit_working_days is null
+
+),
+
+moved as (
+
+    select
+        appointments.*,
+        -- the first appointment moved by the paused working days
+        case
+            when appointments.paused_working_days = 0 then appointments.original_due_date
+            else moved_due.day
+        end as computed_due_date,
+        rules_due.day as rules_due_date
+    from appointments
+    left join calendar_days as received_day
+        on appointments.received_date = received_day.day
+    left join calendar_days as replaced_due_day
+        on appointments.replaced_due_date = replaced_due_day.day
+    left join calendar_days as moved_due
+        on moved_due.is_working_day
+        and replaced_due_day.working_day_number + appointments.paused_working_days
+        = moved_due.working_day_number
+    left join calendar_days as rules_due
+        on rules_due.is_working_day
+        and received_day.working_day_number + appointments.time_limit_working_days
+        + appointments.paused_working_days = rules_due.working_day_number
+
+),
+
+final as (
+
+    select
+        dossier_id,
+        due_date,
+        due_date_basis,
+        original_due_date,
+        computed_due_date,
+        time_limit_working_days,
+        rules_due_date,
+        coalesce(rules_due_date, computed_due_date, due_date) as official_due_date,
+        case
+            when rules_due_date is not null then 'time_limit'
+            when computed_due_date is not null then 'first_appointment'
+            when due_date is not null then 'current_appointment'
+            else 'missing'
+        end as official_due_basis,
+        -- the current date, the first appointment moved by the pauses and the rules' date do
+        -- not all agree: a date rewritten after an apology, or a pause counted otherwise
+        case
+            when coalesce(rules_due_date, computed_due_date, due_date) is not null
+                then (
+                    select count(distinct known.day) as known_dates
+                    from unnest(array[due_date, computed_due_date, rules_due_date]) as known (day)
+                ) > 1
+        end as due_dates_disagree,
+        supplement_count,
+        paused_working_days
+    from moved
+
+)
+
+select * from final
