@@ -11,7 +11,7 @@ from chiso.publish.marts import MARTS, tuples
 
 
 def audit_fingerprint(conn: psycopg.Connection, month: date) -> str:
-    """A hash of the audit area's rows of the month (both marts, `_built_at` included).
+    """A hash of the audit area's rows of the month (every published mart, `_built_at` included).
 
     The gate records it with its outcome and the publisher compares it under the lock: a
     validation vouches for the rows it read, not for whatever a later rebuild put there.

@@ -25,6 +25,9 @@ MARTS = (
         "closing_month",
         ("basis", "period_id", "rollup_level", "province_code", "tier", "indicator_code"),
     ),
+    # the month's summary reports reconciled (identities, total rows, dossier-level counts):
+    # the report's data-quality section reads it as the BI reader
+    PublishedMart("mart_aggregate_report_checks", "report_month", ("check_id",)),
 )
 DIMENSIONS = ("dim_agency", "dim_indicator", "dim_period")
 # Columns the audit marts carry for dbt's bookkeeping: a rebuild changes them, not the data.

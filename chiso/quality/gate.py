@@ -108,21 +108,33 @@ class ExpectationFailure:
 
 @dataclass(frozen=True)
 class GateResult:
-    """The verdict for one month: publish only when ``success`` is True."""
+    """The verdict for one month: publish only when ``success`` is True.
+
+    ``warnings`` are the unmet expectations a suite marks ``"severity": "warning"`` (or
+    ``"info"``): findings an operator must see, with their numbers, that do not stop the
+    month (e.g. a summary report that does not add up: expectations/kpi/
+    kpi_aggregate_reports.json). A warning expectation GX could not evaluate is a failure:
+    the gate fails closed whatever the severity."""
 
     month: date
     success: bool
     failures: list[ExpectationFailure]
     evaluated: int  # number of expectations evaluated, over all suites
     data_docs: Path | None = None  # GX Data Docs of this validation, when rendered
+    warnings: list[ExpectationFailure] = field(default_factory=list)
 
     def summary(self) -> str:
-        """Human-readable verdict: a headline, then one line per failed expectation."""
+        """Human-readable verdict: a headline, then one line per failed expectation and one
+        per warning."""
         head = f"Quality gate {self.month:%Y-%m}: "
+        noted = f", {len(self.warnings)} warning(s)" if self.warnings else ""
         if self.success:
-            return head + f"PASSED ({self.evaluated} expectations)"
-        lines = [head + f"FAILED ({len(self.failures)} of {self.evaluated} expectations failed)"]
+            lines = [head + f"PASSED ({self.evaluated} expectations{noted})"]
+        else:
+            failed = f"{len(self.failures)} of {self.evaluated} expectations failed"
+            lines = [head + f"FAILED ({failed}{noted})"]
         lines.extend("  ✗ " + f.describe() for f in self.failures)
+        lines.extend("  ! " + w.describe() for w in self.warnings)
         return "\n".join(lines)
 
 
@@ -165,13 +177,19 @@ def validate_month(
     results = _run_gx(url, month, specs, params, docs)
 
     failures: list[ExpectationFailure] = []
+    warnings: list[ExpectationFailure] = []
     evaluated = 0
     for spec, suite_results in results:
         for res in suite_results:
             evaluated += 1
             if res.success:
                 continue
-            failures.append(_failure(url, month, spec, res, params))
+            found = _failure(url, month, spec, res, params)
+            not_evaluated = isinstance(found.observed, dict) and "error" in found.observed
+            if _is_warning(res) and not not_evaluated:
+                warnings.append(found)
+            else:
+                failures.append(found)
     index = docs / "index.html" if docs and (docs / "index.html").exists() else None
     return GateResult(
         month=month,
@@ -179,7 +197,14 @@ def validate_month(
         failures=failures,
         evaluated=evaluated,
         data_docs=index,
+        warnings=warnings,
     )
+
+
+def _is_warning(res: Any) -> bool:
+    """The expectation's suite marks it "severity": "warning" or "info" (GX 1.x)."""
+    severity = getattr(res.expectation_config, "severity", None)
+    return str(getattr(severity, "value", severity) or "critical") in ("warning", "info")
 
 
 # -- Great Expectations ---------------------------------------------------------------------------

@@ -49,18 +49,20 @@ def record(
     dbt_invocation_id: str | None,
     data_docs: str | None,
     audit_fingerprint: str,
+    warnings: list[dict[str, Any]] | None = None,
 ) -> None:
     """Store a validation (before any alert is sent: a notifier that breaks must not lose it)."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "insert into ops.gate_results (period_month, success, evaluated, failures,"
-            " gate_run_id, dbt_invocation_id, data_docs, audit_fingerprint)"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s)",
+            " warnings, gate_run_id, dbt_invocation_id, data_docs, audit_fingerprint)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 month,
                 success,
                 evaluated,
                 json.dumps(failures, default=str, ensure_ascii=False),
+                json.dumps(warnings or [], default=str, ensure_ascii=False),
                 gate_run_id,
                 dbt_invocation_id,
                 data_docs,

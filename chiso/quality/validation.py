@@ -65,6 +65,7 @@ def validate(
         success=result.success,
         evaluated=result.evaluated,
         failures=[_failure_record(f) for f in result.failures],
+        warnings=[_failure_record(w) for w in result.warnings],
         dbt_invocation_id=dbt_invocation_id,
         data_docs=data_docs,
         audit_fingerprint=fingerprint,
@@ -84,6 +85,8 @@ def validate(
         log.warning(message)
     else:
         log.info("%s passed validation (%s expectations)", f"{month:%Y-%m}", result.evaluated)
+    if result.warnings:
+        log.warning("%s", result.summary())
     return outcome
 
 

@@ -157,6 +157,60 @@ def _drift(url: str) -> list[Drifted]:
     ]
 
 
+@dataclass(frozen=True)
+class ReportCheck:
+    """A check of the month's summary report that did not hold
+    (marts.mart_aggregate_report_checks): both numbers, as printed and as expected."""
+
+    kind: str
+    row_label: str
+    check_label: str
+    printed: Decimal | None
+    expected: Decimal | None
+    difference: Decimal | None
+
+
+CHECK_KINDS = {
+    "identity": "báo cáo không cộng đúng",
+    "total_row": "dòng tổng không khớp các dòng",
+    "dossiers": "khác số liệu hồ sơ",
+    "unresolved_row": "không xác định được đơn vị",
+}
+MAX_CHECKS_SHOWN = 100
+
+
+def _report_checks(url: str, month: date) -> tuple[int, list[ReportCheck]]:
+    """How many checks of the month's summary reports failed, and the first of them: the
+    report's own sums first, then the largest differences."""
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        exists = conn.execute(
+            "select to_regclass('marts.mart_aggregate_report_checks') as r"
+        ).fetchone()
+        if exists["r"] is None:
+            return 0, []
+        where = (
+            " from marts.mart_aggregate_report_checks where report_month = %s and not is_consistent"
+        )
+        total = conn.execute("select count(*) as n" + where, (month,)).fetchone()["n"]
+        rows = conn.execute(
+            "select *" + where + " order by array_position("
+            "array['identity', 'total_row', 'unresolved_row', 'dossiers'], check_kind),"
+            " abs(difference) desc nulls first, row_label, check_name limit %s",
+            (month, MAX_CHECKS_SHOWN),
+        ).fetchall()
+    return total, [
+        ReportCheck(
+            CHECK_KINDS.get(r["check_kind"], r["check_kind"]),
+            r["agency_name"] or r["row_label"],
+            r["check_label"],
+            r["printed_value"],
+            r["expected_value"],
+            r["difference"],
+        )
+        for r in rows
+    ]
+
+
 def _fetch(url: str, month: date) -> list[dict]:
     with psycopg.connect(url, row_factory=dict_row) as conn:
         return conn.execute(
@@ -257,6 +311,7 @@ def render(url: str, month: date, out_dir: Path) -> Path:
         ).astimezone(LOCAL_TZ),
         publication=_publication(url, month),
         drift=_drift(url),
+        report_checks=_report_checks(url, month),
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"bao-cao-{month:%Y-%m}.html"

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -96,9 +96,15 @@ DOCUMENT_INDICATORS: tuple[str, ...] = (
     "doc.workfile_online_rate",
     "doc.ontime_rate",
 )
+# From the summary reports beside the dossiers.
+REPORT_INDICATORS: tuple[str, ...] = ("dossier.onestop_coverage",)
 DOSSIER_INDICATORS = DOSSIER_COUNTS + DOSSIER_RATIOS
 INDICATORS: tuple[str, ...] = (
-    DOSSIER_INDICATORS + SERVICE_INDICATORS + USAGE_INDICATORS + DOCUMENT_INDICATORS
+    DOSSIER_INDICATORS
+    + SERVICE_INDICATORS
+    + USAGE_INDICATORS
+    + DOCUMENT_INDICATORS
+    + REPORT_INDICATORS
 )
 # Indicators without a denominator: value = numerator, denominator None.
 COUNT_INDICATORS: frozenset[str] = frozenset(DOSSIER_COUNTS)
@@ -695,6 +701,42 @@ def dossier_indicators(
     return out
 
 
+# --- summary reports -----------------------------------------------------------------------
+def coverage_indicators(
+    reports: Mapping[date, Iterable[Record]],
+    dossiers: Iterable[Record],
+    periods: Iterable[Period],
+    agencies: Iterable[str],
+) -> Result:
+    """``dossier.onestop_coverage`` from the summary reports of each month (``month`` → rows
+    of ``one_stop.aggregate_reports``, the agency's code in ``ma_dong``): over the calendar
+    months of the period with a report row for the agency, the dossiers received in the
+    e-one-stop system over the received count (``tiep_nhan_trong_ky``) the report prints.
+    Months without a report are in neither; a month whose report prints fewer than the
+    system holds counts the system's (all dossiers are at least those); official periods get
+    0 / 0."""
+    wanted = frozenset(agencies)
+    printed: dict[tuple[str, date], int] = defaultdict(int)
+    for month, rows in reports.items():
+        for r in rows:
+            agency = _text(r.get("ma_dong"))
+            if r.get("loai_dong") == "body" and agency in wanted:
+                printed[(agency, month.replace(day=1))] += _count(r.get("tiep_nhan_trong_ky"))
+    held: Counter[tuple[str, date]] = Counter(
+        (f.agency, f.received.replace(day=1)) for f in dossier_facts(dossiers) if f.agency in wanted
+    )
+    out: Result = {}
+    for p in periods:
+        tally = _Tally(wanted)
+        if p.calendar == "calendar":
+            for (agency, month), n in printed.items():
+                if p.start <= month <= p.end:
+                    system = held[(agency, month)]
+                    tally.add(agency, "dossier.onestop_coverage", system, max(n, system))
+        tally.emit(p, REPORT_INDICATORS, out)
+    return out
+
+
 # --- portal catalogue ----------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class CatalogueRow:
@@ -1020,6 +1062,8 @@ def compute_indicators(
     out |= service_indicators(catalogue, dossiers, periods, agencies, map_levels=levels)
     out |= usage_indicators(usage, periods, agencies)
     out |= document_indicators(documents, periods, agencies)
+    # the closes deliver no summary report yet: coverage is 0 / 0 everywhere
+    out |= coverage_indicators({}, dossiers, periods, agencies)
     return out
 
 

@@ -18,6 +18,7 @@ from chiso_sim.oracle import (
     Period,
     compute_indicators,
     compute_monthly_kpis,
+    coverage_indicators,
     document_indicators,
     dossier_indicators,
     effective_level,
@@ -764,6 +765,7 @@ def test_every_agency_indicator_and_period_is_present_even_without_records() -> 
         **service_indicators([], [], periods, ["A", "B"]),
         **usage_indicators([], periods, ["A", "B"]),
         **document_indicators([], periods, ["A", "B"]),
+        **coverage_indicators({}, [], periods, ["A", "B"]),
     }
     assert len(result) == 2 * len(periods) * len(INDICATORS)
     assert set(INDICATORS) == {key[1] for key in result}
@@ -808,3 +810,30 @@ def test_monthly_wrapper_matches_the_full_computation() -> None:
     assert kpis[("A", "dossier.online_rate_l34", JAN)] == (1, 2, 0.5)
     assert kpis[("A", "dossier.online_rate_l34", FEB)] == (1, 1, 1.0)
     assert kpis[("A", "dossier.early_rate", FEB)] == (0, 1, 0.0)
+
+
+def test_onestop_coverage_counts_the_reported_months_against_the_system() -> None:
+    """dossier.onestop_coverage: over the calendar months with a summary-report row for the
+    agency, the dossiers the e-one-stop system received over the received count the report
+    prints (never below the system's own count); months without a report are in neither, and
+    the official 15→14 periods, which no report covers, get 0 / 0."""
+    q1, jan, official = period("2020-Q1"), period("2020-01"), period("2020-02", "official")
+
+    def row(agency: str, received: int, kind: str = "body") -> dict[str, Any]:
+        return {"loai_dong": kind, "ma_dong": agency, "tiep_nhan_trong_ky": received}
+
+    reports = {
+        JAN: [row("A", 4), row("B", 0), row(None, 13, "total")],  # type: ignore[arg-type]
+        MAR: [row("A", 2)],
+    }
+    records = [
+        dossier("2020-01-02"), dossier("2020-01-31"), dossier("2020-01-15", status="3", due=None),
+        dossier("2020-02-03"), dossier("2020-02-28"),  # February: no report, in neither
+        dossier("2020-03-02"), dossier("2020-03-31"),
+        dossier("2020-01-20", DonViXuLy="B"),  # B prints 0 but the system holds 1
+    ]  # fmt: skip
+    result = coverage_indicators(reports, records, [jan, q1, official], ["A", "B"])
+    assert at(result, "dossier.onestop_coverage", jan) == (3, 4, 0.75)
+    assert at(result, "dossier.onestop_coverage", q1) == (5, 6, 5 / 6)
+    assert at(result, "dossier.onestop_coverage", jan, "B") == (1, 1, 1.0)
+    assert at(result, "dossier.onestop_coverage", official) == (0, 0, None)

@@ -755,3 +755,88 @@ def test_a_month_changed_outside_the_republication_window_is_reported_not_publis
     assert pipeline.republish_changed(world.settings, m3, Cadence(republish_months=1)) == ([], [])
     with psycopg.connect(bi) as conn:
         assert conn.execute("select count(*) from marts.kpi_publication_drift").fetchone()[0] == 0
+
+
+def _summary_report(path, province: str, month: date, agency: str, counts: dict[str, int]):
+    """A province's summary report ('TỔNG HỢP TÌNH HÌNH GIẢI QUYẾT HỒ SƠ') as a vendor prints
+    it: a title naming the province and month, a two-row header, no numbering row."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append([f"UBND TỈNH {province.upper()}"])
+    ws.append([f"TỔNG HỢP TÌNH HÌNH GIẢI QUYẾT HỒ SƠ – Tháng {month.month} Năm {month.year}"])
+    ws.append(["STT", "Đơn vị", "Tiếp nhận trong kỳ", "Đã giải quyết", None, None, None])
+    ws.append([None, None, None, "Tổng số", "Sớm hạn", "Đúng hạn", "Trễ hạn"])
+    ws.append(["I. Sở, ban, ngành"])
+    values = [counts[k] for k in ("received", "resolved", "early", "on_time", "late")]
+    ws.append([1, agency, *values])
+    ws.append(["Tổng số", None, *values])
+    wb.save(path)
+    return path
+
+
+def test_a_summary_report_that_does_not_add_up_is_a_warning_in_the_gate_and_the_report(
+    world: World, tmp_path
+) -> None:
+    """A Hòa Bình-style sheet (12,338 resolved printed for 8,332 + 3,899 + 109 = 12,340) and a
+    received count that differs from the dossiers: the month still passes its gate, the
+    validation keeps both as warnings with both numbers, and the published report's
+    data-quality section shows them; withdrawing the sheet takes them out again."""
+    from chiso.ingest.files import ingest_file
+
+    s, urls = world.settings, world.urls
+    with psycopg.connect(urls.admin) as conn:
+        name, code, province, received = conn.execute(
+            "select agency_name, province_code, province_name, numerator::int"
+            " from audit.mart_kpi_monthly where period_month = %s and calendar = 'calendar'"
+            " and indicator_code = 'dossier.received' and tier = 'province_dept'"
+            " order by agency_code limit 1",
+            (M2,),
+        ).fetchone()
+    counts = {"received": received + 3, "resolved": 12338, "early": 8332, "on_time": 3899,
+              "late": 109}  # fmt: skip
+    # the reporting unit (the province) is named by the file, as the runbook says
+    path = tmp_path / f"tong-hop_{code}_{M2:%Y-%m}.xlsx"
+    sheet = _summary_report(path, province, M2, name, counts)
+    loaded = ingest_file(urls.loader, "one_stop", sheet)
+    assert loaded.entity == "one_stop.aggregate_reports"
+    try:
+        invocation = pipeline.transform(s, M2)
+        gate = pipeline.validate(s, M2, dbt_invocation_id=invocation)
+        assert gate.success
+        with psycopg.connect(urls.admin) as conn:
+            (warnings,) = conn.execute(
+                "select warnings from ops.gate_results where gate_run_id = %s", (gate.gate_run_id,)
+            ).fetchone()
+        assert [w["suite"] for w in warnings] == ["kpi_aggregate_reports"]
+        found = {  # numbers are stored as JSON text
+            (r["check_kind"], r["check_label"], int(r["printed_value"]), int(r["expected_value"]))
+            for r in warnings[0]["sample_rows"]
+            if r["printed_value"] is not None
+        }
+        assert ("identity", "Đã giải quyết = Sớm hạn + Đúng hạn + Trễ hạn", 12338, 12340) in found
+        pipeline.publish(s, M2, invocation, gate.gate_run_id)
+        with psycopg.connect(urls.bi_reader) as conn:
+            published = conn.execute(
+                "select printed_value, expected_value from marts.mart_aggregate_report_checks"
+                " where report_month = %s and check_kind = 'dossiers' and check_name = 'received'",
+                (M2,),
+            ).fetchall()
+        assert published == [(received + 3, received)]
+        report = pipeline.report(s, M2).read_text(encoding="utf-8")
+        section = report.split("đối chiếu báo cáo tổng hợp", 1)[1].split("<h1", 1)[0]
+        assert "12.338" in section and "12.340" in section and name in section
+    finally:
+        with psycopg.connect(urls.admin) as conn:
+            reports = "raw.one_stop__aggregate_reports where _extract_month = %s"
+            conn.execute(
+                "update raw.ingest_batches set status = 'replaced' where batch_id in"
+                f" (select _batch_id from {reports})",
+                (M2,),
+            )
+            conn.execute(f"delete from {reports}", (M2,))
+        invocation = pipeline.transform(s, M2)
+        gate = pipeline.validate(s, M2, dbt_invocation_id=invocation)
+        pipeline.publish(s, M2, invocation, gate.gate_run_id)
+    assert "đối chiếu báo cáo tổng hợp" not in pipeline.report(s, M2).read_text(encoding="utf-8")

@@ -149,6 +149,33 @@ def test_gx_takes_every_expectation_of_every_suite() -> None:
         assert len(gx_suite(spec, MONTH, params).expectations) == len(spec.document["expectations"])
 
 
+def test_summary_report_checks_are_warnings_and_kept_apart_from_failures() -> None:
+    """The reconciliation of the summary reports warns (it never withholds a month); the
+    verdict lists warnings after failures and passes with them."""
+    from types import SimpleNamespace
+
+    from chiso.quality.gate import ExpectationFailure, GateResult, _is_warning, gx_suite
+
+    params = {**specs.load_parameters(), "valid_agency_codes": [], "indicator_codes": []}
+    (spec,) = [s for s in specs.load_suite_specs() if s.name == "kpi_aggregate_reports"]
+    (expectation,) = gx_suite(spec, MONTH, {**params, "expected_rows": 0}).expectations
+    assert _is_warning(SimpleNamespace(expectation_config=expectation.configuration))
+    (critical,) = [
+        e
+        for s in specs.load_suite_specs()
+        if s.name == "kpi_monthly_reconciliation"
+        for e in gx_suite(s, MONTH, {**params, "expected_rows": 0}).expectations[:1]
+    ]
+    assert not _is_warning(SimpleNamespace(expectation_config=critical.configuration))
+    warning = ExpectationFailure(
+        "kpi_aggregate_reports", "unexpected_rows_expectation", None, {}, {"unexpected_count": 1},
+        [{"row_label": "Sở Y tế", "printed_value": 12338, "expected_value": 12340}],
+    )  # fmt: skip
+    verdict = GateResult(MONTH, True, [], 40, warnings=[warning]).summary()
+    assert verdict.startswith("Quality gate 2020-03: PASSED (40 expectations, 1 warning(s))")
+    assert "! [kpi_aggregate_reports]" in verdict and "12338" in verdict
+
+
 def test_an_expectation_gx_cannot_parse_is_refused(tmp_path: Path) -> None:
     """GX drops an invalid expectation with a log line; the gate must refuse instead."""
     from chiso.quality.gate import gx_suite

@@ -127,7 +127,7 @@ open_at_end as (
     select
         outcomes.agency_key,
         outcomes.dossier_id,
-        outcomes.official_due_date,
+        outcomes.official_due_date as due_date,
         periods.period_id,
         periods.period_end
     from outcomes
@@ -165,15 +165,12 @@ stocks as (
         -- waiting for the applicant's supplement, the clock is stopped: neither overdue nor
         -- behind (766 item 2.1 still counts a second request as late)
         count(*) filter (
-            where open_at_end.official_due_date < open_at_end.period_end
+            where open_at_end.due_date < open_at_end.period_end
             and open_requests.is_paused is not true
         ) as open_overdue,
         count(*) filter (where open_requests.is_paused) as paused,
         count(*) filter (
-            where (
-                open_at_end.official_due_date >= open_at_end.period_end
-                or open_requests.is_paused
-            )
+            where (open_at_end.due_date >= open_at_end.period_end or open_requests.is_paused)
             and coalesce(open_requests.requested, 0) <= 1
         ) as open_timely_766
     from open_at_end
