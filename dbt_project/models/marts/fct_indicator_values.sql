@@ -33,6 +33,9 @@ counts as (
     union all
     select * from {{ ref('int_indicator_counts__documents') }}
     where {{ in_periods_to_build('period_id') }}
+    union all
+    select * from {{ ref('int_indicator_counts__aggregate_reports') }}
+    where {{ in_periods_to_build('period_id') }}
 
 ),
 
@@ -54,9 +57,26 @@ indicators as (
 
 ),
 
+province_units as (
+
+    select * from {{ ref('ref_admin_units') }}
+    where unit_level = 'province'
+
+),
+
+-- a province's plan is for the province unit its code named when the plan began: code 31 was
+-- Hải Phòng before 1 July 2025 and the merged Hải Phòng after, so a 2021–2025 plan of the
+-- former is not the merged city's
 targets as (
 
-    select * from {{ ref('ref_indicator_targets') }}
+    select
+        targets.*,
+        province_units.unit_key as province_unit_key
+    from {{ ref('ref_indicator_targets') }} as targets
+    left join province_units
+        on targets.province_code = province_units.unit_code
+        and make_date(targets.year_from, 1, 1)
+        between province_units.valid_from and coalesce(province_units.valid_to, '9999-12-31')
 
 ),
 
@@ -150,6 +170,8 @@ joined as (
         agencies.agency_code,
         agencies.tier,
         agencies.province_code,
+        -- the province unit the agency version belongs to (its code, when the version began)
+        province_units.unit_key as province_unit_key,
         both_bases.indicator_code,
         indicators.unit,
         both_bases.period_id,
@@ -170,6 +192,10 @@ joined as (
     from both_bases
     inner join agencies
         on both_bases.agency_key = agencies.agency_key
+    left join province_units
+        on agencies.province_code = province_units.unit_code
+        and agencies.valid_from
+        between province_units.valid_from and coalesce(province_units.valid_to, '9999-12-31')
     inner join indicators
         on both_bases.indicator_code = indicators.indicator_code
     inner join periods
@@ -192,7 +218,7 @@ targeted as (
         on joined.indicator_code = province_targets.indicator_code
         and joined.targets_apply
         and joined.tier = province_targets.tier
-        and joined.province_code = province_targets.province_code
+        and joined.province_unit_key = province_targets.province_unit_key
         and extract(year from joined.closing_month)
         between province_targets.year_from and province_targets.year_to
     left join targets as national_targets
