@@ -186,7 +186,7 @@ def validate_month(
                 continue
             found = _failure(url, month, spec, res, params)
             not_evaluated = isinstance(found.observed, dict) and "error" in found.observed
-            if _is_warning(res) and not not_evaluated:
+            if is_warning(res) and not not_evaluated:
                 warnings.append(found)
             else:
                 failures.append(found)
@@ -201,7 +201,7 @@ def validate_month(
     )
 
 
-def _is_warning(res: Any) -> bool:
+def is_warning(res: Any) -> bool:
     """The expectation's suite marks it "severity": "warning" or "info" (GX 1.x)."""
     severity = getattr(res.expectation_config, "severity", None)
     return str(getattr(severity, "value", severity) or "critical") in ("warning", "info")

@@ -154,19 +154,19 @@ def test_summary_report_checks_are_warnings_and_kept_apart_from_failures() -> No
     verdict lists warnings after failures and passes with them."""
     from types import SimpleNamespace
 
-    from chiso.quality.gate import ExpectationFailure, GateResult, _is_warning, gx_suite
+    from chiso.quality.gate import ExpectationFailure, GateResult, gx_suite, is_warning
 
     params = {**specs.load_parameters(), "valid_agency_codes": [], "indicator_codes": []}
     (spec,) = [s for s in specs.load_suite_specs() if s.name == "kpi_aggregate_reports"]
     (expectation,) = gx_suite(spec, MONTH, {**params, "expected_rows": 0}).expectations
-    assert _is_warning(SimpleNamespace(expectation_config=expectation.configuration))
+    assert is_warning(SimpleNamespace(expectation_config=expectation.configuration))
     (critical,) = [
         e
         for s in specs.load_suite_specs()
         if s.name == "kpi_monthly_reconciliation"
         for e in gx_suite(s, MONTH, {**params, "expected_rows": 0}).expectations[:1]
     ]
-    assert not _is_warning(SimpleNamespace(expectation_config=critical.configuration))
+    assert not is_warning(SimpleNamespace(expectation_config=critical.configuration))
     warning = ExpectationFailure(
         "kpi_aggregate_reports", "unexpected_rows_expectation", None, {}, {"unexpected_count": 1},
         [{"row_label": "Sở Y tế", "printed_value": 12338, "expected_value": 12340}],

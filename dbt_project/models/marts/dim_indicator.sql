@@ -19,7 +19,8 @@ final as (
         unit,
         direction,
         legal_basis,
-        in_mart
+        in_mart,
+        target_period
     from indicators
 
 )

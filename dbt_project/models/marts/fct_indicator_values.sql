@@ -184,7 +184,10 @@ joined as (
         periods.is_complete,
         both_bases.numerator,
         both_bases.denominator,
-        both_bases.targets_apply,
+        -- an indicator that accumulates over time is judged on years only (dim_indicator)
+        both_bases.targets_apply
+        and (indicators.target_period = 'period' or periods.period_type = 'year')
+            as targets_apply,
         case
             when indicators.unit = 'count' then both_bases.numerator
             else round(both_bases.numerator / nullif(both_bases.denominator, 0), 6)

@@ -77,12 +77,19 @@ def render_table() -> str:
                 ind["unit"],
                 ind["source_system"],
                 "yes" if ind["in_mart"].lower() == "true" else "–",
-                "; ".join(targets.get(ind["indicator_code"], [])) or "–",
+                _targets_cell(targets.get(ind["indicator_code"], []), ind.get("target_period")),
             ]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
     lines.append(END)
     return "\n".join(lines)
+
+
+def _targets_cell(targets: list[str], target_period: str | None) -> str:
+    if not targets:
+        return "–"
+    judged = " (judged on years only)" if target_period == "year" else ""
+    return "; ".join(targets) + judged
 
 
 def render(current: str) -> str:
