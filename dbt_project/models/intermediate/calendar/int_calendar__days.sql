@@ -3,8 +3,17 @@
 -- lookup: working days in (a, b] = number(b) - number(a).
 -- Working days are Monday–Friday minus the statutory holidays (ref_public_holidays, generated
 -- from the `holidays` package), then the announced swaps of ref_holiday_overrides, which win.
--- A table: several indicator models read it, each over many periods.
-{{ config(materialized='table') }}
+-- A table: several indicator models read it, each over many periods. Indexed on the day and
+-- on the working-day number, and analysed: a model joining it per dossier looks a day up
+-- instead of scanning the calendar's 9,500 days once per dossier.
+{{ config(
+    materialized='table',
+    indexes=[
+        {'columns': ['day'], 'unique': True},
+        {'columns': ['working_day_number', 'is_working_day']},
+    ],
+    post_hook='analyze {{ this }}',
+) }}
 
 with
 

@@ -21,7 +21,8 @@ supplement_pauses as (
 
 ),
 
-calendar_days as (
+-- not materialized: each join reads the calendar through its indexes (int_calendar__days)
+calendar_days as not materialized (
 
     select * from {{ ref('int_calendar__days') }}
 

@@ -58,7 +58,8 @@ progress_events as (
 
 ),
 
-calendar_days as (
+-- not materialized: each join reads the calendar through its indexes (int_calendar__days)
+calendar_days as not materialized (
 
     select * from {{ ref('int_calendar__days') }}
 
