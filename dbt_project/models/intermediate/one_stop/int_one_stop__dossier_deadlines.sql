@@ -4,14 +4,52 @@
 -- limit + the pauses, in working days) and the official date timeliness is judged on: the
 -- rules', else the first appointment's, else the current one. A date the vendor rewrote after
 -- a delay apology (Mẫu 04) is kept as due_date and never used to judge.
--- A view: int_one_stop__dossier_outcomes reads it for the dossiers it recomputes; the filter
--- on dossier_id reaches the dossiers' index, and the catalogue is read by two index probes.
+-- Incremental by touched keys (macros/incremental/downstream.sql), like the outcomes it
+-- feeds: a dossier is recomputed when its record or a supplement request changed, or when its
+-- procedure's time limit reached the catalogue after it was built. The catalogue is read by
+-- two index probes per dossier.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='dossier_id',
+    on_schema_change='fail',
+    indexes=[
+        {'columns': ['dossier_id']},
+        {'columns': ['_built_at']},
+        {'columns': ['_extract_month']},
+        {'columns': ['agency_code', 'procedure_code']},
+    ],
+    post_hook="{{ prune_missing_keys(ref('stg_one_stop__dossiers'), 'kept.dossier_id = built.dossier_id') }}",
+) }}
+
+{#- the dossiers still without a rules' due date of a procedure whose time limit first
+    reached staging since this model's last build: the pairs are few, found by one pass over
+    the staged catalogue, then the dossiers through the index on the pair -#}
+{%- set limit_arrived -%}
+    (select waiting.dossier_id, arrived._built_at
+    from (
+        select agency_code, procedure_code, max(_built_at) as _built_at
+        from {{ ref('stg_portal__service_catalogue') }}
+        where time_limit_working_days is not null
+        group by 1, 2
+        having min(_built_at) > (select max(built._built_at) from {{ this }} as built)
+    ) as arrived
+    inner join {{ this }} as waiting
+        on arrived.agency_code = waiting.agency_code and arrived.procedure_code = waiting.procedure_code
+    where waiting.rules_due_date is null) as limit_arrived
+{%- endset %}
+{%- set touched = [
+    [ref('stg_one_stop__dossiers'), 'dossier_id'],
+    [ref('stg_one_stop__supplements'), 'dossier_id'],
+    [limit_arrived, 'dossier_id'],
+] %}
 
 with
 
 dossiers as (
 
     select * from {{ ref('stg_one_stop__dossiers') }}
+    {{ touched_filter('dossier_id', touched) }}
 
 ),
 
@@ -32,7 +70,10 @@ appointments as (
 
     select
         dossiers.dossier_id,
+        dossiers.agency_code,
+        dossiers.procedure_code,
         dossiers.received_date,
+        dossiers._extract_month,
         -- NgayHenTra; when empty, what the supplement requests say it was
         coalesce(
             dossiers.due_at,
@@ -142,7 +183,11 @@ final as (
                 ) > 1
         end as due_dates_disagree,
         supplement_count,
-        paused_working_days
+        paused_working_days,
+        agency_code,
+        procedure_code,
+        _extract_month,
+        {{ chiso_run_started_at() }} as _built_at
     from moved
 
 )

@@ -19,20 +19,13 @@
     post_hook="{{ prune_missing_keys(ref('stg_one_stop__dossiers'), 'kept.dossier_id = built.dossier_id') }}",
 ) }}
 
-{#- a dossier is recomputed when its record, a supplement request or a progress update changed -#}
-{#- ... or its procedure's time limit reached the catalogue after the dossier was built -#}
-{%- set limit_arrived -%}
-    (select waiting.dossier_id, catalogue._built_at
-    from {{ this }} as waiting
-    inner join {{ ref('stg_portal__service_catalogue') }} as catalogue
-        on waiting.agency_code = catalogue.agency_code and waiting.procedure_code = catalogue.procedure_code
-    where waiting.rules_due_date is null and catalogue.time_limit_working_days is not null) as limit_arrived
-{%- endset %}
+{#- a dossier is recomputed when its record, a supplement request, a progress update or its
+    due dates (int_one_stop__dossier_deadlines: a time limit that arrived later) changed -#}
 {%- set touched = [
     [ref('stg_one_stop__dossiers'), 'dossier_id'],
     [ref('stg_one_stop__supplements'), 'dossier_id'],
     [ref('stg_one_stop__progress_events'), 'dossier_id'],
-    [limit_arrived, 'dossier_id'],
+    [ref('int_one_stop__dossier_deadlines'), 'dossier_id'],
 ] %}
 
 with
