@@ -436,3 +436,67 @@ def test_a_vendor_export_in_words_gives_the_counts_of_the_codes(published):
     assert printed == len(mine)  # every status arrived as a word
     pipeline.transform(s, march)
     assert _agency_month(env.urls.transformer, agency, march) == before
+
+
+def test_a_time_limit_that_reaches_the_catalogue_late_gives_its_dossiers_their_due_date(
+    published,
+):
+    """Dossiers built while their procedure's catalogue rows stated no time limit are judged on
+    their first appointment; when a later delivery states the limit, the next incremental build
+    recomputes exactly those dossiers on the rules' due date, without touching their records."""
+    from chiso.transform.dbt import run_dbt
+
+    env, _, _ = published
+    models = ("int_one_stop__dossier_deadlines", "int_one_stop__dossier_outcomes")
+    with psycopg.connect(env.urls.transformer) as conn:
+        agency, procedure, limit = conn.execute(
+            "select agency_code, procedure_code, max(time_limit_working_days)"
+            " from staging.stg_portal__service_catalogue where time_limit_working_days > 0"
+            " group by 1, 2 order by count(*) desc, 1, 2 limit 1"
+        ).fetchone()
+        pair = {"a": agency, "p": procedure}
+        where = "agency_code = %(a)s and procedure_code = %(p)s"
+        conn.execute(
+            f"update staging.stg_portal__service_catalogue set time_limit_working_days = null"
+            f" where {where}",
+            pair,
+        )
+    try:
+        run_dbt(env.settings, "run", "--full-refresh", "-s", *models)
+        with psycopg.connect(env.urls.transformer) as conn:
+            before = conn.execute(
+                "select official_due_basis, count(*)"
+                f" from intermediate.int_one_stop__dossier_outcomes where {where} group by 1",
+                pair,
+            ).fetchall()
+            assert before and all(basis != "time_limit" for basis, _ in before)
+            # a later delivery states the limit (one working day more than the simulator's)
+            conn.execute(
+                f"update staging.stg_portal__service_catalogue set time_limit_working_days = %(n)s,"
+                f" _built_at = now() where {where}",
+                {**pair, "n": limit + 1},
+            )
+        run_dbt(env.settings, "run", "-s", *models)
+        with psycopg.connect(env.urls.transformer) as conn:
+            after = conn.execute(
+                "select outcomes.official_due_basis, outcomes.time_limit_working_days,"
+                " outcomes.rules_due_date = rules_day.day"
+                " from intermediate.int_one_stop__dossier_outcomes as outcomes"
+                " join intermediate.int_calendar__days as received"
+                "   on received.day = outcomes.received_date"
+                " join intermediate.int_calendar__days as rules_day"
+                "   on rules_day.is_working_day and rules_day.working_day_number"
+                "   = received.working_day_number + %(n)s + outcomes.paused_working_days"
+                f" where outcomes.{where.replace('and ', 'and outcomes.')}",
+                {**pair, "n": limit + 1},
+            ).fetchall()
+        assert len(after) == sum(n for _, n in before)
+        assert set(after) == {("time_limit", limit + 1, True)}
+    finally:
+        with psycopg.connect(env.urls.transformer) as conn:
+            conn.execute(
+                "update staging.stg_portal__service_catalogue set time_limit_working_days = %(n)s"
+                f" where {where}",
+                {**pair, "n": limit},
+            )
+        run_dbt(env.settings, "run", "--full-refresh", "-s", *models)
