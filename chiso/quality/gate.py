@@ -185,8 +185,8 @@ def validate_month(
             if res.success:
                 continue
             found = _failure(url, month, spec, res, params)
-            not_evaluated = isinstance(found.observed, dict) and "error" in found.observed
-            if is_warning(res) and not not_evaluated:
+            # not evaluated (missing table, SQL error): a failure whatever the severity
+            if is_warning(res) and not _error_messages(res.exception_info):
                 warnings.append(found)
             else:
                 failures.append(found)

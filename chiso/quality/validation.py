@@ -85,7 +85,7 @@ def validate(
         log.warning(message)
     else:
         log.info("%s passed validation (%s expectations)", f"{month:%Y-%m}", result.evaluated)
-    if result.warnings:
+    if result.success and result.warnings:  # a failure's message above holds them already
         log.warning("%s", result.summary())
     return outcome
 

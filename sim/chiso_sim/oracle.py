@@ -480,14 +480,14 @@ def _official_due(record: Record, received: date, limit: int | None) -> date | N
     the clock; without a limit, the first appointment (the first request's NgayHenTraCu, else
     NgayHenTra when nothing paused) moved by those days; else the current NgayHenTra. A date
     the vendor rewrote after a delay apology (Mẫu 04) never replaces the first two."""
+    requests = _requests(record)
     paused = 0
-    for s in _requests(record):
+    for s in requests:
         requested, supplied = _ts_day(s.get("NgayYeuCau")), _ts_day(s.get("NgayBoSung"))
         if requested is not None and supplied is not None:
             paused += working_days(requested, supplied)
     if limit is not None:
         return nth_working_day(received, limit + paused)
-    requests = _requests(record)
     replaced = _ts_day(requests[0].get("NgayHenTraCu")) if requests else None
     if paused == 0 and (first := replaced or _ts_day(record.get("NgayHenTra"))) is not None:
         return first

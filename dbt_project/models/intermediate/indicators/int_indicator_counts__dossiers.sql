@@ -127,7 +127,7 @@ open_at_end as (
     select
         outcomes.agency_key,
         outcomes.dossier_id,
-        outcomes.official_due_date as due_date,
+        outcomes.official_due_date as due_date,  -- never a date rewritten after an apology
         periods.period_id,
         periods.period_end
     from outcomes
