@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import psycopg
 from chiso_sim.config import SimulatorConfig
-from chiso_sim.oracle import compute_indicators, period_containing
+from chiso_sim.oracle import compute_indicators, period_containing, reports_as_delivered
 
 
 def close(got: Decimal | None, want: float | None) -> bool:
@@ -44,7 +44,8 @@ def mismatches_with_oracle(
     url: str, months: Sequence[date], instants: Sequence[datetime]
 ) -> list[tuple]:
     """Rows of every revision of marts.mart_kpi_monthly that differ from the oracle on the
-    sources at the instant of the close that published them (empty: all equal)."""
+    sources at the instant of the close that published them (empty: all equal). Each close
+    found its month's summary reports in the inbox, as `simulator.stand_at_close` puts them."""
     close_of = revisions_by_close(url, months)
     with psycopg.connect(url) as conn:
         rows = conn.execute(
@@ -59,8 +60,11 @@ def mismatches_with_oracle(
             for c in ("calendar", "official")
             for m in months[: k + 1]
         }
+        cfg = SimulatorConfig()
+        # each close delivered its month's summary reports (simulator.stand_at_close)
+        reports = reports_as_delivered(cfg, zip(months[: k + 1], instants[: k + 1], strict=True))
         expected = compute_indicators(
-            SimulatorConfig(), list(periods.values()), agencies, as_of=instant
+            cfg, list(periods.values()), agencies, as_of=instant, reports=reports
         )
         mine = [r for r in rows if close_of[r[0]] == k]
         assert mine, f"close {instant} published nothing"

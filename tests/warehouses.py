@@ -193,8 +193,9 @@ def _build_template(settings: Settings) -> None:
         api = simulator.api_settings(settings)
         cadence = Cadence()  # the defaults, whatever the environment says
         for month in TEMPLATE_MONTHS:
-            # each month closes with the sources as they stand at its close instant
-            simulator.set_clock(settings, cadence.close_instant(month))
+            # each month closes with the sources as they stand at its close instant, and the
+            # provinces' summary reports of the month in the inbox
+            simulator.stand_at_close(settings, month, cadence.close_instant(month))
             pipeline.close_month(settings, month, api, cadence=cadence)
     finally:
         simulator.stop(settings)

@@ -61,8 +61,11 @@ def run(settings: Settings, months: list[date], *, keep_running: bool = False) -
                     "Closes: " + "  ".join(f"{m:%Y-%m} {v or 'pending'}" for m, v in st.items())
                 ),
                 # the sources stand as they would when each close runs: records received in a
-                # month keep changing after it, and some are recorded late
-                before_month=lambda m: simulator.set_clock(settings, cadence.close_instant(m)),
+                # month keep changing after it, and some are recorded late; the provinces'
+                # summary reports of the month wait in the inbox
+                before_month=lambda m: simulator.stand_at_close(
+                    settings, m, cadence.close_instant(m)
+                ),
             )
     finally:
         if not keep_running:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import httpx
@@ -118,3 +118,51 @@ def set_clock(settings: Settings, instant: datetime) -> None:
     )
     if response.status_code != 200:
         raise SimulatorError(f"simulator refused the clock {instant}: HTTP {response.status_code}")
+
+
+# The province whose summary reports print a resolved total 2 off its parts, as Hòa Bình's
+# 2019 report did (seed 002: 8,332 + 3,899 + 109 printed as 12,338): the gate must warn.
+MISPRINTING_PROVINCES = ("17",)
+
+
+def deliver_summary_reports(settings: Settings, month: date) -> list[Path]:
+    """Drop each province's summary report of `month` ("TỔNG HỢP TÌNH HÌNH GIẢI QUYẾT HỒ
+    SƠ") into the one-stop inbox, as the province's service centre sends it for the close:
+    the simulator's counts as its clock stands, paper-only dossiers included, Hòa Bình's with
+    its misprinted total. The close loads them with the inbox (``tong-hop_<province>_<month>``:
+    the file name carries the unit) and reconciles them with the dossiers."""
+    period = f"{month:%Y-%m}"
+    listed = _get(settings, "/api/v1/provinces", {"month": period})
+    folder = settings.inbox_dir / "one_stop"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for province in listed.json():
+        code = province["code"]
+        params = {"province": code}
+        if code in MISPRINTING_PROVINCES:
+            params["mismatch"] = "total"
+        response = _get(settings, f"/api/v1/exports/one_stop_aggregate/{period}.xlsx", params)
+        path = folder / f"tong-hop_{code}_{period}.xlsx"
+        path.write_bytes(response.content)
+        written.append(path)
+    return written
+
+
+def _get(settings: Settings, path: str, params: dict[str, str]) -> httpx.Response:
+    """GET from the simulator, through the transient faults it may be told to inject."""
+    auth = {"Authorization": f"Bearer {simulator_token(settings)}"}
+    for attempt in range(5):
+        response = httpx.get(f"{url(settings)}{path}", params=params, headers=auth, timeout=120)
+        if response.status_code == 200:
+            return response
+        if response.status_code not in (429, 500, 502, 503, 504):
+            break
+        time.sleep(0.2 * 2**attempt)
+    raise SimulatorError(f"simulator answered {path} with HTTP {response.status_code}")
+
+
+def stand_at_close(settings: Settings, month: date, instant: datetime) -> None:
+    """Before `month`'s close: the simulator's clock at `instant` (its close instant), and the
+    summary reports the provinces send for it in the inbox."""
+    set_clock(settings, instant)
+    deliver_summary_reports(settings, month)

@@ -26,11 +26,19 @@ Counting rules (month M = [first day 00:00, first day of M+1 00:00), local time)
 
 So every row satisfies (3)=(4)+(5), (5)=(6)+(7)+(8), (9)=(10)+(11)+(12), (13)=(14)+(15) and
 (3)=(9)+(13)+(16)+(17); the total row is the column sums of the body rows.
+
+The report is the province's count, not the system's: some agencies still take dossiers on
+paper that never reach the e-one-stop system (the gap ``dossier.onestop_coverage`` measures).
+A quarter of the agencies (fixed per agency by the seed) add 5–20 % of their month's
+received dossiers as *off-system* dossiers (:func:`off_system_dossiers`): received at the desk
+and resolved on time within the month, so they add to (3), (5), (7), (9) and (11) and every
+identity still holds.
 """
 
 from __future__ import annotations
 
 import csv
+import random
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -371,19 +379,46 @@ def broken_identities(row: Mapping[str, Any], *, conservation: bool = False) -> 
     return broken
 
 
+OFF_SYSTEM_AGENCY_SHARE = 0.25  # agencies that still take some dossiers on paper only
+OFF_SYSTEM_SHARE = (0.05, 0.20)  # their off-system dossiers, per system-received dossier
+
+
+def off_system_dossiers(seed: int, agency: str, month: date, received: int) -> int:
+    """Dossiers ``agency`` received on paper in ``month`` that never reached the system, for
+    ``received`` received in it (module docstring). Deterministic for (seed, agency, month)."""
+    if random.Random(f"{seed}|off-system|{agency}").random() >= OFF_SYSTEM_AGENCY_SHARE:
+        return 0
+    share = random.Random(f"{seed}|off-system|{agency}|{month:%Y-%m}").uniform(*OFF_SYSTEM_SHARE)
+    return max(1, round(received * share)) if received else 0
+
+
+def add_off_system(row: dict[str, int], extra: int) -> None:
+    """Add ``extra`` desk dossiers received and resolved on time in the month to ``row``."""
+    for name in (
+        "tong_so",
+        "tiep_nhan_trong_ky",
+        "tiep_nhan_truc_tiep",
+        "da_giai_quyet",
+        "giai_quyet_dung_han",
+    ):
+        row[name] += extra
+
+
 def aggregate_rows(
     dossiers: Iterable[Mapping[str, Any]],
     month: date,
     agencies: Sequence[ReportAgency],
     *,
     mismatch: Mismatch | None = None,
+    off_system_seed: int | None = None,
 ) -> list[dict[str, Any]]:
     """Canonical ``one_stop.aggregate_reports`` rows: the total row, then body rows by section.
 
     Every agency active in the month gets a row (zeros included, as printed reports do);
     dossiers of agencies not in ``agencies`` are left out. ``mismatch`` prints one number
     2 lower than the data say: the total row's ``da_giai_quyet`` ("total") or that of the
-    busiest body row ("row"), so (9)=(10)+(11)+(12) no longer holds there.
+    busiest body row ("row"), so (9)=(10)+(11)+(12) no longer holds there. With
+    ``off_system_seed``, the rows add the paper-only dossiers of :func:`off_system_dossiers`.
     """
     month = month.replace(day=1)
     counts = count_by_agency(dossiers, month)
@@ -393,7 +428,12 @@ def aggregate_rows(
             (a for a in agencies if a.tier == tier and a.active_in(month)), key=lambda a: a.code
         )
         for i, agency in enumerate(members, start=1):
-            values = counts.get(agency.code, dict.fromkeys(COUNT_FIELDS, 0))
+            values = dict(counts.get(agency.code) or dict.fromkeys(COUNT_FIELDS, 0))
+            if off_system_seed is not None:
+                extra = off_system_dossiers(
+                    off_system_seed, agency.code, month, values["tiep_nhan_trong_ky"]
+                )
+                add_off_system(values, extra)
             body.append(
                 {
                     "stt": str(i),
@@ -458,7 +498,7 @@ def aggregate_month(
     month = month.replace(day=1)
     source = dossiers if dossiers is not None else dossiers_through(cfg, month, as_of)
     agencies = load_report_agencies(cfg, province_code)
-    return aggregate_rows(source, month, agencies, mismatch=mismatch)
+    return aggregate_rows(source, month, agencies, mismatch=mismatch, off_system_seed=cfg.seed)
 
 
 def _province_label(cfg: Any, province_code: str | None, month: date) -> str | None:
@@ -615,6 +655,7 @@ __all__ = [
     "dossier_contribution",
     "dossiers_through",
     "load_report_agencies",
+    "off_system_dossiers",
     "report_provinces",
     "report_sheet",
 ]

@@ -1035,10 +1035,13 @@ def compute_indicators(
     data_months: Iterable[date] | None = None,
     as_of: datetime | None = None,
     map_service_level_to_legacy: bool = True,
+    reports: Mapping[date, Iterable[Record]] | None = None,
 ) -> Result:
     """Every indicator of :data:`INDICATORS` for every agency × period, from what the
     simulator's APIs serve for the pulled months (see :func:`_data_months`), or, given
-    ``as_of``, from the sources as they stood then (module docstring).
+    ``as_of``, from the sources as they stood then (module docstring). ``reports`` are the
+    summary reports the closes delivered (:func:`reports_as_delivered`); without them
+    ``dossier.onestop_coverage`` is 0 / 0 everywhere.
 
     Key ``(agency_code, indicator_code, calendar, period_key)``; value ``(numerator,
     denominator, value)`` with denominator None for counts and value None for an empty ratio.
@@ -1062,9 +1065,20 @@ def compute_indicators(
     out |= service_indicators(catalogue, dossiers, periods, agencies, map_levels=levels)
     out |= usage_indicators(usage, periods, agencies)
     out |= document_indicators(documents, periods, agencies)
-    # the closes deliver no summary report yet: coverage is 0 / 0 everywhere
-    out |= coverage_indicators({}, dossiers, periods, agencies)
+    out |= coverage_indicators(reports or {}, dossiers, periods, agencies)
     return out
+
+
+def reports_as_delivered(
+    cfg: SimulatorConfig, closes: Iterable[tuple[date, datetime]]
+) -> dict[date, list[Record]]:
+    """The summary reports a series of closes delivered (``chiso.runtime.simulator.
+    deliver_summary_reports``): each ``(month, close instant)``'s report, every province's
+    rows as the simulator printed them at that instant. A report is sent once: later changes
+    to its month's dossiers reach the system, never the printed report."""
+    from chiso_sim import aggregate
+
+    return {m.replace(day=1): aggregate.aggregate_month(cfg, m, as_of=at) for m, at in closes}
 
 
 # --- the original monthly slice ------------------------------------------------------------

@@ -41,6 +41,8 @@ midnight, an explicit offset converted; unreadable → 422):
   server's clock.
 * ``GET /api/v1/usage?month=YYYY-MM[&as_of=]`` — portal usage per agency (no rows before the
   month began)
+* ``GET /api/v1/provinces?month=YYYY-MM`` — ``[{code, name}]`` of the provinces with an
+  agency in the month (whose summary reports a close can ask for); never faulted
 * ``GET /api/v1/exports/{source}/YYYY-MM.{xlsx|xls|csv|json}`` — files in vendor layouts
   (:mod:`chiso_sim.exports`); ``source`` is one of :data:`EXPORT_SOURCES`; query
   ``variant``, ``agency``, ``date_style``, ``delimiter``, ``bom``, ``wrapped``,
@@ -700,6 +702,18 @@ def create_simulator_app(
     ) -> dict[str, Any]:
         items = data.usage(_month_of(month), _instant(as_of, "as_of"))
         return _paged_with_faults(items, page, page_size, fault, faults)
+
+    @app.get("/api/v1/provinces")
+    def provinces(
+        month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
+        _auth: None = authenticated,
+    ) -> list[dict[str, str]]:
+        from chiso_sim.aggregate import report_provinces
+
+        return [
+            {"code": code, "name": name}
+            for code, name in report_provinces(data.cfg, _month_of(month))
+        ]
 
     @app.get("/api/v1/exports/{source}/{name}")
     def file_export(

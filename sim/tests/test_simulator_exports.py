@@ -636,6 +636,28 @@ def test_aggregate_identities_hold_on_generated_data(month: date) -> None:
         assert rows[0]["ky_truoc_chuyen_qua"] > 0
 
 
+def test_the_report_counts_paper_dossiers_the_system_never_held() -> None:
+    """A quarter of the agencies print 5–20 % more received dossiers than the system holds
+    (desk dossiers resolved on time within the month); the others print the system's count."""
+    month = date(2020, 2, 1)
+    system = aggregate.count_by_agency(aggregate.dossiers_through(CFG, month), month)
+    rows = aggregate.aggregate_month(CFG, month)
+    body = [r for r in rows if r["loai_dong"] == "body" and system.get(r["ma_dong"])]
+    extra = {r["ma_dong"]: r["tiep_nhan_trong_ky"] - system[r["ma_dong"]]["tiep_nhan_trong_ky"]
+             for r in body}  # fmt: skip
+    paper = {a for a, n in extra.items() if n}
+    assert 0.1 < len(paper) / len(body) < 0.4, (len(paper), len(body))
+    for r in body:
+        mine, n = system[r["ma_dong"]], extra[r["ma_dong"]]
+        received = mine["tiep_nhan_trong_ky"]
+        assert n == 0 or max(1, round(0.05 * received)) <= n <= max(1, round(0.2 * received))
+        for name in ("tiep_nhan_truc_tiep", "da_giai_quyet", "giai_quyet_dung_han", "tong_so"):
+            assert r[name] - mine[name] == n, (r["ma_dong"], name)
+        for name in ("ky_truoc_chuyen_qua", "tiep_nhan_truc_tuyen", "giai_quyet_tre_han"):
+            assert r[name] == mine[name]
+    assert aggregate.aggregate_month(CFG, month) == rows  # deterministic
+
+
 @pytest.mark.parametrize("mismatch", ["total", "row"])
 def test_aggregate_mismatch_breaks_exactly_one_identity(mismatch: str) -> None:
     clean = aggregate.aggregate_month(CFG, MONTH, province_code="30")

@@ -60,8 +60,9 @@ def airflow_env(chiso_env):
 
 
 def _clock(s):
-    """Before each month's close: the sources as they stand at its close instant."""
-    return lambda month: simulator.set_clock(s, CADENCE.close_instant(month))
+    """Before each month's close: the sources as they stand at its close instant, and the
+    month's summary reports in the inbox."""
+    return lambda month: simulator.stand_at_close(s, month, CADENCE.close_instant(month))
 
 
 def _mart_counts(url: str) -> dict[date, int]:

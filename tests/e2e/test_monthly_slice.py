@@ -17,7 +17,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 from chiso_sim.config import SimulatorConfig
-from chiso_sim.oracle import compute_indicators, periods_between
+from chiso_sim.oracle import compute_indicators, periods_between, reports_as_delivered
 
 from tests.closes import close, mismatches_with_oracle
 from tests.warehouses import TEMPLATE_CLOSES, TEMPLATE_MONTHS, read_mart
@@ -56,7 +56,11 @@ def test_every_indicator_matches_independent_python_computation(published):
     agencies = sorted({key[0] for key in got})
     # the sources as they stood at the last close (the template's clock): every record
     # received by then, in the state it had then
-    expected = compute_indicators(SimulatorConfig(), periods, agencies, as_of=TEMPLATE_CLOSES[-1])
+    cfg = SimulatorConfig()
+    reports = reports_as_delivered(cfg, zip(MONTHS, TEMPLATE_CLOSES, strict=True))
+    expected = compute_indicators(
+        cfg, periods, agencies, as_of=TEMPLATE_CLOSES[-1], reports=reports
+    )
     assert {key[1] for key in expected} == computed
     # the warehouse also holds the periods still running past the data (official 2020-04
     # window ends 14/04, the next one has begun): those, and only those, the reference skips
