@@ -262,6 +262,11 @@ PORTAL_SERVICE_CATALOGUE = Entity(
             "text",
             "Legal time limit as printed, e.g. '15 ngày làm việc' (staging reads the working days)",
         ),
+        _f(
+            "ket_qua_thuc_hien",
+            "text",
+            "Result document the procedure hands out, e.g. 'Giấy phép'; 'Không' when it has none",
+        ),
     ),
 )
 

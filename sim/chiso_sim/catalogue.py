@@ -1125,6 +1125,36 @@ def _full_online_ranks(
     return {code: (i + 0.5) / n for i, (_, code) in enumerate(order)}
 
 
+# --- results -------------------------------------------------------------------------------
+# Procedures that hand the applicant no result document (a notification the agency only takes
+# note of, a registration acknowledged in the dossier itself): their dossiers can have no
+# electronic result, and QĐ 766 item 4.1 leaves them out of its denominator. The real
+# procedures kept verbatim all return one.
+NO_RESULT_SHARE = 0.06
+RESULT_DOCUMENTS = (
+    "Giấy phép",
+    "Giấy chứng nhận",
+    "Quyết định hành chính",
+    "Văn bản chấp thuận",
+    "Giấy xác nhận",
+)
+_REAL_CODES = frozenset(p.code for p in PROCEDURES)
+
+
+def returns_result(seed: int, procedure_code: str) -> bool:
+    """Whether the procedure hands out a result document (the same in every province)."""
+    if procedure_code in _REAL_CODES:
+        return True
+    return random.Random(f"{seed}|result|{procedure_code}").random() >= NO_RESULT_SHARE
+
+
+def result_document(seed: int, procedure_code: str) -> str | None:
+    """The result document a procedure hands out (None: it returns none)."""
+    if not returns_result(seed, procedure_code):
+        return None
+    return random.Random(f"{seed}|result-document|{procedure_code}").choice(RESULT_DOCUMENTS)
+
+
 def catalogue_for_province(cfg: SimulatorConfig, province_code: str) -> list[CatalogueProcedure]:
     """The province's procedure catalogue, sorted by code (cached; same cfg → same list)."""
     return list(

@@ -56,6 +56,7 @@ from chiso_sim.catalogue import (
     level_on,
     offering,
     online_payment_on,
+    returns_result,
 )
 from chiso_sim.clock import Timeline
 from chiso_sim.config import DEFAULT_AGENCIES_CSV, SimulatorConfig
@@ -646,7 +647,8 @@ def _dossier_life(
     by_post = channel == "3" or (channel == "2" and rng.random() < 0.1)
     paid_online = channel == "2" and menu.payment[i] and rng.random() < rates.paid_online
     digitised = rng.random() < min(1.0, rates.digitised * (1.25 if channel == "2" else 0.9))
-    e_result = rng.random() < rates.e_result
+    # a procedure that hands out no result document has no electronic one either
+    e_result = rng.random() < rates.e_result and returns_result(seed, proc.code)
     reused = rng.random() < rates.reuse
     vneid = channel == "2" and rng.random() < rates.vneid
 

@@ -79,6 +79,7 @@ DOSSIER_RATIOS: tuple[str, ...] = (
 )
 SERVICE_INDICATORS: tuple[str, ...] = (
     "dossier.full_online_rate",
+    "dossier.full_online_share",
     "svc.l3_provision",
     "svc.l4_provision",
     "svc.l3_used",
@@ -408,6 +409,7 @@ class DossierFact:
     supplements: tuple[tuple[date, date | None], ...]  # (requested, supplied or None)
     processing_days: int  # working_days(received, finish) less the paused days; 0 while open
     refused: bool = False  # status 3: refused at the desk, never accepted
+    returns_result: bool = True  # the procedure hands out a result document (catalogue)
 
     def open_at(self, day: date) -> bool:
         """Open at the end of ``day``: received by then and not finished by then."""
@@ -426,6 +428,44 @@ class DossierFact:
 
 
 _NO_LIMITS = TimeLimits()
+
+# --- procedures that return no result (catalogue ket_qua_thuc_hien) --------------------------
+_NO_RESULT = re.compile(r"\s*không(\s+(có|quy\s+định|cấp))?(\s+kết\s+quả)?\s*\.?\s*", re.IGNORECASE)
+
+
+def states_a_result(value: Any) -> bool | None:
+    """What a printed ket_qua_thuc_hien says: False for "Không", "Không có", "Không có kết
+    quả", "Không quy định"; True for a document named; None when blank."""
+    text = _text(value)
+    if text is None:
+        return None
+    return not _NO_RESULT.fullmatch(text)
+
+
+def procedures_without_result(catalogue: Iterable[Record]) -> frozenset[str]:
+    """Procedure codes whose catalogue says they hand out no result document: each offering
+    (agency × procedure) speaks through its latest snapshot; of those that state something,
+    the latest snapshot wins, ties to the lowest agency code. A procedure none speaks of is
+    taken to return one."""
+    current: dict[tuple[str, str], tuple[date, bool | None]] = {}
+    for r in catalogue:
+        agency, procedure = _text(r.get("don_vi")), _text(r.get("ma_tthc"))
+        snapshot = _iso_day(r.get("ngay_chot"))
+        if agency is None or procedure is None or snapshot is None:
+            continue
+        seen = current.get((agency, procedure))
+        if seen is None or snapshot > seen[0]:
+            current[(agency, procedure)] = (snapshot, states_a_result(r.get("ket_qua_thuc_hien")))
+    latest: dict[str, tuple[date, str, bool]] = {}
+    for (agency, procedure), (snapshot, stated) in current.items():
+        if stated is None:
+            continue
+        best = latest.get(procedure)
+        if best is None or snapshot > best[0] or (snapshot == best[0] and agency < best[1]):
+            latest[procedure] = (snapshot, agency, stated)
+    return frozenset(code for code, (_, _, stated) in latest.items() if not stated)
+
+
 _FINISHING_STATUSES = frozenset({"7", "8", "9", "10"})
 
 
@@ -518,10 +558,15 @@ def _paused_days(supplements: Sequence[tuple[date, date | None]], finish: date) 
 
 
 def dossier_fact(
-    record: Record, *, map_levels: bool = True, limits: TimeLimits | None = None
+    record: Record,
+    *,
+    map_levels: bool = True,
+    limits: TimeLimits | None = None,
+    without_result: frozenset[str] = frozenset(),
 ) -> DossierFact | None:
     """The fact of one dossier; None when it has no agency or acceptance date (no anchor).
-    ``limits``: the catalogue's time limits (none known without)."""
+    ``limits``: the catalogue's time limits (none known without); ``without_result``: the
+    procedures that hand out no result document (:func:`procedures_without_result`)."""
     agency = _text(record.get("DonViXuLy"))
     received = _ts_day(record.get("NgayTiepNhan"))
     if agency is None or received is None:
@@ -555,14 +600,22 @@ def dossier_fact(
         supplements=supplements,
         processing_days=processing,
         refused=status == "3",
+        returns_result=procedure not in without_result,
     )
 
 
 def dossier_facts(
-    dossiers: Iterable[Record], *, map_levels: bool = True, limits: TimeLimits | None = None
+    dossiers: Iterable[Record],
+    *,
+    map_levels: bool = True,
+    limits: TimeLimits | None = None,
+    without_result: frozenset[str] = frozenset(),
 ) -> list[DossierFact]:
     """Facts of the anchored dossiers, sorted by acceptance date (periods then cut a prefix)."""
-    facts = (dossier_fact(d, map_levels=map_levels, limits=limits) for d in dossiers)
+    facts = (
+        dossier_fact(d, map_levels=map_levels, limits=limits, without_result=without_result)
+        for d in dossiers
+    )
     return sorted((f for f in facts if f is not None), key=lambda f: f.received)
 
 
@@ -597,15 +650,16 @@ def _finished_marks(f: DossierFact) -> tuple[Mark, ...]:
         return ()
     due, finish = f.due, f.finish
     timely = due is not None and finish <= due and f.supplements_by(finish) <= 1
-    return (
+    marks: tuple[Mark, ...] = (
         ("dossier.resolved", 1),
         ("dossier.early_rate", due is not None and finish < due),
         ("dossier.ontime_rate", due is not None and finish == due),
         ("dossier.late_rate", due is not None and finish > due),
         ("dossier.timely_766", timely),
         ("dossier.avg_processing_days", f.processing_days),
-        ("digit.eresult_rate", f.e_result),
     )
+    # QĐ 766 item 4.1: over the resolved dossiers of procedures that return a result
+    return (*marks, ("digit.eresult_rate", f.e_result)) if f.returns_result else marks
 
 
 def _tally_open_at_end(f: DossierFact, end: date, t: _Tally) -> None:
@@ -684,13 +738,16 @@ def dossier_indicators(
 ) -> Result:
     """``dossier.*`` (except ``full_online_rate``), ``bcci.*``, ``pay.*``, ``digit.*``, ``id.*``
     from one-stop dossier records, for every agency × period; ``catalogue``: the snapshots
-    whose time limits give the due dates (without, the first appointments do)."""
+    whose time limits give the due dates (without, the first appointments do) and which say
+    the procedures that return no result (without, every procedure returns one)."""
     wanted = frozenset(agencies)
-    limits = TimeLimits(catalogue)
+    catalogue = list(catalogue)
+    limits, without_result = TimeLimits(catalogue), procedures_without_result(catalogue)
+    facts = dossier_facts(
+        dossiers, map_levels=map_levels, limits=limits, without_result=without_result
+    )
     marked = [
-        _Marked(f, _received_marks(f), _finished_marks(f))
-        for f in dossier_facts(dossiers, map_levels=map_levels, limits=limits)
-        if f.agency in wanted
+        _Marked(f, _received_marks(f), _finished_marks(f)) for f in facts if f.agency in wanted
     ]
     received = [m.fact.received for m in marked]
     out: Result = {}
@@ -829,6 +886,7 @@ class _Received:
     procedure: str | None
     received: date
     online: bool
+    refused: bool  # status 3: refused at the desk, in neither fully-online ratio
 
 
 def _received_facts(dossiers: Iterable[Record]) -> list[_Received]:
@@ -837,26 +895,34 @@ def _received_facts(dossiers: Iterable[Record]) -> list[_Received]:
         agency, received = _text(d.get("DonViXuLy")), _ts_day(d.get("NgayTiepNhan"))
         if agency is not None and received is not None:
             online = (_text(d.get("KenhThucHien")) or COUNTER) == ONLINE
-            out.append(_Received(agency, _text(d.get("MaTTHC")), received, online))
+            refused = _text(d.get("TrangThaiHoSo")) == "3"
+            out.append(_Received(agency, _text(d.get("MaTTHC")), received, online, refused))
     return out
 
 
 def _tally_snapshot(
     agency: str, snapshot: _Snapshot, received: Sequence[_Received], t: _Tally
 ) -> None:
-    """The agency's ``svc.*`` and ``dossier.full_online_rate`` for P.
+    """The agency's ``svc.*``, ``dossier.full_online_rate`` and ``_share`` for P.
 
-    ``received`` are its dossiers received in P. Only offered rows (not 'dung') count:
-    the denominator needs the procedure eligible, the numerator also at effective level 4.
+    ``received`` are its dossiers received in P (those refused at the desk are in neither
+    fully-online ratio). Only offered rows (not 'dung') count: full_online_rate's denominator
+    needs the procedure eligible, full_online_share's is every dossier; the numerators are
+    the online ones of a procedure at effective level 4.
     """
     t.marks(agency, snapshot.provision)
     used = {r.procedure for r in received if r.online}
     t.add(agency, "svc.l3_used", len(snapshot.level3 & used), len(snapshot.level3))
     t.add(agency, "svc.l4_used", len(snapshot.level4 & used), len(snapshot.level4))
     for r in received:
+        if r.refused:
+            continue
         row = snapshot.rows.get(r.procedure or "")
-        if row is not None and row.offered and row.eligible:
-            full = r.online and row.level == 4
+        offered = row is not None and row.offered
+        full = offered and r.online and row is not None and row.level == 4
+        # QĐ 942 counts toàn-trình dossiers over every dossier received
+        t.ratio(agency, "dossier.full_online_share", full)
+        if offered and row is not None and row.eligible:
             t.ratio(agency, "dossier.full_online_rate", full)
 
 

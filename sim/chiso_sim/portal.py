@@ -46,6 +46,7 @@ from chiso_sim.catalogue import (
     level_on,
     offered_procedures,
     online_payment_on,
+    result_document,
 )
 from chiso_sim.clock import start_of
 from chiso_sim.config import SimulatorConfig
@@ -108,6 +109,22 @@ def _time_limit(seed: int, agency_code: str, proc_code: str, working_days: int) 
         return SAME_DAY_TIME_LIMIT
     style = random.Random(f"{seed}|time_limit|{agency_code}").choice(TIME_LIMIT_STYLES)
     return style.format(n=working_days)
+
+
+# How agencies print "no result document" in ket_qua_thuc_hien; 2 % of offerings leave the
+# cell empty, as for the time limit.
+NO_RESULT_PHRASINGS = ("Không", "Không có", "Không có kết quả", "Không quy định")
+RESULT_MISSING_SHARE = 0.02
+
+
+def _result_text(seed: int, agency_code: str, proc_code: str) -> str | None:
+    """The catalogue's ket_qua_thuc_hien of one offering, in the agency's phrasing."""
+    if random.Random(f"{seed}|result|{agency_code}|{proc_code}").random() < RESULT_MISSING_SHARE:
+        return None
+    document = result_document(seed, proc_code)
+    if document is not None:
+        return document
+    return random.Random(f"{seed}|result|{agency_code}").choice(NO_RESULT_PHRASINGS)
 
 
 def _state(proc: CatalogueProcedure, day: date) -> _State:
@@ -176,6 +193,7 @@ def catalogue_snapshot(cfg: SimulatorConfig, day: date, as_of: datetime | None =
                 "thoi_han_giai_quyet": _time_limit(
                     cfg.seed, agency.code, proc.code, proc.working_days
                 ),
+                "ket_qua_thuc_hien": _result_text(cfg.seed, agency.code, proc.code),
             }
             rows.append({key: row[key] for key in CATALOGUE_COLUMNS})
     return rows

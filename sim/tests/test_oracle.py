@@ -25,7 +25,9 @@ from chiso_sim.oracle import (
     nth_working_day,
     period_containing,
     periods_between,
+    procedures_without_result,
     service_indicators,
+    states_a_result,
     time_limit_days,
     usage_indicators,
     working_days,
@@ -620,14 +622,19 @@ def test_catalogue_snapshot_of_a_period_is_the_agencys_latest_on_or_before_its_e
     assert at(result, "svc.l3_provision", cal_feb, agency="B")[:2] == (0, 1)
 
 
-def test_full_online_rate_uses_eligibility_and_level_from_the_snapshot() -> None:
-    jan = period("2020-01")
-    catalogue = [
+def full_online_catalogue() -> list[dict[str, Any]]:
+    """P1 eligible at level 4, P2 eligible at 3, P3 level 4 not eligible, P4 discontinued."""
+    return [
         offering("P1", "4", eligible="1"),
         offering("P2", "3", eligible="1"),
         offering("P3", "4", eligible="0"),
         offering("P4", "4", eligible="1", status="dung"),
     ]
+
+
+def test_full_online_rate_uses_eligibility_and_level_from_the_snapshot() -> None:
+    jan = period("2020-01")
+    catalogue = full_online_catalogue()
     online = {"KenhThucHien": "2"}
     records = [
         dossier("2020-01-10", MaTTHC="P1", **online),  # numerator
@@ -640,6 +647,68 @@ def test_full_online_rate_uses_eligibility_and_level_from_the_snapshot() -> None
     result = service_indicators(catalogue, records, [jan], ["A"])
     assert fraction(result, "dossier.full_online_rate", jan) == (1, 3)
     assert fraction(result, "svc.full_online_eligible", jan) == (1, 2)
+
+
+def test_full_online_share_counts_every_dossier_received_as_qd_942_does() -> None:
+    """QĐ 942/QĐ-TTg's 80 % is toàn-trình dossiers over all dossiers: every dossier received
+    is in the denominator (not only those of eligible procedures), online ones of a procedure
+    offered at level 4 in the numerator; one refused at the desk is in neither ratio."""
+    jan = period("2020-01")
+    catalogue = full_online_catalogue()
+    online = {"KenhThucHien": "2"}
+    records = [
+        dossier("2020-01-10", MaTTHC="P1", **online),  # toàn trình
+        dossier("2020-01-10", MaTTHC="P1"),
+        dossier("2020-01-10", MaTTHC="P2", **online),  # level 3
+        dossier("2020-01-10", MaTTHC="P3", **online),  # toàn trình, not eligible
+        dossier("2020-01-10", MaTTHC="P4", **online),  # no longer offered
+        dossier("2020-01-10", MaTTHC="P9", **online),  # in no catalogue
+        dossier("2020-01-11", MaTTHC="P1", status="3", **online),  # refused at the desk
+    ]
+    result = service_indicators(catalogue, records, [jan], ["A"])
+    assert fraction(result, "dossier.full_online_share", jan) == (2, 6)
+    assert fraction(result, "dossier.full_online_rate", jan) == (1, 3)
+
+
+@pytest.mark.parametrize(
+    ("printed", "stated"),
+    [("Giấy phép xây dựng", True), ("Không", False), ("Không có", False),
+     ("không có kết quả", False), ("Không quy định.", False), ("Không cấp", False),
+     ("Không quá 15 ngày", True), ("", None), (None, None)],
+)  # fmt: skip
+def test_a_printed_result_says_whether_the_procedure_returns_one(
+    printed: str | None, stated: bool | None
+) -> None:
+    assert states_a_result(printed) is stated
+
+
+def test_eresult_rate_leaves_out_procedures_that_return_no_result() -> None:
+    """QĐ 766 item 4.1 divides by the resolved dossiers of procedures that hand out a result:
+    P2's latest statement ("Không có", A's January snapshot) wins over B's December one; P3
+    says nothing and is taken to return one."""
+    jan = period("2020-01")
+
+    def listed(agency: str, day: str, procedure: str, result: str | None) -> dict[str, Any]:
+        return {"ngay_chot": day, "don_vi": agency, "ma_tthc": procedure,
+                "ket_qua_thuc_hien": result}  # fmt: skip
+
+    catalogue = [
+        listed("A", "2020-01-31", "P1", "Giấy phép"),
+        listed("B", "2019-12-31", "P2", "Giấy chứng nhận"),
+        listed("A", "2020-01-31", "P2", "Không có"),
+        listed("A", "2020-01-31", "P3", None),
+    ]
+    assert procedures_without_result(catalogue) == {"P2"}
+    records = [
+        resolved("2020-01-06", "2020-01-09", "2020-01-10", CoKetQuaDienTu="1"),
+        resolved("2020-01-06", "2020-01-09", "2020-01-10", MaTTHC="P2"),
+        resolved("2020-01-07", "2020-01-09", "2020-01-10", MaTTHC="P3"),
+    ]
+    result = dossier_indicators(records, [jan], ["A"], catalogue=catalogue)
+    assert fraction(result, "digit.eresult_rate", jan) == (1, 2)
+    assert fraction(result, "dossier.resolved", jan)[0] == 3
+    without = dossier_indicators(records, [jan], ["A"])  # no catalogue: every one returns one
+    assert fraction(without, "digit.eresult_rate", jan) == (1, 3)
 
 
 # --- received-in-P flags -------------------------------------------------------------------

@@ -44,7 +44,8 @@ def _targets() -> dict[str, list[str]]:
     grouped: dict[tuple[str, str, str, str, str], list[str]] = defaultdict(list)
     for t in _rows("ref_indicator_targets.csv"):
         where = f"province {t['province_code']}" if t["province_code"] else "national"
-        key = (t["indicator_code"], t["year_from"], t["year_to"], where, t["source_document"])
+        doc = f"{t['source_document']}; denominator: {t['denominator_in_source']}"
+        key = (t["indicator_code"], t["year_from"], t["year_to"], where, doc)
         tier = TIER_VI.get(t["tier"], t["tier"])
         grouped[key].append(f"{tier} {t['comparator']} {_percent(t['target_value'])}")
     out: dict[str, list[str]] = defaultdict(list)

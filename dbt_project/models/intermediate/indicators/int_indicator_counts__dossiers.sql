@@ -1,10 +1,6 @@
--- Numerator and denominator of every one-stop indicator per agency version and period, both
--- calendars, straight from the dossiers (docs/indicator-rules.md, "Dossiers"). Each period is
--- computed from the records, not from its months: stocks (open, overdue, paused) are taken at
--- the period's end and distinct counts (procedures) over the whole period. Count indicators
--- have no denominator. Rates are never stored: every roll-up divides sums of these counts.
--- A table, incremental by period: a run replaces the periods of int_periods__to_build, and
--- the tests read the table instead of recomputing the counts each.
+-- Numerator and denominator of every one-stop indicator per agency version and period (both
+-- calendars) from the dossiers, never from the months (docs/indicator-rules.md, "Dossiers"):
+-- stocks at the period's end, distinct counts over it. Incremental by period.
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
@@ -14,10 +10,7 @@
 ) }}
 with
 
--- A dossier finished before the first day of the periods this run builds counts in none of
--- them (flows need an acceptance or finish date in the period, stocks an open dossier), so
--- only the others are read, through the date indexes: a monthly run reads its year, not the
--- history.
+-- only dossiers that can count in the periods built (by the date indexes: a year, not all)
 outcomes as (
 
     select * from {{ ref('int_one_stop__dossier_outcomes') }}
@@ -40,8 +33,13 @@ periods as (
 
 ),
 
--- every dossier received, refused at the desk (status 3) or not: dossier.received and the
--- balance identity count them
+procedure_results as (
+
+    select * from {{ ref('int_portal__procedure_results') }}
+
+),
+
+-- every dossier received, refused at the desk (status 3) or not, as dossier.received counts
 received_all as (
 
     select
@@ -55,8 +53,7 @@ received_all as (
 
 ),
 
--- flows anchored on the acceptance date, for the rates: a dossier refused at the desk was
--- never accepted, so it is no one's online, BCCI, paid or digitised dossier
+-- flows on the acceptance date for the rates: a dossier refused at the desk is in none
 received as (
 
     select
@@ -92,7 +89,6 @@ received as (
 
 ),
 
--- flows anchored on the finish date
 finished as (
 
     select
@@ -111,13 +107,20 @@ finished as (
             sum(outcomes.processing_working_days) filter (where outcomes.outcome = 'resolved'), 0
         )
             as resolved_working_days,
-        count(*) filter (where outcomes.outcome = 'resolved' and outcomes.has_electronic_result)
-            as resolved_with_eresult,
+        -- QĐ 766 item 4.1: dossiers of procedures that return a result (no_result: "Không có")
+        count(*) filter (where outcomes.outcome = 'resolved' and no_result.procedure_code is null)
+            as resolved_returning,
+        count(*) filter (
+            where outcomes.outcome = 'resolved' and outcomes.has_electronic_result
+            and no_result.procedure_code is null
+        ) as resolved_with_eresult,
         count(*) filter (where outcomes.outcome = 'withdrawn') as withdrawn,
         count(*) filter (where outcomes.outcome = 'returned') as returned
     from outcomes
     inner join periods
         on outcomes.finish_date between periods.period_start and periods.period_end
+    left join procedure_results as no_result
+        on outcomes.procedure_code = no_result.procedure_code and not no_result.returns_result
     group by 1, 2
 
 ),
@@ -162,8 +165,7 @@ stocks as (
         open_at_end.agency_key,
         open_at_end.period_id,
         count(*) as in_progress,
-        -- waiting for the applicant's supplement, the clock is stopped: neither overdue nor
-        -- behind (766 item 2.1 still counts a second request as late)
+        -- paused for a supplement: neither overdue nor behind (766 2.1: a 2nd request is late)
         count(*) filter (
             where open_at_end.due_date < open_at_end.period_end
             and open_requests.is_paused is not true
@@ -246,7 +248,7 @@ unpivoted as (
             ('dossier.ontime_rate', finished.resolved_on_time, finished.resolved),
             ('dossier.late_rate', finished.resolved_late, finished.resolved),
             ('dossier.avg_processing_days', finished.resolved_working_days, finished.resolved),
-            ('digit.eresult_rate', finished.resolved_with_eresult, finished.resolved),
+            ('digit.eresult_rate', finished.resolved_with_eresult, finished.resolved_returning),
             -- resolved half of 766 item 2.1; the open half comes from the stocks
             ('dossier.timely_766', finished.resolved_timely_766, finished.resolved)
         ) as measures (indicator_code, numerator, denominator)

@@ -144,22 +144,32 @@ provision as (
 
 ),
 
+-- dossiers received (a dossier refused at the desk was never accepted: in none) and those
+-- processed fully online: online, of a procedure the period's snapshot offers toàn trình
+-- (effective level 4); over the eligible procedures' dossiers (dossier.full_online_rate) and
+-- over all of them, as QĐ 942/QĐ-TTg counts "hồ sơ trực tuyến toàn trình trên tổng số hồ sơ"
+-- (dossier.full_online_share)
 full_online_dossiers as (
 
     select
         outcomes.agency_key,
         periods.period_id,
-        count(*) as eligible_dossiers,
+        count(*) as received,
+        count(*) filter (where period_offerings.is_full_online_eligible) as eligible_dossiers,
         count(*) filter (where outcomes.is_online and period_offerings.effective_level = 4)
-            as full_online_dossiers
+            as full_online,
+        count(*) filter (
+            where period_offerings.is_full_online_eligible
+            and outcomes.is_online and period_offerings.effective_level = 4
+        ) as eligible_full_online
     from outcomes
     inner join periods
         on outcomes.received_date between periods.period_start and periods.period_end
-    inner join period_offerings
+    left join period_offerings
         on outcomes.agency_key = period_offerings.agency_key
         and periods.period_id = period_offerings.period_id
         and outcomes.procedure_code = period_offerings.procedure_code
-    where period_offerings.is_full_online_eligible
+    where outcomes.is_refused_at_desk is not true
     group by 1, 2
 
 ),
@@ -211,10 +221,24 @@ unpivoted as (
     select
         full_online_dossiers.agency_key,
         full_online_dossiers.period_id,
-        'dossier.full_online_rate' as indicator_code,
-        full_online_dossiers.full_online_dossiers as numerator,
-        full_online_dossiers.eligible_dossiers as denominator
+        measures.indicator_code,
+        measures.numerator,
+        measures.denominator
     from full_online_dossiers
+    cross join
+        lateral (
+            values
+            (
+                'dossier.full_online_rate',
+                full_online_dossiers.eligible_full_online,
+                full_online_dossiers.eligible_dossiers
+            ),
+            (
+                'dossier.full_online_share',
+                full_online_dossiers.full_online,
+                full_online_dossiers.received
+            )
+        ) as measures (indicator_code, numerator, denominator)
 
     union all
 

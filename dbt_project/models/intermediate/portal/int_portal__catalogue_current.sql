@@ -78,6 +78,7 @@ final as (
         has_online_payment,
         is_fee_bearing,
         listing_status,
+        returns_result,
         _extract_month,
         {{ chiso_run_started_at() }} as _built_at
     from latest

@@ -56,6 +56,7 @@ renamed as (
             else nullif(lower(trim(trang_thai)), '')
         end as listing_status,
         {{ parse_time_limit('thoi_han_giai_quyet') }} as time_limit_working_days,
+        {{ parse_result_statement('ket_qua_thuc_hien') }} as returns_result,
         _batch_id,
         _extract_month,
         _loaded_at
@@ -81,6 +82,7 @@ final as (
         is_fee_bearing,
         listing_status,
         time_limit_working_days,
+        returns_result,
         _batch_id,
         _extract_month,
         _loaded_at,
