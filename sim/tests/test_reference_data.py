@@ -40,8 +40,10 @@ SEED_FILES = (
     "ref_agency_lineage.csv",
     "ref_holiday_overrides.csv",
 )
-# The original ref_agencies.csv, kept verbatim: code, name, tier, parent, valid_from, valid_to
-# (province_code 30, province_name Hải Dương).
+# The original ref_agencies.csv: code, name, tier, parent, valid_from, valid_to (province_code
+# 30, province_name Hải Dương), kept verbatim but for KH&ĐT and TN&MT, which the original ended
+# on 30/06/2025 and which merged into Sở Tài chính and Sở Nông nghiệp và Môi trường on
+# 01/03/2025 (NĐ 45/2025/NĐ-CP; checked in issue 18).
 ORIGINAL_AGENCIES = (
     ("000.00.02.H23", "Sở Tư pháp tỉnh Hải Dương", "province_dept", "", "2015-01-01", "2025-06-30"),
     (
@@ -50,7 +52,7 @@ ORIGINAL_AGENCIES = (
         "province_dept",
         "",
         "2015-01-01",
-        "2025-06-30",
+        "2025-02-28",
     ),
     (
         "000.00.12.H23",
@@ -58,7 +60,7 @@ ORIGINAL_AGENCIES = (
         "province_dept",
         "",
         "2015-01-01",
-        "2025-06-30",
+        "2025-02-28",
     ),
     (
         "000.00.17.H23",
@@ -133,7 +135,7 @@ def test_agency_columns_keep_the_original_order() -> None:
     )
 
 
-def test_original_hai_duong_rows_are_kept_verbatim() -> None:
+def test_original_hai_duong_rows_are_kept() -> None:
     with (SEEDS_DIR / "ref_agencies.csv").open(encoding="utf-8", newline="") as fh:
         current = {tuple(row[:8]) for row in list(csv.reader(fh))[1:]}
     assert len(ORIGINAL_AGENCIES) == 11
@@ -469,3 +471,22 @@ def test_calendar_arithmetic() -> None:
     days = working_days_between(date(2018, 12, 28), date(2019, 1, 7))
     assert date(2018, 12, 31) not in days and date(2019, 1, 1) not in days
     assert date(2019, 1, 5) in days
+
+
+def test_every_department_merger_of_march_2025_takes_effect_on_the_first() -> None:
+    """The five department mergers of NĐ 45/2025/NĐ-CP (GTVT → Xây dựng, LĐ-TB&XH → Nội vụ
+    and Y tế, TT&TT → KH&CN, KH&ĐT → Tài chính, TN&MT → Nông nghiệp và Môi trường) take
+    effect on 01/03/2025 in every old province: the old department ends the day before and
+    its successor exists from that day."""
+    with (SEEDS_DIR / "ref_agencies.csv").open(encoding="utf-8", newline="") as fh:
+        by_key = {row["agency_key"]: row for row in csv.DictReader(fh)}
+    with (SEEDS_DIR / "ref_agency_lineage.csv").open(encoding="utf-8", newline="") as fh:
+        march = [r for r in csv.DictReader(fh) if r["effective_date"] == "2025-03-01"]
+    merged = {by_key[r["from_agency_key"]]["agency_code"][7:9] for r in march}
+    assert merged == {"04", "08", "10", "12", "17"}
+    assert len({r["from_agency_key"] for r in march}) == 5 * len(SEED_PROVINCES)
+    for r in march:
+        old, new = by_key[r["from_agency_key"]], by_key[r["to_agency_key"]]
+        assert old["valid_to"] == "2025-02-28", old
+        assert new["valid_from"] <= "2025-03-01" and new["valid_to"] == "2025-06-30", new
+        assert old["province_code"] == new["province_code"]

@@ -125,18 +125,22 @@ class Department:
     nn: str
     name: str
     valid_to: date = LAST_OLD_DAY  # for pre-2025 departments
+    valid_from: date = VALIDITY_FLOOR
 
 
 # Pre-2025 departments of each seed province (demo selection of ten).
 DEPARTMENTS: tuple[Department, ...] = (
     Department("02", "Sở Tư pháp"),
     Department("03", "Sở Nội vụ"),
-    Department("04", "Sở Kế hoạch và Đầu tư"),
+    Department("04", "Sở Kế hoạch và Đầu tư", LAST_PRE_MERGE_DAY),
+    # formed on 01/03/2025 by the March mergers below
+    Department("05", "Sở Tài chính", LAST_OLD_DAY, DEPT_MERGE_DAY),
     Department("08", "Sở Giao thông vận tải", LAST_PRE_MERGE_DAY),
     Department("09", "Sở Xây dựng"),
     Department("10", "Sở Lao động - Thương binh và Xã hội", LAST_PRE_MERGE_DAY),
     Department("11", "Sở Y tế"),
-    Department("12", "Sở Tài nguyên và Môi trường"),
+    Department("12", "Sở Tài nguyên và Môi trường", LAST_PRE_MERGE_DAY),
+    Department("13", "Sở Nông nghiệp và Môi trường", LAST_OLD_DAY, DEPT_MERGE_DAY),
     Department("14", "Sở Khoa học và Công nghệ"),
     Department("17", "Sở Thông tin và Truyền thông", LAST_PRE_MERGE_DAY),
 )
@@ -156,34 +160,43 @@ POST_DEPARTMENTS: tuple[Department, ...] = (
 #  - GTVT -> Xây dựng: whole (NĐ 45/2025/NĐ-CP; fairly sure).
 #  - LĐ-TB&XH -> Nội vụ (labour, wages, social insurance, people with merit) and Y tế (social
 #    protection, children): parts; vocational training went to Sở GD&ĐT (not in the seed).
-# UNSURE / NOT MODELLED: KH&ĐT -> Tài chính and TN&MT + NN&PTNT -> Nông nghiệp và Môi trường
-# also happened around 01/03/2025, but the original demo rows give Hải Dương's KH&ĐT and TN&MT a
-# valid_to of 2025-06-30, which must be kept; for consistency all four provinces keep them until
-# 30/06/2025 and their successors appear on 01/07/2025 (see JULY_SUCCESSOR).
+#  - KH&ĐT -> Tài chính and TN&MT (+ NN&PTNT, not in the seed) -> Nông nghiệp và Môi trường:
+#    whole, on the same day (NĐ 45/2025/NĐ-CP, in force 01/03/2025, lists only the merged
+#    departments). The original demo rows gave Hải Dương's KH&ĐT and TN&MT a valid_to of
+#    30/06/2025; issue 18 checked the merger dates and corrected them to 28/02/2025: their
+#    successors (Sở Tài chính, Sở Nông nghiệp và Môi trường of each old province) exist from
+#    01/03/2025 and move whole into the merged province's on 01/07/2025.
 MARCH_MERGES: tuple[tuple[str, str, str], ...] = (
     ("17", "14", "part"),
     ("08", "09", "whole"),
     ("10", "03", "part"),
     ("10", "11", "part"),
+    ("04", "05", "whole"),
+    ("12", "13", "whole"),
 )
 # Old department NN (valid on 30/06/2025) -> department of the merged province (whole).
 JULY_SUCCESSOR = {
     "02": "02",
     "03": "03",
-    "04": "05",
+    "05": "05",
     "09": "09",
     "11": "11",
-    "12": "13",
+    "13": "13",
     "14": "14",
 }
 
-# The 11 rows of the original ref_agencies.csv: codes, names and validity are kept verbatim
-# (the generator checks that its scheme reproduces exactly these codes). "UBND xã Nam Đồng"
+# The 11 rows of the original ref_agencies.csv: codes and names are kept verbatim, validity too
+# but for KH&ĐT and TN&MT, which end on 28/02/2025 (the March mergers above); the generator
+# checks that its scheme reproduces exactly these codes. "UBND xã Nam Đồng"
 # is a phường in the package's 2025 data; the original name is kept.
 KEPT_ROWS: dict[str, tuple[str, date, date]] = {
     "000.00.02.H23": ("Sở Tư pháp tỉnh Hải Dương", VALIDITY_FLOOR, LAST_OLD_DAY),
-    "000.00.04.H23": ("Sở Kế hoạch và Đầu tư tỉnh Hải Dương", VALIDITY_FLOOR, LAST_OLD_DAY),
-    "000.00.12.H23": ("Sở Tài nguyên và Môi trường tỉnh Hải Dương", VALIDITY_FLOOR, LAST_OLD_DAY),
+    "000.00.04.H23": ("Sở Kế hoạch và Đầu tư tỉnh Hải Dương", VALIDITY_FLOOR, LAST_PRE_MERGE_DAY),
+    "000.00.12.H23": (
+        "Sở Tài nguyên và Môi trường tỉnh Hải Dương",
+        VALIDITY_FLOOR,
+        LAST_PRE_MERGE_DAY,
+    ),
     "000.00.17.H23": (
         "Sở Thông tin và Truyền thông tỉnh Hải Dương",
         VALIDITY_FLOOR,
@@ -680,7 +693,7 @@ def build_agencies(src: Sources, unit_keys: dict[str, str]) -> tuple[list[Row], 
                 pcode,
                 short,
                 "",
-                VALIDITY_FLOOR,
+                dept.valid_from,
                 dept.valid_to,
                 unit_keys[f"pre_2025:province:{pcode}"],
                 "department",
