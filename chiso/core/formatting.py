@@ -49,3 +49,10 @@ def measure(value: float | Decimal | None, unit: str) -> str:
     if unit == "count":
         return count(int(value))
     return f"{format_decimal(value, format='#,##0.00', locale=LOCALE)} ngày"
+
+
+def score(value: float | Decimal | None) -> str:
+    """Points of an index with two decimals: 19.6451 → '19,65'; None → '–'."""
+    if value is None:
+        return "–"
+    return format_decimal(value, format="#,##0.00", locale=LOCALE)

@@ -28,6 +28,8 @@ MARTS = (
     # the month's summary reports reconciled (identities, total rows, dossier-level counts):
     # the report's data-quality section reads it as the BI reader
     PublishedMart("mart_aggregate_report_checks", "report_month", ("check_id",)),
+    # the QĐ 766 index per agency and province, every period closing in the month
+    PublishedMart("mart_qd766_scorecard", "closing_month", ("unit_key", "period_id", "item_code")),
 )
 DIMENSIONS = ("dim_agency", "dim_indicator", "dim_period")
 # Columns the audit marts carry for dbt's bookkeeping: a rebuild changes them, not the data.

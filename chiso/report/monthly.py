@@ -211,6 +211,96 @@ def _report_checks(url: str, month: date) -> tuple[int, list[ReportCheck]]:
     ]
 
 
+@dataclass(frozen=True)
+class ScoreItem:
+    """One item of a unit's QĐ 766 index for the month."""
+
+    group: str
+    code: str
+    name: str
+    ratio: Decimal | None
+    points: Decimal | None
+    max_points: Decimal
+    status: str
+
+
+@dataclass
+class Scorecard:
+    """A province's QĐ 766 index for the month (marts.mart_qd766_scorecard, calendar month):
+    its points over the points its scored items could earn, the items, the items the sources
+    cannot support, and its agencies ranked by their share of their possible points."""
+
+    points: Decimal
+    possible: Decimal
+    items: list[ScoreItem]
+    unscored_points: Decimal
+    ranking: list[tuple[int, str, Decimal, Decimal]] = field(default_factory=list)
+
+    @property
+    def share(self) -> Decimal | None:
+        return self.points / self.possible if self.possible else None
+
+
+SCORE_STATUS = {
+    "not_in_sources": "không có trong dữ liệu nguồn",
+    "not_yet_computed": "chưa tính",
+    "not_scored": "không tính điểm",
+}
+
+
+def _scorecards(url: str, month: date) -> dict[str, Scorecard]:
+    """Each province's index for the calendar month, with its agencies ranked."""
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        exists = conn.execute("select to_regclass('marts.mart_qd766_scorecard') as r").fetchone()
+        if exists["r"] is None:
+            return {}
+        rows = conn.execute(
+            "select * from marts.mart_qd766_scorecard where closing_month = %s"
+            " and calendar = 'calendar' and period_type = 'month'"
+            " order by group_code, item_code",
+            (month,),
+        ).fetchall()
+    cards: dict[str, Scorecard] = {}
+    totals: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for r in rows:
+        if r["scope"] == "agency":
+            if r["points"] is not None:
+                total = totals[(r["province_code"], r["agency_name"])]
+                total[0] += r["points"]
+                total[1] += r["max_points"]
+            continue
+        card = cards.setdefault(
+            r["province_code"], Scorecard(Decimal(0), Decimal(0), [], Decimal(0))
+        )
+        card.items.append(
+            ScoreItem(
+                r["group_name_vi"],
+                r["item_code"],
+                r["item_name_vi"],
+                r["ratio"],
+                r["points"],
+                r["max_points"],
+                SCORE_STATUS.get(r["status"], ""),
+            )
+        )
+        if r["points"] is not None:
+            card.points += r["points"]
+            card.possible += r["max_points"]
+        elif r["status"] != "scored":
+            card.unscored_points += r["max_points"]
+    for code, card in cards.items():
+        mine = sorted(
+            (
+                (name, pts, possible)
+                for (p, name), (pts, possible) in totals.items()
+                if p == code and possible
+            ),
+            key=lambda t: (-(t[1] / t[2]), t[0]),
+        )
+        card.ranking = [(i, name, pts, possible) for i, (name, pts, possible) in enumerate(mine, 1)]
+    return cards
+
+
 def _fetch(url: str, month: date) -> list[dict]:
     with psycopg.connect(url, row_factory=dict_row) as conn:
         return conn.execute(
@@ -230,6 +320,7 @@ class ProvinceReport:
     name: str
     sections: list[IndicatorSection]
     agency_count: int
+    scorecard: Scorecard | None = None
 
 
 def _sum_line(label: str, rows: list[dict], prev_rows: list[dict]) -> Line:
@@ -285,6 +376,7 @@ def render(url: str, month: date, out_dir: Path) -> Path:
     if not current:
         raise ReportError(f"nothing is published for {month:%Y-%m} in marts.mart_kpi_monthly")
     provinces = []
+    scorecards = _scorecards(url, month)
     for code, name in sorted({(r["province_code"], r["province_name"]) for r in current}):
         mine = [r for r in rows if r["province_code"] == code]
         provinces.append(
@@ -293,12 +385,13 @@ def render(url: str, month: date, out_dir: Path) -> Path:
                 name,
                 build_sections(mine, month),
                 len({r["agency_code"] for r in mine if r["period_month"] == month}),
+                scorecards.get(code),
             )
         )
     env = Environment(
         loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"])
     )
-    env.filters.update(percent=fmt.percent, count=fmt.count, measure=fmt.measure)
+    env.filters.update(percent=fmt.percent, count=fmt.count, measure=fmt.measure, score=fmt.score)
     env.globals.update(change=fmt.points_change)
     html = env.get_template("monthly.html.j2").render(
         month=month,

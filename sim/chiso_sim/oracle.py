@@ -31,10 +31,11 @@ month's usage row as at ``as_of``.
 
 from __future__ import annotations
 
+import csv
 import re
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -1145,6 +1146,104 @@ def reports_as_delivered(
     from chiso_sim import aggregate
 
     return {m.replace(day=1): aggregate.aggregate_month(cfg, m, as_of=at) for m, at in closes}
+
+
+# --- the QĐ 766 scorecard ------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScorecardItem:
+    """One item of the QĐ 766 index (a row of ref_qd766_items.csv)."""
+
+    code: str
+    max_points: float
+    scoring: str  # linear | threshold
+    threshold: float | None
+    status: str  # scored | not_scored | not_in_sources | not_yet_computed
+
+
+def scorecard_items() -> list[ScorecardItem]:
+    """The index's items as the reference file lists them."""
+    from chiso.core.config import SEEDS_DIR
+
+    with (SEEDS_DIR / "ref_qd766_items.csv").open(encoding="utf-8", newline="") as fh:
+        return [
+            ScorecardItem(
+                r["item_code"],
+                float(r["max_points"]),
+                r["scoring"],
+                float(r["threshold"]) if r["threshold"] else None,
+                r["status"],
+            )
+            for r in csv.DictReader(fh)
+        ]
+
+
+# Each item's numerator and denominator from the indicators' (numerator, denominator):
+# ``n(code)`` and ``d(code)`` read them (0 when the indicator has no row).
+_ITEM_FRACTIONS: dict[
+    str, Callable[[Callable[[str], int], Callable[[str], int]], tuple[int, int]]
+] = {
+    "2.1": lambda n, d: (n("dossier.timely_766"), d("dossier.timely_766")),
+    "2.2": lambda n, d: (n("dossier.avg_processing_days"), d("dossier.avg_processing_days")),
+    "3.1": lambda n, d: (n("svc.l3_provision"), d("svc.l3_provision")),
+    "3.2": lambda n, d: (n("svc.l3_used") + n("svc.l4_used"), d("svc.l3_used") + d("svc.l4_used")),
+    # online dossiers received (id.vneid_rate's denominator) over all received
+    "3.3": lambda n, d: (d("id.vneid_rate"), d("digit.dossier_rate")),
+    "3.6": lambda n, d: (n("pay.online_rate"), d("pay.online_rate")),
+    "4.1": lambda n, d: (n("digit.eresult_rate"), d("digit.eresult_rate")),
+    "4.2": lambda n, d: (n("digit.dossier_rate"), d("digit.dossier_rate")),
+    "4.3": lambda n, d: (n("digit.reuse_rate"), d("digit.reuse_rate")),
+    "4.5b": lambda n, d: (n("id.vneid_rate"), d("digit.dossier_rate")),
+    # 100 % − late share − unsatisfied ratings per resolved dossier, never below 0
+    "5.4": lambda n, d: (
+        max(0, d("dossier.late_rate") - n("dossier.late_rate") - (d("sat.rate") - n("sat.rate"))),
+        d("dossier.late_rate"),
+    ),
+}
+
+ScorecardKey = tuple[str, str, str, str]  # (unit, item_code, calendar, period_key)
+ScorecardValue = tuple[int | None, int | None, float | None]  # (numerator, denominator, points)
+
+
+def item_points(
+    item: ScorecardItem, numerator: int | None, denominator: int | None
+) -> float | None:
+    """Points of a scored item: max × ratio (linear) or max × min(1, ratio / threshold)."""
+    if item.status != "scored" or not denominator or numerator is None:
+        return None
+    ratio = numerator / denominator
+    if item.scoring == "threshold" and item.threshold:
+        return item.max_points * min(1.0, ratio / item.threshold)
+    return item.max_points * ratio
+
+
+def qd766_scorecard(
+    result: Result, periods: Iterable[Period], provinces: Mapping[str, str]
+) -> dict[ScorecardKey, ScorecardValue]:
+    """The QĐ 766 index of every agency of ``provinces`` (agency code → province code) with
+    indicator rows in ``result``, and of each province (unit ``province:<code>``, its agencies'
+    numerators and denominators pooled), per period: (numerator, denominator, points) per
+    item; items not scored have None everywhere."""
+    items = scorecard_items()
+    out: dict[ScorecardKey, ScorecardValue] = {}
+    for p in periods:
+        counts: dict[str, Counter[str]] = defaultdict(Counter)
+        for (agency, code, calendar, key), (num, den, _) in result.items():
+            if calendar != p.calendar or key != p.period_key or agency not in provinces:
+                continue
+            for unit in (agency, f"province:{provinces[agency]}"):
+                counts[unit][f"n:{code}"] += num
+                counts[unit][f"d:{code}"] += den or 0
+        for unit, c in counts.items():
+            for item in items:
+                fraction = _ITEM_FRACTIONS.get(item.code)
+                num = den = None
+                if fraction is not None:
+                    num, den = fraction(
+                        lambda code, c=c: c[f"n:{code}"], lambda code, c=c: c[f"d:{code}"]
+                    )
+                points = item_points(item, num, den)
+                out[(unit, item.code, p.calendar, p.period_key)] = (num, den, points)
+    return out
 
 
 # --- the original monthly slice ------------------------------------------------------------

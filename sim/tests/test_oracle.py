@@ -26,6 +26,8 @@ from chiso_sim.oracle import (
     period_containing,
     periods_between,
     procedures_without_result,
+    qd766_scorecard,
+    scorecard_items,
     service_indicators,
     states_a_result,
     time_limit_days,
@@ -906,3 +908,39 @@ def test_onestop_coverage_counts_the_reported_months_against_the_system() -> Non
     assert at(result, "dossier.onestop_coverage", q1) == (5, 6, 5 / 6)
     assert at(result, "dossier.onestop_coverage", jan, "B") == (1, 1, 1.0)
     assert at(result, "dossier.onestop_coverage", official) == (0, 0, None)
+
+
+def test_qd766_scorecard_scores_items_and_pools_the_province() -> None:
+    """The case of the dbt unit test test_qd766_scorecard_scores_items_and_pools_the_province:
+    linear and threshold items, 5.4 from late dossiers and unsatisfied ratings, no points
+    without a denominator or for an item the sources do not support, the province pooled."""
+    jan = period("2020-01")
+
+    def rows(agency: str, **fractions: tuple[int, int]) -> dict:
+        return {(agency, code.replace("_", ".", 1), "calendar", "2020-01"): (n, dn, None)
+                for code, (n, dn) in fractions.items()}  # fmt: skip
+
+    result = {
+        **rows("a1", dossier_timely_766=(8, 10), id_vneid_rate=(1, 4),
+               digit_dossier_rate=(2, 10), digit_reuse_rate=(9, 10),
+               dossier_late_rate=(1, 5), sat_rate=(3, 4)),
+        **rows("b1", dossier_timely_766=(2, 10), id_vneid_rate=(0, 1), digit_dossier_rate=(0, 5)),
+    }  # fmt: skip
+    card = qd766_scorecard(result, [jan], {"a1": "30", "b1": "30"})
+
+    def points(unit: str, item: str) -> float | None:
+        return card[(unit, item, "calendar", "2020-01")][2]
+
+    expected = {
+        "a1": {"1.1": None, "2.1": 16, "3.3": 4.8, "4.3": 2, "5.4": 4},
+        "b1": {"1.1": None, "2.1": 4, "3.3": 2.4, "4.3": None, "5.4": None},
+        "province:30": {"1.1": None, "2.1": 10, "3.3": 4, "4.3": 2, "5.4": 4},
+    }
+    for unit, items in expected.items():
+        for item, want in items.items():
+            got = points(unit, item)
+            assert (got is None and want is None) or got == pytest.approx(want), (unit, item, got)
+    assert card[("province:30", "2.1", "calendar", "2020-01")][:2] == (10, 20)
+    # the items add up to 100; the unsupported ones are never scored
+    assert sum(i.max_points for i in scorecard_items()) == 100
+    assert all(points("a1", i.code) is None for i in scorecard_items() if i.status != "scored")

@@ -11,14 +11,22 @@ test_incremental_builds.py.
 
 from __future__ import annotations
 
+import csv
+import re
 from datetime import date, datetime
 from decimal import Decimal
 
 import psycopg
 import pytest
 from chiso_sim.config import SimulatorConfig
-from chiso_sim.oracle import compute_indicators, periods_between, reports_as_delivered
+from chiso_sim.oracle import (
+    compute_indicators,
+    periods_between,
+    qd766_scorecard,
+    reports_as_delivered,
+)
 
+from chiso.core.config import SEEDS_DIR
 from tests.closes import close, mismatches_with_oracle
 from tests.warehouses import TEMPLATE_CLOSES, TEMPLATE_MONTHS, read_mart
 
@@ -56,11 +64,7 @@ def test_every_indicator_matches_independent_python_computation(published):
     agencies = sorted({key[0] for key in got})
     # the sources as they stood at the last close (the template's clock): every record
     # received by then, in the state it had then
-    cfg = SimulatorConfig()
-    reports = reports_as_delivered(cfg, zip(MONTHS, TEMPLATE_CLOSES, strict=True))
-    expected = compute_indicators(
-        cfg, periods, agencies, as_of=TEMPLATE_CLOSES[-1], reports=reports
-    )
+    expected = _oracle(periods, agencies)
     assert {key[1] for key in expected} == computed
     # the warehouse also holds the periods still running past the data (official 2020-04
     # window ends 14/04, the next one has begun): those, and only those, the reference skips
@@ -72,6 +76,43 @@ def test_every_indicator_matches_independent_python_computation(published):
         if not (same and close(g_value, value)):
             mismatches.append((key, (num, den, value), (g_num, g_den, g_value)))
     assert not mismatches, f"{len(mismatches)} of {len(expected)} differ, e.g. {mismatches[:5]}"
+
+
+def _oracle(periods, agencies):
+    """The oracle on the sources as they stood at the last close (the template's clock), with
+    the summary reports each close delivered."""
+    cfg = SimulatorConfig()
+    reports = reports_as_delivered(cfg, zip(MONTHS, TEMPLATE_CLOSES, strict=True))
+    return compute_indicators(cfg, periods, agencies, as_of=TEMPLATE_CLOSES[-1], reports=reports)
+
+
+def test_qd766_scorecard_matches_independent_python_computation(published):
+    """Every item of the QĐ 766 index, per agency and per province (pooled), every period of
+    both calendars: numerator, denominator and points equal the oracle's scorecard computed
+    from its own indicators, the provinces taken from the reference file."""
+    env, _, _ = published
+    periods = periods_between(MONTHS[0], MONTHS[-1])
+    with psycopg.connect(env.urls.transformer) as conn:
+        rows = conn.execute(
+            "select coalesce(agency_code, unit_key), item_code, calendar, period_key,"
+            " numerator, denominator, points from audit.mart_qd766_scorecard"
+        ).fetchall()
+    with (SEEDS_DIR / "ref_agencies.csv").open(encoding="utf-8", newline="") as fh:
+        provinces = {r["agency_code"]: r["province_code"] for r in csv.DictReader(fh)}
+    agencies = sorted({r[0] for r in rows if not r[0].startswith("province:")})
+    card = qd766_scorecard(_oracle(periods, agencies), periods, provinces)
+    got = {(u, i, c, k): (n, d, pts) for u, i, c, k, n, d, pts in rows}
+    assert card and got.keys() >= card.keys(), "units or items missing from the mart"
+    bad = []
+    for key, (num, den, points) in card.items():
+        g_num, g_den, g_points = got[key]
+        same = (num is None) == (g_num is None) and (num is None or (g_num, g_den) == (num, den))
+        near = (points is None) == (g_points is None) and (
+            points is None or abs(float(g_points) - points) < 0.0001
+        )
+        if not (same and near):
+            bad.append((key, (num, den, points), got[key]))
+    assert not bad, f"{len(bad)} of {len(card)} differ, e.g. {bad[:5]}"
 
 
 def test_published_mart_is_the_fact_table_month_by_month(published):
@@ -207,6 +248,23 @@ def test_report_is_vietnamese_and_uses_published_numbers(published):
         expected = f"{Decimal(num) / Decimal(den) * 100:.2f}".replace(".", ",") + "%"
         vn = f"{num:,}".replace(",", "."), f"{den:,}".replace(",", ".")
         assert f"{vn[0]}/{vn[1]} = {expected}" in html, name
+    # each province's QĐ 766 index: its published points over its scored items' maximum
+    with psycopg.connect(env.urls.bi_reader) as conn:
+        cards = conn.execute(
+            "select province_name, sum(points), sum(max_points) filter (where points is not null)"
+            " from marts.mart_qd766_scorecard where closing_month = %s and scope = 'province'"
+            " and calendar = 'calendar' and period_type = 'month' group by 1",
+            (MONTHS[-1],),
+        ).fetchall()
+    assert {name for name, _, _ in cards} == {name for name, _, _ in totals}
+    chapters = dict(
+        zip(re.findall(r"Tỉnh ([^<]+)</h1>", html), html.split("</h1>")[2:], strict=False)
+    )
+    for name, points, possible in cards:
+        vn_points = f"{points:.2f}".replace(".", ",")
+        vn_possible = f"{possible:.2f}".replace(".", ",")
+        assert f"<b>{vn_points}</b> điểm trên {vn_possible} điểm" in chapters[name], name
+    assert "không có trong dữ liệu nguồn" in html and "không tính là 0 điểm" in html
 
 
 def test_bi_reader_cannot_read_raw_personal_data(published):

@@ -787,8 +787,8 @@ def test_a_summary_report_that_does_not_add_up_is_a_warning_in_the_gate_and_the_
 
     s, urls = world.settings, world.urls
     with psycopg.connect(urls.admin) as conn:
-        name, code, province, received = conn.execute(
-            "select agency_name, province_code, province_name, numerator::int"
+        name, agency, code, province, received = conn.execute(
+            "select agency_name, agency_code, province_code, province_name, numerator::int"
             " from audit.mart_kpi_monthly where period_month = %s and calendar = 'calendar'"
             " and indicator_code = 'dossier.received' and tier = 'province_dept'"
             " order by agency_code limit 1",
@@ -820,8 +820,9 @@ def test_a_summary_report_that_does_not_add_up_is_a_warning_in_the_gate_and_the_
         with psycopg.connect(urls.bi_reader) as conn:
             published = conn.execute(
                 "select printed_value, expected_value from marts.mart_aggregate_report_checks"
-                " where report_month = %s and check_kind = 'dossiers' and check_name = 'received'",
-                (M2,),
+                " where report_month = %s and check_kind = 'dossiers' and check_name = 'received'"
+                " and reporting_unit_code = %s and agency_code = %s",
+                (M2, code, agency),
             ).fetchall()
         assert published == [(received + 3, received)]
         report = pipeline.report(s, M2).read_text(encoding="utf-8")
