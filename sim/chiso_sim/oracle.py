@@ -77,6 +77,8 @@ DOSSIER_RATIOS: tuple[str, ...] = (
     "digit.eresult_rate",
     "digit.reuse_rate",
     "id.vneid_rate",
+    "pay.procedure_paid_rate",
+    "id.vneid_procedure_rate",
 )
 SERVICE_INDICATORS: tuple[str, ...] = (
     "dossier.full_online_rate",
@@ -87,6 +89,7 @@ SERVICE_INDICATORS: tuple[str, ...] = (
     "svc.l4_used",
     "svc.national_integration",
     "svc.full_online_eligible",
+    "pay.procedure_payment_rate",
 )
 USAGE_INDICATORS: tuple[str, ...] = ("sat.rate",)
 DOCUMENT_INDICATORS: tuple[str, ...] = (
@@ -411,6 +414,7 @@ class DossierFact:
     processing_days: int  # working_days(received, finish) less the paused days; 0 while open
     refused: bool = False  # status 3: refused at the desk, never accepted
     returns_result: bool = True  # the procedure hands out a result document (catalogue)
+    citizen: bool = False  # LoaiDoiTuong 1: the applicant is a person
 
     def open_at(self, day: date) -> bool:
         """Open at the end of ``day``: received by then and not finished by then."""
@@ -602,6 +606,7 @@ def dossier_fact(
         processing_days=processing,
         refused=status == "3",
         returns_result=procedure not in without_result,
+        citizen=_text(record.get("LoaiDoiTuong")) == "1",
     )
 
 
@@ -696,6 +701,29 @@ def _tally_bcci_procedures(facts: Iterable[DossierFact], t: _Tally) -> None:
         t.add(agency, "bcci.procedure_rate", len(procedures & by_post[agency]), len(procedures))
 
 
+def _tally_procedure_sets(facts: Iterable[DossierFact], t: _Tally) -> None:
+    """Distinct procedures among the dossiers received in P (QĐ 766 items 3.5b and 4.5a):
+    fee-bearing ones with a dossier paid online, citizens' ones with a VNeID-verified one."""
+    sets: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for f in facts:
+        if f.procedure is None:
+            continue
+        if f.fee_positive:
+            sets[(f.agency, "fee")].add(f.procedure)
+            if f.paid_online:
+                sets[(f.agency, "paid")].add(f.procedure)
+        if f.citizen:
+            sets[(f.agency, "citizen")].add(f.procedure)
+            if f.vneid:
+                sets[(f.agency, "vneid")].add(f.procedure)
+    for agency in {a for a, _ in sets}:
+        fee, citizen = sets[(agency, "fee")], sets[(agency, "citizen")]
+        if fee:
+            t.add(agency, "pay.procedure_paid_rate", len(sets[(agency, "paid")]), len(fee))
+        if citizen:
+            t.add(agency, "id.vneid_procedure_rate", len(sets[(agency, "vneid")]), len(citizen))
+
+
 @dataclass(frozen=True, slots=True)
 class _Marked:
     """A dossier with its period-independent contributions, computed once."""
@@ -727,6 +755,7 @@ def _dossier_period(
         if f.open_at(p.end):
             _tally_open_at_end(f, p.end, t)
     _tally_bcci_procedures(received_in_p, t)
+    _tally_procedure_sets(received_in_p, t)
 
 
 def dossier_indicators(
@@ -807,6 +836,8 @@ class CatalogueRow:
     offered: bool  # status is not 'dung' (discontinued)
     eligible: bool  # eligible for fully-online provision
     integrated: bool  # integrated with the national portal
+    fee: bool = False  # fee-bearing (co_phi)
+    payment: bool = False  # online payment enabled (thanh_toan_truc_tuyen)
 
 
 def catalogue_row(record: Record, *, map_levels: bool = True) -> CatalogueRow | None:
@@ -822,6 +853,8 @@ def catalogue_row(record: Record, *, map_levels: bool = True) -> CatalogueRow | 
         offered=_text(record.get("trang_thai")) != "dung",
         eligible=_flag(record.get("du_dieu_kien_toan_trinh")),
         integrated=_flag(record.get("tich_hop_dvcqg")),
+        fee=_flag(record.get("co_phi")),
+        payment=_flag(record.get("thanh_toan_truc_tuyen")),
     )
 
 
@@ -856,6 +889,8 @@ def _offering_marks(row: CatalogueRow) -> tuple[Mark, ...]:
         marks.append(("svc.national_integration", row.integrated))
     if row.eligible:
         marks.append(("svc.full_online_eligible", level == 4))
+    if row.fee:  # QĐ 766 item 3.5
+        marks.append(("pay.procedure_payment_rate", row.payment))
     return tuple(marks)
 
 

@@ -128,6 +128,7 @@ def offering(
     status: str = "dang_cong_khai",
     eligible: str = "0",
     integrated: str = "0",
+    **fields: Any,
 ) -> dict[str, Any]:
     return {
         "ngay_chot": day,
@@ -137,6 +138,7 @@ def offering(
         "du_dieu_kien_toan_trinh": eligible,
         "tich_hop_dvcqg": integrated,
         "trang_thai": status,
+        **fields,
     }
 
 
@@ -944,3 +946,34 @@ def test_qd766_scorecard_scores_items_and_pools_the_province() -> None:
     # the items add up to 100; the unsupported ones are never scored
     assert sum(i.max_points for i in scorecard_items()) == 100
     assert all(points("a1", i.code) is None for i in scorecard_items() if i.status != "scored")
+
+
+def test_procedure_counts_of_qd766_items_3_5_3_5b_and_4_5a() -> None:
+    """The dbt unit tests test_procedure_counts_are_distinct_over_the_period and the service
+    counts' 3.5 case: distinct procedures among the dossiers received (a refused one in
+    neither, one received before the period in neither), and fee-bearing offerings with
+    online payment in the period's snapshot."""
+    jan = period("2020-01")
+    fee, citizen, business = {"PhiLePhi": "50000"}, {"LoaiDoiTuong": "1"}, {"LoaiDoiTuong": "2"}
+    records = [
+        dossier("2020-01-03", MaTTHC="P1", DuocThanhToanTrucTuyen="1",
+                TaiKhoanDuocXacThucVoiVNeID="1", **fee, **citizen),
+        dossier("2020-01-05", MaTTHC="P1", **fee, **citizen),
+        dossier("2020-01-06", MaTTHC="P2", **fee, **business),
+        dossier("2020-01-07", MaTTHC="P3", **citizen),
+        dossier("2020-01-08", status="3", MaTTHC="P4", DuocThanhToanTrucTuyen="1",
+                TaiKhoanDuocXacThucVoiVNeID="1", **fee, **citizen),
+        dossier("2019-12-28", MaTTHC="P5", DuocThanhToanTrucTuyen="2",
+                TaiKhoanDuocXacThucVoiVNeID="1", **fee, **citizen),
+    ]  # fmt: skip
+    result = dossiers_in(records, jan)
+    assert fraction(result, "pay.procedure_paid_rate", jan) == (1, 2)
+    assert fraction(result, "id.vneid_procedure_rate", jan) == (1, 2)
+    catalogue = [
+        offering("P1", "4", co_phi="1", thanh_toan_truc_tuyen="1"),
+        offering("P2", "4", co_phi="1", thanh_toan_truc_tuyen="0"),
+        offering("P3", "3", co_phi="0", thanh_toan_truc_tuyen="1"),
+        offering("P4", "3", co_phi="1", thanh_toan_truc_tuyen="1", status="dung"),
+    ]
+    services = service_indicators(catalogue, [], [jan], ["A"])
+    assert fraction(services, "pay.procedure_payment_rate", jan) == (1, 2)

@@ -36,6 +36,9 @@ counts as (
     union all
     select * from {{ ref('int_indicator_counts__aggregate_reports') }}
     where {{ in_periods_to_build('period_id') }}
+    union all
+    select * from {{ ref('int_indicator_counts__procedures') }}
+    where {{ in_periods_to_build('period_id') }}
 
 ),
 

@@ -68,6 +68,9 @@ counts as (
     ('id.vneid_rate', 'vneid'),
     ('digit.dossier_rate', 'digitised'),
     ('pay.online_rate', 'paid'),
+    ('pay.procedure_payment_rate', 'fee_payment'),
+    ('pay.procedure_paid_rate', 'fee_paid'),
+    ('id.vneid_procedure_rate', 'vneid_procedures'),
     ('digit.eresult_rate', 'eresult'),
     ('digit.reuse_rate', 'reuse'),
     ('dossier.late_rate', 'late'),
@@ -150,10 +153,13 @@ ratios as (
             ),
             -- online dossiers received (id.vneid_rate's denominator) over all received
             ('3.3', units.vneid_den, units.digitised_den),
+            ('3.5', units.fee_payment_num, units.fee_payment_den),
+            ('3.5b', units.fee_paid_num, units.fee_paid_den),
             ('3.6', units.paid_num, units.paid_den),
             ('4.1', units.eresult_num, units.eresult_den),
             ('4.2', units.digitised_num, units.digitised_den),
             ('4.3', units.reuse_num, units.reuse_den),
+            ('4.5a', units.vneid_procedures_num, units.vneid_procedures_den),
             ('4.5b', units.vneid_num, units.digitised_den),
             -- 100 % − late share − unsatisfied ratings per resolved dossier, never below 0
             (

@@ -6,13 +6,6 @@
 -- All the agency's dossiers are at least those the system holds: a month whose report prints
 -- fewer counts the system's (the checks mart warns about that report), so the share is ≤ 1.
 -- A table, incremental by period like the other counts.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='period_id',
-    on_schema_change='fail',
-    indexes=[{'columns': ['period_id']}, {'columns': ['_built_at']}],
-) }}
 
 with
 

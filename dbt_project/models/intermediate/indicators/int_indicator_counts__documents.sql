@@ -2,13 +2,6 @@
 -- (docs/indicator-rules.md, "Documents"); secret documents are left out of all of them.
 -- A table, incremental by period: a run replaces the periods of int_periods__to_build, and
 -- the tests read the table instead of recomputing the counts each.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='period_id',
-    on_schema_change='fail',
-    indexes=[{'columns': ['period_id']}, {'columns': ['_built_at']}],
-) }}
 with
 
 -- a movement counts in a period by its date or its handling deadline: only those on or after

@@ -1,13 +1,6 @@
 -- Numerator and denominator of every one-stop indicator per agency version and period (both
 -- calendars) from the dossiers, never from the months (docs/indicator-rules.md, "Dossiers"):
 -- stocks at the period's end, distinct counts over it. Incremental by period.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='period_id',
-    on_schema_change='fail',
-    indexes=[{'columns': ['period_id']}, {'columns': ['_built_at']}],
-) }}
 with
 
 -- only dossiers that can count in the periods built (by the date indexes: a year, not all)

@@ -5,13 +5,6 @@
 -- received in the period, and satisfaction from the portal's monthly usage figures.
 -- A table, incremental by period: a run replaces the periods of int_periods__to_build, and
 -- the tests read the table instead of recomputing the counts each.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='period_id',
-    on_schema_change='fail',
-    indexes=[{'columns': ['period_id']}, {'columns': ['_built_at']}],
-) }}
 with
 
 -- not materialized: read by (agency, latest snapshot date) through the index, not copied whole
@@ -134,7 +127,11 @@ provision as (
         count(*) filter (
             where period_offerings.is_full_online_eligible and period_offerings.effective_level = 4
         )
-            as offerings_eligible_full_online
+            as offerings_eligible_full_online,
+        count(*) filter (where period_offerings.is_fee_bearing) as offerings_fee,
+        count(*) filter (
+            where period_offerings.is_fee_bearing and period_offerings.has_online_payment
+        ) as offerings_fee_payment
     from period_offerings
     left join online_use
         on period_offerings.agency_key = online_use.agency_key
@@ -213,7 +210,8 @@ unpivoted as (
                 'svc.full_online_eligible',
                 provision.offerings_eligible_full_online,
                 provision.offerings_eligible
-            )
+            ),
+            ('pay.procedure_payment_rate', provision.offerings_fee_payment, provision.offerings_fee)
         ) as measures (indicator_code, numerator, denominator)
 
     union all

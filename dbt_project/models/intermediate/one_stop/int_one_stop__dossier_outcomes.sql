@@ -241,6 +241,7 @@ final as (
         coalesce(dated.has_electronic_result, false) as has_electronic_result,
         coalesce(dated.reuses_digitised_data, false) as reuses_digitised_data,
         coalesce(dated.is_vneid_verified, false) as is_vneid_verified,
+        dated.applicant_type,
         dated._extract_month,
         {{ chiso_run_started_at() }} as _built_at
     from dated
