@@ -1218,6 +1218,9 @@ _ITEM_FRACTIONS: dict[
     str, Callable[[Callable[[str], int], Callable[[str], int]], tuple[int, int]]
 ] = {
     "2.1": lambda n, d: (n("dossier.timely_766"), d("dossier.timely_766")),
+    "3.5": lambda n, d: (n("pay.procedure_payment_rate"), d("pay.procedure_payment_rate")),
+    "3.5b": lambda n, d: (n("pay.procedure_paid_rate"), d("pay.procedure_paid_rate")),
+    "4.5a": lambda n, d: (n("id.vneid_procedure_rate"), d("id.vneid_procedure_rate")),
     "2.2": lambda n, d: (n("dossier.avg_processing_days"), d("dossier.avg_processing_days")),
     "3.1": lambda n, d: (n("svc.l3_provision"), d("svc.l3_provision")),
     "3.2": lambda n, d: (n("svc.l3_used") + n("svc.l4_used"), d("svc.l3_used") + d("svc.l4_used")),
@@ -1271,6 +1274,8 @@ def qd766_scorecard(
         for unit, c in counts.items():
             for item in items:
                 fraction = _ITEM_FRACTIONS.get(item.code)
+                if fraction is None and item.status == "scored":
+                    raise KeyError(f"QĐ 766 item {item.code} is scored but has no formula here")
                 num = den = None
                 if fraction is not None:
                     num, den = fraction(

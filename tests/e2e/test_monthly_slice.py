@@ -25,6 +25,7 @@ from chiso_sim.oracle import (
     qd766_scorecard,
     reports_as_delivered,
 )
+from chiso_sim.oracle_marts import monthly_rows, rollups
 
 from chiso.core.config import SEEDS_DIR
 from tests.closes import close, mismatches_with_oracle
@@ -113,6 +114,48 @@ def test_qd766_scorecard_matches_independent_python_computation(published):
         if not (same and near):
             bad.append((key, (num, den, points), got[key]))
     assert not bad, f"{len(bad)} of {len(card)} differ, e.g. {bad[:5]}"
+
+
+def test_targets_ranks_and_rollups_match_independent_python_computation(published):
+    """What the marts add to the values, against the oracle and the reference files (targets,
+    directions, agencies' provinces and tiers): every month row's target_value, target_met,
+    rank_in_tier and ranked_in_tier, and every province and tier roll-up's numerator,
+    denominator and value, both calendars, months to the year."""
+    env, _, _ = published
+    periods = periods_between(MONTHS[0], MONTHS[-1])
+    with psycopg.connect(env.urls.transformer) as conn:
+        kpi = conn.execute(
+            "select agency_code, indicator_code, calendar, split_part(period_id, ':', 2),"
+            " value, target_value, target_met, rank_in_tier, ranked_in_tier"
+            " from audit.mart_kpi_monthly"
+        ).fetchall()
+        rolled = conn.execute(
+            "select rollup_level, province_code, tier, indicator_code, calendar, period_key,"
+            " numerator, denominator, value from audit.mart_kpi_rollups"
+            " where basis = 'as_reported'"
+        ).fetchall()
+    agencies = sorted({r[0] for r in kpi})
+    expected = _oracle(periods, agencies)
+    days = {p.period_key: p.end for p in periods}
+    want = monthly_rows(
+        expected, {p.period_key: p.end for p in periods if p.period_type == "month"}
+    )
+    got = {tuple(r[:4]): r[4:] for r in kpi}
+    assert want and got.keys() >= want.keys()
+    bad = [
+        (key, w, got[key])
+        for key, w in want.items()
+        if (w.value, w.target_value, w.target_met, w.rank_in_tier, w.ranked_in_tier)
+        != tuple(got[key])
+    ]
+    assert not bad, f"{len(bad)} of {len(want)} month rows differ, e.g. {bad[:3]}"
+    assert any(w.target_value is not None for w in want.values())
+    assert any(w.rank_in_tier is not None and w.rank_in_tier > 1 for w in want.values())
+    sums = rollups(expected, days, agencies)
+    got_rolled = {tuple(r[:6]): tuple(r[6:]) for r in rolled}
+    assert got_rolled.keys() >= sums.keys()
+    bad = [(k, v, got_rolled[k]) for k, v in sums.items() if v != got_rolled[k]]
+    assert not bad, f"{len(bad)} of {len(sums)} roll-ups differ, e.g. {bad[:3]}"
 
 
 def test_published_mart_is_the_fact_table_month_by_month(published):
