@@ -573,6 +573,7 @@ class Life:
     recorded: tuple[datetime, ...] = ()
     omits: frozenset[str] = frozenset()  # keys the vendor leaves empty (MISSING_*_SHARE)
     apology: Apology | None = None  # a delay apology (Mẫu 04) that rewrote NgayHenTra
+    transfers: tuple[Transfer, ...] = ()  # handed to a successor when its agency ended
 
     @property
     def key(self) -> str:
@@ -586,6 +587,16 @@ class Apology:
 
     event: int
     new_due: datetime
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """From ``events[event]`` on, the dossier is handled by ``code`` (``name``): its agency
+    ended while it was open, and the system handed it to the successor (TRANSFER_STEP)."""
+
+    event: int
+    code: str
+    name: str
 
 
 def _channel(rng: random.Random, online_p: float) -> str | None:
@@ -857,6 +868,8 @@ def _project(life: Life, seen: int) -> Dossier:
         due = life.apology.new_due
     base = life.base
     out: Dossier = {key: base.get(key) for key in DOSSIER_KEYS}
+    holders = _holders(life, base)
+    out["DonViXuLy"], out["TenDonViXuLy"] = holders[seen - 1]
     out["NgayHenTra"] = format_ts(due)
     out["NgayKetThucXuLy"] = format_ts(finished)
     out["NgayTra"] = format_ts(returned)
@@ -873,9 +886,24 @@ def _project(life: Life, seen: int) -> Dossier:
             "TrangThai": e.status,
             "ThoiDiem": format_ts(e.at),
             "CanBoXuLy": e.officer,
+            # a transferred dossier's progress rows say which agency acted
+            **({"DonViXuLy": holders[n - 1][0]} if life.transfers else {}),
         }
         for n, e in enumerate(events, start=1)
     ]
+    return out
+
+
+def _holders(life: Life, base: Dossier) -> list[tuple[str | None, str | None]]:
+    """The agency (code, name) handling the dossier after each of its events."""
+    holder = (base.get("DonViXuLy"), base.get("TenDonViXuLy"))
+    out = []
+    pending = list(life.transfers)
+    for n in range(len(life.events)):
+        while pending and pending[0].event <= n:
+            holder = (pending[0].code, pending[0].name)
+            pending.pop(0)
+        out.append(holder)
     return out
 
 
@@ -942,8 +970,83 @@ def _generate_agency_month(
         dossier_rng = random.Random(f"{cfg.seed}|{agency.code}|{month:%Y-%m}|{n}")
         life = _dossier_life(cfg.seed, dossier_rng, agency, profile, menu, accepted, seq, month)
         _record(cfg.seed, life)
+        if agency.valid_to is not None:
+            _transfer(cfg, life, agency)
         out.append(life)
     return out
+
+
+# --- transfers to successors ---------------------------------------------------------------
+# When an agency ends (a department merged on 01/03/2025, every district and old commune on
+# 01/07/2025), the one-stop system hands its open dossiers to the successor on the first
+# morning of the new organisation; the dossier keeps its MaHoSo, NgayTiepNhan and clock, and
+# its progress rows say which agency acted (docs/indicator-rules.md, "1 July 2025").
+TRANSFER_STEP = "Chuyển hồ sơ cho cơ quan kế thừa (sắp xếp tổ chức bộ máy)"
+TRANSFER_TIME = time(7, 30)
+_CLOSING_STATUSES = frozenset({"3", "7", "8", "9", "10"})
+
+
+def _agency_key(agency: Agency) -> str:
+    return f"agy:{agency.code}:{agency.valid_from.isoformat()}"
+
+
+@lru_cache(maxsize=4)
+def _lineage(agencies_csv: Path) -> tuple[dict[str, Agency], dict[str, tuple[str, ...]]]:
+    """Every agency version by key, and each one's successors (ref_agency_lineage.csv)."""
+    from chiso_sim.seed_tables import load_agency_lineage
+
+    by_key = {_agency_key(a): a for a in load_agencies(agencies_csv)}
+    successors: dict[str, list[str]] = {}
+    for edge in load_agency_lineage():
+        successors.setdefault(edge.from_agency_key, []).append(edge.to_agency_key)
+    return by_key, {k: tuple(sorted(v)) for k, v in successors.items()}
+
+
+def _successor(cfg: SimulatorConfig, holder: Agency, life: Life, day: date) -> Agency | None:
+    """The agency that takes the dossier over: the only successor, else the department that
+    handles the procedure's field from ``day`` on, else one successor chosen by the dossier's
+    own key (as its applicant's commune decides in a real split): never a share of it."""
+    by_key, successors = _lineage(Path(cfg.agencies_csv))
+    candidates = [by_key[k] for k in successors.get(_agency_key(holder), ()) if k in by_key]
+    candidates = [a for a in candidates if a.valid_on(day)]
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else None
+    field = str(life.base.get("MaLinhVuc") or "")
+    ministry = field.split("-", 1)[1][:-2] if "-" in field else ""
+    if holder.tier == "province_dept" and ministry:
+        families = department_ministries(list(by_key.values()), holder.province_code, day)
+        handling = [a for a in candidates if ministry in families.get(a.code, frozenset())]
+        if handling:
+            return handling[0]
+    pick = random.Random(f"{cfg.seed}|transfer|{life.key}").randrange(len(candidates))
+    return candidates[pick]
+
+
+def _transfer(cfg: SimulatorConfig, life: Life, agency: Agency) -> None:
+    """Hand the dossier to its agency's successor (and on, if that one ends too) when it is
+    still open on the morning after its agency's last day."""
+    holder = agency
+    while holder.valid_to is not None:
+        cutoff = datetime.combine(holder.valid_to + timedelta(days=1), TRANSFER_TIME)
+        closing = next((e.at for e in life.events if e.status in _CLOSING_STATUSES), None)
+        if closing is not None and closing < cutoff:
+            return
+        successor = _successor(cfg, holder, life, cutoff.date())
+        if successor is None:
+            return
+        i = bisect.bisect_left([e.at for e in life.events], cutoff)
+        before = life.events[i - 1]
+        life.events.insert(i, Event(TRANSFER_STEP, before.status, cutoff, before.officer))
+        for sup in life.supplements:
+            sup.request_event += sup.request_event >= i
+            sup.return_event += sup.return_event >= i
+        if life.apology is not None and life.apology.event >= i:
+            life.apology = Apology(life.apology.event + 1, life.apology.new_due)
+        recorded = list(life.recorded)
+        recorded.insert(i, max(cutoff, recorded[i - 1]))
+        life.recorded = tuple(recorded)
+        life.transfers = (*life.transfers, Transfer(i, successor.code, successor.name))
+        holder = successor
 
 
 def _ministries_by_agency(agencies: Sequence[Agency], month: date) -> dict[Agency, frozenset[str]]:

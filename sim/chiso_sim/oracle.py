@@ -393,7 +393,9 @@ ONLINE, BCCI, COUNTER = "2", "3", "1"
 
 @dataclass(frozen=True, slots=True)
 class DossierFact:
-    """What the indicators need of one dossier, decoded once."""
+    """What the indicators need of one dossier, decoded once. ``agency`` received it;
+    ``custody`` lists the days it passed to another agency (its agency ended while it was
+    open: :func:`agency_on` says who held it on a day)."""
 
     agency: str
     procedure: str | None
@@ -415,6 +417,15 @@ class DossierFact:
     refused: bool = False  # status 3: refused at the desk, never accepted
     returns_result: bool = True  # the procedure hands out a result document (catalogue)
     citizen: bool = False  # LoaiDoiTuong 1: the applicant is a person
+    custody: tuple[tuple[date, str], ...] = ()  # (day it passed, agency that took it over)
+
+    def agency_on(self, day: date) -> str:
+        """The agency holding the dossier at the end of ``day``."""
+        holder = self.agency
+        for passed, agency in self.custody:
+            if passed <= day:
+                holder = agency
+        return holder
 
     def open_at(self, day: date) -> bool:
         """Open at the end of ``day``: received by then and not finished by then."""
@@ -562,6 +573,26 @@ def _paused_days(supplements: Sequence[tuple[date, date | None]], finish: date) 
     return total
 
 
+def _custody(record: Record) -> tuple[str | None, tuple[tuple[date, str], ...]]:
+    """The agency that received a dossier and the days it passed to another: progress rows
+    that name their agency (a transferred dossier's do) say who acted when; without them the
+    record's DonViXuLy held it throughout."""
+    rows = [e for e in record.get("CapNhatTienDo") or () if isinstance(e, Mapping)]
+    acted = [
+        (_ts_day(e.get("ThoiDiem")), _text(e.get("DonViXuLy")))
+        for e in sorted(rows, key=lambda e: int(_text(e.get("ThuTu")) or 0))
+    ]
+    acted = [(day, agency) for day, agency in acted if day is not None and agency is not None]
+    if not acted:
+        return _text(record.get("DonViXuLy")), ()
+    holder, passed = acted[0][1], []
+    for day, agency in acted[1:]:
+        if agency != holder:
+            passed.append((day, agency))
+            holder = agency
+    return acted[0][1], tuple(passed)
+
+
 def dossier_fact(
     record: Record,
     *,
@@ -572,7 +603,7 @@ def dossier_fact(
     """The fact of one dossier; None when it has no agency or acceptance date (no anchor).
     ``limits``: the catalogue's time limits (none known without); ``without_result``: the
     procedures that hand out no result document (:func:`procedures_without_result`)."""
-    agency = _text(record.get("DonViXuLy"))
+    agency, custody = _custody(record)
     received = _ts_day(record.get("NgayTiepNhan"))
     if agency is None or received is None:
         return None
@@ -607,6 +638,7 @@ def dossier_fact(
         refused=status == "3",
         returns_result=procedure not in without_result,
         citizen=_text(record.get("LoaiDoiTuong")) == "1",
+        custody=custody,
     )
 
 
@@ -670,7 +702,7 @@ def _finished_marks(f: DossierFact) -> tuple[Mark, ...]:
 
 def _tally_open_at_end(f: DossierFact, end: date, t: _Tally) -> None:
     """Stocks at the end of P (``f`` is open at the end of ``end``)."""
-    a = f.agency
+    a = f.agency_on(end)
     t.count(a, "dossier.in_progress")
     # waiting for the applicant's supplement: the clock is stopped, so neither overdue nor
     # behind (QĐ 766 2.1 still counts a second request as late)
@@ -749,9 +781,11 @@ def _dossier_period(
                 by_end = f.outcome == RESOLVED and f.finish is not None and f.finish <= p.end
                 t.ratio(f.agency, "bcci.resolved_rate", by_end)
         if f.finish is not None and p.start <= f.finish <= p.end:
-            t.marks(f.agency, m.on_finished)
+            t.marks(f.agency_on(f.finish), m.on_finished)
         if f.open_at(before):
-            t.count(f.agency, "dossier.carried_over")
+            # carried into P by whoever holds it as P begins: a dossier handed over on the
+            # first morning (1 July 2025) is its successor's, never a ghost of the old agency
+            t.count(f.agency_on(p.start), "dossier.carried_over")
         if f.open_at(p.end):
             _tally_open_at_end(f, p.end, t)
     _tally_bcci_procedures(received_in_p, t)
@@ -928,7 +962,8 @@ class _Received:
 def _received_facts(dossiers: Iterable[Record]) -> list[_Received]:
     out = []
     for d in dossiers:
-        agency, received = _text(d.get("DonViXuLy")), _ts_day(d.get("NgayTiepNhan"))
+        # the agency that received it (a dossier passed on later stays its receiver's here)
+        agency, received = _custody(d)[0], _ts_day(d.get("NgayTiepNhan"))
         if agency is not None and received is not None:
             online = (_text(d.get("KenhThucHien")) or COUNTER) == ONLINE
             refused = _text(d.get("TrangThaiHoSo")) == "3"

@@ -977,3 +977,34 @@ def test_procedure_counts_of_qd766_items_3_5_3_5b_and_4_5a() -> None:
     ]
     services = service_indicators(catalogue, [], [jan], ["A"])
     assert fraction(services, "pay.procedure_payment_rate", jan) == (1, 2)
+
+
+def test_a_dossier_handed_to_a_successor_counts_where_it_was_each_day() -> None:
+    """District D ends on 30/06/2025 and hands its open dossier to commune C on 1 July (its
+    progress rows name the agency that acted): June counts it received by D and open at D
+    (D's last month); July counts it carried over into C and resolved by C. Neither a ghost
+    D in July nor a C starting July at 0 carried over."""
+    jun, jul = period("2025-06"), period("2025-07")
+
+    def row(n: int, step: str, status: str, day: str, agency: str) -> dict[str, Any]:
+        return {"ThuTu": str(n), "BuocXuLy": step, "TrangThai": status,
+                "ThoiDiem": ts(day), "DonViXuLy": agency}  # fmt: skip
+
+    record = resolved(
+        "2025-06-20", "2025-07-10", "2025-07-15", DonViXuLy="C",
+        CapNhatTienDo=[row(1, "Tiếp nhận", "2", "2025-06-20", "D"),
+                       row(2, "Chuyển hồ sơ", "4", "2025-07-01", "C"),
+                       row(3, "Hoàn thành", "9", "2025-07-10", "C")],
+    )  # fmt: skip
+    result = dossier_indicators([record], [jun, jul], ["C", "D"])
+
+    def n(code: str, p: Period, agency: str) -> int:
+        return at(result, code, p, agency)[0]
+
+    assert (n("dossier.received", jun, "D"), n("dossier.in_progress", jun, "D")) == (1, 1)
+    assert (n("dossier.received", jun, "C"), n("dossier.in_progress", jun, "C")) == (0, 0)
+    assert n("dossier.carried_over", jul, "C") == 1 and n("dossier.resolved", jul, "C") == 1
+    assert n("dossier.carried_over", jul, "D") == 0 and n("dossier.resolved", jul, "D") == 0
+    # without progress rows naming agencies the record's DonViXuLy held it throughout
+    plain = dossier_indicators([{**record, "CapNhatTienDo": []}], [jun], ["C", "D"])
+    assert at(plain, "dossier.received", jun, "C")[0] == 1

@@ -85,7 +85,7 @@ received as (
 finished as (
 
     select
-        outcomes.agency_key,
+        {{ holder_on('outcomes', 'outcomes.finish_date') }} as agency_key,
         periods.period_id,
         count(*) filter (where outcomes.outcome = 'resolved') as resolved,
         count(*) filter (where outcomes.timeliness = 'early') as resolved_early,
@@ -121,7 +121,7 @@ finished as (
 open_at_end as (
 
     select
-        outcomes.agency_key,
+        {{ holder_on('outcomes', 'periods.period_end') }} as agency_key,
         outcomes.dossier_id,
         outcomes.official_due_date as due_date,  -- never a date rewritten after an apology
         periods.period_id,
@@ -179,7 +179,7 @@ stocks as (
 carried_over as (
 
     select
-        outcomes.agency_key,
+        {{ holder_on('outcomes', 'periods.period_start') }} as agency_key,
         periods.period_id,
         count(*) as carried_over
     from outcomes

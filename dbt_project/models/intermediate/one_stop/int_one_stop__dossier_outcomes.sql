@@ -1,9 +1,6 @@
--- One row per dossier with how and when it ended and its deadlines, under the rules of
--- docs/indicator-rules.md ("Dossiers"): the outcome (resolved / withdrawn / returned / open),
--- the finish date, the current, original and recomputed due dates, the classic timeliness
--- class, the pauses and working-day durations; the agency version valid on acceptance.
--- Incremental (macros/incremental/downstream.sql): a run recomputes the keys whose upstream
--- rows were rebuilt since, so its cost follows the new month, not the history.
+-- One row per dossier: how and when it ended, its due dates, timeliness, pauses and working
+-- days (docs/indicator-rules.md, "Dossiers"); the agency version that received it and who
+-- held it after. Incremental by touched keys (macros/incremental/downstream.sql).
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
@@ -146,6 +143,42 @@ dated as (
 
 ),
 
+-- who acted when, by the agency each progress update names (handovers of 1 March, 1 July 2025)
+acting as (
+
+    select
+        progress_events.dossier_id,
+        progress_events.agency_code,
+        progress_events.occurred_at::date as acted_on,
+        progress_events.event_sequence,
+        lag(progress_events.agency_code) over (
+            partition by progress_events.dossier_id order by progress_events.event_sequence
+        ) as previous_code
+    from progress_events
+    where progress_events.agency_code is not null and progress_events.occurred_at is not null
+
+),
+
+-- the agency that received the dossier, and the days it passed on and to whom (null: never)
+custody as (
+
+    select
+        acting.dossier_id,
+        (array_agg(acting.agency_code order by acting.event_sequence))[1] as received_by,
+        min(acting.acted_on) filter (where acting.agency_code <> acting.previous_code)
+            as first_passed_on,
+        string_agg(
+            acting.acted_on::text || ' ' || code_versions.agency_key, ','
+            order by acting.event_sequence
+        ) filter (where acting.agency_code <> acting.previous_code) as passed_to
+    from acting
+    left join code_versions
+        on acting.agency_code = code_versions.agency_code
+        and acting.acted_on between code_versions.covers_from and code_versions.covers_to
+    group by 1
+
+),
+
 -- QĐ 766 item 2.1 counts the requests made before the dossier finished
 requests_by_finish as (
 
@@ -187,6 +220,8 @@ final as (
         dated.dossier_id,
         code_versions.agency_key,
         dated.agency_code,
+        custody.first_passed_on as custody_from,
+        custody.passed_to as custody_path,
         dated.procedure_code,
         dated.field_code,
         dated.procedure_level,
@@ -246,8 +281,10 @@ final as (
         {{ chiso_run_started_at() }} as _built_at
     from dated
     -- an unknown code leaves agency_key null, which the not_null test reports
+    left join custody
+        on dated.dossier_id = custody.dossier_id
     left join code_versions
-        on dated.agency_code = code_versions.agency_code
+        on coalesce(custody.received_by, dated.agency_code) = code_versions.agency_code
         and dated.received_date between code_versions.covers_from and code_versions.covers_to
     left join requests_by_finish
         on dated.dossier_id = requests_by_finish.dossier_id
