@@ -1,7 +1,7 @@
 -- The dossier counts of fct_indicator_values (as reported, calendar months) must equal a
--- recount of fct_dossiers per agency version and month: received by acceptance month,
--- resolved / withdrawn / returned by finish month. Any row returned is a disagreement between
--- the indicator formulas and the fact table.
+-- recount of fct_dossiers per agency version and month: received by acceptance month (the
+-- receiving agency), resolved / withdrawn / returned by finish month (the agency holding it).
+-- Any row returned is a disagreement between the indicator formulas and the fact table.
 with
 
 indicator_values as (
@@ -52,7 +52,7 @@ recount as (
     union all
 
     select
-        agency_key,
+        finish_agency_key as agency_key,
         finished_month as period_month,
         'dossier.' || outcome as indicator_code,
         count(*) as dossiers

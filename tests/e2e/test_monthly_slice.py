@@ -62,11 +62,32 @@ def test_every_indicator_matches_independent_python_computation(published):
             for r in conn.execute("select indicator_code from audit.dim_indicator where in_mart")
         }
     got = {(a, i, c, k): (n, d, v, complete) for a, i, c, k, n, d, v, complete in rows}
-    agencies = sorted({key[0] for key in got})
+    # the agencies are the reference file's, valid in the months compared: never the
+    # warehouse's own output
+    with (SEEDS_DIR / "ref_agencies.csv").open(encoding="utf-8", newline="") as fh:
+        agencies = sorted(
+            r["agency_code"]
+            for r in csv.DictReader(fh)
+            if r["valid_from"] <= f"{MONTHS[-1]:%Y-%m}-31"
+            and (not r["valid_to"] or r["valid_to"] >= MONTHS[0].isoformat())
+        )
+    assert {key[0] for key in got} == set(agencies)
     # the sources as they stood at the last close (the template's clock): every record
     # received by then, in the state it had then
     expected = _oracle(periods, agencies)
     assert {key[1] for key in expected} == computed
+    # the 15→14 edges are in the data: dossiers received on the 14th (the official month's
+    # last day) and on the 15th (the next one's first) of every month compared
+    with psycopg.connect(env.urls.transformer) as conn:
+        edge_days = {
+            r[0]
+            for r in conn.execute(
+                "select distinct extract(day from received_date)::int"
+                " from intermediate.int_one_stop__dossier_outcomes"
+                " where extract(day from received_date) in (14, 15)"
+            )
+        }
+    assert edge_days == {14, 15}
     # the warehouse also holds the periods still running past the data (official 2020-04
     # window ends 14/04, the next one has begun): those, and only those, the reference skips
     assert all(not got[key][3] for key in got.keys() - expected.keys())

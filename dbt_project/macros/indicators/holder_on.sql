@@ -6,14 +6,15 @@
     dossier pays for the lookup.
 #}
 {% macro holder_on(outcomes, day) -%}
+    {%- set p = outcomes ~ '.' if outcomes else '' -%}
     case
-        when {{ outcomes }}.custody_from is null or {{ outcomes }}.custody_from > {{ day }}
-            then {{ outcomes }}.agency_key
+        when {{ p }}custody_from is null or {{ p }}custody_from > {{ day }}
+            then {{ p }}agency_key
         else (
-            select split_part(handover.step, ' ', 2)
-            from unnest(string_to_array({{ outcomes }}.custody_path, ',')) as handover (step)
-            where split_part(handover.step, ' ', 1)::date <= {{ day }}
-            order by split_part(handover.step, ' ', 1) desc
+            select split_part(holder_steps.step, ' ', 2)
+            from unnest(string_to_array({{ p }}custody_path, ',')) as holder_steps (step)
+            where split_part(holder_steps.step, ' ', 1)::date <= {{ day }}
+            order by split_part(holder_steps.step, ' ', 1) desc
             limit 1
         )
     end

@@ -31,6 +31,10 @@ final as (
     select
         dossier_id,
         agency_key,
+        -- the agency holding it when it finished: a dossier handed to a successor (1 March,
+        -- 1 July 2025) is resolved by the successor
+        case when finish_date is not null then {{ holder_on('', 'finish_date') }} end
+            as finish_agency_key,
         agency_code,
         procedure_code,
         channel,

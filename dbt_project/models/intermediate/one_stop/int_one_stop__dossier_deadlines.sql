@@ -59,6 +59,23 @@ supplement_pauses as (
 
 ),
 
+-- the agency that received the dossier, as its first progress update names it: a dossier
+-- handed to a successor (1 March, 1 July 2025) carries the successor's code, and its time
+-- limit is the receiver's
+receivers as (
+
+    select distinct on (progress_events.dossier_id)
+        progress_events.dossier_id,
+        progress_events.agency_code,
+        progress_events.event_sequence
+    from {{ ref('stg_one_stop__progress_events') }} as progress_events
+    inner join dossiers
+        on progress_events.dossier_id = dossiers.dossier_id
+    where progress_events.agency_code is not null
+    order by 1 asc, 3 asc
+
+),
+
 -- not materialized: each join reads the calendar through its indexes (int_calendar__days)
 calendar_days as not materialized (
 
@@ -70,7 +87,7 @@ appointments as (
 
     select
         dossiers.dossier_id,
-        dossiers.agency_code,
+        coalesce(receivers.agency_code, dossiers.agency_code) as agency_code,
         dossiers.procedure_code,
         dossiers.received_date,
         dossiers._extract_month,
@@ -100,6 +117,8 @@ appointments as (
         coalesce(stated_before.time_limit_working_days, stated_after.time_limit_working_days)
             as time_limit_working_days
     from dossiers
+    left join receivers
+        on dossiers.dossier_id = receivers.dossier_id
     left join supplement_pauses
         on dossiers.dossier_id = supplement_pauses.dossier_id
     left join lateral (
@@ -108,7 +127,7 @@ appointments as (
             catalogue.snapshot_date
         from {{ ref('stg_portal__service_catalogue') }} as catalogue
         where
-            catalogue.agency_code = dossiers.agency_code
+            catalogue.agency_code = coalesce(receivers.agency_code, dossiers.agency_code)
             and catalogue.procedure_code = dossiers.procedure_code
             and catalogue.snapshot_date <= dossiers.received_date
             and catalogue.time_limit_working_days is not null
@@ -121,7 +140,7 @@ appointments as (
             catalogue.snapshot_date
         from {{ ref('stg_portal__service_catalogue') }} as catalogue
         where
-            catalogue.agency_code = dossiers.agency_code
+            catalogue.agency_code = coalesce(receivers.agency_code, dossiers.agency_code)
             and catalogue.procedure_code = dossiers.procedure_code
             and catalogue.time_limit_working_days is not null
         order by 2 asc
