@@ -41,7 +41,10 @@ def revisions_by_close(url: str, months: Sequence[date]) -> dict[object, int]:
 
 
 def mismatches_with_oracle(
-    url: str, months: Sequence[date], instants: Sequence[datetime]
+    url: str,
+    months: Sequence[date],
+    instants: Sequence[datetime],
+    cfg: SimulatorConfig | None = None,
 ) -> list[tuple]:
     """Rows of every revision of marts.mart_kpi_monthly that differ from the oracle on the
     sources at the instant of the close that published them (empty: all equal). Each close
@@ -60,7 +63,7 @@ def mismatches_with_oracle(
             for c in ("calendar", "official")
             for m in months[: k + 1]
         }
-        cfg = SimulatorConfig()
+        cfg = cfg or SimulatorConfig()
         # each close delivered its month's summary reports (simulator.stand_at_close)
         reports = reports_as_delivered(cfg, zip(months[: k + 1], instants[: k + 1], strict=True))
         expected = compute_indicators(
