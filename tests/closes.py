@@ -56,6 +56,9 @@ def mismatches_with_oracle(
             " numerator, denominator, value from marts.mart_kpi_monthly__revisions"
         ).fetchall()
     agencies = sorted({r[1] for r in rows})
+    cfg = cfg or SimulatorConfig()
+    # each close delivered its month's summary reports (simulator.stand_at_close), once
+    delivered = reports_as_delivered(cfg, zip(months, instants, strict=True))
     out = []
     for k, instant in enumerate(instants):
         periods = {
@@ -63,9 +66,7 @@ def mismatches_with_oracle(
             for c in ("calendar", "official")
             for m in months[: k + 1]
         }
-        cfg = cfg or SimulatorConfig()
-        # each close delivered its month's summary reports (simulator.stand_at_close)
-        reports = reports_as_delivered(cfg, zip(months[: k + 1], instants[: k + 1], strict=True))
+        reports = {m.replace(day=1): delivered[m.replace(day=1)] for m in months[: k + 1]}
         expected = compute_indicators(
             cfg, list(periods.values()), agencies, as_of=instant, reports=reports
         )

@@ -59,12 +59,18 @@ def reference_agencies() -> tuple[RefAgency, ...]:
     )
 
 
+@lru_cache(maxsize=1)
+def _versions_by_code() -> dict[str, tuple[RefAgency, ...]]:
+    out: dict[str, list[RefAgency]] = defaultdict(list)
+    for agency in reference_agencies():
+        out[agency.code].append(agency)
+    return {code: tuple(sorted(v, key=lambda a: a.valid_from)) for code, v in out.items()}
+
+
 def agency_on(code: str, day: date) -> RefAgency | None:
     """The version of ``code`` valid on ``day`` (the first version also covers the days before
     it, a version that ended the days after it until the next one starts)."""
-    versions = sorted(
-        (a for a in reference_agencies() if a.code == code), key=lambda a: a.valid_from
-    )
+    versions = _versions_by_code().get(code, ())
     chosen = None
     for a in versions:
         if chosen is None or a.valid_from <= day:
@@ -110,6 +116,11 @@ class Target:
     comparator: str
 
 
+@lru_cache(maxsize=1)
+def _target_rows() -> tuple[dict[str, str], ...]:
+    return tuple(_rows("ref_indicator_targets.csv"))
+
+
 def target_for(indicator: str, agency: RefAgency, year: int, period_type: str) -> Target | None:
     """The target of an as-reported row: the province's own plan for the agency's tier and
     the year (a plan binds the province unit its code named when the plan began), else the
@@ -119,7 +130,7 @@ def target_for(indicator: str, agency: RefAgency, year: int, period_type: str) -
         return None
     own = province_unit(agency.province_code, agency.valid_from)
     province, national = None, None
-    for t in _rows("ref_indicator_targets.csv"):
+    for t in _target_rows():
         if t["indicator_code"] != indicator or t["tier"] != agency.tier:
             continue
         if not int(t["year_from"]) <= year <= int(t["year_to"]):
