@@ -47,12 +47,13 @@ def mismatches_with_oracle(
     cfg: SimulatorConfig | None = None,
 ) -> list[tuple]:
     """Rows of every revision of marts.mart_kpi_monthly that differ from the oracle on the
-    sources at the instant of the close that published them (empty: all equal). Each close
+    sources at the instant of the close that published them (empty: all equal), agency
+    versions told apart by key (2025 reused codes). Each close
     found its month's summary reports in the inbox, as `simulator.stand_at_close` puts them."""
     close_of = revisions_by_close(url, months)
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "select publication_id, agency_code, indicator_code, calendar, period_month,"
+            "select publication_id, agency_key, indicator_code, calendar, period_month,"
             " numerator, denominator, value from marts.mart_kpi_monthly__revisions"
         ).fetchall()
     agencies = sorted({r[1] for r in rows})
@@ -68,7 +69,7 @@ def mismatches_with_oracle(
         }
         reports = {m.replace(day=1): delivered[m.replace(day=1)] for m in months[: k + 1]}
         expected = compute_indicators(
-            cfg, list(periods.values()), agencies, as_of=instant, reports=reports
+            cfg, list(periods.values()), agencies, as_of=instant, reports=reports, by_version=True
         )
         mine = [r for r in rows if close_of[r[0]] == k]
         assert mine, f"close {instant} published nothing"

@@ -15,7 +15,8 @@ def gate_parameters(url: str, month: date) -> tuple[list[str], list[str], int]:
     The month is built in two calendars: the calendar month and the official window from the
     15th of the previous month to the 14th. Every agency version overlapping a calendar's
     window must have a row per indicator there, and so must a version that ended before but
-    still has activity (dossiers it accepted, resolved later), which the mart lists. The codes
+    still has activity (dossiers it accepted, resolved later; a document due after its last
+    day: anything counted, in a numerator or a denominator), which the mart lists. The codes
     also include the successors of those versions (their handed-over dossiers carry them).
     """
     with psycopg.connect(url) as conn:
@@ -47,7 +48,7 @@ def gate_parameters(url: str, month: date) -> tuple[list[str], list[str], int]:
             codes.add(code)
         for calendar, key, code in conn.execute(
             "select distinct calendar, agency_key, agency_code from audit.mart_kpi_monthly"
-            " where period_month = %s and numerator > 0",
+            " where period_month = %s and (numerator <> 0 or denominator <> 0)",
             (month,),
         ):
             pairs.add((calendar, key))

@@ -916,8 +916,7 @@ def expected_online_dossiers(cfg: SimulatorConfig, agency: Agency, month: date) 
     profile = _agency_profile(cfg.seed, agency.code)
     return (
         cfg.dossiers_per_agency_month
-        * _TIER_VOLUME.get(agency.tier, 1.0)
-        * profile.volume
+        * _demand(cfg.seed, Path(cfg.agencies_csv), _agency_key(agency), last_day(month))
         * _month_rates(month.replace(day=1)).online
         * _TIER_ONLINE.get(agency.tier, 1.0)
         * profile.online
@@ -956,8 +955,7 @@ def _generate_agency_month(
     all_days = len(working_days_between(month, month_end)) or 1
     volume = (
         cfg.dossiers_per_agency_month
-        * _TIER_VOLUME[agency.tier]
-        * profile.volume
+        * _demand(cfg.seed, Path(cfg.agencies_csv), _agency_key(agency), first)
         * rng.uniform(0.75, 1.25)
     )
     count = max(1, round(volume * len(days) / all_days))
@@ -1000,6 +998,48 @@ def _lineage(agencies_csv: Path) -> tuple[dict[str, Agency], dict[str, tuple[str
     for edge in load_agency_lineage():
         successors.setdefault(edge.from_agency_key, []).append(edge.to_agency_key)
     return by_key, {k: tuple(sorted(v)) for k, v in successors.items()}
+
+
+@lru_cache(maxsize=8)
+def _predecessors(agencies_csv: Path) -> dict[str, tuple[tuple[str, date, int], ...]]:
+    """Each agency version's predecessors: (key, the day it passed its work on, how many
+    successors shared it), from ref_agency_lineage.csv."""
+    from chiso_sim.seed_tables import load_agency_lineage
+
+    _, successors = _lineage(agencies_csv)
+    out: dict[str, list[tuple[str, date, int]]] = {}
+    for edge in load_agency_lineage():
+        shared = len(successors.get(edge.from_agency_key, ())) or 1
+        out.setdefault(edge.to_agency_key, []).append(
+            (edge.from_agency_key, edge.effective_date, shared)
+        )
+    return {k: tuple(v) for k, v in out.items()}
+
+
+@lru_cache(maxsize=4096)
+def _demand(seed: int, agencies_csv: Path, key: str, day: date) -> float:
+    """An agency version's monthly demand on ``day``, in multiples of
+    ``dossiers_per_agency_month``.
+
+    Citizens do not vanish when their agencies merge (1 March, 1 July 2025): from the day a
+    predecessor passes its work on, its successors serve its demand, shared equally among
+    them. A version the lineage created has no demand of its own; one that existed before
+    (a department that absorbed another) keeps its tier's volume and profile and adds theirs.
+    """
+    by_key, _ = _lineage(agencies_csv)
+    agency = by_key[key]
+    preds = [p for p in _predecessors(agencies_csv).get(key, ()) if p[0] in by_key]
+    created = any(effective == agency.valid_from for _, effective, _ in preds)
+    own = (
+        0.0
+        if created
+        else _TIER_VOLUME.get(agency.tier, 1.0) * _agency_profile(seed, agency.code).volume
+    )
+    return own + sum(
+        _demand(seed, agencies_csv, pred, effective - timedelta(days=1)) / shared
+        for pred, effective, shared in preds
+        if effective <= day
+    )
 
 
 def _successor(cfg: SimulatorConfig, holder: Agency, life: Life, day: date) -> Agency | None:

@@ -11,10 +11,12 @@ from those facts, never by adding smaller periods up, because distinct counts an
 quarter are not the sum of its months.
 
 Agency attribution uses the code carried by the record (``DonViXuLy``, ``don_vi``). The spec
-resolves a code to the agency *version* valid on the record's anchor date; the demo data
-reuses no agency code in 2020, so the code alone identifies the version and no resolution is
-done here. Only "as reported" values are computed (restatement along the agency lineage is a
-warehouse concern with no counterpart in the raw records).
+resolves a code to the agency *version* valid on the record's anchor date: with
+``by_version`` :func:`compute_indicators` does so from the reference file (``ref_agencies.csv``,
+:class:`AgencyVersions`) before anything is counted, and keys its results by agency key, which
+2025 needs (a merged city's department kept the code of the one it replaced); without it the
+code stands for the agency, as in years that reuse none. Only "as reported" values are
+computed here; restatement along the agency lineage is :mod:`chiso_sim.oracle_marts`'s.
 
 The warehouse only sees what the source APIs serve for the months it pulls, so
 :func:`compute_indicators` reads exactly that: dossiers and documents of the pulled months,
@@ -40,6 +42,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from chiso.core.months import add_months, last_day
@@ -573,23 +576,36 @@ def _paused_days(supplements: Sequence[tuple[date, date | None]], finish: date) 
     return total
 
 
+_CLOSING_STEPS = frozenset({"7", "8", "9", "10"})
+
+
 def _custody(record: Record) -> tuple[str | None, tuple[tuple[date, str], ...]]:
     """The agency that received a dossier and the days it passed to another: progress rows
-    that name their agency (a transferred dossier's do) say who acted when; without them the
-    record's DonViXuLy held it throughout."""
-    rows = [e for e in record.get("CapNhatTienDo") or () if isinstance(e, Mapping)]
+    that name their agency (a transferred dossier's do) say who acted when, while the dossier
+    was open (up to the first update that closed it: what comes after, such as a result
+    returned, hands nothing over); without them the record's DonViXuLy held it throughout.
+    Agencies are compared as given: codes, or version keys (:class:`AgencyVersions`)."""
+    rows = sorted(
+        (e for e in record.get("CapNhatTienDo") or () if isinstance(e, Mapping)),
+        key=lambda e: int(_text(e.get("ThuTu")) or 0),
+    )
+    closing = min(
+        (str(_text(e.get("ThoiDiem"))) for e in rows if _text(e.get("TrangThai")) in _CLOSING_STEPS
+         and _text(e.get("ThoiDiem"))),
+        default=None,
+    )  # fmt: skip
     acted = [
-        (_ts_day(e.get("ThoiDiem")), _text(e.get("DonViXuLy")))
-        for e in sorted(rows, key=lambda e: int(_text(e.get("ThuTu")) or 0))
+        (_ts_day(e.get("ThoiDiem")), _text(e.get("DonViXuLy")), _text(e.get("ThoiDiem")))
+        for e in rows
     ]
-    acted = [(day, agency) for day, agency in acted if day is not None and agency is not None]
+    acted = [(day, agency, at) for day, agency, at in acted if day is not None and agency]
     if not acted:
         return _text(record.get("DonViXuLy")), ()
     holder, passed = acted[0][1], []
-    for day, agency in acted[1:]:
-        if agency != holder:
+    for day, agency, at in acted[1:]:
+        if agency != holder and (closing is None or str(at) <= closing):
             passed.append((day, agency))
-            holder = agency
+        holder = agency
     return acted[0][1], tuple(passed)
 
 
@@ -1004,11 +1020,13 @@ def service_indicators(
     agencies: Iterable[str],
     *,
     map_levels: bool = True,
+    ended: Mapping[str, date] | None = None,
 ) -> Result:
     """``svc.*`` and ``dossier.full_online_rate`` from catalogue snapshot rows and dossiers.
 
     Each agency uses its own latest snapshot on or before the period's end; an agency with
-    none has no offerings and no eligible dossiers in that period.
+    none has no offerings and no eligible dossiers in that period, and neither has one that
+    ``ended`` (its last day) before the period began.
     """
     wanted = frozenset(agencies)
     rows = (catalogue_row(r, map_levels=map_levels) for r in catalogue_rows)
@@ -1022,7 +1040,10 @@ def service_indicators(
                 in_p[r.agency].append(r)
         tally = _Tally(wanted)
         for agency in wanted:
-            _tally_snapshot(agency, catalogue.snapshot(agency, p.end), in_p[agency], tally)
+            last = (ended or {}).get(agency)
+            gone = last is not None and last < p.start
+            snapshot = _NO_SNAPSHOT if gone else catalogue.snapshot(agency, p.end)
+            _tally_snapshot(agency, snapshot, in_p[agency], tally)
         tally.emit(p, SERVICE_INDICATORS, out)
     return out
 
@@ -1164,6 +1185,63 @@ def _pulled_documents(
     return [r for r in rows if (day := _iso_day(r.get("ngay_gui_nhan"))) and month <= day <= end]
 
 
+class AgencyVersions:
+    """Which agency version a code belongs to on a day, from ``ref_agencies.csv``: the latest
+    version of the code begun by that day, the first one before any began (the rule of
+    docs/indicator-rules.md, "Which agency a record belongs to"). A code the file does not
+    know stays itself (the warehouse leaves its key null and its test reports it)."""
+
+    def __init__(self, path: Path) -> None:
+        versions: dict[str, list[tuple[date, str]]] = defaultdict(list)
+        #: the last day of each version that ended
+        self.ended: dict[str, date] = {}
+        with path.open(encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh):
+                day = date.fromisoformat(row["valid_from"])
+                versions[row["agency_code"]].append((day, row["agency_key"]))
+                if row.get("valid_to"):
+                    self.ended[row["agency_key"]] = date.fromisoformat(row["valid_to"])
+        self._starts = {code: sorted(v) for code, v in versions.items()}
+
+    def key(self, code: str | None, day: date | None) -> str | None:
+        versions = self._starts.get(code or "")
+        if not versions or day is None:
+            return code
+        i = bisect_right([start for start, _ in versions], day) - 1
+        return versions[max(i, 0)][1]
+
+    def dossier(self, record: Record) -> Record:
+        """The dossier with its agency and its progress rows' agencies as version keys, each
+        at its own day (the receipt, the update)."""
+        out = dict(record)
+        agency = _text(record.get("DonViXuLy"))
+        if agency is not None:
+            out["DonViXuLy"] = self.key(agency, _ts_day(record.get("NgayTiepNhan")))
+        progress = record.get("CapNhatTienDo")
+        if isinstance(progress, Sequence) and not isinstance(progress, str):
+            out["CapNhatTienDo"] = [
+                {**e, "DonViXuLy": self.key(actor, _ts_day(e.get("ThoiDiem")))}
+                if isinstance(e, Mapping) and (actor := _text(e.get("DonViXuLy")))
+                else e
+                for e in progress
+            ]
+        return out
+
+    def row(self, record: Record, field: str, day: date | None) -> Record:
+        """A flat row with its agency field (``don_vi``, ``ma_dong``) as the version on ``day``."""
+        agency = _text(record.get(field))
+        return record if agency is None else {**record, field: self.key(agency, day)}
+
+
+def _versioned_reports(
+    versions: AgencyVersions, reports: Mapping[date, Iterable[Record]]
+) -> dict[date, list[Record]]:
+    return {
+        m: [versions.row(r, "ma_dong", m.replace(day=1)) for r in rows]
+        for m, rows in reports.items()
+    }
+
+
 def compute_indicators(
     cfg: SimulatorConfig,
     periods: Iterable[Period],
@@ -1173,6 +1251,7 @@ def compute_indicators(
     as_of: datetime | None = None,
     map_service_level_to_legacy: bool = True,
     reports: Mapping[date, Iterable[Record]] | None = None,
+    by_version: bool = False,
 ) -> Result:
     """Every indicator of :data:`INDICATORS` for every agency × period, from what the
     simulator's APIs serve for the pulled months (see :func:`_data_months`), or, given
@@ -1180,8 +1259,10 @@ def compute_indicators(
     summary reports the closes delivered (:func:`reports_as_delivered`); without them
     ``dossier.onestop_coverage`` is 0 / 0 everywhere.
 
-    Key ``(agency_code, indicator_code, calendar, period_key)``; value ``(numerator,
-    denominator, value)`` with denominator None for counts and value None for an empty ratio.
+    Key ``(agency_code, indicator_code, calendar, period_key)``, or with ``by_version`` the
+    agency key of ``cfg.agencies_csv`` in place of the code (``agency_codes`` are keys then);
+    value ``(numerator, denominator, value)`` with denominator None for counts and value None
+    for an empty ratio.
     """
     from chiso_sim import one_stop, portal
 
@@ -1197,12 +1278,24 @@ def compute_indicators(
     documents = [r for m in held for r in _pulled_documents(cfg, m, as_of)]
     catalogue = [r for m in months for r in portal.catalogue_snapshot(cfg, last_day(m), as_of)]
     usage = [r for m in months for r in portal.usage_month(cfg, m, as_of)]
+    reports = reports or {}
+    ended: dict[str, date] = {}
+    if by_version:
+        v = AgencyVersions(Path(cfg.agencies_csv))
+        dossiers = [v.dossier(d) for d in dossiers]
+        documents = [v.row(r, "don_vi", _iso_day(r.get("ngay_gui_nhan"))) for r in documents]
+        catalogue = [v.row(r, "don_vi", _iso_day(r.get("ngay_chot"))) for r in catalogue]
+        usage = [v.row(r, "don_vi", _iso_day(r.get("thang"))) for r in usage]
+        reports = _versioned_reports(v, reports)
+        ended = v.ended
     out: Result = {}
     out |= dossier_indicators(dossiers, periods, agencies, map_levels=levels, catalogue=catalogue)
-    out |= service_indicators(catalogue, dossiers, periods, agencies, map_levels=levels)
+    out |= service_indicators(
+        catalogue, dossiers, periods, agencies, map_levels=levels, ended=ended
+    )
     out |= usage_indicators(usage, periods, agencies)
     out |= document_indicators(documents, periods, agencies)
-    out |= coverage_indicators(reports or {}, dossiers, periods, agencies)
+    out |= coverage_indicators(reports, dossiers, periods, agencies)
     return out
 
 

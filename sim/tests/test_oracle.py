@@ -15,11 +15,13 @@ from chiso_sim.one_stop import agencies_for, generate_dossiers
 from chiso_sim.oracle import (
     COUNT_INDICATORS,
     INDICATORS,
+    AgencyVersions,
     Period,
     compute_indicators,
     compute_monthly_kpis,
     coverage_indicators,
     document_indicators,
+    dossier_fact,
     dossier_indicators,
     effective_level,
     nth_working_day,
@@ -1008,3 +1010,55 @@ def test_a_dossier_handed_to_a_successor_counts_where_it_was_each_day() -> None:
     # without progress rows naming agencies the record's DonViXuLy held it throughout
     plain = dossier_indicators([{**record, "CapNhatTienDo": []}], [jun], ["C", "D"])
     assert at(plain, "dossier.received", jun, "C")[0] == 1
+
+
+def test_custody_follows_agency_versions_that_keep_their_code(tmp_path) -> None:
+    """The dbt unit test test_dossier_outcomes_custody_by_version: code A is one agency
+    until 30/06/2025 and another from 1 July (a merged city's department kept its code).
+    Resolved by the reference file, a dossier open on 1 July passes to the new version by
+    its update naming A that morning; one that closed in June and returned its result in
+    July under A stays with the old version (nothing is handed over after the close)."""
+    header = "agency_code,agency_key,valid_from,valid_to\n"
+    rows = "A,agy:A:old,2015-01-01,2025-06-30\nA,agy:A:new,2025-07-01,\n"
+    (tmp_path / "ref_agencies.csv").write_text(header + rows, encoding="utf-8")
+    versions = AgencyVersions(tmp_path / "ref_agencies.csv")
+    jun, jul = period("2025-06"), period("2025-07")
+
+    def row(n: int, status: str, day: str, clock: str = "090000") -> dict[str, Any]:
+        return {"ThuTu": str(n), "TrangThai": status, "ThoiDiem": ts(day, clock),
+                "DonViXuLy": "A"}  # fmt: skip
+
+    open_on_first = resolved(
+        "2025-06-20", "2025-07-10", "2025-07-15", DonViXuLy="A",
+        CapNhatTienDo=[row(1, "2", "2025-06-20"), row(2, "4", "2025-07-01", "073000"),
+                       row(3, "9", "2025-07-10")],
+    )  # fmt: skip
+    closed_before = resolved(
+        "2025-06-16", "2025-06-30", "2025-07-15", DonViXuLy="A",
+        CapNhatTienDo=[row(1, "2", "2025-06-16"), row(2, "9", "2025-06-30"),
+                       row(3, "10", "2025-07-03")],
+    )  # fmt: skip
+    records = [versions.dossier(r) for r in (open_on_first, closed_before)]
+    assert versions.key("A", date(2025, 6, 30)) == "agy:A:old"
+    assert versions.key("A", date(2015, 1, 1)) == "agy:A:old"
+    assert versions.key("A", date(2010, 1, 1)) == "agy:A:old"  # before any: the first
+    assert versions.key("Z", date(2025, 7, 1)) == "Z"  # unknown: stays itself
+    result = dossier_indicators(records, [jun, jul], ["agy:A:old", "agy:A:new"])
+
+    def n(code: str, p: Period, agency: str) -> int:
+        return at(result, code, p, agency)[0]
+
+    assert n("dossier.received", jun, "agy:A:old") == 2
+    assert (
+        n("dossier.resolved", jun, "agy:A:old"),
+        n("dossier.in_progress", jun, "agy:A:old"),
+    ) == (1, 1)
+    assert n("dossier.carried_over", jul, "agy:A:new") == 1
+    assert n("dossier.resolved", jul, "agy:A:new") == 1
+    assert n("dossier.resolved", jul, "agy:A:old") == 0
+    opened, closed = (dossier_fact(r) for r in records)
+    assert opened is not None and opened.custody == ((date(2025, 7, 1), "agy:A:new"),)
+    assert closed is not None and closed.custody == ()
+    # by code alone the two versions are one agency, and nothing is handed over
+    by_code = dossier_indicators([open_on_first], [jul], ["A"])
+    assert at(by_code, "dossier.resolved", jul, "A")[0] == 1

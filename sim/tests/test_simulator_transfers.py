@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import pytest
 from chiso_sim import one_stop
 from chiso_sim.config import SimulatorConfig
 
@@ -69,3 +70,34 @@ def test_a_march_merger_hands_over_and_july_hands_over_again() -> None:
             2025, 3, 1, 7, 30
         )
         assert first.code[-3:] == life.base["DonViXuLy"][-3:]  # the same old province
+
+
+def test_citizens_do_not_vanish_when_their_agencies_merge() -> None:
+    """Demand is conserved across 1 March and 1 July 2025: the agencies of the day after
+    serve what those of the day before served (a successor takes its predecessors' demand,
+    shared among a split's successors; a department that absorbed another keeps its own), so
+    a province's dossier volume does not drop by the agencies the reform removed."""
+    from pathlib import Path
+
+    path = Path(CFG.agencies_csv)
+    agencies = one_stop.agencies_for(CFG)
+
+    def demand(day: date) -> float:
+        return sum(
+            one_stop._demand(CFG.seed, path, one_stop._agency_key(a), day)
+            for a in agencies
+            if a.valid_on(day)
+        )
+
+    for before, after in (
+        (date(2025, 2, 28), date(2025, 3, 1)),
+        (date(2025, 6, 30), date(2025, 7, 1)),
+    ):
+        assert demand(after) == pytest.approx(demand(before))
+        assert sum(1 for a in agencies if a.valid_on(after)) < sum(
+            1 for a in agencies if a.valid_on(before)
+        )
+    # and the dossiers follow: July's volume is within the month-to-month noise of June's
+    june = len(one_stop.month_lives(CFG, date(2025, 6, 1)))
+    july = len(one_stop.month_lives(CFG, date(2025, 7, 1)))
+    assert 0.85 < july / june < 1.15

@@ -91,21 +91,8 @@ classified as (
             when dossiers.status in ('not_accepted', 'stopped') then 'returned'
             else 'open'
         end as outcome,
-        deadlines.due_date,
-        deadlines.due_date_basis,
-        deadlines.original_due_date,
-        deadlines.computed_due_date,
-        deadlines.time_limit_working_days,
-        deadlines.rules_due_date,
-        deadlines.official_due_date,
-        deadlines.official_due_basis,
-        deadlines.due_dates_disagree,
-        closing_events.closed_at,
-        deadlines.supplement_count,
-        deadlines.paused_working_days
+        closing_events.closed_at
     from dossiers
-    left join deadlines
-        on dossiers.dossier_id = deadlines.dossier_id
     left join closing_events
         on dossiers.dossier_id = closing_events.dossier_id
 
@@ -143,18 +130,29 @@ dated as (
 
 ),
 
--- who acted when, by the agency each progress update names (handovers of 1 March, 1 July 2025)
+-- who acted when, by the agency version each progress update names on its day (1 March,
+-- 1 July 2025; a merged city's department kept its code): a new version is a handover only
+-- while the dossier is open (a flat export prints the dossier's code on every update)
 acting as (
 
     select
         progress_events.dossier_id,
         progress_events.agency_code,
+        code_versions.agency_key,
         progress_events.occurred_at::date as acted_on,
         progress_events.event_sequence,
-        lag(progress_events.agency_code) over (
+        progress_events.occurred_at <= coalesce(closing_events.closed_at, 'infinity')
+        and coalesce(code_versions.agency_key, progress_events.agency_code)
+        <> lag(coalesce(code_versions.agency_key, progress_events.agency_code)) over (
             partition by progress_events.dossier_id order by progress_events.event_sequence
-        ) as previous_code
+        ) as is_handover
     from progress_events
+    left join code_versions
+        on progress_events.agency_code = code_versions.agency_code
+        and progress_events.occurred_at::date
+        between code_versions.covers_from and code_versions.covers_to
+    left join closing_events
+        on progress_events.dossier_id = closing_events.dossier_id
     where progress_events.agency_code is not null and progress_events.occurred_at is not null
 
 ),
@@ -163,18 +161,13 @@ acting as (
 custody as (
 
     select
-        acting.dossier_id,
-        (array_agg(acting.agency_code order by acting.event_sequence))[1] as received_by,
-        min(acting.acted_on) filter (where acting.agency_code <> acting.previous_code)
-            as first_passed_on,
-        string_agg(
-            acting.acted_on::text || ' ' || code_versions.agency_key, ','
-            order by acting.event_sequence
-        ) filter (where acting.agency_code <> acting.previous_code) as passed_to
+        dossier_id,
+        (array_agg(agency_code order by event_sequence))[1] as received_by,
+        min(acted_on) filter (where is_handover) as first_passed_on,
+        string_agg(acted_on::text || ' ' || agency_key, ',' order by event_sequence) filter (
+            where is_handover
+        ) as passed_to
     from acting
-    left join code_versions
-        on acting.agency_code = code_versions.agency_code
-        and acting.acted_on between code_versions.covers_from and code_versions.covers_to
     group by 1
 
 ),
@@ -236,24 +229,24 @@ final as (
         dated.received_date,
         dated.finish_date,
         dated.finish_date_basis,
-        dated.due_date,
-        dated.due_date_basis,
-        dated.original_due_date,
-        dated.computed_due_date,
-        dated.time_limit_working_days,
-        dated.rules_due_date,
-        dated.official_due_date,
-        dated.official_due_basis,
-        dated.due_dates_disagree,
+        deadlines.due_date,
+        deadlines.due_date_basis,
+        deadlines.original_due_date,
+        deadlines.computed_due_date,
+        deadlines.time_limit_working_days,
+        deadlines.rules_due_date,
+        deadlines.official_due_date,
+        deadlines.official_due_basis,
+        deadlines.due_dates_disagree,
         case
-            when dated.outcome <> 'resolved' or dated.official_due_date is null then null
-            when dated.finish_date < dated.official_due_date then 'early'
-            when dated.finish_date = dated.official_due_date then 'on_time'
+            when dated.outcome <> 'resolved' or deadlines.official_due_date is null then null
+            when dated.finish_date < deadlines.official_due_date then 'early'
+            when dated.finish_date = deadlines.official_due_date then 'on_time'
             else 'late'
         end as timeliness,
-        dated.supplement_count,
+        deadlines.supplement_count,
         coalesce(requests_by_finish.supplement_count, 0) as supplements_by_finish,
-        dated.paused_working_days,
+        deadlines.paused_working_days,
         case
             when dated.outcome = 'resolved'
                 then finish_day.working_day_number - received_day.working_day_number
@@ -283,6 +276,8 @@ final as (
     -- an unknown code leaves agency_key null, which the not_null test reports
     left join custody
         on dated.dossier_id = custody.dossier_id
+    left join deadlines
+        on dated.dossier_id = deadlines.dossier_id
     left join code_versions
         on coalesce(custody.received_by, dated.agency_code) = code_versions.agency_code
         and dated.received_date between code_versions.covers_from and code_versions.covers_to
