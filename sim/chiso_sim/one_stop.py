@@ -24,7 +24,10 @@ horizon, :func:`generate_month` returns exactly the month's slice of :func:`gene
 Calibration (seeds 001–004): the online share of all dossiers grows from ≈5% in 2019 to ≈50%
 in 2025–2026 (online only for level ≥3 or NĐ 42 procedures); early / on time / late ≈ 67 /
 31 / 1.5% of resolved dossiers; a few percent arrive by public post (BCCI); ≈4% get a
-supplement request that pauses the clock.
+supplement request that pauses the clock. An agency's monthly volume follows its tier and its
+own profile; across the 2025 reform it follows the citizens: a successor serves what its
+predecessors served (:func:`_demand`), so a province's volume does not drop with the number
+of its agencies.
 """
 
 from __future__ import annotations

@@ -1242,6 +1242,54 @@ def _versioned_reports(
     }
 
 
+@dataclass(frozen=True)
+class Sources:
+    """The records the warehouse holds (module docstring), agencies as codes or, ``by_version``,
+    as version keys; ``ended``: the last day of each version that ended (by version only)."""
+
+    dossiers: list[Record]
+    documents: list[Record]
+    catalogue: list[Record]
+    usage: list[Record]
+    reports: dict[date, list[Record]]
+    ended: dict[str, date]
+
+
+def pulled_sources(
+    cfg: SimulatorConfig,
+    periods: Sequence[Period],
+    *,
+    data_months: Iterable[date] | None = None,
+    as_of: datetime | None = None,
+    reports: Mapping[date, Iterable[Record]] | None = None,
+    by_version: bool = False,
+) -> Sources:
+    """What :func:`compute_indicators` reads: the records of the pulled months, or with an
+    instant everything received by then, as the simulator serves them."""
+    from chiso_sim import one_stop, portal
+
+    months = _data_months(cfg, periods, data_months)
+    held = months
+    if as_of is not None:
+        held = [m for m in _data_months(cfg, [], None) if datetime.combine(m, time.min) < as_of]
+    dossiers = [d for m in held for d in one_stop.generate_month(cfg, m, as_of)]
+    documents = [r for m in held for r in _pulled_documents(cfg, m, as_of)]
+    catalogue = [r for m in months for r in portal.catalogue_snapshot(cfg, last_day(m), as_of)]
+    usage = [r for m in months for r in portal.usage_month(cfg, m, as_of)]
+    printed = {m: list(rows) for m, rows in (reports or {}).items()}
+    if not by_version:
+        return Sources(dossiers, documents, catalogue, usage, printed, {})
+    v = AgencyVersions(Path(cfg.agencies_csv))
+    return Sources(
+        dossiers=[v.dossier(d) for d in dossiers],
+        documents=[v.row(r, "don_vi", _iso_day(r.get("ngay_gui_nhan"))) for r in documents],
+        catalogue=[v.row(r, "don_vi", _iso_day(r.get("ngay_chot"))) for r in catalogue],
+        usage=[v.row(r, "don_vi", _iso_day(r.get("thang"))) for r in usage],
+        reports=_versioned_reports(v, printed),
+        ended=v.ended,
+    )
+
+
 def compute_indicators(
     cfg: SimulatorConfig,
     periods: Iterable[Period],
@@ -1252,6 +1300,7 @@ def compute_indicators(
     map_service_level_to_legacy: bool = True,
     reports: Mapping[date, Iterable[Record]] | None = None,
     by_version: bool = False,
+    sources: Sources | None = None,
 ) -> Result:
     """Every indicator of :data:`INDICATORS` for every agency × period, from what the
     simulator's APIs serve for the pulled months (see :func:`_data_months`), or, given
@@ -1259,35 +1308,21 @@ def compute_indicators(
     summary reports the closes delivered (:func:`reports_as_delivered`); without them
     ``dossier.onestop_coverage`` is 0 / 0 everywhere.
 
+    ``sources``: what :func:`pulled_sources` gave for the same arguments, read once.
+
     Key ``(agency_code, indicator_code, calendar, period_key)``, or with ``by_version`` the
     agency key of ``cfg.agencies_csv`` in place of the code (``agency_codes`` are keys then);
     value ``(numerator, denominator, value)`` with denominator None for counts and value None
     for an empty ratio.
     """
-    from chiso_sim import one_stop, portal
-
     periods = list(periods)
     agencies = sorted(set(agency_codes))
-    months = _data_months(cfg, periods, data_months)
     levels = map_service_level_to_legacy
-    # Records: those of the pulled months, or with an instant everything received by then.
-    held = months
-    if as_of is not None:
-        held = [m for m in _data_months(cfg, [], None) if datetime.combine(m, time.min) < as_of]
-    dossiers = [d for m in held for d in one_stop.generate_month(cfg, m, as_of)]
-    documents = [r for m in held for r in _pulled_documents(cfg, m, as_of)]
-    catalogue = [r for m in months for r in portal.catalogue_snapshot(cfg, last_day(m), as_of)]
-    usage = [r for m in months for r in portal.usage_month(cfg, m, as_of)]
-    reports = reports or {}
-    ended: dict[str, date] = {}
-    if by_version:
-        v = AgencyVersions(Path(cfg.agencies_csv))
-        dossiers = [v.dossier(d) for d in dossiers]
-        documents = [v.row(r, "don_vi", _iso_day(r.get("ngay_gui_nhan"))) for r in documents]
-        catalogue = [v.row(r, "don_vi", _iso_day(r.get("ngay_chot"))) for r in catalogue]
-        usage = [v.row(r, "don_vi", _iso_day(r.get("thang"))) for r in usage]
-        reports = _versioned_reports(v, reports)
-        ended = v.ended
+    src = sources or pulled_sources(
+        cfg, periods, data_months=data_months, as_of=as_of, reports=reports, by_version=by_version
+    )
+    dossiers, documents, catalogue = src.dossiers, src.documents, src.catalogue
+    usage, reports, ended = src.usage, src.reports, src.ended
     out: Result = {}
     out |= dossier_indicators(dossiers, periods, agencies, map_levels=levels, catalogue=catalogue)
     out |= service_indicators(

@@ -16,10 +16,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from functools import lru_cache
 
 from chiso.core.config import SEEDS_DIR
-from chiso_sim.oracle import Result
+from chiso_sim.oracle import CatalogueRow, DossierFact, Result
 
 SIX = Decimal("0.000001")
 FOUR = Decimal("0.0001")
@@ -226,4 +227,124 @@ def rollups(
         indicator = key[3]
         is_count = reference_indicators()[indicator].unit == "count"
         out[key] = (num, None if is_count else den, ratio_value(indicator, num, den))
+    return out
+
+
+# --- the restated basis --------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _successors() -> dict[str, tuple[tuple[str, date], ...]]:
+    """Each agency version's successors and the day it passed its work on (ref_agency_lineage)."""
+    out: dict[str, list[tuple[str, date]]] = defaultdict(list)
+    for r in _rows("ref_agency_lineage.csv"):
+        out[r["from_agency_key"]].append(
+            (r["to_agency_key"], date.fromisoformat(r["effective_date"]))
+        )
+    return {k: tuple(sorted(v)) for k, v in out.items()}
+
+
+@lru_cache(maxsize=1)
+def _agency_keys() -> tuple[str, ...]:
+    return tuple(r["agency_key"] for r in _rows("ref_agencies.csv"))
+
+
+Successors = Mapping[str, tuple[tuple[str, date], ...]]
+
+
+def split_shares(
+    dossiers: Iterable[DossierFact],
+    catalogue: Iterable[CatalogueRow],
+    successors: Successors | None = None,
+) -> dict[tuple[str, str], Fraction]:
+    """(predecessor, successor) → the share of the predecessor's figures the successor takes
+    in the restated basis (docs/indicator-rules.md, "Restated series"), agencies as version
+    keys. A split agency's figures go where its own dossiers went: a dossier handed over
+    (its first handover) to the successor it names; else to the successors whose catalogue,
+    from the split on, lists its procedure (its field), shared among them; equal shares only
+    when no dossier of the agency says. A single successor takes everything. ``successors``:
+    the lineage (default: ref_agency_lineage.csv)."""
+    successors = _successors() if successors is None else successors
+    listed: dict[tuple[str, str], list[date]] = defaultdict(list)
+    for row in catalogue:
+        if row.offered:
+            listed[(row.agency, row.procedure)].append(row.snapshot)
+    weights: dict[tuple[str, str], Fraction] = defaultdict(Fraction)
+    for f in dossiers:
+        after = successors.get(f.agency, ())
+        if len(after) < 2:
+            continue
+        keys = {key for key, _ in after}
+        if f.custody and f.custody[0][1] in keys:
+            weights[(f.agency, f.custody[0][1])] += 1
+            continue
+        lists = [
+            key
+            for key, effective in after
+            if any(day >= effective for day in listed.get((key, f.procedure or ""), ()))
+        ]
+        for key in lists:
+            weights[(f.agency, key)] += Fraction(1, len(lists))
+    out: dict[tuple[str, str], Fraction] = {}
+    for before, after in successors.items():
+        total = sum((weights[(before, key)] for key, _ in after), Fraction(0))
+        for key, _ in after:
+            if len(after) == 1:
+                out[(before, key)] = Fraction(1)
+            elif total:
+                out[(before, key)] = weights[(before, key)] / total
+            else:
+                out[(before, key)] = Fraction(1, len(after))
+    return out
+
+
+def restatement_map(
+    shares: Mapping[tuple[str, str], Fraction],
+    successors: Successors | None = None,
+    keys: Iterable[str] | None = None,
+) -> dict[str, dict[str, Fraction]]:
+    """Every agency version of ref_agencies.csv → the agencies of today that take its figures
+    and the share each takes: the lineage followed to its end, shares multiplied along it
+    (an agency with no successor keeps its own; a successor that takes nothing is skipped).
+    ``successors`` and ``keys``: the lineage and the versions (default: the reference files)."""
+    successors = _successors() if successors is None else successors
+
+    def ends(key: str, share: Fraction, out: dict[str, Fraction], hops: int = 0) -> None:
+        after = [(to, shares[(key, to)]) for to, _ in successors.get(key, ())]
+        if not after or hops > 10:
+            out[key] = out.get(key, Fraction(0)) + share
+            return
+        for to, part in after:
+            if part > 0:
+                ends(to, share * part, out, hops + 1)
+
+    out: dict[str, dict[str, Fraction]] = {}
+    for key in _agency_keys() if keys is None else keys:
+        out[key] = {}
+        ends(key, Fraction(1), out[key])
+    return out
+
+
+def restated(
+    result: Result,
+    shares: Mapping[tuple[str, str], Fraction],
+    successors: Successors | None = None,
+    keys: Iterable[str] | None = None,
+) -> dict[tuple[str, str, str, str], tuple[Fraction, Fraction | None, Fraction | None]]:
+    """The restated basis of version-keyed values: each version's numerators and denominators
+    moved to today's agencies by :func:`restatement_map`, ratios recomputed from the sums
+    (a count's value is its numerator; an empty ratio has none)."""
+    moved = restatement_map(shares, successors, keys)
+    sums: dict[tuple[str, str, str, str], list[Fraction]] = defaultdict(
+        lambda: [Fraction(0), Fraction(0)]
+    )
+    for (agency, indicator, calendar, period_key), (num, den, _) in result.items():
+        for current, share in moved.get(agency, {agency: Fraction(1)}).items():
+            total = sums[(current, indicator, calendar, period_key)]
+            total[0] += num * share
+            total[1] += (den or 0) * share
+    out = {}
+    for key, (num, den) in sums.items():
+        if reference_indicators()[key[1]].unit == "count":
+            out[key] = (num, None, num)
+        else:
+            out[key] = (num, den, num / den if den else None)
     return out

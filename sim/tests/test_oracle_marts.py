@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
+from chiso_sim.oracle import CatalogueRow, DossierFact
 from chiso_sim.oracle_marts import (
     agency_on,
     monthly_rows,
     reference_indicators,
+    restated,
+    restatement_map,
     rollups,
+    split_shares,
     target_for,
 )
 
@@ -72,3 +77,63 @@ def test_rollups_are_ratios_of_sums_never_averages_of_rates() -> None:
     assert sums[("tier", "02", "province_dept", "dossier.early_rate", "calendar", "2020-01")][
         :2
     ] == (1, 1)
+
+
+def _fact(agency: str, procedure: str, custody: tuple[tuple[date, str], ...] = ()) -> DossierFact:
+    return DossierFact(
+        agency=agency, procedure=procedure, received=date(2025, 6, 2), outcome="open",
+        finish=None, due=None, level=3, channel="1", by_post=False, fee_positive=False,
+        paid_online=False, digitised=False, e_result=False, reuse=False, vneid=False,
+        supplements=(), processing_days=0, custody=custody,
+    )  # fmt: skip
+
+
+def _listing(agency: str, procedure: str, day: str) -> CatalogueRow:
+    return CatalogueRow(agency, date.fromisoformat(day), procedure, 3, True, False, False)
+
+
+def test_split_shares_follow_the_dossiers() -> None:
+    """The dbt unit tests test_split_shares_follow_the_dossiers and
+    test_restatement_shares_follow_lineage_transitively: P split into S1, S2 and S3 on
+    1 July 2025; two dossiers were handed over (the first handover counts), F1 only S1
+    lists after the split, F2 both S1 and S2, F3 S3 only before it, F4 nobody: S1 2.5, S2
+    1.5, S3 0 of 4. One successor takes all; no evidence, equal shares. Restated, P's
+    figures follow those shares (S3, which takes nothing, gets no row of P's) and a chain
+    multiplies them."""
+    split = date(2025, 7, 1)
+    lineage = {
+        "P": (("S1", split), ("S2", split), ("S3", split)),
+        "Q": (("T", split),),
+        "R": (("U1", split), ("U2", split)),
+    }
+    dossiers = [
+        _fact("P", "F9", ((split, "S1"),)),
+        _fact("P", "F1", ((split, "S2"), (date(2025, 9, 1), "X"))),
+        _fact("P", "F1"), _fact("P", "F2"), _fact("P", "F3"), _fact("P", "F4"),
+        _fact("R", "F1"), _fact("Q", "F1"),
+    ]  # fmt: skip
+    catalogue = [
+        _listing("S1", "F1", "2025-07-31"),
+        _listing("S1", "F2", "2025-07-31"),
+        _listing("S2", "F2", "2025-08-31"),
+        _listing("S3", "F3", "2025-06-30"),
+    ]
+    shares = split_shares(dossiers, catalogue, lineage)
+    assert shares == {
+        ("P", "S1"): Fraction(5, 8), ("P", "S2"): Fraction(3, 8), ("P", "S3"): 0,
+        ("Q", "T"): 1, ("R", "U1"): Fraction(1, 2), ("R", "U2"): Fraction(1, 2),
+    }  # fmt: skip
+    keys = ["P", "Q", "R", "S1", "S2", "S3", "T", "U1", "U2"]
+    moved = restatement_map(shares, lineage, keys)
+    assert moved["P"] == {"S1": Fraction(5, 8), "S2": Fraction(3, 8)}
+    assert moved["S3"] == {"S3": 1} and moved["Q"] == {"T": 1}
+    result = {
+        ("P", "dossier.ontime_rate", "calendar", "2025-06"): (8, 16, 0.5),
+        ("S1", "dossier.ontime_rate", "calendar", "2025-06"): (1, 4, 0.25),
+        ("P", "dossier.received", "calendar", "2025-06"): (16, None, 16),
+    }
+    got = restated(result, shares, lineage, keys)
+    assert got[("S1", "dossier.ontime_rate", "calendar", "2025-06")] == (6, 14, Fraction(3, 7))
+    assert got[("S2", "dossier.ontime_rate", "calendar", "2025-06")] == (3, 6, Fraction(1, 2))
+    assert got[("S1", "dossier.received", "calendar", "2025-06")] == (10, None, 10)
+    assert ("S3", "dossier.ontime_rate", "calendar", "2025-06") not in got

@@ -20,7 +20,7 @@ from chiso_sim.config import SimulatorConfig
 from chiso import pipeline
 from chiso.core.cadence import Cadence
 from chiso.runtime import simulator
-from tests.closes import mismatches_with_oracle
+from tests.closes import mismatches_with_oracle, restated_mismatches
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -47,6 +47,26 @@ def test_closes_across_the_restructuring_publish_what_the_oracle_computes(closed
     instants = [CADENCE.close_instant(m) for m in MONTHS]
     bad = mismatches_with_oracle(closed.urls.transformer, MONTHS, instants, cfg=CFG)
     assert not bad, f"{len(bad)} rows differ, e.g. {bad[:5]}"
+
+
+def test_restated_series_split_agencies_as_their_dossiers_went(closed):
+    """The restated month rows after the July close equal the oracle's: every version's values
+    moved to today's agencies, a split district's by where its own dossiers went (handed over
+    on 1 July, or by the field the successors' catalogues list), not in equal shares; each
+    close that moved a share restated the whole history again."""
+    instants = [CADENCE.close_instant(m) for m in MONTHS]
+    bad = restated_mismatches(closed.urls.transformer, MONTHS, instants, CFG)
+    assert not bad, f"{len(bad)} restated rows differ, e.g. {bad[:5]}"
+    with psycopg.connect(closed.urls.transformer) as conn:
+        bases = dict(
+            conn.execute(
+                "select share_basis, count(*) from intermediate.int_agencies__split_shares"
+                " group by 1"
+            ).fetchall()
+        )
+    # July's districts split by their dossiers; March's departments, whose dossiers predate
+    # the months pulled, in equal shares
+    assert bases.get("dossiers", 0) > 0 and bases.get("equal", 0) > 0
 
 
 def test_handed_over_dossiers_are_followed_from_receiver_to_successor(closed):

@@ -1,10 +1,10 @@
 -- How each agency version's figures move to the agencies that exist now (restated basis,
 -- docs/indicator-rules.md): ref_agency_lineage followed transitively, multiplying shares.
--- A predecessor's figures are split in equal shares among its successors (the sources give
--- no better key: a split district's dossiers do not say which new commune took them over);
--- a current agency, or one that ended with no recorded successor, maps to itself. The shares
--- of each agency sum to 1, so totals over a
--- province are the same as reported and restated.
+-- A split predecessor's figures go to its successors as its own dossiers went
+-- (int_agencies__split_shares: handed over, or by the field their catalogue lists; equal
+-- shares only where no dossier says); a successor that takes nothing is left out; a current
+-- agency, or one that ended with no recorded successor, maps to itself. The shares of each
+-- agency sum to 1, so totals over a province are the same as reported and restated.
 with recursive
 
 agencies as (
@@ -13,19 +13,14 @@ agencies as (
 
 ),
 
-lineage as (
-
-    select * from {{ ref('ref_agency_lineage') }}
-
-),
-
 edges as (
 
     select
         from_agency_key,
         to_agency_key,
-        1.0 / count(*) over (partition by from_agency_key) as share
-    from lineage
+        share
+    from {{ ref('int_agencies__split_shares') }}
+    where share > 0
 
 ),
 

@@ -1,7 +1,8 @@
 -- The periods this run computes: every period of dim_period that overlaps the data of any
 -- source, or with the variable build_month set, only those that also overlap that month, plus
 -- every period from the earliest day whose records this run rebuilt (a re-delivered earlier
--- month) onwards (macro build_window_filter). A period the data covers only in part is
+-- month) onwards (macro build_window_filter), and every period when a restatement share
+-- moved (int_agencies__split_shares). A period the data covers only in part is
 -- flagged incomplete.
 -- A table: computed once per run, then joined by every indicator model.
 {{ config(materialized='table') }}
@@ -52,6 +53,12 @@ document_movements as (
 offerings as (
 
     select * from {{ ref('int_portal__offerings') }}
+
+),
+
+split_shares as (
+
+    select * from {{ ref('int_agencies__split_shares') }}
 
 ),
 
@@ -111,6 +118,13 @@ rebuilt_days as (
 
     select min(snapshot_date) as first_day
     from offerings
+    where _built_at = {{ chiso_run_started_at() }}
+
+    union all
+
+    -- a restatement share that moved restates the split agency's whole history
+    select '0001-01-01'::date as first_day
+    from split_shares
     where _built_at = {{ chiso_run_started_at() }}
 
 ),
