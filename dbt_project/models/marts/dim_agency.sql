@@ -1,9 +1,11 @@
 -- Agencies as a type-2 slowly changing dimension: one row per agency version (agency_key),
 -- valid_from / valid_to, with its tier, the administrative unit it governs or sits in, and
--- its lineage: the agencies that exist now and the share of its figures each one takes in
--- the restated basis. Codes are reused across the 2025 restructuring, so join facts on
--- agency_key, or on agency_code with a date between valid_from and valid_to.
-with
+-- its lineage: the agencies that exist now it leads to (ref_agency_lineage followed to its
+-- end; the share each takes in the restated basis depends on the data and lives in
+-- int_agencies__restatement_map, so this dimension stays built from seeds alone). Codes are
+-- reused across the 2025 restructuring, so join facts on agency_key, or on agency_code with a
+-- date between valid_from and valid_to.
+with recursive
 
 agencies as (
 
@@ -17,19 +19,46 @@ admin_units as (
 
 ),
 
-restatement_map as (
+lineage as (
 
-    select * from {{ ref('int_agencies__restatement_map') }}
+    select * from {{ ref('ref_agency_lineage') }}
+
+),
+
+paths (agency_key, current_agency_key, hops) as (
+
+    select
+        agency_key,
+        agency_key as current_agency_key,
+        0 as hops
+    from agencies
+
+    union all
+
+    select
+        paths.agency_key,
+        lineage.to_agency_key as current_agency_key,
+        paths.hops + 1 as hops
+    from paths
+    inner join lineage
+        on paths.current_agency_key = lineage.from_agency_key
+    where paths.hops < 10
 
 ),
 
 successors as (
 
     select
-        agency_key,
-        array_agg(current_agency_key order by current_agency_key) as current_agency_keys,
-        count(*) as current_agency_count
-    from restatement_map
+        paths.agency_key,
+        array_agg(distinct paths.current_agency_key order by paths.current_agency_key)
+            as current_agency_keys,
+        count(distinct paths.current_agency_key) as current_agency_count
+    from paths
+    where not exists (
+            select lineage.from_agency_key
+            from lineage
+            where lineage.from_agency_key = paths.current_agency_key
+        )
     group by 1
 
 ),
