@@ -364,7 +364,9 @@ def _rows_part(
                 for i, lbl in extra_cols
                 if i < len(cells) and cells[i] is not None
             }
-            values.append(json.dumps(extras, ensure_ascii=False) if extras else None)
+            values.append(
+                json.dumps(extras, ensure_ascii=False, sort_keys=True) if extras else None
+            )
             values.append(row.number)
             copy.write_row(values)
         if aggregate:
@@ -476,7 +478,11 @@ def record_parts(
 ) -> list[Part]:
     """Parts for a stream of JSON objects (files and API pages), children spooled to disk.
 
-    The header is the keys of the first record; keys first seen later go to ``_extra``.
+    The first record's keys choose the entity; every record then lands each of its keys in its
+    field's column, whichever record first shows the key (vendors omit the keys of null values,
+    so the first record rarely shows them all): only keys that name no field, or a field another
+    key of the same record already filled, go to ``_extra``. ``digest`` (an API pull's content
+    hash) covers each record's fields, its extras and its nested children.
     """
     iterator = iter(records)
     first = next(iterator, None)
@@ -491,44 +497,69 @@ def record_parts(
     if match.matched == 0:
         raise IngestError(f"{origin}: no key of the first record matches a known field")
     ent = match.entity
-    index = match.index_of
-    key_to_field = {keys[i]: f for f, i in index.items()}
-    columns = list(index)
-    add_agency = bool(ent.agency_field and ent.agency_field not in index)
-    if add_agency:
-        if not file_agency:
-            raise IngestError(f"{origin}: records carry no {ent.agency_field} and no agency given")
-        columns.append(ent.agency_field)  # type: ignore[arg-type]
-    columns += ["_extra", "_row_number"]
+    fields = _KeyFields(ent, {keys[i]: f for f, i in match.index_of.items()})
+    if ent.agency_field and ent.agency_field not in match.index_of and not file_agency:
+        raise IngestError(f"{origin}: records carry no {ent.agency_field} and no agency given")
+    columns = [*ent.columns, "_extra", "_row_number"]
     children = {k: entity_named(v) for k, v in CHILD_LISTS.items() if ent.name == "dossiers"}
-    spools = {k: _ChildSpool(entity_named(v)) for k, v in CHILD_LISTS.items() if k in children}
+    spools = {
+        k: _ChildSpool(entity_named(v), digest) for k, v in CHILD_LISTS.items() if k in children
+    }
 
     def write(copy: psycopg.Copy) -> None:
         for n, rec in enumerate(_chain_first(first, iterator), start=1):
             if not isinstance(rec, dict):
                 raise LoadError(f"{origin}: row {n}: expected an object", row=n)
-            values: list[str | None] = []
-            extras: dict[str, Any] = {}
-            for k, v in rec.items():
-                if k in spools and isinstance(v, list):
-                    spools[k].add(rec, v, n, encoding)
-                elif k not in key_to_field and v is not None:
-                    extras[k] = v
-            for f in index:
-                values.append(_json_value(rec.get(keys[index[f]]), encoding))
-            if add_agency:
-                values.append(file_agency)
-            values.append(json.dumps(extras, ensure_ascii=False) if extras else None)
-            values.append(n)
+            lists = {k: v for k, v in rec.items() if k in spools and isinstance(v, list)}
+            by_field, extras = fields.split({k: v for k, v in rec.items() if k not in lists})
+            if ent.agency_field and by_field.get(ent.agency_field) is None and file_agency:
+                by_field[ent.agency_field] = file_agency
+            values: list[str | None] = [_json_value(by_field.get(c), encoding) for c in ent.columns]
+            values.append(
+                json.dumps(extras, ensure_ascii=False, sort_keys=True) if extras else None
+            )
             if digest is not None:
-                digest.update("\x1f".join(v or "" for v in values[:-2]).encode())
+                digest.update("\x1f".join(v or "" for v in values).encode())
                 digest.update(b"\x1e")
+            values.append(n)
             copy.write_row(values)
+            for k, spool in spools.items():  # a fixed order: the digest ignores key order
+                if k in lists:
+                    spool.add(rec, lists[k], n, encoding)
 
     parts = [Part(ent, columns, write, extra_columns=[])]
     for spool in spools.values():
         parts.append(Part(spool.entity, spool.columns, spool.write))
     return parts
+
+
+class _KeyFields:
+    """Which field each JSON key fills, learnt key by key as records show them: the first
+    record's keys as its header matched them, a key seen later by its own name or alias."""
+
+    def __init__(self, entity: Entity, known: dict[str, str]) -> None:
+        self.entity = entity
+        self.field_of: dict[str, str | None] = dict(known)
+
+    def field(self, key: str) -> str | None:
+        if key not in self.field_of:
+            self.field_of[key] = match_headers(self.entity, [key]).fields[0]
+        return self.field_of[key]
+
+    def split(self, record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The record's values by field, and the rest (non-null) for ``_extra``: a key that
+        names no field, or one whose field another key of the record filled already."""
+        by_field: dict[str, Any] = {}
+        extras: dict[str, Any] = {}
+        for key, value in record.items():
+            name = self.field(key)
+            if name is not None and by_field.get(name) is None:
+                if name in by_field and value is None:
+                    continue
+                by_field[name] = value
+            elif value is not None:
+                extras[key] = value
+        return by_field, extras
 
 
 def _chain_first(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -543,16 +574,18 @@ def _json_value(value: Any, encoding: Encoding) -> str | None:
 
 
 class _ChildSpool:
-    """Nested child records written to a temp file while the parent streams, then COPYed."""
+    """Nested child records written to a temp file while the parent streams, then COPYed;
+    each child's keys land in their fields whichever child first shows them (as
+    :func:`record_parts` does for parents), the rest in ``_extra``."""
 
-    def __init__(self, entity: Entity) -> None:
+    def __init__(self, entity: Entity, digest: Any | None = None) -> None:
         self.entity = entity
         self.spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed in write()
             max_size=8 << 20, mode="w+", newline=""
         )
         self.writer = csv.writer(self.spool)
-        self.match: HeaderMatch | None = None
-        self.keys: list[str] = []
+        self.fields = _KeyFields(entity, {})
+        self.digest = digest
         self.identity_keys: list[str] | None = None
         self.columns = [*entity.columns, "_extra", "_row_number"]
 
@@ -564,20 +597,17 @@ class _ChildSpool:
             # parent keys (TrangThaiHoSo …) would be mistaken for the child's own fields.
             if self.identity_keys is None:
                 self.identity_keys = [
-                    k
-                    for k in parent
-                    if match_headers(self.entity, [k]).fields[0] in ("ma_ho_so", "don_vi_xu_ly")
+                    k for k in parent if self.fields.field(k) in ("ma_ho_so", "don_vi_xu_ly")
                 ]
             inherited = {k: parent.get(k) for k in self.identity_keys}
             merged = {**item, **{k: v for k, v in inherited.items() if k not in item}}
-            if self.match is None:
-                self.keys = list(merged)
-                self.match = match_headers(self.entity, self.keys)
-            by_field = {f: merged.get(self.keys[i]) for f, i in self.match.index_of.items()}
-            self.writer.writerow(
-                [_json_value(by_field.get(c), encoding) or "\\N" for c in self.entity.columns]
-                + ["\\N", row]
-            )
+            by_field, extras = self.fields.split(merged)
+            values = [_json_value(by_field.get(c), encoding) for c in self.entity.columns]
+            extra = json.dumps(extras, ensure_ascii=False, sort_keys=True) if extras else None
+            if self.digest is not None:
+                self.digest.update("\x1f".join(v or "" for v in [*values, extra]).encode())
+                self.digest.update(b"\x1d")
+            self.writer.writerow([v if v is not None else "\\N" for v in [*values, extra]] + [row])
 
     def write(self, copy: psycopg.Copy) -> None:
         # The CSV uses \N for null; COPY reads it back with `null '\N'`.

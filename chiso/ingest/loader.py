@@ -39,6 +39,7 @@ from chiso.ingest.raw_tables import (
     RAW_SCHEMA,
     ensure_landing_tables,
     ensure_partition,
+    missing_landing_columns,
 )
 from chiso.ingest.vocabulary import UnknownValue, record_codes
 from chiso.sources.canonical import Entity
@@ -128,15 +129,21 @@ _prepared: set[str] = set()
 
 
 def prepare(url: str) -> None:
-    """Create or extend the landing tables once per process and URL."""
+    """Create or extend the landing tables when the canonical schemas outgrew them, once per
+    process and URL. A database that has them all (every load after the first, and every one
+    after `chiso db init`) runs no DDL: a catalog read says so, so loads of different sources
+    side by side never wait on each other's exclusive locks, nor deadlock. The DDL itself runs
+    under one advisory lock, by one process at a time."""
     if url in _prepared:
         return
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("select pg_advisory_lock(hashtext('chiso.raw.ddl'))")
-        try:
-            ensure_landing_tables(conn)
-        finally:
-            conn.execute("select pg_advisory_unlock(hashtext('chiso.raw.ddl'))")
+        if missing_landing_columns(conn):
+            conn.execute("select pg_advisory_lock(hashtext('chiso.raw.ddl'))")
+            try:
+                if missing_landing_columns(conn):  # another process may have done it meanwhile
+                    ensure_landing_tables(conn)
+            finally:
+                conn.execute("select pg_advisory_unlock(hashtext('chiso.raw.ddl'))")
     _prepared.add(url)
 
 

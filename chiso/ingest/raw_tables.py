@@ -78,8 +78,16 @@ def ensure_raw_table(conn: psycopg.Connection, entity: Entity) -> None:
 
 
 def ensure_partition(conn: psycopg.Connection, entity: Entity, month: date) -> sql.Composed:
-    """The month's partition (created on first use); its `_extract_month` default is the month."""
+    """The month's partition (created on first use); its `_extract_month` default is the month.
+
+    Only a month's first load runs DDL: the others find the partition in the catalog, so loads
+    of the month's sources beside each other take no exclusive lock."""
     part = sql.Identifier(RAW_SCHEMA, partition_name(entity, month))
+    found = conn.execute(
+        "select to_regclass(%s)", (f"{RAW_SCHEMA}.{partition_name(entity, month)}",)
+    ).fetchone()
+    if found is not None and found[0] is not None:
+        return part
     conn.execute(
         sql.SQL("create table if not exists {} partition of {} for values in ({})").format(
             part, table_ident(entity), sql.Literal(month)
@@ -99,3 +107,29 @@ def ensure_landing_tables(conn: psycopg.Connection) -> None:
     with conn.transaction():
         for entity in ENTITIES:
             ensure_raw_table(conn, entity)
+
+
+def missing_landing_columns(conn: psycopg.Connection) -> list[str]:
+    """The landing tables and columns the canonical schemas need and the database lacks
+    (empty: nothing to create). A read of the catalog, which takes no lock on the tables: a
+    load checks this instead of running DDL, whose exclusive locks would deadlock with the
+    loads of other sources running beside it."""
+    have: dict[str, set[str]] = {}
+    for table, column in conn.execute(
+        "select c.relname, a.attname from pg_attribute as a"
+        " join pg_class as c on c.oid = a.attrelid"
+        " join pg_namespace as n on n.oid = c.relnamespace"
+        " where n.nspname = %s and c.relkind in ('p', 'r') and a.attnum > 0"
+        " and not a.attisdropped",
+        (RAW_SCHEMA,),
+    ):
+        have.setdefault(table, set()).add(column)
+    missing: list[str] = []
+    for entity in ENTITIES:
+        columns = have.get(entity.table)
+        if columns is None:
+            missing.append(entity.table)
+            continue
+        wanted = [*entity.columns, *(name for name, _ in META_COLUMNS)]
+        missing += [f"{entity.table}.{c}" for c in wanted if c not in columns]
+    return missing

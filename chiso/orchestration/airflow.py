@@ -129,15 +129,30 @@ def run_states(settings: Settings, dag_id: str = DAG_ID) -> dict[date, str]:
         return states
 
 
-def task_states(settings: Settings, month: date, dag_id: str = DAG_ID) -> dict[str, str | None]:
-    """Task id → state in the latest run of the month (empty when it has no run)."""
+def _latest_instances(settings: Settings, month: date, dag_id: str) -> list[dict[str, Any]]:
+    """The task instances of the month's latest run (none when it has no run)."""
     with AirflowApi(settings) as api:
         runs = [r for r in _runs(api, dag_id) if _month(r) == month]
         if not runs:
-            return {}
+            return []
         run_id = runs[-1]["dag_run_id"]
-        instances = api.paged(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", "task_instances")
-    return {ti["task_id"]: ti["state"] for ti in instances}
+        return api.paged(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", "task_instances")
+
+
+def task_states(settings: Settings, month: date, dag_id: str = DAG_ID) -> dict[str, str | None]:
+    """Task id → state in the latest run of the month (empty when it has no run)."""
+    return {ti["task_id"]: ti["state"] for ti in _latest_instances(settings, month, dag_id)}
+
+
+def retried_tasks(settings: Settings, month: date, dag_id: str = DAG_ID) -> dict[str, int]:
+    """Task id → try number of the tasks of the month's latest run that needed more than one
+    try: retries keep a run going, and they can hide a defect (a deadlock between sibling
+    tasks passes on the second try), so operators and tests look at them."""
+    return {
+        ti["task_id"]: ti["try_number"]
+        for ti in _latest_instances(settings, month, dag_id)
+        if (ti.get("try_number") or 0) > 1
+    }
 
 
 def failed_tasks(settings: Settings, dag_id: str = DAG_ID) -> list[tuple[str, str]]:

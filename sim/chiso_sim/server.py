@@ -381,9 +381,26 @@ def _fault_dependency(
     return fault_gate
 
 
+def without_nulls(value: Any) -> Any:
+    """A record as a vendor whose serializer omits the keys of null values sends it (nested
+    lists of records too): which keys a record carries then varies from one to the next."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
+
+
 def _paged_with_faults(
-    items: Sequence[Item], page: int, page_size: int, fault: Fault, cfg: FaultConfig
+    items: Sequence[Item],
+    page: int,
+    page_size: int,
+    fault: Fault,
+    cfg: FaultConfig,
+    omit_null_keys: bool = False,
 ) -> dict[str, Any]:
+    if omit_null_keys:
+        items = [without_nulls(item) for item in items]
     body = _page(items, page, page_size)
     if fault.kind == "duplicates" and page > 1:
         previous = _page(items, page - 1, page_size)["items"]
@@ -604,13 +621,15 @@ def create_simulator_app(
     generators: Generators | None = None,
     cache_size: int = 32,
     as_of: datetime | None = None,
+    omit_null_keys: bool = False,
 ) -> FastAPI:
     """Serve every source of ``cfg`` (months generated on demand), optionally with faults,
     as the systems stood at the server's clock: ``as_of``, by default the end of the horizon,
     moved with ``PUT /api/v1/clock`` (module docstring).
 
     Paged endpoints answer ``{"items", "page", "page_size", "total", "total_pages"}``; windows
-    are half-open ``[from, to)``.
+    are half-open ``[from, to)``. ``omit_null_keys``: records leave out the keys of null values,
+    as many vendors' serializers do (:func:`without_nulls`).
     """
     faults = faults or FaultConfig()
     data = MonthlyData(cfg, generators or default_generators(), cache_size, as_of)
@@ -662,7 +681,7 @@ def create_simulator_app(
             "received", received_from, received_to, changed_from, changed_to
         )
         items = data.answer("dossiers", window, lo, hi, at)
-        return _paged_with_faults(items, page, page_size, fault, faults)
+        return _paged_with_faults(items, page, page_size, fault, faults, omit_null_keys)
 
     @app.get("/api/v1/documents")
     def list_documents(
@@ -678,7 +697,7 @@ def create_simulator_app(
         at = _instant(as_of, "as_of")
         window, lo, hi = _window_of("date", date_from, date_to, changed_from, changed_to)
         items = data.answer("documents", window, lo, hi, at)
-        return _paged_with_faults(items, page, page_size, fault, faults)
+        return _paged_with_faults(items, page, page_size, fault, faults, omit_null_keys)
 
     @app.get("/api/v1/service-catalogue")
     def service_catalogue(
@@ -690,7 +709,7 @@ def create_simulator_app(
     ) -> dict[str, Any]:
         snapshot, at = _snapshot_of(day, as_of)
         items = data.catalogue(snapshot, at)
-        return _paged_with_faults(items, page, page_size, fault, faults)
+        return _paged_with_faults(items, page, page_size, fault, faults, omit_null_keys)
 
     @app.get("/api/v1/usage")
     def usage(
@@ -701,7 +720,7 @@ def create_simulator_app(
         fault: Fault = faulty,
     ) -> dict[str, Any]:
         items = data.usage(_month_of(month), _instant(as_of, "as_of"))
-        return _paged_with_faults(items, page, page_size, fault, faults)
+        return _paged_with_faults(items, page, page_size, fault, faults, omit_null_keys)
 
     @app.get("/api/v1/provinces")
     def provinces(
@@ -759,6 +778,7 @@ def serve(
     token: str | None = None,
     faults: FaultConfig | None = None,
     as_of: datetime | None = None,
+    omit_null_keys: bool = False,
 ) -> None:
     """Serve every source for ``cfg`` until interrupted (blocking); the clock starts at
     ``as_of``, else ``$CHISO_SIMULATOR_AS_OF``, else the end of the horizon."""
@@ -767,7 +787,9 @@ def serve(
     token = token or os.environ.get(TOKEN_ENV) or DEFAULT_TOKEN
     faults = faults if faults is not None else faults_from_env()
     as_of = as_of or as_of_from_env()
-    app = create_simulator_app(cfg or SimulatorConfig(), token, faults, as_of=as_of)
+    app = create_simulator_app(
+        cfg or SimulatorConfig(), token, faults, as_of=as_of, omit_null_keys=omit_null_keys
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
@@ -819,6 +841,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--retry-after", type=int, default=fault_defaults.retry_after_seconds)
     parser.add_argument("--slow-seconds", type=float, default=fault_defaults.slow_seconds)
     parser.add_argument("--duplicate-items", type=int, default=fault_defaults.duplicate_items)
+    parser.add_argument(
+        "--omit-null-keys",
+        action="store_true",
+        help="leave the keys of null values out of every record, as many vendors do",
+    )
     return parser
 
 
@@ -852,7 +879,7 @@ def main(argv: list[str] | None = None) -> None:
         faults = faults_from_args(args)
     except ValueError as exc:
         raise SystemExit(f"--faults: {exc}") from exc
-    serve(args.host, args.port, cfg, args.token, faults, args.as_of)
+    serve(args.host, args.port, cfg, args.token, faults, args.as_of, args.omit_null_keys)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from chiso_sim.server import (
     default_generators,
     faults_from_args,
     faults_from_env,
+    without_nulls,
 )
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
@@ -310,6 +311,27 @@ def test_real_generators_behind_the_api(real_client: TestClient) -> None:
     assert len(catalogue) == len(catalogue_snapshot(CFG, date(2020, 1, 31))) > 0
     usage = get_all(real_client, "/api/v1/usage", {"month": "2020-01"}, 1000)
     assert len(usage) == len(usage_month(CFG, JAN)) > 0
+
+
+def test_omitting_null_keys_drops_them_and_nothing_else() -> None:
+    """--omit-null-keys serves each record without the keys of its null values, nested lists
+    included: the records then differ in their key sets, and putting the nulls back gives the
+    records as served without the option."""
+    from chiso_sim.one_stop import generate_month as dossiers_month
+
+    app = create_simulator_app(CFG, TOKEN, omit_null_keys=True)
+    window = {"received_from": "2020-01-01", "received_to": "2020-02-01"}
+    served = get_all(TestClient(app), "/api/v1/dossiers", window, 50)
+    full = dossiers_month(CFG, JAN)
+
+    def nulls(value: Any) -> bool:
+        if isinstance(value, dict):
+            return any(v is None or nulls(v) for v in value.values())
+        return isinstance(value, list) and any(nulls(v) for v in value)
+
+    assert not any(nulls(d) for d in served) and any(nulls(d) for d in full)
+    assert len({frozenset(d) for d in served}) > 1
+    assert served == [without_nulls(d) for d in full]
 
 
 # --- faults ------------------------------------------------------------------------------

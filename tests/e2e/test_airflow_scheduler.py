@@ -164,6 +164,9 @@ def test_a_failed_gate_in_airflow_alerts_through_its_connection_and_publishes_no
         assert states == {FEBRUARY: "failed"}
         failed = {task for _, task in af.failed_tasks(s)}
         assert failed == {"validate"}, failed
+        # every task ran once: the pulls load beside each other without a deadlock, which a
+        # retry would otherwise hide
+        assert af.retried_tasks(s, FEBRUARY) == {}
         assert wait_for(lambda: mailbox.messages, timeout=60)
         recipients, message = mailbox.messages[-1]
         assert recipients == ["lanh-dao@so-tttt.example.vn"]

@@ -11,6 +11,7 @@ import json
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from datetime import date
 
 import httpx
@@ -49,9 +50,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def faulty_api():
-    app = create_simulator_app(CFG, TOKEN, FAULTS)
+@contextmanager
+def _serving(app):
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -60,9 +60,18 @@ def faulty_api():
     while not server.started:
         assert time.monotonic() < deadline, "simulator did not start"
         time.sleep(0.05)
-    yield app, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def faulty_api():
+    app = create_simulator_app(CFG, TOKEN, FAULTS)
+    with _serving(app) as base:
+        yield app, base
 
 
 def _expected(app, entity_name: str) -> list[dict]:
@@ -162,3 +171,57 @@ def _ledger_warnings(url: str, batch_id) -> list[dict]:
         return conn.execute(
             "select warnings from raw.ingest_batches where batch_id = %s", (batch_id,)
         ).fetchone()[0]
+
+
+def test_records_that_omit_null_keys_land_every_value(chiso_env):
+    """A vendor whose API leaves out the keys of null values (the simulator's
+    --omit-null-keys): the first record shows only some keys, yet every value of every
+    record lands in its column, parents and nested children alike. Counted per column: the
+    non-null values landed equal the non-null values the source holds."""
+    from chiso.ingest.headers import match_headers
+    from chiso.sources.canonical import entity
+
+    url = chiso_env.urls.loader
+    prepare(url)
+    app = create_simulator_app(CFG, TOKEN, omit_null_keys=True)
+    records = app.state.data.dossiers_between(MONTH, date(2020, 2, 1))
+    children = {"DanhSachHoSoBoSung": "supplements", "CapNhatTienDo": "progress_events"}
+    with _serving(app) as base, httpx.Client(timeout=5.0) as client:
+        page = client.get(
+            f"{base}/api/v1/dossiers",
+            params={"received_from": "2020-01-01", "received_to": "2020-02-01"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        ).json()
+        # the answer does leave keys out: its records do not all carry the same keys
+        assert len({frozenset(item) for item in page["items"]}) > 1
+        pulled = pull_month(url, "one_stop.dossiers", MONTH, base, TOKEN, client=client)
+    assert pulled.status == "loaded"
+
+    def held(rows: list[dict], name: str) -> dict[str, int]:
+        ent = entity(f"one_stop.{name}")
+        out: dict[str, int] = {}
+        for row in rows:
+            for key, value in row.items():
+                field = match_headers(ent, [key]).fields[0]
+                if field and value is not None and not isinstance(value, list):
+                    out[field] = out.get(field, 0) + 1
+        return out
+
+    def landed(table: str, columns: list[str]) -> dict[str, int]:
+        counts = ", ".join(f"count({c})" for c in columns)
+        with psycopg.connect(url) as conn:
+            got = conn.execute(
+                f"select {counts} from raw.{table} where _extract_month = %s", (MONTH,)
+            ).fetchone()
+        return {c: n for c, n in zip(columns, got, strict=True) if n}
+
+    want = held(records, "dossiers")
+    assert landed("one_stop__dossiers", list(want)) == want
+    for key, name in children.items():
+        rows = [
+            {"MaHoSo": r["MaHoSo"], "DonViXuLy": r["DonViXuLy"], **item}
+            for r in records
+            for item in r.get(key) or ()
+        ]
+        want = held(rows, name)
+        assert want and landed(f"one_stop__{name}", list(want)) == want, name

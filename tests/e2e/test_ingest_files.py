@@ -251,6 +251,98 @@ def test_json_with_nested_supplements_and_events(url, tmp_path):
     assert ev == [("2",), ("10",)]
 
 
+def test_records_whose_key_sets_differ_land_every_value_in_its_column(url, tmp_path):
+    """Vendors omit the keys of null values, so the first record rarely shows every key: a
+    key first seen in a later record (ChuHoSo, an alias NgayHenTra) still lands in its column,
+    for nested children too (a progress row's DonViXuLy, a supplement's NgayBoSung); a key
+    that names no field goes to _extra, never lost; the same records in another key order
+    land the same rows."""
+    first = {
+        "MaHoSo": "K-1",
+        "MaTTHC": "1.001193",
+        "DonViXuLy": AGENCY,
+        "NgayTiepNhan": "20250305091500",
+        "TrangThaiHoSo": "4",
+        "CapNhatTienDo": [{"ThuTu": 1, "TrangThai": "2", "ThoiDiem": "20250305091500"}],
+    }
+    later = {**rec(2), "NgayTiepNhan": "20250306091500", "NgayHenTra": "20250312170000",
+             "GhiChuNoiBo": "một trường lạ",
+             "DanhSachHoSoBoSung": [{"LanBoSung": 1, "NgayYeuCau": "20250307090000"},
+                                    {"LanBoSung": 2, "NgayYeuCau": "20250310090000",
+                                     "NgayBoSung": "20250311090000"}],
+             "CapNhatTienDo": [{"ThuTu": 1, "TrangThai": "2", "ThoiDiem": "20250306091500"},
+                               {"ThuTu": 2, "TrangThai": "4", "ThoiDiem": "20250307091500",
+                                "DonViXuLy": OTHER}]}  # fmt: skip
+
+    def landed(name: str, records: list[dict]) -> tuple[list, list, list]:
+        path = tmp_path / name
+        path.write_text(json.dumps({"data": records}, ensure_ascii=False), encoding="utf-8")
+        ingest_file(url, "one_stop", path)
+        with psycopg.connect(url) as conn:
+            parents = conn.execute(
+                "select ma_ho_so, chu_ho_so, ngay_hen_tra, _extra from raw.one_stop__dossiers"
+                " where _extract_month = '2025-03-01' order by 1"
+            ).fetchall()
+            events = conn.execute(
+                "select ma_ho_so, thu_tu, don_vi_xu_ly from raw.one_stop__progress_events"
+                " where _extract_month = '2025-03-01' order by 1, 2"
+            ).fetchall()
+            supplements = conn.execute(
+                "select ma_ho_so, lan_bo_sung, ngay_bo_sung from raw.one_stop__supplements"
+                " where _extract_month = '2025-03-01' order by 1, 2"
+            ).fetchall()
+        return parents, events, supplements
+
+    parents, events, supplements = landed("dongbo_2025-03.json", [first, later])
+    assert parents == [
+        (later["MaHoSo"], "Nguyễn Văn Ánh", "20250312170000", {"GhiChuNoiBo": "một trường lạ"}),
+        ("K-1", None, None, None),
+    ]
+    assert events == [
+        (later["MaHoSo"], "1", AGENCY),
+        (later["MaHoSo"], "2", OTHER),
+        ("K-1", "1", AGENCY),
+    ]
+    assert supplements == [(later["MaHoSo"], "1", None), (later["MaHoSo"], "2", "20250311090000")]
+    # the same records, keys in another order and the later one first: the same rows
+    shuffled = [dict(reversed(list(r.items()))) for r in (later, first)]
+    assert landed("dongbo-khac_2025-03.json", shuffled) == (parents, events, supplements)
+
+
+def _load_file(url: str, source: str, path: str) -> str:
+    """A fresh process's load (multiprocessing spawn), as an Airflow pull task runs one."""
+    return ingest_file(url, source, Path(path)).status
+
+
+def test_a_load_runs_beside_another_sources_load_without_waiting_on_it(url, tmp_path):
+    """While a one-stop load holds its tables (row-exclusive, as its COPY does), a documents
+    load in a fresh process (as Airflow runs each pull task) lands at once: on a warehouse
+    whose landing tables are current a load runs no DDL (a catalog read says so), so it never
+    needs another source's tables exclusively. Before, every new process altered every
+    landing table, waited behind the sibling's load and, holding the tables it had altered,
+    deadlocked with it (DeadlockDetected in the demo's pull tasks, month after month)."""
+    import multiprocessing
+
+    header = ["ma_van_ban", "so_ky_hieu", "don_vi", "huong", "ngay_gui_nhan"]
+    rows = [
+        {"ma_van_ban": f"VB-{i}", "so_ky_hieu": f"{i}/UBND-VP", "don_vi": AGENCY,
+         "huong": "den", "ngay_gui_nhan": "2025-03-05 09:00:00"}
+        for i in range(20)
+    ]  # fmt: skip
+    path = write_csv(tmp_path / f"vb_{AGENCY}_2025-03.csv", rows, header)
+    with psycopg.connect(url) as holder, multiprocessing.get_context("spawn").Pool(1) as pool:
+        holder.execute("lock table raw.one_stop__dossiers in row exclusive mode")
+        pending = pool.apply_async(_load_file, (url, "documents", str(path)))
+        assert pending.get(timeout=60) == "loaded"
+    with psycopg.connect(url) as conn:
+        landed = conn.execute(
+            "select count(*) from raw.documents__movements where don_vi = %s"
+            " and _extract_month = '2025-03-01'",
+            (AGENCY,),
+        ).fetchone()[0]
+    assert landed == 20
+
+
 def aggregate_workbook(path: Path, *, broken: bool, unit: str = "UBND TỈNH HẢI DƯƠNG") -> Path:
     wb = Workbook()
     ws = wb.active

@@ -35,6 +35,12 @@ layouts accepted are those of the parsing functions in
 serial days; thousands dot and decimal comma; 1/0, có/không, x).
 Fields marked PII are personal data: they exist in `raw` only.
 
+JSON records (files and API pages) need not carry the same keys: many vendors leave out the
+keys of null values. The first record chooses the entity; each record then lands every key in
+its field's column, whichever record first shows the key, nested supplements and progress rows
+alike; a key no field knows goes to `_extra`, never lost. An API pull's content digest covers
+the fields, the extras and the nested records, not the order of the keys.
+
 Replacement: a corrected re-delivery of a month replaces that month's rows *for the agencies
 it contains* (scope `agency_month`), or the whole month (scope `month`, and every API pull).
 
