@@ -215,7 +215,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         rows = ingest_api(s, args.source, month, api_settings(s, args.source))
         _print(f"loaded {rows} rows of {args.source} for {month:%Y-%m} from the API")
         return 0
-    results = ingest_inbox(u.loader, s.inbox_dir, args.source, encoding=args.encoding)
+    results = ingest_inbox(
+        u.loader,
+        s.inbox_dir,
+        args.source,
+        encoding=args.encoding,
+        settle_seconds=s.inbox_settle_seconds,
+        done_marker=s.inbox_done_marker,
+    )
     _print(describe(results).rstrip() or f"nothing waiting in {s.inbox_dir / args.source}")
     return 1 if any(r.status == "quarantined" for r in results) else 0
 

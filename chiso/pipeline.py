@@ -63,8 +63,16 @@ def ingest_api(settings: Settings, source: str, month: date, api: ApiSettings) -
 
 
 def ingest_inbox(settings: Settings, source: str) -> list[FileResult]:
-    """Load every file waiting in the source's inbox folder (quarantining bad ones)."""
-    return load_inbox(urls(settings).loader, settings.inbox_dir, source)
+    """Load every file waiting in the source's inbox folder (quarantining bad ones); a file
+    still being written (modified within `inbox_settle_seconds`, or without its done marker
+    when one is configured) waits for the next run."""
+    return load_inbox(
+        urls(settings).loader,
+        settings.inbox_dir,
+        source,
+        settle_seconds=settings.inbox_settle_seconds,
+        done_marker=settings.inbox_done_marker,
+    )
 
 
 def transform(settings: Settings, month: date | None = None) -> str | None:

@@ -52,6 +52,12 @@ class Settings:
     airflow_db: str = DEFAULT_AIRFLOW_DB
     # GX Data Docs rendered after every validation (CHISO_DATA_DOCS=false skips them)
     data_docs: bool = True
+    # An inbox file modified in the last N seconds may still be being written (an SFTP
+    # upload, a copy): it waits for the next run (CHISO_INBOX_SETTLE_SECONDS)
+    inbox_settle_seconds: float = 60.0
+    # Where the sender writes a marker when a file is complete (e.g. ".done": `x.csv` waits
+    # until `x.csv.done` exists; CHISO_INBOX_DONE_MARKER), none by default
+    inbox_done_marker: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -67,6 +73,8 @@ class Settings:
             warehouse_db=os.environ.get("CHISO_WAREHOUSE_DB") or DEFAULT_WAREHOUSE_DB,
             airflow_db=os.environ.get("CHISO_AIRFLOW_DB") or DEFAULT_AIRFLOW_DB,
             data_docs=_flag("CHISO_DATA_DOCS", True),
+            inbox_settle_seconds=float(os.environ.get("CHISO_INBOX_SETTLE_SECONDS") or 60),
+            inbox_done_marker=os.environ.get("CHISO_INBOX_DONE_MARKER") or None,
         )
 
     @property

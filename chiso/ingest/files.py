@@ -30,6 +30,7 @@ import logging
 import re
 import shutil
 import tempfile
+import time
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -102,7 +103,7 @@ class FileResult:
     path: Path
     entity: str
     month: date | None
-    status: str  # loaded | duplicate | quarantined
+    status: str  # loaded | duplicate | quarantined | waiting (still being written)
     rows: int = 0
     path_taken: str = ""  # stream | rows
     error: str | None = None
@@ -332,11 +333,22 @@ def _rows_part(
         nonlocal skipped_totals
         totals: list[Row] = []
         sums: dict[int, int] = {}
+        # the header's width: up to its last label (a layout pads it to the widest head row)
+        width = max((i + 1 for i, lbl in enumerate(match.labels) if lbl), default=0)
         for row in body:
             cells = row.cells
             if row.kind == "total" and not aggregate:
                 skipped_totals += 1
                 continue
+            beyond = [i for i in range(width, len(cells)) if cell_text(cells[i]) is not None]
+            if beyond:
+                # a ragged row: values past the last header have no field, and dropping them
+                # would lose data silently (the values are not quoted: personal data)
+                raise LoadError(
+                    f"{path.name}: row {row.number}: {beyond[-1] + 1} cells, the header has"
+                    f" {width}: a ragged row (a delimiter inside an unquoted value?)",
+                    row=row.number,
+                )
             values = [
                 _cell_value(cells[i] if i < len(cells) else None, encoding) for i in index.values()
             ]
@@ -666,21 +678,64 @@ def _free_name(path: Path) -> Path:
     raise IngestError(f"{path}: too many files with this name")
 
 
-def inbox_files(inbox: Path, source: str) -> list[Path]:
+def inbox_files(inbox: Path, source: str, done_marker: str | None = None) -> list[Path]:
+    """The files waiting in ``<inbox>/<source>/`` (hidden and Office lock files, and the done
+    markers themselves, left out)."""
     folder = inbox / source
     if not folder.is_dir():
         return []
     return sorted(
-        p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "~$"))
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and not p.name.startswith((".", "~$"))
+        and not (done_marker and p.name.endswith(done_marker))
     )
 
 
+def still_arriving(
+    path: Path, settle_seconds: float, done_marker: str | None, now: float | None = None
+) -> str | None:
+    """Why a file may still be being written (None: it is complete): its done marker is not
+    there yet, or it changed within the last ``settle_seconds``."""
+    if done_marker and not path.with_name(path.name + done_marker).exists():
+        return f"waiting for its marker {path.name + done_marker}"
+    age = (time.time() if now is None else now) - path.stat().st_mtime
+    if age < settle_seconds:
+        return f"modified {age:.0f} s ago (< {settle_seconds:.0f} s): it may still be being written"
+    return None
+
+
 def ingest_inbox(
-    url: str, inbox: Path, source: str, encoding: Encoding = "auto"
+    url: str,
+    inbox: Path,
+    source: str,
+    encoding: Encoding = "auto",
+    *,
+    settle_seconds: float = 0.0,
+    done_marker: str | None = None,
 ) -> list[FileResult]:
-    """Every file waiting in ``<inbox>/<source>/``: load, archive, or quarantine with the error."""
+    """Every file waiting in ``<inbox>/<source>/``: load, archive, or quarantine with the error.
+
+    A file that may still be being written (:func:`still_arriving`) is left where it is, for
+    the next run: a cut-short file is never loaded as a shorter month. Its done marker, when
+    one is configured, goes with it to the archive or the quarantine."""
     results = []
-    for path in inbox_files(inbox, source):
+    for path in inbox_files(inbox, source, done_marker):
+        if path.is_symlink():
+            # a link may point anywhere on the machine (a secret, another province's inbox):
+            # only files delivered into the inbox are read
+            error = f"{path.name}: a symbolic link, not a delivered file: refused"
+            moved = quarantine(path, inbox, source, error)
+            log.error("quarantined %s: %s", path.name, error)
+            results.append(FileResult(path, "", None, "quarantined", error=error, moved_to=moved))
+            continue
+        why = still_arriving(path, settle_seconds, done_marker)
+        if why is not None:
+            log.info("%s waits for the next run: %s", path.name, why)
+            results.append(FileResult(path, "", None, "waiting", error=why))
+            continue
+        marker = path.with_name(path.name + done_marker) if done_marker else None
         try:
             res = ingest_file(url, source, path, encoding=encoding)
         except (IngestError, LoadError, ReadError) as exc:
@@ -698,8 +753,12 @@ def ingest_inbox(
             results.append(
                 FileResult(path, "", None, "quarantined", error=str(exc), moved_to=moved)
             )
+            if marker is not None:
+                marker.replace(moved.with_name(moved.name + (done_marker or "")))
             continue
         res.moved_to = archive(path, inbox, source, res.month)
+        if marker is not None:
+            marker.replace(res.moved_to.with_name(res.moved_to.name + (done_marker or "")))
         results.append(res)
     return results
 
@@ -708,7 +767,7 @@ def describe(results: Sequence[FileResult]) -> str:
     out = io.StringIO()
     for r in results:
         line = f"{r.status:11} {r.path.name}"
-        if r.status != "quarantined":
+        if r.status not in ("quarantined", "waiting"):
             line += (
                 f"  {r.entity} {r.month:%Y-%m} rows={r.rows} via {r.path_taken}" if r.month else ""
             )

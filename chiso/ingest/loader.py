@@ -24,6 +24,7 @@ keeps each batch's ``_load_seq`` values contiguous (so a CSV line number can be 
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from typing import Literal
 import psycopg
 from psycopg import sql
 
+from chiso.core.redact import quoted
 from chiso.ingest.holds import held_agencies, hold
 from chiso.ingest.precheck import PreCheck
 from chiso.ingest.raw_tables import (
@@ -58,6 +60,40 @@ class LoadError(ValueError):
         super().__init__(message)
         self.row = row
         self.field = field
+
+
+# SQLSTATE classes of failures that pass (a lost connection, a deadlock or serialization
+# failure, a full disk or memory, a server shutting down, a system error): the load is retried,
+# its file never quarantined
+TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57", "58")
+_COPY_CONTEXT = re.compile(r"COPY \S+, line (\d+)(?:, column ([\w.]+))?")
+_QUOTED = re.compile(r'"[^"]*"')
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a database error will likely pass on a retry (re-raised, not quarantined)."""
+    if not isinstance(exc, psycopg.Error):
+        return False
+    state = exc.sqlstate
+    if state is None:  # no answer from the server at all: the connection is gone
+        return isinstance(exc, psycopg.OperationalError)
+    return state[:2] in TRANSIENT_SQLSTATE_CLASSES
+
+
+def describe_db_error(origin: str, exc: psycopg.Error) -> LoadError:
+    """The database's refusal of a delivery's data as a LoadError naming the origin, the
+    line and column COPY was at and the SQLSTATE, never the data: PostgreSQL quotes the
+    offending value and its whole line, personal data included, so quoted text is left out
+    (the row is in the file, for whoever may read it)."""
+    found = _COPY_CONTEXT.search(exc.diag.context or "")
+    line = int(found.group(1)) if found else None
+    column = found.group(2) if found else None
+    primary = _QUOTED.sub('"…"', exc.diag.message_primary or type(exc).__name__)
+    where = f"line {line}: " if line is not None else ""
+    where += f"field {column}: " if column else ""
+    return LoadError(
+        f"{origin}: {where}{primary} (SQLSTATE {exc.sqlstate})", row=line, field=column
+    )
 
 
 class StreamFallback(Exception):
@@ -198,15 +234,26 @@ def load_delivery(
             raise
         except Exception as exc:
             status = "quarantined" if delivery.channel == "file" else "failed"
-            row = getattr(exc, "row", None)
-            fld = getattr(exc, "field", None)
+            failure: BaseException = exc
+            if is_transient(exc):
+                status = "failed"  # retried by the caller, the file kept where it is
+                failure = RuntimeError(
+                    f"{delivery.origin}: the database failed"
+                    f" (SQLSTATE {getattr(exc, 'sqlstate', None) or 'none'}): will be retried"
+                )
+            elif isinstance(exc, psycopg.Error):
+                failure = describe_db_error(delivery.origin, exc)
+            row = getattr(failure, "row", None)
+            fld = getattr(failure, "field", None)
             for part in parts:
                 ledger.execute(
                     "update raw.ingest_batches set status = %s, error = %s, error_row = %s,"
                     " error_field = %s, finished_at = now() where batch_id = %s",
-                    (status, str(exc)[:4000], row, fld, part.batch_id),
+                    (status, str(failure)[:4000], row, fld, part.batch_id),
                 )
-            raise
+            if failure is exc or is_transient(exc):
+                raise
+            raise failure from None
     for r in results:
         log.info(
             "loaded %s rows of %s from %s for %s (replaced %s)",
@@ -342,7 +389,7 @@ def validate_rows(
                     col,
                     sql.Literal(f.type),
                     sql.Literal(f"{f.name}: not a valid {f.type}: "),
-                    sql.SQL("quote_literal(left({}, 60))").format(col),
+                    sql.SQL("chr(31) || left({}, 60)").format(col),  # quoted in Python (redact)
                 )
             )
     missing_required = [
@@ -382,7 +429,7 @@ def validate_rows(
                 sql.Literal(
                     f"{entity.period_field}: outside the delivery's month {delivery.month:%Y-%m}: "
                 ),
-                sql.SQL("quote_literal(left({}, 60))").format(col),
+                sql.SQL("chr(31) || left({}, 60)").format(col),  # quoted in Python (redact)
             )
         )
     if not checks:
@@ -404,7 +451,10 @@ def validate_rows(
         return
     load_seq, row_number, problem = bad
     row = _row_of(part, load_seq, row_number, first_seq)
-    fld, _, detail = problem.partition(": ")
+    text, marked, value = problem.partition("\x1f")
+    if marked:  # the value, quoted unless it could be a personal datum
+        text += quoted(value)
+    fld, _, detail = text.partition(": ")
     raise LoadError(f"{delivery.origin}: row {row}: field {fld}: {detail}", row=row, field=fld)
 
 

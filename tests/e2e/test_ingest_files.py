@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import time
 import unicodedata
 from datetime import date, datetime
 from pathlib import Path
@@ -439,6 +441,193 @@ def test_inbox_loads_good_files_and_quarantines_bad_ones(chiso_env, url, tmp_pat
     assert (inbox / "quarantine" / "one_stop" / "nomonth.csv.error.txt").exists()
     assert (inbox / "archive" / "one_stop" / "2025-03" / "good_2025-03.csv").exists()
     assert ledger(url, "nomonth.csv")[0][0] == "quarantined"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "faults"),
+    [("csv", "truncated"), ("xlsx", "truncated"), ("xlsx", "truncated,html_xls"),
+     ("json", "truncated")],
+)  # fmt: skip
+def test_a_delivery_cut_short_is_quarantined_never_loaded_as_a_shorter_month(
+    url, tmp_path, fmt, faults
+):
+    """The simulator's files cut in the middle of a data row (a transfer that dropped, a copy
+    still running): a CSV with no line break after a short last row, an XLSX whose zip ends
+    early, an HTML table without its closing tags, a JSON cut short. Each is quarantined with
+    an error naming the file; the complete delivery beside it loads."""
+    from chiso_sim.exports import ExportOptions, FileFaults, file_extension, write_export
+
+    inbox = tmp_path / "inbox"
+    month = date(2025, 3, 1)
+    options = ExportOptions(fmt, "vi")
+    cut = FileFaults.parse(faults)
+    rows = [rec(i) for i in range(60)]
+    name = f"ho-so-cat_{AGENCY}_2025-03.{file_extension(options, cut)}"
+    write_export(inbox / "one_stop" / name, "one_stop.dossiers", rows, month, options, cut)
+    whole = f"ho-so_{OTHER}_2025-03.{fmt}"
+    others = [rec(i, OTHER) for i in range(len(faults))]  # content of its own per case
+    write_export(inbox / "one_stop" / whole, "one_stop.dossiers", others, month, options)
+    results = {r.path.name: r for r in ingest_inbox(url, inbox, "one_stop")}
+    assert results[name].status == "quarantined", results[name]
+    assert name in (results[name].error or "")
+    assert results[whole].status == "loaded" and results[whole].rows == len(others)
+    assert raw_rows(url, "don_vi_xu_ly = %s", (AGENCY,)) == []
+
+
+def test_a_file_still_being_written_waits_for_the_next_run(url, tmp_path):
+    """A file modified within the settle time, or (where the deployment configures one)
+    without its done marker, stays in the inbox for the next run; once settled, or once its
+    marker arrives, it loads and the marker follows it to the archive."""
+    inbox = tmp_path / "inbox"
+    (inbox / "one_stop").mkdir(parents=True)
+    fresh = write_csv(inbox / "one_stop" / f"hs_{AGENCY}_2025-03.csv", [rec(i) for i in range(4)])
+    [waiting] = ingest_inbox(url, inbox, "one_stop", settle_seconds=60)
+    assert waiting.status == "waiting" and "modified" in (waiting.error or "")
+    assert fresh.exists() and raw_rows(url, "don_vi_xu_ly = %s", (AGENCY,)) == []
+    past = time.time() - 120
+    os.utime(fresh, (past, past))
+    [marked] = ingest_inbox(url, inbox, "one_stop", settle_seconds=60, done_marker=".done")
+    assert marked.status == "waiting" and ".done" in (marked.error or "")
+    fresh.with_name(fresh.name + ".done").touch()
+    os.utime(fresh.with_name(fresh.name + ".done"), (past, past))
+    [loaded] = ingest_inbox(url, inbox, "one_stop", settle_seconds=60, done_marker=".done")
+    assert loaded.status == "loaded" and loaded.rows == 4
+    archived = inbox / "archive" / "one_stop" / "2025-03"
+    assert (archived / fresh.name).exists() and (archived / (fresh.name + ".done")).exists()
+
+
+def test_a_broken_line_leaves_no_personal_datum_in_any_error(url, tmp_path, caplog):
+    """A citizen ID and a phone number sit in broken lines: a ragged row (the values spill
+    past the header) and a row with a malformed date. Both files are quarantined with errors
+    naming file, row and field, and neither datum is in the ledger, the quarantine notes, the
+    captured logs or any table of ops."""
+    citizen_id, phone = "001099012345", "0912345678"
+    header = [*HEADER, "SoDinhDanh", "SoDienThoai"]
+    inbox = tmp_path / "inbox"
+    (inbox / "one_stop").mkdir(parents=True)
+    rows = [rec(i, SoDinhDanh=citizen_id, SoDienThoai=phone) for i in range(4)]
+    ragged = inbox / "one_stop" / f"hs-le_{AGENCY}_2025-03.csv"
+    with ragged.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\r\n")
+        w.writerow(header)
+        for n, r in enumerate(rows):
+            cells = [r.get(h) for h in header]
+            w.writerow(cells + ([f"{citizen_id} {phone}", phone] if n == 2 else []))
+    bad_date = [rec(10 + i, OTHER, SoDinhDanh=citizen_id, SoDienThoai=phone) for i in range(3)]
+    bad_date[1]["NgayTiepNhan"] = f"{phone}/2025"
+    write_csv(inbox / "one_stop" / f"hs-ngay_{OTHER}_2025-03.csv", bad_date, header)
+    with caplog.at_level("DEBUG"):
+        results = {r.path.name: r for r in ingest_inbox(url, inbox, "one_stop")}
+    assert {r.status for r in results.values()} == {"quarantined"}
+    assert "row 4" in (results[ragged.name].error or "")
+    assert "ngay_tiep_nhan" in (results[f"hs-ngay_{OTHER}_2025-03.csv"].error or "")
+    notes = " ".join(p.read_text() for p in (inbox / "quarantine").rglob("*.error.txt"))
+    with psycopg.connect(url) as conn:
+        ledger = " ".join(r[0] for r in conn.execute("select b::text from raw.ingest_batches b"))
+        ops = [
+            f"ops.{name}"
+            for (name,) in conn.execute(
+                "select table_name from information_schema.tables where table_schema = 'ops'"
+                " and table_type = 'BASE TABLE'"
+            )
+        ]
+        stored = " ".join(
+            str(row) for table in ops for row in conn.execute(f"select t::text from {table} t")
+        )
+    for place, text in {
+        "notes": notes,
+        "ledger": ledger,
+        "logs": caplog.text,
+        "ops": stored,
+    }.items():
+        assert citizen_id not in text and phone not in text, place
+
+
+def _html(rows: list[list[str]], cell: str = "<td>{}</td>") -> str:
+    body = "".join("<tr>" + "".join(cell.format(c) for c in r) + "</tr>" for r in rows)
+    return f"<html><body><table>{body}</table></body></html>"
+
+
+def _corrupt_sheet(path: Path) -> None:
+    """A valid zip whose worksheet XML is cut in half."""
+    import zipfile
+
+    rows = [HEADER] + [[rec(i).get(h) for h in HEADER] for i in range(3)]
+    wb = Workbook()
+    for r in rows:
+        wb.active.append(r)
+    whole = path.with_suffix(".tmp")
+    wb.save(whole)
+    with zipfile.ZipFile(whole) as src, zipfile.ZipFile(path, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                data = data[: len(data) // 2]
+            dst.writestr(item, data)
+    whole.unlink()
+
+
+UNREADABLE = ["nul", "colspan", "corrupt_sheet", "symlink", "bad_bytes_bogus_charset"]
+
+
+@pytest.mark.parametrize("case", UNREADABLE)
+def test_a_file_that_cannot_be_read_is_quarantined_and_the_rest_loads(url, tmp_path, case):
+    """Each unreadable delivery is quarantined with an error naming the file (and the row
+    where there is one); the good file beside it loads. A symbolic link is never followed."""
+    inbox = tmp_path / "inbox"
+    folder = inbox / "one_stop"
+    folder.mkdir(parents=True)
+    day = 20 + UNREADABLE.index(case)  # content of its own per case
+    good = write_csv(folder / f"tot_{OTHER}_2025-03.csv", [rec(i, OTHER, day) for i in range(3)])
+    os.utime(good, (time.time() - 120, time.time() - 120))
+    rows = [HEADER] + [[rec(i).get(h) or "" for h in HEADER] for i in range(3)]
+    bad = folder / f"hong_{AGENCY}_2025-03.{'xlsx' if case == 'corrupt_sheet' else 'csv'}"
+    if case == "nul":
+        lines = [",".join(r) for r in rows]
+        lines[2] = lines[2].replace("Nguyễn", "Ngu\x00yễn")
+        bad.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    elif case == "colspan":
+        bad = bad.with_suffix(".xls")
+        bad.write_text(
+            _html(rows).replace("<td>10</td>", '<td colspan="1000000000">10</td>', 1),
+            encoding="utf-8",
+        )
+    elif case == "corrupt_sheet":
+        _corrupt_sheet(bad)
+    elif case == "symlink":
+        secret = tmp_path / "elsewhere.csv"
+        write_csv(secret, [rec(i) for i in range(3)])
+        bad.symlink_to(secret)
+    else:  # a page that says it is UTF-8 under a charset nobody knows, in Windows-1252 bytes
+        bad = bad.with_suffix(".xls")
+        page = _html(rows).replace("<html>", '<html><meta charset="x-klingon">')
+        bad.write_bytes(page.encode("utf-8").replace("ễ".encode(), b"\xe9\xff"))
+    results = {r.path.name: r for r in ingest_inbox(url, inbox, "one_stop")}
+    assert results[good.name].status == "loaded", results[good.name]
+    assert results[bad.name].status == "quarantined", results[bad.name]
+    assert bad.name in (results[bad.name].error or "")
+    assert raw_rows(url, "don_vi_xu_ly = %s", (AGENCY,)) == []
+    if case == "symlink":
+        assert (inbox / "quarantine" / "one_stop" / bad.name).is_symlink()
+
+
+def test_a_database_that_fails_for_a_moment_leaves_the_file_for_a_retry(url, tmp_path):
+    """A transient failure (here the server cancels the load: SQLSTATE 57014, class 57 like a
+    shutdown; 08 connection, 40 deadlock, 53 disk full are treated alike) is raised for the
+    task to retry: the file stays in the inbox, nothing is quarantined; the retry loads it."""
+    inbox = tmp_path / "inbox"
+    (inbox / "one_stop").mkdir(parents=True)
+    path = write_csv(
+        inbox / "one_stop" / f"tam_{AGENCY}_2025-03.csv", [rec(i, day=27) for i in range(5)]
+    )
+    impatient = url + ("&" if "?" in url else "?") + "options=-c%20statement_timeout%3D1"
+    with pytest.raises(psycopg.OperationalError) as failed:
+        for _ in range(20):  # 1 ms: some statement of the load is cut short
+            ingest_inbox(impatient, inbox, "one_stop")
+    assert failed.value.sqlstate == "57014"
+    assert path.exists() and not (inbox / "quarantine").exists()
+    [loaded] = ingest_inbox(url, inbox, "one_stop")
+    assert loaded.status == "loaded" and loaded.rows == 5
 
 
 WORDED = [*HEADER, "KenhThucHien", "DuocThanhToanTrucTuyen"]
