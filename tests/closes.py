@@ -69,10 +69,9 @@ def mismatches_with_oracle(
             " numerator, denominator, value from marts.mart_kpi_monthly__revisions"
         ).fetchall()
     cfg = cfg or SimulatorConfig()
-    wanted = set(cfg.provinces)
-    versions = [
-        a for a in load_agencies(Path(cfg.agencies_csv)) if not wanted or a.province_code in wanted
-    ]
+    # every version of the reference file: the marts list them all, whichever provinces the
+    # simulator serves (the others with zeros)
+    versions = load_agencies(Path(cfg.agencies_csv))
     agencies = sorted(a.agency_key for a in versions)
     # each close delivered its month's summary reports (simulator.stand_at_close), once
     delivered = reports_as_delivered(cfg, zip(months, instants, strict=True))

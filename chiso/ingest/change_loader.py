@@ -43,13 +43,15 @@ from chiso.ingest.loader import (
     Part,
     check_codes,
     copy_part,
+    describe_db_error,
     held_warning,
+    is_transient,
     lock_tables,
     mark_emptied,
     prepare,
-    validate_rows,
 )
 from chiso.ingest.raw_tables import RAW_SCHEMA, ensure_partition, table_ident
+from chiso.ingest.rejects import clear_landed, park_rejects
 from chiso.sources.canonical import Entity
 
 log = logging.getLogger(__name__)
@@ -126,6 +128,7 @@ def load_changes(
         with psycopg.connect(url) as conn, conn.transaction():
             lock_tables(conn, parts)
             temps: list[sql.Identifier] = []
+            first_seqs: list[int] = []
             for n, part in enumerate(parts):
                 temp = sql.Identifier(f"chiso_incoming_{n}")
                 temps.append(temp)
@@ -137,12 +140,23 @@ def load_changes(
                 conn.execute(
                     sql.SQL("alter table {} alter column _extract_month drop not null").format(temp)
                 )
-                _, first_seq = copy_part(conn, part, temp)
-                validate_rows(conn, delivery, part, temp, first_seq, in_month=False)
-                check_codes(conn, delivery, part, temp, first_seq)
+                first_seqs.append(copy_part(conn, part, temp)[1])
             received = conn.execute(sql.SQL("select count(*) from {}").format(temps[0])).fetchone()[
                 0
             ]  # type: ignore[index]
+            # 1b. a stray bad record is parked, not a reason to fail the pull (rejects.py)
+            rejected = park_rejects(
+                conn,
+                delivery_id,
+                delivery,
+                parts,
+                temps,
+                change_field=change_field,
+                changed_from=window.changed_from,
+                changed_to=window.changed_to,
+            )
+            for part, temp, first_seq in zip(parts, temps, first_seqs, strict=True):
+                check_codes(conn, delivery, part, temp, first_seq)
             period = primary.entity.period_field
             if period is None:
                 raise ValueError(f"{primary.entity.qualified_name} has no period field to land by")
@@ -182,6 +196,7 @@ def load_changes(
                         conn, delivery_id, source, origin, window, parts, temps, month, change_field
                     )
                 )
+            clear_landed(conn, parts, temps[0])
             conn.execute(
                 "insert into ops.ingest_watermarks (entity, source, changed_to, delivery_id)"
                 " values (%s, %s, %s, %s) on conflict (entity) do update set"
@@ -190,8 +205,19 @@ def load_changes(
                 (watermark_entity, source, window.changed_to, delivery_id),
             )
     except Exception as exc:
+        if isinstance(exc, psycopg.Error) and not is_transient(exc):
+            failure = describe_db_error(origin, exc)  # the data never quoted
+            _record_failure(url, delivery_id, delivery, window, primary.entity, failure)
+            raise failure from None
         _record_failure(url, delivery_id, delivery, window, primary.entity, exc)
         raise
+    if rejected:
+        log.warning(
+            "changes %s: %s of %s records parked in raw.rejected_records",
+            origin,
+            rejected,
+            received,
+        )
     for b in batches:
         log.info(
             "changes %s: %s rows of %s landed in %s (replaced %s, held %s, older %s)",

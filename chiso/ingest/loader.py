@@ -352,20 +352,11 @@ def _row_of(part: Part, load_seq: int, row_number: int | None, first_seq: int) -
     return part.first_data_row + (load_seq - first_seq - 1)
 
 
-def validate_rows(
-    conn: psycopg.Connection,
-    delivery: Delivery,
-    part: Part,
-    partition: sql.Composed,
-    first_seq: int,
-    pre: PreCheck | None = None,
-    *,
-    in_month: bool = True,
-) -> None:
-    """Find the first row with a missing required field, a malformed value or (`in_month`) a
-    date outside the delivery's month; raise naming file, row and field. With a pre-check,
-    only the rows it could not vouch for are looked at. A change delivery spans months: it
-    passes `in_month=False` and lands each row in its own month."""
+def row_checks(delivery: Delivery, part: Part, *, in_month: bool = True) -> list[sql.Composable]:
+    """The SQL ``when … then problem`` branches that find what is wrong with a landed row: a
+    missing required field, a malformed value, (`in_month`) a date outside the delivery's
+    month. A problem reads ``field: what`` and, for a value, chr(31) then the value (quoted
+    in Python, :func:`chiso.core.redact.quoted`). Raises when a required column is absent."""
     entity = part.entity
     checks: list[sql.Composable] = []
     for f in entity.fields:
@@ -432,6 +423,24 @@ def validate_rows(
                 sql.SQL("chr(31) || left({}, 60)").format(col),  # quoted in Python (redact)
             )
         )
+    return checks
+
+
+def validate_rows(
+    conn: psycopg.Connection,
+    delivery: Delivery,
+    part: Part,
+    partition: sql.Composed,
+    first_seq: int,
+    pre: PreCheck | None = None,
+    *,
+    in_month: bool = True,
+) -> None:
+    """Find the first row with a missing required field, a malformed value or (`in_month`) a
+    date outside the delivery's month; raise naming file, row and field. With a pre-check,
+    only the rows it could not vouch for are looked at. A change delivery spans months: it
+    passes `in_month=False` and lands each row in its own month."""
+    checks = row_checks(delivery, part, in_month=in_month)
     if not checks:
         return
     scope = sql.SQL("_batch_id = %s")
@@ -451,11 +460,15 @@ def validate_rows(
         return
     load_seq, row_number, problem = bad
     row = _row_of(part, load_seq, row_number, first_seq)
-    text, marked, value = problem.partition("\x1f")
-    if marked:  # the value, quoted unless it could be a personal datum
-        text += quoted(value)
-    fld, _, detail = text.partition(": ")
+    fld, _, detail = problem_text(problem).partition(": ")
     raise LoadError(f"{delivery.origin}: row {row}: field {fld}: {detail}", row=row, field=fld)
+
+
+def problem_text(problem: str) -> str:
+    """A :func:`row_checks` problem as an error says it: the value quoted unless it could be
+    a personal datum."""
+    text, marked, value = problem.partition("\x1f")
+    return text + quoted(value) if marked else text
 
 
 def check_codes(

@@ -154,6 +154,7 @@ class _Unit:
     valid_to: date | None
     abbr: str  # ký hiệu of the agency in document numbers: STP, SKHĐT, UBND
     units: tuple[str, ...]  # drafting units for công văn symbols: VP, ĐKKD …
+    agencies_csv: str = ""  # the reference file it comes from (its lineage scales its volume)
 
     def valid_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
@@ -236,6 +237,7 @@ def _load_units_cached(path: str, _mtime_ns: int) -> tuple[_Unit, ...]:
                 valid_to=a.valid_to,
                 abbr=agency_abbreviation(a.name),
                 units=_drafting_units(a.name, a.tier),
+                agencies_csv=path,
             )
         )
     return tuple(units)
@@ -657,9 +659,23 @@ def _open_month(seed: int, unit: _Unit, base: int, month: date) -> tuple[random.
         return rng, _Plan(0, 0)
     profile = _profile(seed, unit)
     volume = base * _TIER_VOLUME[unit.tier] * profile.volume * _SEASON[month.month] * swing
+    volume *= _workload(seed, unit, days[0])
     total = max(2, round(volume * len(days) / _month_working_day_count(month)))
     sent = max(1, round(total * _SENT_SHARE[unit.tier]))
     return rng, _Plan(total, sent)
+
+
+def _workload(seed: int, unit: _Unit, day: date) -> float:
+    """The work its predecessors passed to the agency by ``day`` (1 without any): a merged
+    department writes and receives what the ones it replaced did (one_stop.workload_scale)."""
+    if not unit.agencies_csv:
+        return 1.0
+    from chiso_sim.one_stop import Agency, workload_scale
+
+    agency = Agency(
+        unit.code, unit.name, unit.tier, unit.province_code, unit.valid_from, unit.valid_to
+    )
+    return workload_scale(seed, Path(unit.agencies_csv), agency, day)
 
 
 @lru_cache(maxsize=65536)

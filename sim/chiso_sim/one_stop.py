@@ -1045,6 +1045,14 @@ def _demand(seed: int, agencies_csv: Path, key: str, day: date) -> float:
     )
 
 
+def workload_scale(seed: int, agencies_csv: Path, agency: Agency, day: date) -> float:
+    """How much more work an agency version has on ``day`` than a standalone one of its tier
+    (1 without predecessors): its :func:`_demand` over its own. The document system scales
+    its volume by it, so correspondence, too, follows the agencies that took the work over."""
+    own = _TIER_VOLUME.get(agency.tier, 1.0) * _agency_profile(seed, agency.code).volume
+    return _demand(seed, agencies_csv, _agency_key(agency), day) / own if own else 1.0
+
+
 def _successor(cfg: SimulatorConfig, holder: Agency, life: Life, day: date) -> Agency | None:
     """The agency that takes the dossier over: the only successor, else the department that
     handles the procedure's field from ``day`` on, else one successor chosen by the dossier's

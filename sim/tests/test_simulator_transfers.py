@@ -101,3 +101,15 @@ def test_citizens_do_not_vanish_when_their_agencies_merge() -> None:
     june = len(one_stop.month_lives(CFG, date(2025, 6, 1)))
     july = len(one_stop.month_lives(CFG, date(2025, 7, 1)))
     assert 0.85 < july / june < 1.15
+
+
+def test_correspondence_follows_the_agencies_that_took_the_work_over() -> None:
+    """The document system scales each agency's volume by the work its predecessors passed
+    to it (one_stop.workload_scale): a merged city's departments write and receive what the
+    two provinces' did, so July's documents stay within the month-to-month swing of June's."""
+    from chiso_sim.documents import generate_month
+
+    cfg = SimulatorConfig(start_month=date(2025, 6, 1), months=2, provinces=("30", "31"))
+    june = len(generate_month(cfg, date(2025, 6, 1)))
+    july = len(generate_month(cfg, date(2025, 7, 1)))
+    assert 0.8 < july / june < 1.25

@@ -90,7 +90,10 @@ def _empty(url, chiso_env):
     with psycopg.connect(chiso_env.urls.admin) as conn:
         for table in ("one_stop__dossiers", "one_stop__supplements", "one_stop__progress_events"):
             conn.execute(f"truncate raw.{table}")
-        conn.execute("truncate raw.ingest_batches, ops.ingest_watermarks, ops.correction_holds")
+        conn.execute(
+            "truncate raw.ingest_batches, ops.ingest_watermarks, ops.correction_holds,"
+            " raw.rejected_records"
+        )
 
 
 def test_a_changed_record_replaces_its_copy_in_the_month_it_was_received(url):
@@ -164,23 +167,60 @@ def test_an_empty_window_still_advances_the_watermark(url):
     assert watermark(url) == datetime(2020, 3, 1)
 
 
-def test_a_bad_row_names_the_row_and_field_and_lands_nothing(url):
-    with pytest.raises(Exception, match=r"row 2: field ngay_tiep_nhan"):
-        land(
-            url,
-            [
-                dossier(1, "20200110090000", "20200120100000"),
-                dossier(2, "hôm qua", "20200120100000"),
-            ],
-            None,
-            "2020-02-01T00:00:00",
-        )
+def test_a_stray_bad_record_is_parked_and_the_rest_lands(url):
+    """One record with a malformed receipt date and one changed after the window asked for
+    are parked in raw.rejected_records (the first with its progress row), naming the field
+    and never the value; the good record lands and the watermark moves. A later pull that
+    brings the first one whole lands it and clears its reject."""
+    bad = dossier(2, "hôm 0912345678", "20200120100000")
+    result = land(
+        url,
+        [
+            dossier(1, "20200110090000", "20200120100000"),
+            bad,
+            dossier(3, "20200111090000", "20200305100000"),
+        ],
+        None,
+        "2020-02-01T00:00:00",
+    )
+    assert result.received == 3
+    assert [r[0] for r in raw(url)] == [f"{AGENCY}-0001"]
+    assert watermark(url) == datetime(2020, 2, 1)
+    with psycopg.connect(url) as conn:
+        parked = conn.execute(
+            "select entity, record_key, field, problem, record_month, record ->> 'ma_ho_so'"
+            " from raw.rejected_records order by entity, record_key"
+        ).fetchall()
+    assert [p[:3] for p in parked] == [
+        ("one_stop.dossiers", f"{AGENCY}-0002", "ngay_tiep_nhan"),
+        ("one_stop.dossiers", f"{AGENCY}-0003", "ngay_cap_nhat"),
+        ("one_stop.progress_events", f"{AGENCY}-0002", "thoi_diem"),  # malformed itself
+        ("one_stop.progress_events", f"{AGENCY}-0003", "ma_ho_so"),  # its parent was parked
+    ]
+    assert "0912345678" not in " ".join(p[3] for p in parked)  # the value is never quoted
+    assert parked[1][4] == date(2020, 1, 1) and parked[0][5] == f"{AGENCY}-0002"
+    # the vendor fixes it: the record lands and leaves the rejects
+    land(url, [{**bad, "NgayTiepNhan": "20200112090000", "NgayCapNhat": "20200210100000"}],
+         "2020-02-01T00:00:00", "2020-03-01T00:00:00")  # fmt: skip
+    assert f"{AGENCY}-0002" in [r[0] for r in raw(url)]
+    with psycopg.connect(url) as conn:
+        left = conn.execute("select record_key from raw.rejected_records order by 1").fetchall()
+    assert left == [(f"{AGENCY}-0003",), (f"{AGENCY}-0003",)]  # 0003 and its child stay
+
+
+def test_more_bad_records_than_the_reject_limit_fail_the_pull(url):
+    """Past the reject limit (10 records, or 1 % of a pull) a delivery is broken, not a stray
+    record: the pull fails naming the first row and field, and nothing lands."""
+    records = [dossier(n, "hôm qua", "20200120100000") for n in range(1, 13)]
+    with pytest.raises(Exception, match=r"more than 10 of 12 .*row 1: field ngay_tiep_nhan"):
+        land(url, records, None, "2020-02-01T00:00:00")
     assert raw(url) == [] and watermark(url) is None
     with psycopg.connect(url) as conn:
         ledger = conn.execute(
             "select status, error_row, error_field, changed_to from raw.ingest_batches"
         ).fetchall()
-    assert ledger == [("failed", 2, "ngay_tiep_nhan", datetime(2020, 2, 1))]
+        parked = conn.execute("select count(*) from raw.rejected_records").fetchone()[0]
+    assert ledger == [("failed", 1, "ngay_tiep_nhan", datetime(2020, 2, 1))] and parked == 0
 
 
 def test_a_corrected_file_holds_its_agency_month_until_released(url, tmp_path: Path):

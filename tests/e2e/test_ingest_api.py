@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 
 import httpx
@@ -183,7 +184,9 @@ def test_records_that_omit_null_keys_land_every_value(chiso_env):
 
     url = chiso_env.urls.loader
     prepare(url)
-    app = create_simulator_app(CFG, TOKEN, omit_null_keys=True)
+    # another seed: records of their own (the same records with null keys left out are the
+    # same content as the other tests' pulls, which the digest rightly calls a duplicate)
+    app = create_simulator_app(replace(CFG, seed=CFG.seed + 1), TOKEN, omit_null_keys=True)
     records = app.state.data.dossiers_between(MONTH, date(2020, 2, 1))
     children = {"DanhSachHoSoBoSung": "supplements", "CapNhatTienDo": "progress_events"}
     with _serving(app) as base, httpx.Client(timeout=5.0) as client:
