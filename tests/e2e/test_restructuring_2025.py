@@ -29,9 +29,9 @@ MONTHS = (date(2025, 6, 1), date(2025, 7, 1))
 # departments split by field in March, districts split into communes in July; a lighter
 # volume than the default (the suite's time budget), the same rules
 PROVINCES = ("30", "31")
-VOLUME = 40
+VOLUME = 30
 CFG = SimulatorConfig(
-    start_month=MONTHS[0], months=3, provinces=PROVINCES, dossiers_per_agency_month=VOLUME
+    start_month=MONTHS[0], months=2, provinces=PROVINCES, dossiers_per_agency_month=VOLUME
 )
 CADENCE = Cadence()
 
@@ -42,7 +42,7 @@ def closed(chiso_env):
     simulator.start(
         s,
         options=[
-            *("--start-month", f"{MONTHS[0]:%Y-%m}", "--months", "3"),
+            *("--start-month", f"{MONTHS[0]:%Y-%m}", "--months", "2"),
             *("--provinces", ",".join(PROVINCES), "--dossiers-per-agency-month", str(VOLUME)),
         ],
     )
