@@ -9,11 +9,17 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
+import shlex
 import sys
+import time
+import traceback
+from datetime import date
 from pathlib import Path
 
 from chiso.core.config import settings
 from chiso.core.months import month_range, parse_month
+from chiso.core.redact import scrub
 
 ROLES = ("admin", "loader", "transformer", "bi_reader", "airflow_metadata")
 
@@ -23,8 +29,47 @@ def _print(msg: str) -> None:
 
 
 def _error(msg: str, code: int = 1) -> int:
-    print(f"error: {msg}", file=sys.stderr)
+    print(f"error: {msg}", file=sys.stderr, flush=True)
     return code
+
+
+def _month(text: str) -> date:
+    """A month argument: argparse answers a bad one with the usage and what was expected."""
+    try:
+        return parse_month(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+# "12:00:01  12 of 278 OK created sql view model audit.stg_x ...... [CREATE VIEW in 0.12s]"
+_DBT_NODE = re.compile(r"\b(\d+) of (\d+) (OK|PASS|ERROR|FAIL|WARN|SKIP|NO-OP)\b(.*)")
+
+
+class _Progress:
+    """A long command's progress on stdout, one line per step, as plain lines a log keeps
+    (a spinner shows nothing in a pipe or a CI log): each step with the time since the
+    command began, and a dbt build every tenth of its nodes, its failures and warnings."""
+
+    def __init__(self) -> None:
+        self._t0 = time.monotonic()
+        self._shown = -1
+
+    def step(self, text: str) -> None:
+        self._shown = -1
+        _print(f"[{time.monotonic() - self._t0:5.0f}s] {text}")
+
+    def dbt_line(self, line: str) -> None:
+        found = _DBT_NODE.search(line)
+        if not found:
+            return
+        done, total, status = int(found[1]), int(found[2]), found[3]
+        if status in ("ERROR", "FAIL", "WARN"):
+            what = re.sub(r"\s*\.{3,}\s*", " ", found[4]).strip()
+            _print(f"        dbt {status}: {what}")
+        tenth = done * 10 // max(total, 1)
+        if tenth > self._shown:
+            self._shown = tenth
+            _print(f"[{time.monotonic() - self._t0:5.0f}s]   dbt: {done} of {total} nodes done")
 
 
 # -- db ----------------------------------------------------------------------------------------
@@ -78,18 +123,32 @@ def cmd_run_month(args: argparse.Namespace) -> int:
     from chiso.runtime.warehouse import bootstrap
 
     s = settings()
+    progress = _Progress()
+    progress.step("starting the warehouse")
     bootstrap(s)
-    path = run_month(s, parse_month(args.month), api_settings(s))
-    _print(f"published {args.month}; report: {path}")
+    path = run_month(s, args.month, api_settings(s), progress=progress)
+    _print(f"published {args.month:%Y-%m}; report: {path}")
     return 0
 
 
 def cmd_transform(args: argparse.Namespace) -> int:
     from chiso.transform.dbt import build
 
-    month = parse_month(args.month) if args.month else None
-    result = build(settings(), month, full=args.full_refresh)
-    _print(f"dbt build {result.statuses} in {result.elapsed_seconds or 0:.1f}s")
+    if args.new_pii_key and not args.full_refresh:
+        return _error("--new-pii-key rebuilds every hashed column: add --full-refresh", 2)
+    progress = _Progress()
+    progress.step("dbt build" + (f" of {args.month:%Y-%m}" if args.month else ""))
+    result = build(
+        settings(),
+        args.month,
+        full=args.full_refresh,
+        new_pii_key=args.new_pii_key,
+        on_line=progress.dbt_line,
+    )
+    if result.skipped:
+        _print(f"nothing new since dbt build {result.invocation_id}: dbt not run")
+    else:
+        _print(f"dbt build {result.statuses} in {result.elapsed_seconds or 0:.1f}s")
     return 0
 
 
@@ -108,14 +167,14 @@ def cmd_publish(args: argparse.Namespace) -> int:
     if reason and not args.force:
         return _error("--reason only goes with --force", 2)
     s = settings()
-    month = parse_month(args.month)
+    month = args.month
     gate = pipeline.validate(s, month, raise_on_failure=False)
     _print(gate.summary)
     if gate.data_docs:
         _print(f"Data Docs: {gate.data_docs}")
     if not gate.success and not args.force:
         return _error(
-            f"{args.month} failed validation and was not published; the published version"
+            f"{month:%Y-%m} failed validation and was not published; the published version"
             " stays. Fix the data and run again, or publish anyway with"
             ' --force --reason "…"'
         )
@@ -127,11 +186,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
     except (PublishError, LookupError, ValueError) as exc:
         return _error(f"{exc}; the published version stays")
     if not pub.created:
-        _print(f"{args.month} unchanged: revision {pub.revision} stays current")
+        _print(f"{month:%Y-%m} unchanged: revision {pub.revision} stays current")
     else:
         changed = "" if pub.changed_rows is None else f", {pub.changed_rows} rows changed"
         forced_note = f", FORCED: {pub.forced_reason}" if pub.forced_reason else ""
-        _print(f"published {args.month} as revision {pub.revision}{changed}{forced_note}")
+        _print(f"published {month:%Y-%m} as revision {pub.revision}{changed}{forced_note}")
     _print(f"report: {pipeline.report(s, month)}")
     return 0
 
@@ -146,7 +205,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from chiso.pipeline import report
 
-    _print(str(report(settings(), parse_month(args.month))))
+    _print(str(report(settings(), args.month)))
     return 0
 
 
@@ -171,12 +230,10 @@ def cmd_corrections(args: argparse.Namespace) -> int:
     if not (args.agency and args.month):
         return _error("release needs --agency and --month")
     by = args.by or os.environ.get("USER") or "operator"
-    n = release(
-        u.loader, agency=args.agency, month=parse_month(args.month), entity=args.entity, by=by
-    )
+    n = release(u.loader, agency=args.agency, month=args.month, entity=args.entity, by=by)
     if n == 0:
-        return _error(f"no active hold for {args.agency} {args.month}")
-    _print(f"released {n} hold(s); the next pull of the source re-pulls {args.month}")
+        return _error(f"no active hold for {args.agency} {args.month:%Y-%m}")
+    _print(f"released {n} hold(s); the next pull of the source re-pulls {args.month:%Y-%m}")
     return 0
 
 
@@ -190,8 +247,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from chiso.runtime.warehouse import bootstrap
 
     s = settings()
+    month = args.month
+    if args.file and not Path(args.file).is_file():
+        return _error(f"{args.file}: no such file", 2)
     u = bootstrap(s)
-    month = parse_month(args.month) if args.month else None
     if args.file:
         try:
             result = ingest_file(
@@ -244,9 +303,15 @@ def cmd_airflow(args: argparse.Namespace) -> int:
         for st in airflow.status(s):
             _print(f"{st.name:14} {'running' if st.alive else 'stopped'} {st.pid or ''}")
     elif args.action == "env":
-        for k, v in sorted(airflow.airflow_env(s).items()):
-            if k.startswith(("AIRFLOW", "CHISO")) and "SECRET" not in k and "CONN" not in k:
-                _print(f"export {k}={v!r}")
+        # for `eval "$(chiso airflow env)"`: no secret is printed (chiso/runtime/airflow.py)
+        for k, v in sorted(airflow.shell_env(s).items()):
+            _print(f"export {k}={shlex.quote(v)}")
+    elif args.action == "secret":
+        if args.name not in airflow.SECRET_SETTINGS.values():
+            return _error(
+                f"airflow secret needs one of {sorted(airflow.SECRET_SETTINGS.values())}", 2
+            )
+        _print(airflow.secret_setting(s, args.name))
     return 0
 
 
@@ -254,12 +319,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Set up everything and run several months through the real Airflow scheduler."""
     from chiso.orchestration import demo
 
-    months = month_range(parse_month(args.first), parse_month(args.last))
+    months = month_range(args.first, args.last)
+    if not months:
+        return _error(f"--first {args.first:%Y-%m} comes after --last {args.last:%Y-%m}", 2)
     return 0 if demo.run(settings(), months, keep_running=args.keep_running).success else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="chiso", description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        default=os.environ.get("CHISO_DEBUG", "") not in ("", "0", "false"),
+        help="on an error, show the Python traceback too (or set CHISO_DEBUG=1)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     db = sub.add_parser("db", help="the warehouse server")
@@ -284,7 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--file", help="one file (XLSX, HTML-as-.xls, CSV or JSON)")
     how.add_argument("--api", action="store_true", help="pull --month from the source's API")
     ing.add_argument("--entity", help="e.g. one_stop.aggregate_reports (default: by headers)")
-    ing.add_argument("--month", help="reporting month YYYY-MM (default: title or file name)")
+    ing.add_argument(
+        "--month", type=_month, help="reporting month YYYY-MM (default: title or file name)"
+    )
     ing.add_argument("--agency", help="agency identifier when the file has no agency column")
     ing.add_argument(
         "--encoding",
@@ -299,23 +374,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     corr.add_argument("action", choices=["list", "release"])
     corr.add_argument("--agency", help="agency identifier (release)")
-    corr.add_argument("--month", help="YYYY-MM (release)")
+    corr.add_argument("--month", type=_month, help="YYYY-MM (release)")
     corr.add_argument("--entity", help="one entity only, e.g. one_stop.dossiers (release)")
     corr.add_argument("--by", help="who releases (default: $USER)")
     corr.add_argument("--all", action="store_true", help="list released holds too")
     corr.set_defaults(func=cmd_corrections)
 
     rm = sub.add_parser("run-month", help="run the monthly slice for one month without Airflow")
-    rm.add_argument("month", help="YYYY-MM")
+    rm.add_argument("month", type=_month, help="YYYY-MM")
     rm.set_defaults(func=cmd_run_month)
 
     tr = sub.add_parser(
         "transform",
         help="build the dbt project: every period, or with --month only the periods overlapping it",
     )
-    tr.add_argument("--month", help="YYYY-MM: incremental build of that month's periods")
+    tr.add_argument(
+        "--month", type=_month, help="YYYY-MM: incremental build of that month's periods"
+    )
     tr.add_argument(
         "--full-refresh", action="store_true", help="rebuild the incremental marts from scratch"
+    )
+    tr.add_argument(
+        "--new-pii-key",
+        action="store_true",
+        help="with --full-refresh: rotate the personal-data key on purpose (docs/runbook.md)",
     )
     tr.set_defaults(func=cmd_transform)
 
@@ -323,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
         "publish",
         help="validate the month built in the audit area and publish it as a new revision",
     )
-    pb.add_argument("--month", required=True, help="YYYY-MM")
+    pb.add_argument("--month", type=_month, required=True, help="YYYY-MM")
     pb.add_argument(
         "--force", action="store_true", help="publish even though the gate fails (needs --reason)"
     )
@@ -331,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     pb.set_defaults(func=cmd_publish)
 
     rp = sub.add_parser("report", help="render the monthly report from the published mart")
-    rp.add_argument("--month", required=True, help="YYYY-MM")
+    rp.add_argument("--month", type=_month, required=True, help="YYYY-MM")
     rp.set_defaults(func=cmd_report)
 
     dc = sub.add_parser(
@@ -341,15 +423,76 @@ def build_parser() -> argparse.ArgumentParser:
     dc.set_defaults(func=cmd_docs)
 
     af = sub.add_parser("airflow", help="the project's Airflow services")
-    af.add_argument("action", choices=["up", "down", "status", "env"])
+    af.add_argument("action", choices=["up", "down", "status", "env", "secret"])
+    af.add_argument(
+        "name",
+        nargs="?",
+        help="with secret: which (for Airflow's AIRFLOW__…_CMD settings `env` prints)",
+    )
     af.set_defaults(func=cmd_airflow)
 
     demo = sub.add_parser("demo", help="set up and run the demo months through Airflow")
-    demo.add_argument("--first", default="2020-01")
-    demo.add_argument("--last", default="2020-04")
+    demo.add_argument("--first", type=_month, default="2020-01")
+    demo.add_argument("--last", type=_month, default="2020-04")
     demo.add_argument("--keep-running", action="store_true", help="leave Airflow up afterwards")
     demo.set_defaults(func=cmd_demo)
     return p
+
+
+def explain(exc: BaseException) -> str:
+    """One line for an error a command could not get past: what happened and what to do.
+    The text is scrubbed (no credentials, no personal datum): errors get pasted into
+    tickets and chats."""
+    from chiso.core.config import settings as current
+    from chiso.report.monthly import ReportError
+    from chiso.transform.dbt import DbtError
+
+    if isinstance(exc, FileNotFoundError) and exc.filename:
+        return f"{exc.filename}: no such file or folder"
+    if isinstance(exc, PermissionError) and exc.filename:
+        return f"{exc.filename}: permission denied (check the folder's owner and mode)"
+    if _unreachable(exc):
+        s = current()
+        what = _first_line(exc)
+        if s.external_url:
+            return (
+                f"cannot reach the warehouse named by CHISO_WAREHOUSE_URL ({what}): check that"
+                " the server is up and the URL, user and password are right"
+            )
+        return (
+            f"cannot reach the embedded warehouse ({what}): start it with `chiso db start`"
+            " (`chiso db status` says whether it runs)"
+        )
+    if isinstance(exc, DbtError):
+        log_file = current().home / "dbt" / "logs" / "dbt.log"
+        failing = "; ".join(str(exc).splitlines()[:4])
+        return f"{failing} — nothing was published; the full log is {log_file}"
+    if isinstance(exc, ReportError):
+        return f"{_first_line(exc)}: publish the month first (`chiso publish --month YYYY-MM`)"
+    if type(exc).__module__.startswith("chiso."):
+        # the project's own errors say what went wrong and what to do
+        return _first_line(exc)
+    return f"{type(exc).__name__}: {_first_line(exc)} (run again with --debug for the traceback)"
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return scrub(lines[0] if lines else type(exc).__name__)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether the database could not be reached (psycopg's OperationalError, or one that
+    SQLAlchemy or GX wrapped): a refused connection is not the user's data at fault."""
+    import psycopg
+
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, psycopg.OperationalError) and "connect" in str(seen).lower():
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -364,6 +507,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except Exception as exc:  # the command line's last word on any failure
+        if args.debug:
+            traceback.print_exc()
+        return _error(explain(exc))
 
 
 if __name__ == "__main__":

@@ -13,9 +13,11 @@ republication window, and records the months that still differ (chiso/publish/dr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Protocol
 
 import psycopg
 
@@ -38,6 +40,7 @@ from chiso.transform.dbt import build
 
 __all__ = [
     "Close",
+    "Progress",
     "close_month",
     "ingest_api",
     "ingest_changes",
@@ -75,10 +78,13 @@ def ingest_inbox(settings: Settings, source: str) -> list[FileResult]:
     )
 
 
-def transform(settings: Settings, month: date | None = None) -> str | None:
+def transform(
+    settings: Settings, month: date | None = None, on_line: Callable[[str], None] | None = None
+) -> str | None:
     """Build every dbt model and run its tests; returns the dbt invocation id. With `month`,
-    the incremental models rebuild only the periods overlapping it."""
-    return build(settings, month).invocation_id
+    the incremental models rebuild only the periods overlapping it. `on_line` gets dbt's
+    output as it comes."""
+    return build(settings, month, on_line=on_line).invocation_id
 
 
 def publish(
@@ -193,23 +199,54 @@ def close_month(
     *,
     until: datetime | None = None,
     cadence: Cadence | None = None,
+    progress: Progress | None = None,
 ) -> Close:
     """Close `month` outside Airflow (one API for every source, as the simulator serves them
     all): pull every source up to `until` (default: the month's close instant) and load its
-    inbox, build, validate, publish and report the month, then republish what changed."""
+    inbox, build, validate, publish and report the month, then republish what changed.
+    `progress` hears of each step as it starts, and of dbt's output (a command line shows
+    them: a close takes minutes)."""
     cadence = cadence or Cadence.from_env()
     until = until or cadence.close_instant(month)
+    say = progress or _Quiet()
     for source in SOURCES:
+        say.step(f"pulling {source}: what changed up to {until:%Y-%m-%d %H:%M}")
         ingest_changes(settings, source, api, until, cadence)
+        say.step(f"loading {source}'s inbox")
         ingest_inbox(settings, source)
-    invocation = transform(settings, month)
+    say.step(f"building {month:%Y-%m} with dbt")
+    invocation = transform(settings, month, on_line=say.dbt_line)
+    say.step(f"validating {month:%Y-%m} (the gate)")
     gate = validate(settings, month, dbt_invocation_id=invocation)
+    say.step(f"publishing {month:%Y-%m}")
     publication = publish(settings, month, invocation, gate.gate_run_id)
+    say.step("republishing earlier months the new data changed")
     republished, drifted = republish_changed(settings, month, cadence)
+    say.step(f"rendering the report of {month:%Y-%m}")
     path = report(settings, month)  # after the check: its data-quality section lists the drift
     return Close(month, until, publication, path, republished, drifted)
 
 
-def run_month(settings: Settings, month: date, api: ApiSettings) -> Path:
+def run_month(
+    settings: Settings, month: date, api: ApiSettings, progress: Progress | None = None
+) -> Path:
     """The whole slice for one month, outside Airflow: its close (:func:`close_month`)."""
-    return close_month(settings, month, api).report
+    return close_month(settings, month, api, progress=progress).report
+
+
+class Progress(Protocol):
+    """Where a close reports how it goes (the command line prints it)."""
+
+    def step(self, text: str) -> None:
+        """A step starts."""
+
+    def dbt_line(self, line: str) -> None:
+        """A line of dbt's output."""
+
+
+class _Quiet:
+    def step(self, text: str) -> None:
+        pass
+
+    def dbt_line(self, line: str) -> None:
+        pass

@@ -33,3 +33,17 @@ def quoted(value: str, limit: int = 60) -> str:
     if _PERSONAL.search(value):
         return f"a value shaped {shape(value)!r}"
     return repr(value[:limit])
+
+
+_PERSONAL_TOKEN = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+|\S*\d{6,}\S*")
+# a URL's user:password@ part
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+
+
+def scrub(text: str) -> str:
+    """Free text (an exception's message) as an error or a log may show it: credentials in a
+    URL dropped, and every token that could be a personal datum (six digits or more, an
+    e-mail) replaced by its shape. For messages whose values are not delimited, where
+    :func:`quoted` cannot be applied to the value alone."""
+    text = _URL_CREDENTIALS.sub(r"\g<scheme>…@", text)
+    return _PERSONAL_TOKEN.sub(lambda m: shape(m.group(0)), text)

@@ -214,7 +214,12 @@ def test_failed_gate_blocks_publication_and_keeps_previous_mart(published):
     }
 
 
-def test_bad_source_row_stops_the_run_before_publication(published):
+def test_bad_source_row_stops_the_run_before_publication(published, capsys):
+    """A row that breaks a model's test fails the build: `chiso transform` says which node
+    failed and where the log is, in one line and with a non-zero exit, and nothing is
+    published; once the row is withdrawn, the build passes."""
+    from chiso.cli import main
+
     env, _, _ = published
     s, month = env.settings, MONTHS[2]
     before = read_mart(env.urls.bi_reader, month)
@@ -235,8 +240,12 @@ def test_bad_source_row_stops_the_run_before_publication(published):
             (MANUAL_BATCH, month),
         )
     try:
-        with pytest.raises(Exception, match="relationships"):
-            pipeline.transform(s, month)
+        capsys.readouterr()
+        assert main(["transform", "--month", f"{month:%Y-%m}"]) == 1
+        err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+        assert len(err) == 1 and "Traceback" not in err[0], err
+        assert err[0].startswith("error: dbt build failed") and "relationships" in err[0]
+        assert err[0].endswith(f"nothing was published; the full log is {s.home}/dbt/logs/dbt.log")
         assert read_mart(env.urls.bi_reader, month) == before
     finally:
         # withdrawn, as a replacing delivery would leave it; the next build drops its row

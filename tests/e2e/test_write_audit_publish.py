@@ -482,12 +482,19 @@ def test_staging_samples_keep_person_keys_and_free_text_out(world: World) -> Non
     assert not {"applicant_key", "applicant_type", "agency_name_reported"} & set(row)
 
 
-def test_forced_publication_needs_a_reason_and_is_recorded(world: World) -> None:
+def test_forced_publication_needs_a_reason_and_is_recorded(world: World, capsys) -> None:
     from chiso.cli import main
 
     breakage = next(b for b in BREAKAGES if b.suite == "kpi_monthly_rates")
     reason = "Sở Nội vụ xác nhận số liệu; lỗi hiển thị của hệ thống một cửa"
     before = _revisions(world.urls.bi_reader, M2)
+    # a month nothing was published for has no report: one line says why
+    capsys.readouterr()
+    assert main(["report", "--month", "2031-01"]) == 1
+    assert capsys.readouterr().err == (
+        "error: nothing is published for 2031-01 in marts.mart_kpi_monthly:"
+        " publish the month first (`chiso publish --month YYYY-MM`)\n"
+    )
     with planted(world.urls.admin, breakage):
         assert main(["publish", "--month", "2020-02"]) == 1
         assert main(["publish", "--month", "2020-02", "--force"]) == 2
