@@ -21,10 +21,22 @@ from pathlib import Path
 import httpx
 
 from chiso.core.config import DAGS_DIR, REPO_ROOT, Settings
+from chiso.core.environment import inherited, is_secret_name
 from chiso.runtime.secrets import home_secret, simulator_token
 from chiso.runtime.warehouse import sqlalchemy_url, urls
 
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
+# secrets Airflow's processes inherit: their own configuration and connections, and the
+# project's settings their tasks read (an external warehouse's URL, the personal-data key)
+CHILD_SECRETS = ("AIRFLOW*", "CHISO_*")
+# Airflow's settings that hold a secret, and the name `chiso airflow secret` knows each by:
+# `chiso airflow env` prints an AIRFLOW__…_CMD for each (Airflow runs the command when it
+# needs the value), so the printed environment carries none of them
+SECRET_SETTINGS = {
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "sql_alchemy_conn",
+    "AIRFLOW__API__SECRET_KEY": "api_secret_key",
+    "AIRFLOW__API_AUTH__JWT_SECRET": "jwt_secret",
+}
 
 
 class AirflowError(RuntimeError):
@@ -55,7 +67,9 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         for source, label in systems.items()
     }
     env = {
-        **os.environ,
+        # the project's and Airflow's own settings, secrets included (the tasks connect with
+        # them), and no other secret of the shell that started it
+        **inherited(keep=CHILD_SECRETS),
         "AIRFLOW_HOME": str(settings.airflow_home),
         "CHISO_HOME": str(settings.home),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
@@ -95,6 +109,30 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "NO_PROXY": "*",
     }
     return env
+
+
+def shell_env(settings: Settings) -> dict[str, str]:
+    """What `chiso airflow env` prints for a shell to run the `airflow` CLI on this project's
+    Airflow: its settings, with every secret one read by Airflow through a command
+    (``AIRFLOW__…_CMD``) rather than printed. Nothing else of the environment (the services'
+    connections, which carry API tokens, stay the services' own)."""
+    full = airflow_env(settings)
+    chiso = str(Path(sys.executable).with_name("chiso"))
+    out = {
+        k: v
+        for k, v in full.items()
+        if k in ("AIRFLOW_HOME", "CHISO_HOME", "PYTHONPATH")
+        or (k.startswith("AIRFLOW__") and not is_secret_name(k) and k not in SECRET_SETTINGS)
+    }
+    for name, alias in SECRET_SETTINGS.items():
+        out[f"{name}_CMD"] = f"{chiso} airflow secret {alias}"
+    return out
+
+
+def secret_setting(settings: Settings, alias: str) -> str:
+    """The value of one of SECRET_SETTINGS, for Airflow's ``_CMD`` to read."""
+    names = {v: k for k, v in SECRET_SETTINGS.items()}
+    return airflow_env(settings)[names[alias]]
 
 
 def airflow_cli(settings: Settings, *args: str, check: bool = True, timeout: float = 600) -> str:

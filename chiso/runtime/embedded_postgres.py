@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chiso.core.config import Settings
+from chiso.core.environment import inherited
 
 PG_VERSION = 18
 SYSTEM_USER_UNDER_ROOT = "pgserver"
@@ -146,7 +147,7 @@ class EmbeddedPostgres:
             timeout=timeout,
             user=self.run_as,
             cwd="/",
-            env={**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"},
+            env={**inherited(), "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"},
         )
         if proc.returncode != 0:
             raise EmbeddedPostgresError(

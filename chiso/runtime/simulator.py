@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from chiso.core.config import REPO_ROOT, Settings
+from chiso.core.environment import inherited
 from chiso.runtime.secrets import simulator_token
 from chiso.sources.systems import ApiSettings
 
@@ -61,7 +62,7 @@ def start(settings: Settings, timeout: float = 60, options: Sequence[str] = ()) 
     cmd.append("--omit-null-keys")
     proc = subprocess.Popen(
         [*cmd, *options],
-        env={**os.environ, TOKEN_ENV: simulator_token(settings)},
+        env={**inherited(), TOKEN_ENV: simulator_token(settings)},
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
