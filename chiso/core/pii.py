@@ -12,7 +12,12 @@ key XOR the HMAC inner and outer pads) through ``PGOPTIONS``, so the SQL written
 logs and ``dbt docs`` only ever names the settings. PostgreSQL's built-in ``sha256()`` then
 computes the standard HMAC (RFC 2104) without pgcrypto, which the embedded server lacks.
 
-Rotating the key changes every hashed value: rebuild staging and marts in full after it.
+Rotating the key changes every hashed value: rebuild staging and marts in full after it
+(`chiso transform --full-refresh --new-pii-key`); a build with any other key than the one the
+warehouse was built with is refused (chiso/transform/key_check.py).
+
+An ID number is hashed in its canonical form (:func:`canonical_id`, and ``raw.canonical_id``
+in SQL), so the spellings one number arrives in give one key.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
+import unicodedata
 
 from chiso.core.config import Settings
 
@@ -59,3 +66,23 @@ def pgoptions(settings: Settings) -> str:
 def keyed_hash(key: bytes, value: str) -> str:
     """What ``{{ pii_hash(...) }}`` computes in SQL, for tests and for operators' lookups."""
     return hmac.new(key, value.strip(" ").encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+# what separates a number's groups when a clerk types it ("001 099 012 345", "001.099.012.345")
+_ID_SEPARATORS = re.compile(r"[\s.\-]")
+
+
+def canonical_id(value: str) -> str:
+    """An ID number (citizen ID, tax number, passport) in the one form it is hashed in.
+
+    The same number arrives spelled several ways: typed with spaces or dots between groups,
+    in full-width digits, and, from a spreadsheet that stored it as a number, without its
+    leading zeros (every citizen ID starts with 0: ``001099012345`` becomes ``1099012345``).
+    So: NFKC (full-width and no-break characters to plain ones), no separators, upper case,
+    and an all-digit number without leading zeros. ``raw.canonical_id`` does the same in SQL
+    (chiso/migrations/R__parsing_functions.sql); a test holds them equal.
+    """
+    text = _ID_SEPARATORS.sub("", unicodedata.normalize("NFKC", value)).upper()
+    if text.isascii() and text.isdigit():
+        return text.lstrip("0") or "0"
+    return text

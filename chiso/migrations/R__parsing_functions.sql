@@ -117,3 +117,18 @@ language sql stable parallel safe as $$
         else false
     end
 $$;
+
+-- An ID number in the one form it is hashed in (chiso/core/pii.py, canonical_id, which a test
+-- holds equal to this): NFKC (full-width digits and no-break spaces to plain ones), without
+-- spaces, dots and dashes, upper case, and an all-digit number without its leading zeros
+-- (a spreadsheet that stored 001099012345 as a number delivers 1099012345).
+create or replace function raw.canonical_id(value text) returns text
+language sql immutable strict parallel safe as $$
+    select case
+        when cleaned ~ '^[0-9]+$' then coalesce(nullif(ltrim(cleaned, '0'), ''), '0')
+        else cleaned
+    end
+    from (
+        select upper(regexp_replace(normalize(value, nfkc), '[[:space:].-]', '', 'g')) as cleaned
+    ) as c
+$$;

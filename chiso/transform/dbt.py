@@ -12,15 +12,18 @@ import logging
 import os
 import subprocess
 import sys
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import psycopg
 
 from chiso.core.config import DBT_PROJECT_DIR, Settings
-from chiso.core.pii import pgoptions
+from chiso.core.environment import inherited
+from chiso.core.pii import pgoptions, pii_key
 from chiso.runtime.warehouse import urls
 from chiso.transform.build_inputs import (
     clear_attempt,
@@ -29,6 +32,7 @@ from chiso.transform.build_inputs import (
     up_to_date,
 )
 from chiso.transform.dbt_steps import FAILED_STEP_MARKER
+from chiso.transform.key_check import record_key, verify_key
 from chiso.transform.reference_state import (
     built_fingerprint,
     project_fingerprint,
@@ -51,16 +55,24 @@ class DbtResult:
     skipped: bool = False
 
 
+# libpq's TLS parameters an operator's warehouse URL may carry (?sslmode=verify-full&…):
+# dbt connects with them as every other client does (profiles.yml reads CHISO_DBT_SSL*)
+_TLS_PARAMETERS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
+
+
 def dbt_env(settings: Settings) -> dict[str, str]:
-    """Environment for dbt: the transformer's credentials, split for profiles.yml."""
+    """Environment for dbt: the transformer's credentials and TLS settings, split for
+    profiles.yml, and no other secret of this process (chiso/core/environment.py)."""
     parts = urlsplit(urls(settings).transformer)
+    query = parse_qs(parts.query)
     env = {
-        **os.environ,
+        **inherited(),
         "CHISO_DBT_HOST": parts.hostname or "127.0.0.1",
         "CHISO_DBT_PORT": str(parts.port or 5432),
         "CHISO_DBT_USER": unquote(parts.username or ""),
         "CHISO_DBT_PASSWORD": unquote(parts.password or ""),
         "CHISO_DBT_DBNAME": parts.path.lstrip("/") or "chiso",
+        **{f"CHISO_DBT_{p.upper()}": query[p][-1] for p in _TLS_PARAMETERS if p in query},
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
         # The personal-data hash key, per session and never in SQL (chiso/core/pii.py).
         "PGOPTIONS": " ".join(filter(None, [os.environ.get("PGOPTIONS"), pgoptions(settings)])),
@@ -68,6 +80,10 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "DO_NOT_TRACK": "1",
     }
     return env
+
+
+# dbt's output as lines of text, flushed as they are written (read as they come)
+_PLAIN_OUTPUT = {"DBT_USE_COLORS": "false", "PYTHONUNBUFFERED": "1"}
 
 
 def _paths(settings: Settings) -> tuple[Path, Path]:
@@ -84,12 +100,17 @@ def run_dbt(settings: Settings, *args: str, env: dict[str, str] | None = None) -
 
 
 def run_dbt_steps(
-    settings: Settings, steps: list[list[str]], env: dict[str, str] | None = None
+    settings: Settings,
+    steps: list[list[str]],
+    env: dict[str, str] | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> DbtResult:
     """Run dbt commands in order in one child process (see chiso/transform/dbt_steps.py).
 
     A single command runs as the `dbt` CLI; several share one dbt import and one parse. The
     first failing step stops the rest and raises DbtError naming it and its failing nodes.
+    dbt's output is logged line by line as it comes, and handed to `on_line` (a command
+    line shows a long build's progress with it).
     """
     target, logs = _paths(settings)
     common = ["--project-dir", str(DBT_PROJECT_DIR), "--target-path", str(target)]
@@ -99,22 +120,31 @@ def run_dbt_steps(
     else:
         cmd = [sys.executable, "-m", "chiso.transform.dbt_steps", json.dumps(steps), *common]
     log.info("running %s", " ".join(cmd))
-    proc = subprocess.run(
-        cmd,
-        env={**dbt_env(settings), **(env or {})},
-        cwd=DBT_PROJECT_DIR,
-        capture_output=True,
-        text=True,
-    )
     failed_step = " ".join(steps[0]) if len(steps) == 1 else None
-    for line in proc.stdout.splitlines():
-        if line.startswith(FAILED_STEP_MARKER):
-            failed_step = line.removeprefix(FAILED_STEP_MARKER).strip()
-        log.info("dbt | %s", line)
+    tail: deque[str] = deque(maxlen=60)
+    with subprocess.Popen(
+        cmd,
+        env={**dbt_env(settings), **_PLAIN_OUTPUT, **(env or {})},
+        cwd=DBT_PROJECT_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as proc:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.rstrip("\n")
+            if line.startswith(FAILED_STEP_MARKER):
+                failed_step = line.removeprefix(FAILED_STEP_MARKER).strip()
+                continue
+            tail.append(line)
+            log.info("dbt | %s", line)
+            if on_line:
+                on_line(line)
     if proc.returncode != 0:
         failing = _failures(target, freshness=failed_step == "source freshness")
-        detail = "\n".join(failing) or (proc.stdout[-3000:] + proc.stderr[-2000:])
-        raise DbtError(f"dbt {failed_step} failed (exit {proc.returncode}):\n{detail}")
+        detail = "\n".join(failing) or "\n".join(tail)[-5000:]
+        command = (failed_step or "").split(" --")[0]  # "build", "source freshness"
+        raise DbtError(f"dbt {command} failed (exit {proc.returncode}):\n{detail}")
     return _read_run_results(target)
 
 
@@ -147,7 +177,14 @@ def _message(result: dict) -> str:
     return (result.get("message") or result.get("error") or "").strip()[:500]
 
 
-def build(settings: Settings, month: date | None = None, *, full: bool = False) -> DbtResult:
+def build(
+    settings: Settings,
+    month: date | None = None,
+    *,
+    full: bool = False,
+    new_pii_key: bool = False,
+    on_line: Callable[[str], None] | None = None,
+) -> DbtResult:
     """Check source freshness, then seeds, models, snapshots, data and unit tests in DAG order.
 
     A source past its `error_after` freshness stops the build: publishing KPIs from a feed
@@ -164,9 +201,15 @@ def build(settings: Settings, month: date | None = None, *, full: bool = False) 
     run dbt: it would write the rows
     that are there (chiso/transform/build_inputs.py). The result names that build and says
     `skipped`.
+
+    Before anything, the personal-data key is checked against the one the warehouse was
+    built with (chiso/transform/key_check.py); `new_pii_key` (with `full` only) rotates it.
     """
+    if new_pii_key and not full:
+        raise ValueError("a new personal-data key needs a full rebuild (--full-refresh)")
     fingerprint = project_fingerprint()
     with psycopg.connect(urls(settings).transformer) as conn:
+        key_check = verify_key(conn, pii_key(settings), rotate=new_pii_key)
         monthly = not full and month is not None and _facts_exist(conn)
         skip_reference = monthly and built_fingerprint(conn) == fingerprint
         digest = inputs_digest(conn, fingerprint)
@@ -189,8 +232,9 @@ def build(settings: Settings, month: date | None = None, *, full: bool = False) 
         # of the month's rows into the dimensions); dbt's default drops them with the dimension.
         args += ["--exclude", "tag:reference", "--exclude-resource-type", "unit_test"]
         args += ["--indirect-selection", "cautious"]
-    result = run_dbt_steps(settings, [["source", "freshness"], args], env=env)
+    result = run_dbt_steps(settings, [["source", "freshness"], args], env=env, on_line=on_line)
     with psycopg.connect(urls(settings).transformer) as conn:
+        record_key(conn, key_check)
         if not skip_reference:
             record_fingerprint(conn, fingerprint)
         record_build(conn, result, month, full=full, digest=digest)
