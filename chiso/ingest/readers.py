@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import unicodedata
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -203,9 +204,39 @@ def read_html(path: Path) -> Iterator[GridRow]:
 
 @dataclass(frozen=True)
 class CsvDialect:
-    encoding: str  # "utf-8", "utf-8-sig" or "cp1252" (legacy 8-bit text)
+    # "utf-8", "utf-8-sig", "cp1258" (Windows' Vietnamese code page) or "cp1252" (the
+    # characters legacy fonts, TCVN3 and VNI, draw as Vietnamese letters)
+    encoding: str
     delimiter: str
     has_bom: bool
+
+    @property
+    def eight_bit(self) -> bool:
+        return self.encoding in EIGHT_BIT
+
+
+EIGHT_BIT = ("cp1258", "cp1252")
+# Windows-1258 writes a toned letter it has no code for as its base letter and a combining
+# tone mark: grave, acute, tilde, hook above, dot below
+_CP1258_TONE_BYTES = frozenset(b"\xcc\xec\xde\xd2\xf2")
+
+
+def eight_bit_encoding(data: bytes) -> str:
+    """Which 8-bit encoding non-UTF-8 bytes of Vietnamese text are in: cp1258 when reading
+    them so gives tone marks that all compose with the letter before them (NFC leaves none
+    alone), otherwise cp1252, whose characters a legacy font draws (text_codec repairs
+    them). A TCVN3 or VNI file read as cp1258 leaves marks after consonants, digits or
+    spaces, which no Vietnamese text has."""
+    if not _CP1258_TONE_BYTES.intersection(data):
+        return "cp1252"
+    try:
+        text = data.decode("cp1258")
+    except UnicodeDecodeError:
+        return "cp1252"
+    composed = unicodedata.normalize("NFC", text)
+    if any(unicodedata.combining(ch) for ch in composed):
+        return "cp1252"
+    return "cp1258"
 
 
 def sniff_csv(path: Path, *, whole_file: bool = True) -> CsvDialect:
@@ -221,8 +252,8 @@ def sniff_csv(path: Path, *, whole_file: bool = True) -> CsvDialect:
     if not has_bom:
         utf8 = is_utf8(path) if whole_file else _head_is_utf8(head)
         if not utf8:
-            encoding = "cp1252"
-    text = head.decode("utf-8" if encoding != "cp1252" else "cp1252", errors="replace")
+            encoding = eight_bit_encoding(path.read_bytes() if whole_file else head)
+    text = head.decode(encoding if encoding in EIGHT_BIT else "utf-8", errors="replace")
     first = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
     counts = {d: _count_outside_quotes(first, d) for d in (",", ";", "\t", "|")}
     delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
@@ -282,6 +313,7 @@ def read_csv(path: Path, dialect: CsvDialect | None = None) -> Iterator[GridRow]
     """The rows of a CSV; a file that ends in the middle of a row (:func:`cut_mid_row`) is a
     ReadError naming that row, never a shorter last row."""
     dialect = dialect or sniff_csv(path)
+    decomposed = dialect.encoding == "cp1258"
     with path.open(encoding=dialect.encoding, newline="") as fh:
         reader = csv.reader(fh, delimiter=dialect.delimiter)
         held: GridRow | None = None  # the last row waits until the file is known to be whole
@@ -291,6 +323,8 @@ def read_csv(path: Path, dialect: CsvDialect | None = None) -> Iterator[GridRow]
                 if held is not None:
                     yield held
                 widest = max(widest, len(row))
+                if decomposed:  # cp1258's base letters and tone marks, composed
+                    row = [unicodedata.normalize("NFC", c) for c in row]
                 held = (reader.line_num, [c if c != "" else None for c in row])
         except csv.Error as exc:
             raise ReadError(f"{path.name}: row {reader.line_num}: malformed CSV: {exc}") from exc

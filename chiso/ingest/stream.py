@@ -82,7 +82,7 @@ def streamable(
     file_agency: str | None,
 ) -> bool:
     """Can this CSV go straight into COPY (header row only, every column a known field)?"""
-    if dialect.encoding == "cp1252":
+    if dialect.eight_bit:  # COPY reads UTF-8
         return False
     if layout.header_rows != (1, 1) or used != 1 or layout.title_lines:
         return False

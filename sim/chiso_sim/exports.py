@@ -88,6 +88,7 @@ class FileFaults:
     extra_columns: bool = False
     tcvn3: bool = False
     vni: bool = False
+    cp1258: bool = False
     nfd: bool = False
     html_xls: bool = False
     vn_numbers: bool = False
@@ -99,8 +100,8 @@ class FileFaults:
     abbreviated_headers: bool = False
 
     def __post_init__(self) -> None:
-        if self.tcvn3 and self.vni:
-            raise ValueError("a file is either TCVN3 or VNI, not both")
+        if self.tcvn3 + self.vni + self.cp1258 > 1:
+            raise ValueError("a file is in one 8-bit encoding: TCVN3, VNI or Windows-1258")
 
     @classmethod
     def parse(cls, names: str | Iterable[str]) -> FileFaults:
@@ -878,9 +879,34 @@ def legacy_bytes(text: str) -> bytes:
     return bytes(out)
 
 
+# the tone marks Windows-1258 writes after a letter it has no precomposed code for
+_CP1258_TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")
+
+
+def windows_1258_bytes(text: str) -> bytes:
+    """Text as Windows' Vietnamese code page stores it: a letter with a code of its own
+    (``á``, ``ê``, ``ơ``, ``Đ``) as that byte, any other toned letter as its base letter
+    (with its circumflex, breve or horn) followed by a combining tone mark (``ệ`` is ``ê`` and
+    a dot below), as Windows' own conversion writes it."""
+    out = bytearray()
+    for ch in unicodedata.normalize("NFC", text):
+        try:
+            out += ch.encode("cp1258")
+            continue
+        except UnicodeEncodeError:
+            pass
+        parts = unicodedata.normalize("NFD", ch)
+        base = unicodedata.normalize("NFC", "".join(c for c in parts if c not in _CP1258_TONES))
+        tones = "".join(c for c in parts if c in _CP1258_TONES)
+        out += (base + tones).encode("cp1258", errors="replace")
+    return bytes(out)
+
+
 def _encode_text(text: str, faults: FileFaults, bom: bool) -> bytes:
     if faults.legacy:
         return legacy_bytes(text)
+    if faults.cp1258:
+        return windows_1258_bytes(text)
     return ("\ufeff" if bom else "").encode() + text.encode("utf-8")
 
 
@@ -1208,7 +1234,7 @@ def _sheet_bytes(sheet: Sheet, month: date, fmt: str, faults: FileFaults) -> byt
         sheet.legacy_font = ".VnTime" if faults.legacy == "tcvn3" else "VNI-Times"
     if fmt == "xlsx" and not faults.html_xls:
         return render_xlsx(sheet, datetime.combine(report_date(month), datetime.min.time()))
-    charset = "windows-1252" if faults.legacy else "utf-8"
+    charset = "windows-1252" if faults.legacy else "windows-1258" if faults.cp1258 else "utf-8"
     return _encode_text(render_html(sheet, charset), faults, bom=False)
 
 

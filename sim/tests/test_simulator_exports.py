@@ -386,6 +386,21 @@ def _check_legacy(kind: str, on: bool) -> None:
     assert "Bảo Thắng" in text and text.startswith("Mã văn bản")
 
 
+def _check_cp1258(on: bool) -> None:
+    """Windows' Vietnamese code page: toned letters without a code of their own written as
+    base letter + combining tone mark; read back as cp1258 and composed, the UTF-8 export."""
+    data = doc_export("csv", "vi", FileFaults(cp1258=on))
+    utf8 = doc_export("csv", "vi").decode("utf-8-sig")
+    if not on:
+        assert data.decode("utf-8-sig") == utf8
+        return
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")
+    text = data.decode("cp1258")
+    assert not unicodedata.is_normalized("NFC", text)  # "ệ" is "ê" + a dot below
+    assert unicodedata.normalize("NFC", text) == utf8
+
+
 def _check_nfd(on: bool) -> None:
     text = doc_export("csv", "vi", FileFaults(nfd=on)).decode("utf-8-sig")
     assert unicodedata.is_normalized("NFC", text) is not on
@@ -499,6 +514,7 @@ PATHOLOGY_CHECKS = {
     "tcvn3": lambda on: _check_legacy("tcvn3", on),
     "vni": lambda on: _check_legacy("vni", on),
     "nfd": _check_nfd,
+    "cp1258": _check_cp1258,
     "html_xls": _check_html_xls,
     "vn_numbers": _check_vn_numbers,
     "bad_totals": _check_bad_totals,

@@ -170,6 +170,29 @@ def test_tcvn3_bytes_and_nfd_text_become_nfc_unicode(url, tmp_path):
     assert all(unicodedata.is_normalized("NFC", n) for n in names)
 
 
+@pytest.mark.parametrize("fmt", ["csv", "xls"])
+def test_windows_1258_files_load_the_same_text_as_utf8_ones(url, tmp_path, fmt):
+    """A CSV or an HTML page in Windows-1258 (Windows' Vietnamese code page, which writes
+    most toned letters as a base letter and a combining tone mark) loads the same NFC text
+    as the same export in UTF-8: not read as a legacy font, not mojibake."""
+    from chiso_sim.exports import ExportOptions, FileFaults, write_export
+
+    month = date(2025, 3, 1)
+    names = ["Nguyễn Thị Ngọc Ánh", "Đặng Văn Thưởng", "Phạm Thị Huyền Trang", "Lê Hữu Đức"]
+    by_name = {AGENCY: "1258", OTHER: "utf8"}
+    for agency, tag in by_name.items():
+        rows = [rec(i, agency, ChuHoSo=names[i % len(names)]) for i in range(8)]
+        faults = FileFaults(cp1258=tag == "1258")
+        path = tmp_path / f"hs-{tag}_{agency}_2025-03.{fmt}"
+        write_export(path, "one_stop.dossiers", rows, month, ExportOptions(fmt, "vi"), faults)
+        assert ingest_file(url, "one_stop", path).rows == 8
+    got = {
+        agency: sorted(r[2] for r in raw_rows(url, "don_vi_xu_ly = %s", (agency,)))
+        for agency in by_name
+    }
+    assert got[AGENCY] == got[OTHER] == sorted(names[i % len(names)] for i in range(8))
+
+
 def report_workbook(path: Path, rows: list[dict], *, total: bool = True) -> Path:
     """The XLSX layout of sources.md: title, period, 2-row merged header, sections, total,
     footer; dates as real Excel dates and as Excel serial numbers."""
