@@ -390,13 +390,19 @@ _CP1252_C1: Final = {
 }
 
 
+def cp1252_text(latin1: str) -> str:
+    """Bytes read as Latin-1 (which never fails) as cp1252 shows them: its punctuation where
+    it defines one, the C1 control for the five bytes it leaves undefined."""
+    return latin1.translate(_CP1252_C1)
+
+
 def decode_legacy_bytes(data: bytes, encoding: LegacyEncoding) -> str:
     """Decode raw bytes of a legacy file (e.g. a CSV) to NFC Unicode.
 
     Both encodings are single-byte supersets of ASCII laid out on cp1252, so the bytes are read
     as cp1252 characters (never failing) and then converted like Excel strings are.
     """
-    text = data.decode("latin-1").translate(_CP1252_C1)
+    text = cp1252_text(data.decode("latin-1"))
     if encoding == "tcvn3":
         return tcvn3_to_unicode(text)
     if encoding == "vni":

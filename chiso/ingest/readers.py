@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any, Literal
 from xml.etree import ElementTree
 
+from chiso.core.text_codec import cp1252_text
+
 Format = Literal["xlsx", "html", "csv", "json"]
 Cell = Any
 GridRow = tuple[int, list[Cell]]  # (1-based row number in the file, cells)
@@ -254,7 +256,7 @@ def sniff_csv(path: Path, *, whole_file: bool = True) -> CsvDialect:
         if not utf8:
             encoding = eight_bit_encoding(path.read_bytes() if whole_file else head)
     text = head.decode(encoding if encoding in EIGHT_BIT else "utf-8", errors="replace")
-    first = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
+    first = _first_record(text.lstrip("\ufeff"))
     counts = {d: _count_outside_quotes(first, d) for d in (",", ";", "\t", "|")}
     delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
     return CsvDialect(encoding, delimiter, has_bom)
@@ -278,6 +280,18 @@ def _head_is_utf8(head: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def _first_record(text: str) -> str:
+    """The text of the first record: up to the first line break outside quotes (a quoted
+    cell may hold line breaks)."""
+    quoted = False
+    for i, ch in enumerate(text):
+        if ch == '"':
+            quoted = not quoted
+        elif ch in "\r\n" and not quoted:
+            return text[:i]
+    return text
 
 
 def _count_outside_quotes(line: str, delimiter: str) -> int:
@@ -314,7 +328,9 @@ def read_csv(path: Path, dialect: CsvDialect | None = None) -> Iterator[GridRow]
     ReadError naming that row, never a shorter last row."""
     dialect = dialect or sniff_csv(path)
     decomposed = dialect.encoding == "cp1258"
-    with path.open(encoding=dialect.encoding, newline="") as fh:
+    # cp1252 leaves five bytes undefined: read as Latin-1 (never failing) and shown as cp1252
+    legacy = dialect.encoding == "cp1252"
+    with path.open(encoding="latin-1" if legacy else dialect.encoding, newline="") as fh:
         reader = csv.reader(fh, delimiter=dialect.delimiter)
         held: GridRow | None = None  # the last row waits until the file is known to be whole
         widest = 0
@@ -325,9 +341,16 @@ def read_csv(path: Path, dialect: CsvDialect | None = None) -> Iterator[GridRow]
                 widest = max(widest, len(row))
                 if decomposed:  # cp1258's base letters and tone marks, composed
                     row = [unicodedata.normalize("NFC", c) for c in row]
+                elif legacy:
+                    row = [cp1252_text(c) for c in row]
                 held = (reader.line_num, [c if c != "" else None for c in row])
         except csv.Error as exc:
             raise ReadError(f"{path.name}: row {reader.line_num}: malformed CSV: {exc}") from exc
+        except UnicodeDecodeError as exc:  # past the head a sniff looked at
+            raise ReadError(
+                f"{path.name}: row {reader.line_num + 1}: not {dialect.encoding} text"
+                f" (byte 0x{exc.object[exc.start]:02x})"
+            ) from exc
     if held is not None:
         if cut_mid_row(path, len(held[1]), widest):
             raise ReadError(
