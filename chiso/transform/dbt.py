@@ -13,7 +13,8 @@ import os
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -204,9 +205,42 @@ def build(
 
     Before anything, the personal-data key is checked against the one the warehouse was
     built with (chiso/transform/key_check.py); `new_pii_key` (with `full` only) rotates it.
+    One build at a time per warehouse (BUILD_LOCK): a second waits for the first, then finds
+    its inputs built if nothing changed in between.
     """
     if new_pii_key and not full:
         raise ValueError("a new personal-data key needs a full rebuild (--full-refresh)")
+    with _build_lock(settings):
+        return _build(settings, month, full=full, new_pii_key=new_pii_key, on_line=on_line)
+
+
+# Builds take this session-level advisory lock for their whole run: two builds of one warehouse
+# at once (an operator's `chiso transform` during a scheduled close, two Airflow runs) would
+# replace each other's incremental periods and tables half-way; the second waits instead.
+BUILD_LOCK = "chiso.dbt.build"
+
+
+@contextmanager
+def _build_lock(settings: Settings) -> Iterator[None]:
+    with psycopg.connect(urls(settings).transformer, autocommit=True) as conn:
+        got = conn.execute("select pg_try_advisory_lock(hashtext(%s))", (BUILD_LOCK,)).fetchone()
+        if not (got and got[0]):
+            log.warning("another dbt build of this warehouse is running: waiting for it")
+            conn.execute("select pg_advisory_lock(hashtext(%s))", (BUILD_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("select pg_advisory_unlock(hashtext(%s))", (BUILD_LOCK,))
+
+
+def _build(
+    settings: Settings,
+    month: date | None,
+    *,
+    full: bool,
+    new_pii_key: bool,
+    on_line: Callable[[str], None] | None,
+) -> DbtResult:
     fingerprint = project_fingerprint()
     with psycopg.connect(urls(settings).transformer) as conn:
         key_check = verify_key(conn, pii_key(settings), rotate=new_pii_key)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from chiso import pipeline
 from chiso.quality.results import GateFailed
 from chiso.runtime import simulator
+from chiso.transform.dbt import BUILD_LOCK, build
 from tests.warehouses import TEMPLATE_CLOSES, TEMPLATE_MONTHS, read_mart
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -98,19 +100,22 @@ def test_a_changed_project_brings_the_reference_nodes_back_once(published):
     unchanged project skips them: test_bad_source_row_stops_the_run_before_publication)."""
     import json
 
-    from chiso.transform.dbt import build
-    from chiso.transform.reference_state import STATE_TABLE, project_fingerprint
+    from chiso.transform.reference_state import ITEM, STATE_TABLE, project_fingerprint
 
     env, _, _ = published
     # a stale fingerprint (as after an upgrade of the project) brings them back, once
     with psycopg.connect(env.urls.admin) as conn:
-        conn.execute(f"update {STATE_TABLE} set fingerprint = 'an older project'")
+        conn.execute(
+            f"update {STATE_TABLE} set fingerprint = 'an older project' where item = %s", (ITEM,)
+        )
     build(env.settings, MONTHS[2])
     built = _built_nodes(env.settings)
     assert {"seed.chiso.ref_agencies", "model.chiso.dim_period"} <= built
     assert [n for n in built if n.startswith("unit_test.")]
     with psycopg.connect(env.urls.admin) as conn:
-        recorded = conn.execute(f"select fingerprint from {STATE_TABLE}").fetchone()[0]
+        recorded = conn.execute(
+            f"select fingerprint from {STATE_TABLE} where item = %s", (ITEM,)
+        ).fetchone()[0]
     assert recorded == project_fingerprint()
     # the tag is safe only on nodes built from seeds alone: every ancestor is a seed or another
     # reference node, never a source
@@ -214,10 +219,32 @@ def test_failed_gate_blocks_publication_and_keeps_previous_mart(published):
     }
 
 
+def _build_lock(url: str) -> tuple[int, int]:
+    """(sessions holding, sessions waiting for) the build lock of the warehouse."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select count(*) filter (where granted), count(*) filter (where not granted)"
+            " from pg_locks where locktype = 'advisory'"
+            " and database = (select oid from pg_database where datname = current_database())"
+            " and ((classid::bigint << 32) | objid::bigint) = hashtext(%s)::bigint",
+            (BUILD_LOCK,),
+        ).fetchone()
+
+
+def _wait_for(condition, timeout: float = 120) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def test_bad_source_row_stops_the_run_before_publication(published, capsys):
     """A row that breaks a model's test fails the build: `chiso transform` says which node
     failed and where the log is, in one line and with a non-zero exit, and nothing is
-    published; once the row is withdrawn, the build passes."""
+    published; once the row is withdrawn, the build passes, and two builds started at once
+    run one after the other."""
     from chiso.cli import main
 
     env, _, _ = published
@@ -257,8 +284,16 @@ def test_bad_source_row_stops_the_run_before_publication(published, capsys):
             )
     # the ledger changed: the monthly build runs, skipping the reference nodes and the unit
     # tests (the project is the one they last ran with) but still checking the month's
-    # foreign keys into them
-    pipeline.transform(s, month)
+    # foreign keys into them. Two builds start at once (a scheduled close's and an
+    # operator's): the second waits on the build lock, then finds the inputs built.
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(build, s, month)
+        assert _wait_for(lambda: _build_lock(env.urls.admin) == (1, 0))
+        second = pool.submit(build, s, month)
+        assert _wait_for(lambda: _build_lock(env.urls.admin) == (1, 1))  # one runs, one waits
+        ran, waited = first.result(timeout=900), second.result(timeout=900)
+    assert not ran.skipped and waited.skipped and waited.invocation_id == ran.invocation_id
+    assert _build_lock(env.urls.admin) == (0, 0)
     with psycopg.connect(env.urls.transformer) as conn:
         staged = conn.execute(
             "select count(*) from staging.stg_one_stop__dossiers where dossier_id = 'BAD-1'"
