@@ -10,9 +10,11 @@ and what was published.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import date
 
+import httpx
 import psycopg
 from rich.console import Console
 
@@ -33,6 +35,39 @@ class DemoResult:
         return all(v == "success" for v in self.states.values())
 
 
+class _TaskLines:
+    """One line per task of a month's run as it finishes, with the time since the demo
+    began: a spinner alone shows nothing where the output is a pipe or a CI log, and the
+    closes take minutes."""
+
+    def __init__(self, settings: Settings, console: Console) -> None:
+        self._settings = settings
+        self._console = console
+        self._t0 = time.monotonic()
+        self._shown: dict[tuple[date, str], str | None] = {}
+
+    def update(self, runs: dict[date, str | None]) -> None:
+        for month, state in runs.items():
+            if state not in ("running", "success", "failed"):
+                continue
+            try:
+                states = af.task_states(self._settings, month)
+            except (httpx.HTTPError, af.AirflowError):  # progress is shown, never fatal
+                continue
+            for task, task_state in states.items():
+                key = (month, task)
+                if task_state in FINISHED_TASK and self._shown.get(key) != task_state:
+                    self._shown[key] = task_state
+                    mark = "[green]✓[/]" if task_state == "success" else "[red]✗[/]"
+                    elapsed = time.monotonic() - self._t0
+                    self._console.print(
+                        f"  [{elapsed:5.0f}s] {month:%Y-%m} {mark} {task}: {task_state}"
+                    )
+
+
+FINISHED_TASK = ("success", "failed", "upstream_failed", "skipped")
+
+
 def run(settings: Settings, months: list[date], *, keep_running: bool = False) -> DemoResult:
     console = Console()
     cadence = Cadence.from_env()
@@ -51,15 +86,21 @@ def run(settings: Settings, months: list[date], *, keep_running: bool = False) -
         console.print(
             f"[green]✓[/] Airflow api-server, scheduler, dag-processor, triggerer on {ui}"
         )
+        tasks = _TaskLines(settings, console)
         with console.status(
             f"Closing {months[0]:%Y-%m} … {months[-1]:%Y-%m} through the scheduler…"
         ) as status:
+
+            def progress(st: dict[date, str | None]) -> None:
+                status.update(
+                    "Closes: " + "  ".join(f"{m:%Y-%m} {v or 'pending'}" for m, v in st.items())
+                )
+                tasks.update(st)
+
             states = af.run_months(
                 settings,
                 months,
-                on_progress=lambda st: status.update(
-                    "Closes: " + "  ".join(f"{m:%Y-%m} {v or 'pending'}" for m, v in st.items())
-                ),
+                on_progress=progress,
                 # the sources stand as they would when each close runs: records received in a
                 # month keep changing after it, and some are recorded late; the provinces'
                 # summary reports of the month wait in the inbox
