@@ -89,6 +89,56 @@ def test_roles_use_the_control_plane_but_cannot_change_it(chiso_env):
             conn.execute("select count(*) from ops.publications")
 
 
+def test_the_loader_cannot_change_the_functions_the_transformer_runs(chiso_env):
+    """The parsing functions staging runs as the transformer (raw.parse_vn_*, raw.is_malformed,
+    raw.canonical_id) belong to the role that applies migrations: the loader, which writes in
+    raw, can neither replace, drop nor take them over, and a function of its own with the same
+    name but another signature does not capture the transformer's calls on raw's text."""
+    urls = chiso_env.urls
+    with psycopg.connect(urls.admin) as conn:
+        owners = dict(
+            conn.execute(
+                "select p.proname, pg_get_userbyid(p.proowner) from pg_proc p"
+                " join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'raw'"
+            ).fetchall()
+        )
+        loader = conn.execute("select %s::regrole::text", (_role(urls.loader),)).fetchone()[0]
+    assert {"parse_vn_int", "parse_vn_date", "is_malformed", "canonical_id"} <= owners.keys()
+    assert loader not in owners.values()
+    with psycopg.connect(urls.loader) as conn:
+        for statement in (
+            "create or replace function raw.parse_vn_int(value text) returns bigint"
+            " language sql as $$ select 0::bigint $$",
+            "alter function raw.is_malformed(text, text) owner to current_user",
+            "alter function raw.canonical_id(text) rename to canonical_id_old",
+            "drop function raw.canonical_id(text)",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+            conn.rollback()
+        conn.execute(
+            "create function raw.parse_vn_int(value varchar) returns bigint"
+            " language sql as $$ select -1::bigint $$"
+        )
+        conn.execute("create table raw.probe (v text)")
+        conn.execute("insert into raw.probe values ('12.338')")
+        conn.commit()
+    try:
+        with psycopg.connect(urls.transformer) as conn:
+            assert conn.execute("select raw.parse_vn_int(v) from raw.probe").fetchone()[0] == 12338
+            assert conn.execute("select raw.parse_vn_int('12.338')").fetchone()[0] == 12338
+    finally:
+        with psycopg.connect(urls.loader) as conn:
+            conn.execute("drop function raw.parse_vn_int(varchar)")
+            conn.execute("drop table raw.probe")
+
+
+def _role(url: str) -> str:
+    from urllib.parse import unquote, urlsplit
+
+    return unquote(urlsplit(url).username or "")
+
+
 def test_a_copy_of_the_database_gets_its_database_grants_back(chiso_env):
     """Rights on the database itself do not travel with a copy; bootstrap restores them."""
     settings = chiso_env.settings
