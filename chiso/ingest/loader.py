@@ -183,14 +183,36 @@ def prepare(url: str) -> None:
     _prepared.add(url)
 
 
+@dataclass(frozen=True)
+class Parked:
+    """What parking bad records did to one part of a delivery (chiso/ingest/rejects.py):
+    how many rows left it, and the record keys (`key`: the SQL that reads a row's) whose
+    earlier copies a whole month's replacement leaves in place."""
+
+    batch_id: uuid.UUID
+    rows: int
+    keys: tuple[str, ...]
+    key: sql.Composable
+
+
+# Parks a delivery's bad rows out of its partitions before validation (a whole month's pull):
+# (conn, delivery id, delivery, parts, partitions) → one Parked per part
+Parker = Callable[
+    [psycopg.Connection, uuid.UUID, "Delivery", Sequence["Part"], Sequence[sql.Composed]],
+    list[Parked],
+]
+
+
 def load_delivery(
     url: str,
     delivery: Delivery,
     parts: Sequence[Part],
     *,
     content_digest: Callable[[], str] | None = None,
+    park: Parker | None = None,
 ) -> DeliveryResult:
-    """Land every part of `delivery` in one transaction (see the module docstring)."""
+    """Land every part of `delivery` in one transaction (see the module docstring). With
+    `park`, rows it finds bad are parked instead of failing the delivery (an API pull)."""
     prepare(url)
     delivery_id = uuid.uuid4()
     with psycopg.connect(url, autocommit=True) as ledger:
@@ -222,7 +244,7 @@ def load_delivery(
                 log.info("%s: same content as batch %s; skipped", delivery.origin, original)
                 return DeliveryResult(delivery_id, "duplicate", (), original)
         try:
-            results = _load_parts(url, delivery, parts, content_digest)
+            results = _load_parts(url, delivery_id, delivery, parts, content_digest, park)
         except DuplicateDelivery as dup:
             _mark_duplicate(ledger, parts, dup.original)
             return DeliveryResult(delivery_id, "duplicate", (), dup.original)
@@ -287,18 +309,27 @@ def _mark_duplicate(conn: psycopg.Connection, parts: Sequence[Part], original: u
 
 def _load_parts(
     url: str,
+    delivery_id: uuid.UUID,
     delivery: Delivery,
     parts: Sequence[Part],
     content_digest: Callable[[], str] | None,
+    park: Parker | None,
 ) -> list[BatchResult]:
     results: list[BatchResult] = []
     with psycopg.connect(url) as conn, conn.transaction():
         lock_tables(conn, parts)
-        staged: list[tuple[Part, sql.Composed, int, int, PreCheck | None]] = []
+        copied = []
         for part in parts:
             partition = ensure_partition(conn, part.entity, delivery.month)
-            rows, first_seq = copy_part(conn, part, partition)
+            copied.append((part, partition, *copy_part(conn, part, partition)))
+        parked = park(conn, delivery_id, delivery, parts, [c[1] for c in copied]) if park else []
+        kept = {p.batch_id: p for p in parked}
+        staged: list[tuple[Part, sql.Composed, int, int, PreCheck | None]] = []
+        for part, partition, rows, first_seq in copied:
             pre = part.precheck() if part.precheck else None
+            if part.batch_id in kept:
+                rows -= kept[part.batch_id].rows
+                pre = None  # rows left: the pre-check's row numbers no longer line up
             if pre is not None and (pre.error is not None or pre.rows != rows):
                 log.info("pre-check not usable (%s); checking every row in SQL", pre.error or rows)
                 pre = None
@@ -317,7 +348,9 @@ def _load_parts(
                 )
         for part, partition, rows, first_seq, pre in staged:
             results.append(
-                _replace_and_record(conn, delivery, part, partition, rows, first_seq, pre)
+                _replace_and_record(
+                    conn, delivery, part, partition, rows, first_seq, pre, kept.get(part.batch_id)
+                )
             )
     return results
 
@@ -505,6 +538,7 @@ def _replace_and_record(
     rows: int,
     first_seq: int,
     pre: PreCheck | None = None,
+    parked: Parked | None = None,
 ) -> BatchResult:
     entity = part.entity
     agencies: list[str] = []
@@ -549,6 +583,10 @@ def _replace_and_record(
             sql.Identifier(entity.agency_field or "")
         )
         params.append(held)
+    if parked is not None and parked.keys:
+        # the earlier copies of parked records stay until a pull brings them whole
+        scope = scope + sql.SQL(" and not ({} = any(%s))").format(parked.key)
+        params.append(list(parked.keys))
     # Usually nothing to replace (a month's first delivery): a cheap look before the delete.
     others = conn.execute(
         sql.SQL("select exists (select 1 from {} where _batch_id <> %s)").format(partition),

@@ -21,6 +21,7 @@ from chiso.ingest.api_client import iter_records
 from chiso.ingest.files import CHILD_LISTS, record_parts
 from chiso.ingest.holds import mark_repulled, months_to_repull
 from chiso.ingest.loader import Delivery, DeliveryResult, load_delivery, prepare
+from chiso.ingest.rejects import park_month_rejects
 from chiso.sources.canonical import entity
 
 
@@ -102,8 +103,13 @@ def pull_month(
     delivery = Delivery(
         source=ent.source, channel="api", origin=origin, month=month, whole_month=True
     )
+    # a stray bad record is parked (chiso/ingest/rejects.py), not a reason to fail the pull
     return load_delivery(
-        url, delivery, parts, content_digest=None if even_if_loaded else digest.hexdigest
+        url,
+        delivery,
+        parts,
+        content_digest=None if even_if_loaded else digest.hexdigest,
+        park=park_month_rejects,
     )
 
 

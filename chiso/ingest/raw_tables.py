@@ -18,6 +18,7 @@ functions they are checked with are fixed control-plane objects (chiso/migration
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import psycopg
@@ -133,3 +134,12 @@ def missing_landing_columns(conn: psycopg.Connection) -> list[str]:
         wanted = [*entity.columns, *(name for name, _ in META_COLUMNS)]
         missing += [f"{entity.table}.{c}" for c in wanted if c not in columns]
     return missing
+
+
+def record_key(columns: Sequence[str]) -> sql.Composable:
+    """A record's key as one text, ``concat_ws('|', btrim(k1), …)``: trimmed as staging
+    derives it, so the copies of one record in raw, its parked copy and its later pulls
+    compare equal."""
+    return sql.SQL("concat_ws('|', {})").format(
+        sql.SQL(", ").join(sql.SQL("btrim({})").format(sql.Identifier(c)) for c in columns)
+    )

@@ -1,13 +1,16 @@
-"""Records a change pull parks instead of landing, so one bad record never fails the pull.
+"""Records an API pull parks instead of landing, so one bad record never fails the pull.
 
 A vendor's API answers thousands of records; one with a malformed date, a missing required
-field or a change time outside the window asked for (a server clock gone wrong, a filter
-ignored) would otherwise fail the whole pull, month after month, until the vendor fixes it.
+field, a change time outside the window asked for or, in a whole month's pull, a date outside
+that month (a server clock gone wrong, a filter ignored) would otherwise fail the whole pull,
+month after month, until the vendor fixes it.
 Such a record is moved, with what was wrong (field and layout, never the value), to
 ``raw.rejected_records`` (migration V011); a nested child whose parent was parked goes with it.
-The rest lands. Above :func:`reject_limit` the pull fails instead: that many bad records is a
-broken delivery, not a stray one. The gate of each record's month reports the parked records
-(suite ``ingest_rejects``), and a later pull that brings a record whole removes it from there.
+The rest lands; a parked record's copy from an earlier pull stays where it was (a whole
+month's pull does not replace it). Above :func:`reject_limit` the pull fails instead: that
+many bad records is a broken delivery, not a stray one. The gate of each record's month
+reports the parked records (suite ``ingest_rejects``), and a later pull that brings a record
+whole removes it from there.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-from chiso.ingest.loader import Delivery, LoadError, Part, problem_text, row_checks
+from chiso.ingest.loader import Delivery, LoadError, Parked, Part, problem_text, row_checks
+from chiso.ingest.raw_tables import record_key
 
 # At most this many records, or this share of a pull, may be parked; more fail the pull.
 REJECT_MIN = 10
@@ -29,12 +33,6 @@ REJECT_SHARE = 0.01
 def reject_limit(received: int) -> int:
     """How many records a pull of ``received`` records may park before it fails instead."""
     return max(REJECT_MIN, int(received * REJECT_SHARE))
-
-
-def _key(columns: Sequence[str]) -> sql.Composable:
-    return sql.SQL("concat_ws('|', {})").format(
-        sql.SQL(", ").join(sql.SQL("btrim({})").format(sql.Identifier(c)) for c in columns)
-    )
 
 
 def _window_check(change_field: str, changed_from: datetime | None, changed_to: datetime):
@@ -61,7 +59,7 @@ def park_rejects(
     delivery_id: uuid.UUID,
     delivery: Delivery,
     parts: Sequence[Part],
-    temps: Sequence[sql.Identifier],
+    temps: Sequence[sql.Composable],
     *,
     change_field: str,
     changed_from: datetime | None,
@@ -70,22 +68,77 @@ def park_rejects(
     """Move the bad records of a change delivery's temporary tables to raw.rejected_records
     (children of a parked parent with them); returns how many. Raises LoadError, naming the
     first, when there are more than :func:`reject_limit` of the records received."""
+    parked = _park(
+        conn,
+        delivery_id,
+        delivery,
+        parts,
+        [(t, sql.SQL("true")) for t in temps],
+        window=(change_field, changed_from, changed_to),
+    )
+    return parked[0].rows if parked else 0
+
+
+def park_month_rejects(
+    conn: psycopg.Connection,
+    delivery_id: uuid.UUID,
+    delivery: Delivery,
+    parts: Sequence[Part],
+    partitions: Sequence[sql.Composable],
+) -> list[Parked]:
+    """The same for a whole month's pull, whose rows are already in their month's partitions
+    (under their batch ids): a record is bad as above or when its date falls outside the
+    month. Returns, per part, how many rows were parked and the keys whose earlier copies
+    the pull must leave in place."""
+    scopes = [
+        (partition, sql.SQL("_batch_id = {}").format(sql.Literal(str(part.batch_id))))
+        for part, partition in zip(parts, partitions, strict=True)
+    ]
+    parked = _park(conn, delivery_id, delivery, parts, scopes, window=None)
+    # the records this pull brings whole are no longer parked from an earlier one
+    table, scope = scopes[0]
+    conn.execute(
+        sql.SQL(
+            "delete from raw.rejected_records where entity = any(%s) and delivery_id <> %s"
+            " and record_key in (select {} from {} where {})"
+        ).format(record_key(parts[0].entity.key), table, scope),
+        ([p.entity.qualified_name for p in parts], delivery_id),
+    )
+    return parked
+
+
+def _park(
+    conn: psycopg.Connection,
+    delivery_id: uuid.UUID,
+    delivery: Delivery,
+    parts: Sequence[Part],
+    scopes: Sequence[tuple[sql.Composable, sql.Composable]],
+    *,
+    window: tuple[str, datetime | None, datetime] | None,
+) -> list[Parked]:
     primary = parts[0].entity
     parent_key = primary.key[0]
-    received = conn.execute(sql.SQL("select count(*) from {}").format(temps[0])).fetchone()[0]  # type: ignore[index]
+    first_table, first_scope = scopes[0]
+    received = conn.execute(
+        sql.SQL("select count(*) from {} where {}").format(first_table, first_scope)
+    ).fetchone()[0]  # type: ignore[index]
     limit = reject_limit(received)
-    period = primary.period_field or change_field
-    month_of = sql.SQL(
-        "coalesce(case when raw.is_malformed({p}, 'timestamp') then null"
-        " else date_trunc('month', raw.parse_vn_timestamp({p}))::date end, {fallback})"
-    ).format(p=sql.Identifier(period), fallback=sql.Literal(changed_to.date().replace(day=1)))
-    parked = 0
+    # a month's pull: its month; a change pull: the month its window ends in
+    fallback = delivery.month if window is None else window[2].date().replace(day=1)
+    period = primary.period_field or (window[0] if window else None)
+    month_of: sql.Composable = sql.Literal(fallback)
+    if period:
+        month_of = sql.SQL(
+            "coalesce(case when raw.is_malformed({p}, 'timestamp') then null"
+            " else date_trunc('month', raw.parse_vn_timestamp({p}))::date end, {fallback})"
+        ).format(p=sql.Identifier(period), fallback=sql.Literal(fallback))
+    parked: list[Parked] = []
     parked_parents: list[str] = []
-    for n, (part, temp) in enumerate(zip(parts, temps, strict=True)):
-        checks = list(row_checks(delivery, part, in_month=False))
-        if n == 0:
-            checks.append(_window_check(change_field, changed_from, changed_to))
-        else:
+    for n, (part, (table, scope)) in enumerate(zip(parts, scopes, strict=True)):
+        checks = list(row_checks(delivery, part, in_month=window is None))
+        if n == 0 and window is not None:
+            checks.append(_window_check(*window))
+        elif n > 0:
             checks.append(
                 sql.SQL("when btrim({}) = any({}) then {}").format(
                     sql.Identifier(parent_key),
@@ -94,10 +147,13 @@ def park_rejects(
                 )
             )
         key = (
-            _key(part.entity.key)
+            record_key(part.entity.key)
             if n == 0
             else sql.SQL("btrim({})").format(sql.Identifier(parent_key))
         )
+        if not checks:
+            parked.append(Parked(part.batch_id, 0, (), key))
+            continue
         # a child's month is its parent's; a parked child's is the parked parent's or the window's
         rows = conn.execute(
             sql.SQL(
@@ -105,13 +161,14 @@ def park_rejects(
                 " from (select _load_seq, _row_number, case {checks} end as problem,"
                 " {key} as record_key, {month} as record_month,"
                 " to_jsonb(t) - '_batch_id' - '_load_seq' - '_loaded_at' - '_extract_month'"
-                " as record from {temp} as t) as checked"
+                " as record from {table} as t where {scope}) as checked"
                 " where problem is not null order by _load_seq limit %s"
             ).format(
                 checks=sql.SQL(" ").join(checks),
                 key=key,
-                month=month_of if n == 0 else sql.Literal(changed_to.date().replace(day=1)),
-                temp=temp,
+                month=month_of if n == 0 else sql.Literal(fallback),
+                table=table,
+                scope=scope,
             ),
             (limit + 1,),
         ).fetchall()
@@ -125,7 +182,8 @@ def park_rejects(
                 row=row_number,
                 field=fld,
             )
-        for load_seq, row_number, problem, record_key, record_month, record in rows:
+        keys: list[str] = []
+        for load_seq, row_number, problem, found_key, record_month, record in rows:
             fld, _, detail = problem_text(problem).partition(": ")
             conn.execute(
                 "insert into raw.rejected_records (delivery_id, source, entity, origin,"
@@ -136,7 +194,7 @@ def park_rejects(
                     delivery.source,
                     part.entity.qualified_name,
                     delivery.origin,
-                    record_key,
+                    found_key,
                     row_number,
                     fld,
                     detail,
@@ -144,10 +202,14 @@ def park_rejects(
                     psycopg.types.json.Jsonb(record),
                 ),
             )
-            conn.execute(sql.SQL("delete from {} where _load_seq = %s").format(temp), (load_seq,))
+            conn.execute(sql.SQL("delete from {} where _load_seq = %s").format(table), (load_seq,))
+            keys.append(str(found_key))
             if n == 0:
-                parked_parents.append(str(record_key).split("|", 1)[0])
-        parked += len(rows) if n == 0 else 0
+                parked_parents.append(str(found_key).split("|", 1)[0])
+        # earlier copies left in place: a parked record's; for children, those of a parked
+        # parent only (a child parked alone has its parent's other children landed anew)
+        keep = tuple(keys) if n == 0 else tuple(parked_parents)
+        parked.append(Parked(part.batch_id, len(rows), keep, key))
     return parked
 
 
@@ -159,6 +221,6 @@ def clear_landed(conn: psycopg.Connection, parts: Sequence[Part], temp: sql.Iden
         sql.SQL(
             "delete from raw.rejected_records where entity = any(%s)"
             " and record_key in (select {} from {})"
-        ).format(_key(primary.key), temp),
+        ).format(record_key(primary.key), temp),
         ([p.entity.qualified_name for p in parts],),
     ).rowcount

@@ -16,6 +16,7 @@ from chiso.ingest.change_loader import ChangeWindow, load_changes
 from chiso.ingest.files import ingest_file, record_parts
 from chiso.ingest.holds import holds, months_to_repull, release
 from chiso.ingest.loader import Delivery, load_delivery, prepare
+from chiso.ingest.rejects import park_month_rejects
 from chiso.sources.canonical import ONE_STOP_DOSSIERS
 
 pytestmark = pytest.mark.e2e
@@ -221,6 +222,78 @@ def test_more_bad_records_than_the_reject_limit_fail_the_pull(url):
         ).fetchall()
         parked = conn.execute("select count(*) from raw.rejected_records").fetchone()[0]
     assert ledger == [("failed", 1, "ngay_tiep_nhan", datetime(2020, 2, 1))] and parked == 0
+
+
+def pull_month(url: str, records: list[dict], month: date = JAN):
+    """A whole month's pull as chiso.ingest.pulls lands it (stray bad records parked)."""
+    origin = f"test://dossiers?month={month:%Y-%m}"
+    parts = record_parts(origin, iter(records), [ONE_STOP_DOSSIERS])
+    delivery = Delivery(source="one_stop", channel="api", origin=origin, month=month,
+                        whole_month=True)  # fmt: skip
+    return load_delivery(url, delivery, parts, park=park_month_rejects)
+
+
+def test_a_whole_months_pull_parks_a_stray_bad_record_and_keeps_its_earlier_copy(url):
+    """In a whole month's pull, a record with a malformed date and one dated in another month
+    are parked (with their children) instead of failing the pull; the month is replaced by
+    the rest, but the parked records' copies from the earlier pull stay, so nothing that was
+    loaded is lost and nothing is counted twice. The ledger counts what landed. The next pull
+    that brings them whole replaces those copies and clears the rejects."""
+    good = [dossier(n, f"2020011{n}090000", "20200120100000") for n in (1, 2, 3)]
+    pull_month(url, good)
+    bad = [
+        {**good[0], "TrangThaiHoSo": "5"},
+        {**good[1], "NgayTiepNhan": "hôm 0912345678"},
+        {**good[2], "NgayTiepNhan": "20200305090000"},  # not January's
+    ]
+    result = pull_month(url, bad)
+    assert result.status == "loaded"
+    assert raw(url) == [
+        (f"{AGENCY}-0001", JAN, "5", "20200120100000"),  # replaced by the new pull
+        (f"{AGENCY}-0002", JAN, "4", "20200120100000"),  # the earlier copies, kept
+        (f"{AGENCY}-0003", JAN, "4", "20200120100000"),
+    ]
+    events = [r[0] for r in raw(url, "one_stop__progress_events")]
+    assert sorted(events) == [f"{AGENCY}-000{n}" for n in (1, 2, 3)]  # once each
+    with psycopg.connect(url) as conn:
+        parked = conn.execute(
+            "select entity, record_key, field, problem, record_month"
+            " from raw.rejected_records order by entity, record_key"
+        ).fetchall()
+        counts = dict(
+            conn.execute(
+                "select entity, row_count from raw.ingest_batches where delivery_id = %s",
+                (result.delivery_id,),
+            ).fetchall()
+        )
+    assert [p[:3] for p in parked] == [
+        ("one_stop.dossiers", f"{AGENCY}-0002", "ngay_tiep_nhan"),
+        ("one_stop.dossiers", f"{AGENCY}-0003", "ngay_tiep_nhan"),
+        ("one_stop.progress_events", f"{AGENCY}-0002", "ma_ho_so"),
+        ("one_stop.progress_events", f"{AGENCY}-0003", "ma_ho_so"),
+    ]
+    assert "0912345678" not in " ".join(p[3] for p in parked)
+    assert parked[1][4] == date(2020, 3, 1)  # the gate of the month it names reports it
+    assert counts == {"one_stop.dossiers": 1, "one_stop.progress_events": 1,
+                      "one_stop.supplements": 0}  # fmt: skip
+    # the vendor fixes them: the month is whole again, and nothing stays parked
+    pull_month(url, [bad[0], {**good[1], "TrangThaiHoSo": "6"}, good[2]])
+    assert [(r[0], r[2]) for r in raw(url)] == [
+        (f"{AGENCY}-0001", "5"), (f"{AGENCY}-0002", "6"), (f"{AGENCY}-0003", "4"),
+    ]  # fmt: skip
+    assert len(raw(url, "one_stop__progress_events")) == 3
+    with psycopg.connect(url) as conn:
+        assert conn.execute("select count(*) from raw.rejected_records").fetchone()[0] == 0
+
+
+def test_a_whole_months_pull_past_the_reject_limit_fails_and_keeps_the_month(url):
+    good = [dossier(n, "20200110090000", "20200120100000") for n in range(1, 13)]
+    pull_month(url, good)
+    with pytest.raises(Exception, match=r"more than 10 of 12 .*field ngay_tiep_nhan"):
+        pull_month(url, [{**d, "NgayTiepNhan": "hôm qua"} for d in good])
+    assert len(raw(url)) == 12
+    with psycopg.connect(url) as conn:
+        assert conn.execute("select count(*) from raw.rejected_records").fetchone()[0] == 0
 
 
 def test_a_corrected_file_holds_its_agency_month_until_released(url, tmp_path: Path):
