@@ -203,6 +203,29 @@ Parker = Callable[
 ]
 
 
+# Prefix of the session-level advisory lock a load holds on its delivery id while it runs.
+_ALIVE = "chiso.load."
+INTERRUPTED = (
+    "the load was interrupted (its process or connection ended before it finished);"
+    " nothing of it landed: load the delivery again"
+)
+
+
+def reconcile_interrupted(conn: psycopg.Connection) -> int:
+    """Mark `failed` the ledger rows still `running` whose load is gone: a process killed in
+    the middle of COPY (SIGKILL, a power cut) leaves its ledger row `running` while its
+    transaction, rows and all, was rolled back. A load holds a lock on its delivery id for
+    as long as it runs (on the ledger's connection, which dies with the process), so a row
+    whose lock can be taken has no load behind it. Returns how many rows were marked."""
+    with conn.transaction():
+        return conn.execute(
+            "update raw.ingest_batches set status = 'failed', error = %s, finished_at = now()"
+            " where status = 'running' and delivery_id is not null"
+            " and pg_try_advisory_xact_lock(hashtext(%s || delivery_id::text))",
+            (INTERRUPTED, _ALIVE),
+        ).rowcount
+
+
 def load_delivery(
     url: str,
     delivery: Delivery,
@@ -216,6 +239,9 @@ def load_delivery(
     prepare(url)
     delivery_id = uuid.uuid4()
     with psycopg.connect(url, autocommit=True) as ledger:
+        reconcile_interrupted(ledger)
+        # held while this process loads: the mark of a load still alive (reconcile_interrupted)
+        ledger.execute("select pg_advisory_lock(hashtext(%s))", (_ALIVE + str(delivery_id),))
         for part in parts:
             ledger.execute(
                 "insert into raw.ingest_batches (batch_id, delivery_id, source, entity,"
