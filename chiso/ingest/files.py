@@ -22,6 +22,7 @@ file, row and field; the others still load. Loaded and duplicate files move to
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -651,21 +652,40 @@ def _file_result(
     )
 
 
-def quarantine(path: Path, inbox: Path, source: str, error: str) -> Path:
-    target_dir = inbox / "quarantine" / source
-    target_dir.mkdir(parents=True, exist_ok=True)
-    target = _free_name(target_dir / path.name)
+# Delivered files hold personal data (names, ID numbers, phones): the folders that keep them
+# are the service account's alone (0700), and so are the files (0600), whatever the umask.
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
+
+
+def private_folder(base: Path, *names: str) -> Path:
+    """`base`/`names…`, each level created or tightened to mode 0700 (`base` too)."""
+    folder = base
+    for name in ("", *names):
+        folder = folder / name if name else folder
+        folder.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(PermissionError):  # a folder another account owns stays
+            folder.chmod(PRIVATE_DIR)
+    return folder
+
+
+def _keep(path: Path, target: Path) -> Path:
     shutil.move(str(path), target)
-    target.with_name(target.name + ".error.txt").write_text(error + "\n", encoding="utf-8")
+    target.chmod(PRIVATE_FILE)
+    return target
+
+
+def quarantine(path: Path, inbox: Path, source: str, error: str) -> Path:
+    target = _free_name(private_folder(inbox, "quarantine", source) / path.name)
+    _keep(path, target)
+    note = target.with_name(target.name + ".error.txt")
+    note.write_text(error + "\n", encoding="utf-8")
+    note.chmod(PRIVATE_FILE)
     return target
 
 
 def archive(path: Path, inbox: Path, source: str, month: date | None) -> Path:
-    target_dir = inbox / "archive" / source / (f"{month:%Y-%m}" if month else "unknown")
-    target_dir.mkdir(parents=True, exist_ok=True)
-    target = _free_name(target_dir / path.name)
-    shutil.move(str(path), target)
-    return target
+    folder = private_folder(inbox, "archive", source, f"{month:%Y-%m}" if month else "unknown")
+    return _keep(path, _free_name(folder / path.name))
 
 
 def _free_name(path: Path) -> Path:
@@ -721,6 +741,8 @@ def ingest_inbox(
     the next run: a cut-short file is never loaded as a shorter month. Its done marker, when
     one is configured, goes with it to the archive or the quarantine."""
     results = []
+    if (inbox / source).is_dir():
+        private_folder(inbox, source)
     for path in inbox_files(inbox, source, done_marker):
         if path.is_symlink():
             # a link may point anywhere on the machine (a secret, another province's inbox):
@@ -754,11 +776,11 @@ def ingest_inbox(
                 FileResult(path, "", None, "quarantined", error=str(exc), moved_to=moved)
             )
             if marker is not None:
-                marker.replace(moved.with_name(moved.name + (done_marker or "")))
+                _keep(marker, moved.with_name(moved.name + (done_marker or "")))
             continue
         res.moved_to = archive(path, inbox, source, res.month)
         if marker is not None:
-            marker.replace(res.moved_to.with_name(res.moved_to.name + (done_marker or "")))
+            _keep(marker, res.moved_to.with_name(res.moved_to.name + (done_marker or "")))
         results.append(res)
     return results
 

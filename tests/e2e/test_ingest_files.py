@@ -497,6 +497,28 @@ def test_a_delivery_cut_short_is_quarantined_never_loaded_as_a_shorter_month(
     assert raw_rows(url, "don_vi_xu_ly = %s", (AGENCY,)) == []
 
 
+def test_inbox_archive_and_quarantine_are_the_service_accounts_alone(url, tmp_path):
+    """Delivered files hold personal data: whatever the umask, the inbox, archive and
+    quarantine folders end up 0700 and the files (and the quarantine's notes) 0600."""
+    inbox = tmp_path / "inbox"
+    old = os.umask(0o022)
+    try:
+        (inbox / "one_stop").mkdir(parents=True)
+        good = write_csv(inbox / "one_stop" / f"hs_{AGENCY}_2025-03.csv", [rec(1)])
+        (inbox / "one_stop" / f"hs_{OTHER}_2025-03.csv").write_bytes(b"\x00\x01 not a table")
+        assert good.stat().st_mode & 0o777 == 0o644
+        results = {r.status: r for r in ingest_inbox(url, inbox, "one_stop")}
+    finally:
+        os.umask(old)
+    loaded, bad = results["loaded"].moved_to, results["quarantined"].moved_to
+    assert loaded is not None and bad is not None
+    for folder in (inbox, inbox / "one_stop", inbox / "archive", inbox / "archive" / "one_stop",
+                   loaded.parent, inbox / "quarantine", bad.parent):  # fmt: skip
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+    for kept in (loaded, bad, bad.with_name(bad.name + ".error.txt")):
+        assert kept.stat().st_mode & 0o777 == 0o600, kept
+
+
 def test_a_file_still_being_written_waits_for_the_next_run(url, tmp_path):
     """A file modified within the settle time, or (where the deployment configures one)
     without its done marker, stays in the inbox for the next run; once settled, or once its
