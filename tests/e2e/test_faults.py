@@ -3,24 +3,34 @@ checksums of what landed.
 
 - A load killed (SIGKILL) in the middle of its COPY: no partial rows; its ledger row, left
   `running`, is reconciled to `failed` by the next load; a rerun loads the file once.
+- The disk full in the middle of a load (the month's partition on a small tmpfs): the load
+  fails as a transient error (SQLSTATE class 53), to be retried, not quarantined; the month
+  keeps exactly what it had; with space again, the same file loads whole.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import os
+import pwd
 import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from chiso.ingest.files import ingest_file
+from chiso.ingest.files import ingest_file, ingest_inbox
 from chiso.ingest.loader import INTERRUPTED, prepare
+from chiso.ingest.raw_tables import ensure_partition
+from chiso.runtime.embedded_postgres import EmbeddedPostgres
+from chiso.sources.canonical import ONE_STOP_DOSSIERS
+from tests import warehouses
 
 pytestmark = pytest.mark.e2e
 
@@ -29,37 +39,40 @@ HEADER = ["MaHoSo", "MaTTHC", "DonViXuLy", "ChuHoSo", "NgayTiepNhan", "TrangThai
 ROWS = 300_000  # enough that COPY is seen under way before it ends
 
 
-def _big_csv(path: Path) -> str:
+def _big_csv(path: Path, rows: int = ROWS, first: int = 0, month: int = 3) -> str:
     """A month of dossiers in the one-stop system's CSV export; the checksum of its keys."""
     digest = hashlib.sha256()
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh, lineterminator="\r\n")
         w.writerow(HEADER)
-        for i in range(ROWS):
+        for i in range(first, first + rows):
             key = f"{AGENCY}-{i:07d}"
             digest.update(key.encode() + b"\n")
-            w.writerow([key, "1.001193", AGENCY, "Nguyễn Văn Ánh", "05/03/2025 09:15:00", "10"])
+            day = f"05/{month:02d}/2025 09:15:00"
+            w.writerow([key, "1.001193", AGENCY, "Nguyễn Văn Ánh", day, "10"])
     return digest.hexdigest()
 
 
-def _landed(url: str) -> tuple[int, str]:
-    """Rows of March 2025 in raw and the checksum of their keys, in key order."""
+def _landed(url: str, month: int = 3) -> tuple[int, str]:
+    """Rows of a month of 2025 in raw and the checksum of their keys, in key order."""
     digest = hashlib.sha256()
     with psycopg.connect(url) as conn:
         keys = conn.execute(
             "select ma_ho_so from raw.one_stop__dossiers"
-            " where _extract_month = '2025-03-01' order by ma_ho_so"
+            " where _extract_month = %s order by ma_ho_so",
+            (date(2025, month, 1),),
         ).fetchall()
     for (key,) in keys:
         digest.update(key.encode() + b"\n")
     return len(keys), digest.hexdigest()
 
 
-def _ledger(url: str) -> list[tuple[str, str | None]]:
+def _ledger(url: str, month: int = 3) -> list[tuple[str, str | None]]:
     with psycopg.connect(url) as conn:
         return conn.execute(
             "select status, error from raw.ingest_batches"
-            " where entity = 'one_stop.dossiers' order by started_at"
+            " where entity = 'one_stop.dossiers' and extract_month = %s order by started_at",
+            (date(2025, month, 1),),
         ).fetchall()
 
 
@@ -109,3 +122,71 @@ def test_a_load_killed_in_the_middle_of_copy_leaves_nothing_and_loads_whole_agai
     # a rerun of the same file is a duplicate, not a second copy
     assert ingest_file(url, "one_stop", path).status == "duplicate"
     assert _landed(url) == (ROWS, expected)
+
+
+@contextlib.contextmanager
+def _small_disk(path: Path, size: str, owner: str | None):
+    """A tmpfs of `size` at `path`, owned by the server's account (skips where the test
+    cannot mount one: it needs root, which the CI has)."""
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        if owner:
+            entry = pwd.getpwnam(owner)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_a_disk_full_in_the_middle_of_a_load_is_retried_and_keeps_the_month(chiso_env, tmp_path):
+    """April, so as not to share a partition with the other tests' March."""
+    url, admin = chiso_env.urls.loader, chiso_env.urls.admin
+    prepare(url)
+    inbox = tmp_path / "inbox"
+    (inbox / "one_stop").mkdir(parents=True)
+    first = _big_csv(inbox / "one_stop" / f"ho-so-1_{AGENCY}_2025-04.csv", rows=2_000, month=4)
+    [loaded] = ingest_inbox(url, inbox, "one_stop")
+    assert loaded.status == "loaded" and _landed(url, 4) == (2_000, first)
+    with psycopg.connect(url) as conn:
+        partition = ensure_partition(conn, ONE_STOP_DOSSIERS, date(2025, 4, 1)).as_string(conn)
+    server = EmbeddedPostgres(chiso_env.settings)
+    # under the run's root: the server's account cannot reach into pytest's 0700 tmp_path
+    with _small_disk(warehouses.root() / "small-disk", "3m", server.run_as) as small:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"create tablespace chiso_small location '{small}'")
+            conn.execute(f"alter table {partition} set tablespace chiso_small")
+        try:
+            # a redelivery of the month, far larger than the space left
+            big = inbox / "one_stop" / f"ho-so-2_{AGENCY}_2025-04.csv"
+            _big_csv(big, rows=100_000, month=4)
+            with pytest.raises(psycopg.errors.DiskFull):
+                ingest_inbox(url, inbox, "one_stop")
+            assert big.exists()  # left in the inbox for the retry, not quarantined
+            assert not (inbox / "quarantine").exists()
+            assert _landed(url, 4) == (2_000, first)  # exactly what the month had
+            statuses = _ledger(url, 4)
+            assert statuses[0] == ("loaded", None) and statuses[-1][0] == "failed"
+            assert "SQLSTATE 53100" in (statuses[-1][1] or "")
+            assert "will be retried" in (statuses[-1][1] or "")
+        finally:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f"alter table {partition} set tablespace pg_default")
+                conn.execute("drop tablespace chiso_small")
+    # space again: the retry loads the redelivery whole, in place of the month's first file
+    [retried] = ingest_inbox(url, inbox, "one_stop")
+    assert retried.status == "loaded" and retried.rows == 100_000
+    assert _landed(url, 4) == (100_000, _keys_checksum(0, 100_000))
+
+
+def _keys_checksum(first: int, rows: int) -> str:
+    digest = hashlib.sha256()
+    for i in range(first, first + rows):
+        digest.update(f"{AGENCY}-{i:07d}".encode() + b"\n")
+    return digest.hexdigest()
