@@ -458,8 +458,11 @@ def row_checks(delivery: Delivery, part: Part, *, in_month: bool = True) -> list
         m = delivery.month
         # Cheap accepts first (the value's layout already passed the type check above):
         # yyyyMMdd…, ISO yyyy-MM… and …/MM/yyyy; only other layouts pay for a full parse.
+        # An ISO time with a zone (Z, +07:00) is not taken at its word: 2020-01-31T17:00:00Z
+        # is 1 February 00:00 in Asia/Ho_Chi_Minh, February's (parse_vn_timestamp converts).
         fast = sql.SQL(
-            "(left({c}, 6) = {a} and length({c}) in (8, 12, 14)) or left({c}, 7) = {b}"
+            "(left({c}, 6) = {a} and length({c}) in (8, 12, 14))"
+            " or (left({c}, 7) = {b} and {c} !~ '(Z|[+-][0-9]{{2}}:?[0-9]{{2}})[[:space:]]*$')"
             " or strpos({c}, {d}) > 0 or strpos({c}, {e}) > 0"
         ).format(
             c=col,

@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 
 from chiso.ingest.loader import Delivery, LoadError, Parked, Part, problem_text, row_checks
-from chiso.ingest.raw_tables import record_key
+from chiso.ingest.raw_tables import record_key, table_ident
 
 # At most this many records, or this share of a pull, may be parked; more fail the pull.
 REJECT_MIN = 10
@@ -95,6 +95,29 @@ def park_month_rejects(
         for part, partition in zip(parts, partitions, strict=True)
     ]
     parked = _park(conn, delivery_id, delivery, parts, scopes, window=None)
+    primary = parts[0].entity
+    if primary.period_field:
+        # a record dated in another month that is already in raw in that month is that
+        # month's, not a reject: a source whose month filter reads another date sends it in
+        # both months' answers (with its children, parked with it)
+        conn.execute(
+            sql.SQL(
+                "with dropped as (delete from raw.rejected_records as r"
+                " where r.delivery_id = %(d)s and r.entity = %(e)s and r.field = %(f)s"
+                " and r.record_month <> %(m)s and exists (select 1 from {raw} as t"
+                " where t._extract_month = r.record_month and {key} = r.record_key)"
+                " returning r.record_key)"
+                " delete from raw.rejected_records where delivery_id = %(d)s"
+                " and entity = any(%(children)s) and record_key in (select record_key from dropped)"
+            ).format(raw=table_ident(primary), key=record_key(primary.key)),
+            {
+                "d": delivery_id,
+                "e": primary.qualified_name,
+                "f": primary.period_field,
+                "m": delivery.month,
+                "children": [p.entity.qualified_name for p in parts[1:]],
+            },
+        )
     # the records this pull brings whole are no longer parked from an earlier one
     table, scope = scopes[0]
     conn.execute(

@@ -296,6 +296,48 @@ def test_a_whole_months_pull_past_the_reject_limit_fails_and_keeps_the_month(url
         assert conn.execute("select count(*) from raw.rejected_records").fetchone()[0] == 0
 
 
+def test_the_last_second_of_a_month_and_the_first_of_the_next_fall_each_in_their_own(url):
+    """Asia/Ho_Chi_Minh is UTC+7: 31 January 23:59:59 local (16:59:59Z) is January's, 1
+    February 00:00:00 local (17:00:00Z on the 31st) is February's, however the source writes
+    the instant. In January's whole-month pull the January ones land and the February ones
+    are parked (dated in another month), and February's pull lands those: each once."""
+    spellings = {
+        1: ("20200131235959", JAN),  # the vendor's compact local time
+        2: ("2020-01-31T16:59:59Z", JAN),  # the same instant, UTC
+        3: ("2020-01-31T23:59:59+07:00", JAN),
+        4: ("20200201000000", FEB),
+        5: ("2020-01-31T17:00:00Z", FEB),  # 00:00 on 1 February, local
+        6: ("2020-02-01T00:00:00+07:00", FEB),
+    }
+    records = [dossier(n, when, "20200201120000") for n, (when, _) in spellings.items()]
+    pull_month(url, records, JAN)
+    pull_month(url, records, FEB)
+    landed = sorted((int(key[-4:]), month) for key, month, *_ in raw(url))
+    assert landed == [(n, month) for n, (_, month) in spellings.items()]  # each once
+    with psycopg.connect(url) as conn:
+        parked = conn.execute(
+            "select record_key, field from raw.rejected_records where entity = %s",
+            ("one_stop.dossiers",),
+        ).fetchall()
+    assert parked == []  # parked by January's pull, cleared by February's
+
+
+def test_a_change_at_the_windows_end_belongs_to_the_next_window_once(url):
+    """A window is [changed_from, changed_to): a record changed at 23:59:59 on the window's
+    last day lands in it; one changed at 00:00:00, the window's end, is outside it (parked, not
+    lost) and lands with the next window, which clears it: each record once."""
+    first = [
+        dossier(1, "20200110090000", "20200131235959"),
+        dossier(2, "20200110090000", "20200201000000"),
+    ]
+    land(url, first, None, "2020-02-01T00:00:00")
+    assert [r[0] for r in raw(url)] == [f"{AGENCY}-0001"]
+    land(url, [first[1]], "2020-02-01T00:00:00", "2020-03-01T00:00:00")
+    assert [r[0] for r in raw(url)] == [f"{AGENCY}-0001", f"{AGENCY}-0002"]
+    with psycopg.connect(url) as conn:
+        assert conn.execute("select count(*) from raw.rejected_records").fetchone()[0] == 0
+
+
 def test_a_corrected_file_holds_its_agency_month_until_released(url, tmp_path: Path):
     land(
         url,
