@@ -79,6 +79,14 @@ def cmd_db(args: argparse.Namespace) -> int:
 
     s = settings()
     if args.action == "url":
+        if s.external_url and args.role != "admin":
+            # handing a BI tool "the bi_reader URL" would hand it the operator's own
+            return _error(
+                f"with CHISO_WAREHOUSE_URL every part connects as that URL's user: there is no"
+                f" separate {args.role} role to hand out. Create one on your server"
+                " (docs/runbook.md, 'Using your own PostgreSQL') and give its URL instead",
+                2,
+            )
         _print(urls(s).for_role(args.role))
         return 0
     if s.external_url:

@@ -107,13 +107,30 @@ class EmbeddedPostgres:
         self.state_file.chmod(0o600)
 
     @property
+    def _password_file(self) -> Path:
+        # with the server's other secrets (0700 folder, 0600 file), not in its state file
+        return self.s.server_secrets_dir / "superuser.password"
+
+    def _store_password(self, password: str) -> None:
+        folder = self.s.server_secrets_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
+        fd = os.open(self._password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(password + "\n")
+        self._password_file.chmod(0o600)
+
+    @property
     def superuser_password(self) -> str:
-        pw = self._state().get("superuser_password")
-        if not pw:
-            raise EmbeddedPostgresError(
-                "embedded PostgreSQL is not initialised: run `chiso db start`"
-            )
-        return pw
+        if self._password_file.exists():
+            return self._password_file.read_text().strip()
+        state = self._state()
+        legacy = state.pop("superuser_password", None)
+        if legacy:  # a server initialised before the password moved to secrets/
+            self._store_password(legacy)
+            self._save_state(state)
+            return legacy
+        raise EmbeddedPostgresError("embedded PostgreSQL is not initialised: run `chiso db start`")
 
     @property
     def port(self) -> int:
@@ -217,8 +234,10 @@ class EmbeddedPostgres:
             )
         finally:
             Path(pwfile.name).unlink(missing_ok=True)
+        self._store_password(password)
         state = self._state()
-        state.update(superuser_password=password, port=_pick_port(self.s.pg_port_hint))
+        state.pop("superuser_password", None)
+        state.update(port=_pick_port(self.s.pg_port_hint))
         self._save_state(state)
         return True
 
@@ -274,6 +293,7 @@ class EmbeddedPostgres:
         self.stop()
         shutil.rmtree(self.s.pgdata, ignore_errors=True)
         self.state_file.unlink(missing_ok=True)
+        self._password_file.unlink(missing_ok=True)
 
     def superuser_url(self, database: str = "postgres") -> str:
         return (

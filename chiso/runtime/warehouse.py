@@ -133,11 +133,31 @@ def bootstrap(settings: Settings) -> Urls:
                 _ensure_role(conn, role_name(role), pw[role])
             _ensure_database(conn, settings.warehouse_db, None)
             _ensure_database(conn, settings.airflow_db, role_name("airflow"))
+            _close_to_public(conn)
         finally:
             conn.execute("select pg_advisory_unlock(hashtext(%s))", (ROLES_LOCK,))
     admin = pg.superuser_url(settings.warehouse_db)
     migrations.apply(admin, migration_variables(settings, admin))
     return urls(settings)
+
+
+def _close_to_public(conn: psycopg.Connection) -> None:
+    """PUBLIC (every role, present and future) may neither connect to nor make temporary
+    tables in any database of the embedded cluster: PostgreSQL grants both by default, so a
+    role made for one purpose could otherwise open the Airflow metadata or `postgres`. Who
+    may connect to the warehouse is granted by its migrations (after_migrate__database_
+    grants.sql); a database's owner keeps its rights (Airflow's)."""
+    names = conn.execute(
+        "select datname from pg_database where datallowconn and datname <> 'template0'"
+        " and (datacl is null or exists (select 1 from aclexplode(datacl) a"
+        " where a.grantee = 0 and a.privilege_type in ('CONNECT', 'TEMPORARY')))"
+    ).fetchall()
+    for (name,) in names:
+        conn.execute(
+            sql.SQL("revoke connect, temporary on database {} from public").format(
+                sql.Identifier(name)
+            )
+        )
 
 
 def sqlalchemy_url(url: str, driver: str = "psycopg") -> str:

@@ -89,6 +89,33 @@ def test_roles_use_the_control_plane_but_cannot_change_it(chiso_env):
             conn.execute("select count(*) from ops.publications")
 
 
+def test_public_may_open_no_database_of_the_cluster_and_the_superusers_password_is_secret(
+    chiso_env,
+):
+    """PostgreSQL lets PUBLIC connect to and make temporary tables in every database; the
+    embedded cluster takes both away on every one (the warehouse, Airflow's metadata,
+    `postgres`, `template1`), and the roles get exactly what they use. The superuser's
+    password lives with the server's secrets (0600 in a 0700 folder), not in its state file."""
+    s = chiso_env.settings
+    server = EmbeddedPostgres(s)
+    names = ["postgres", "template1", s.warehouse_db, s.airflow_db]
+    with psycopg.connect(server.superuser_url("postgres")) as conn:
+        public = conn.execute(
+            "select d.datname, a.privilege_type from pg_database d,"
+            " aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a"
+            " where a.grantee = 0 and d.datname = any(%s)",
+            (names,),
+        ).fetchall()
+    assert public == []
+    with psycopg.connect(chiso_env.urls.loader) as conn:  # the roles still get in
+        assert conn.execute("select 1").fetchone() == (1,)
+    state = server.state_file.read_text()
+    assert "password" not in state and server.superuser_password not in state
+    secret = s.server_secrets_dir / "superuser.password"
+    assert secret.stat().st_mode & 0o777 == 0o600
+    assert secret.parent.stat().st_mode & 0o777 == 0o700
+
+
 def test_the_loader_cannot_change_the_functions_the_transformer_runs(chiso_env):
     """The parsing functions staging runs as the transformer (raw.parse_vn_*, raw.is_malformed,
     raw.canonical_id) belong to the role that applies migrations: the loader, which writes in

@@ -82,3 +82,15 @@ def test_first_after_last_is_a_users_mistake(home, capsys):
     assert _one_line(capsys.readouterr().err) == (
         "error: --first 2020-04 comes after --last 2020-01"
     )
+
+
+def test_no_role_url_is_handed_out_for_an_external_warehouse(home, capsys, monkeypatch):
+    """With CHISO_WAREHOUSE_URL every part connects as its user: `db url --role bi_reader`
+    refuses rather than print the operator's URL for a BI tool."""
+    secret = "Mk-quan-tri-9"
+    monkeypatch.setenv("CHISO_WAREHOUSE_URL", f"postgresql://quan_tri:{secret}@db.example.vn/chiso")
+    assert main(["db", "url", "--role", "bi_reader"]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "no separate bi_reader role" in line and secret not in line
+    assert main(["db", "url", "--role", "admin"]) == 0
+    assert capsys.readouterr().out.strip().endswith("@db.example.vn/chiso")
