@@ -15,7 +15,7 @@ from chiso.core.months import local_instant, month_of
 from chiso.notify.alerts import send
 from chiso.orchestration.failure_alert import task_failure_alert
 from chiso.quality.results import GateFailed
-from chiso.sources.systems import ApiSettings, api_conn_id
+from chiso.sources.systems import ApiSettings, api_conn_id, api_settings_of
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +24,9 @@ def _api_settings(source: str) -> ApiSettings:
     from airflow.sdk import Connection
 
     conn = Connection.get(api_conn_id(source))
-    scheme = conn.schema or "http"
-    return ApiSettings(base_url=f"{scheme}://{conn.host}:{conn.port}", token=conn.password or "")
+    return api_settings_of(
+        conn.host or "", schema=conn.schema, port=conn.port, password=conn.password
+    )
 
 
 def pull(source: str, data_interval_end: datetime) -> int:

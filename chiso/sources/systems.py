@@ -20,6 +20,23 @@ class ApiSettings:
     token: str
 
 
+def api_settings_of(
+    host: str, *, schema: str | None, port: int | None, password: str | None
+) -> ApiSettings:
+    """A source API's settings from an Airflow connection's fields. The scheme defaults to
+    https: the bearer token must not cross a network in clear because a connection left the
+    field empty (the demo's local simulator says `http` itself). A host may carry its own
+    scheme (``https://dvc.example.vn``); a missing port is the scheme's."""
+    if "://" in host:
+        scheme, _, host = host.partition("://")
+    else:
+        scheme = schema or "https"
+    host = host.rstrip("/")
+    return ApiSettings(
+        base_url=f"{scheme}://{host}" + (f":{port}" if port else ""), token=password or ""
+    )
+
+
 def api_conn_id(source: str) -> str:
     """Airflow connection of a source system's API: ``chiso_one_stop_api`` and so on."""
     return f"chiso_{source}_api"
