@@ -36,14 +36,17 @@ def quoted(value: str, limit: int = 60) -> str:
 
 
 _PERSONAL_TOKEN = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+|\S*\d{6,}\S*")
+# PostgreSQL's context of a failed COPY quotes the whole line, names and all
+_COPY_LINE = re.compile(r'(COPY [^,\n]+, line \d+(?:, column [^:\n]+)?): ".*?"(?=\n|$)', re.M)
 # a URL's user:password@ part
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
 
 
 def scrub(text: str) -> str:
     """Free text (an exception's message) as an error or a log may show it: credentials in a
-    URL dropped, and every token that could be a personal datum (six digits or more, an
-    e-mail) replaced by its shape. For messages whose values are not delimited, where
-    :func:`quoted` cannot be applied to the value alone."""
+    URL and the line a failed COPY quotes dropped, and every token that could be a personal
+    datum (six digits or more, an e-mail) replaced by its shape. For messages whose values
+    are not delimited, where :func:`quoted` cannot be applied to the value alone."""
+    text = _COPY_LINE.sub(r'\1: "…"', text)
     text = _URL_CREDENTIALS.sub(r"\g<scheme>…@", text)
     return _PERSONAL_TOKEN.sub(lambda m: shape(m.group(0)), text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 
+from chiso.core.redact import scrub
 from chiso.notify.alerts import Alert
 
 
@@ -22,7 +23,9 @@ def task_failure_alert(
     published before stays."""
     where = f"tháng {month}" if month else "kỳ chạy"
     subject = f"[chiso] Lỗi pipeline {dag_id}.{task_id} ({where}): số liệu chưa được công bố"
-    error = error.strip()[:2000]
+    # what a task's exception says can quote data (a database error's context, a URL with
+    # credentials): the alert carries it scrubbed (chiso/core/redact.py)
+    error = scrub(error.strip()[:2000])
     attempt = f" sau {try_number} lần thử" if try_number else ""
     text = "\n".join(
         [

@@ -76,3 +76,20 @@ def test_a_failed_gate_is_not_alerted_twice(receivers) -> None:
     alert_task_failure(_context(ValueError("then a real error")))
     assert wait_for(lambda: mailbox.messages and webhook.received)
     assert len(mailbox.messages) == 1 and "ValueError" in html_body(mailbox.messages[0][1])
+
+
+def test_an_alert_carries_no_personal_datum_or_credential_of_the_error(receivers) -> None:
+    """A task's exception may quote data (PostgreSQL's context of a failed statement quotes
+    the row) or a URL with its credentials: the mail and the webhook carry it scrubbed."""
+    mailbox, webhook = receivers
+    error = RuntimeError(
+        'invalid input syntax for type bigint: "001099012345"\n'
+        'CONTEXT: COPY one_stop__dossiers, line 7: "H.7,Nguyễn Văn Ánh,001099012345,an@mail.vn"'
+        "\nwhile posting to https://hooks:s3cret-token@chat.example.vn/hook"
+    )
+    alert_task_failure(_context(error))
+    assert wait_for(lambda: mailbox.messages and webhook.received)
+    sent = html_body(mailbox.messages[-1][1]) + json.dumps(webhook.received[-1][2])
+    for datum in ("001099012345", "an@mail.vn", "s3cret-token", "Nguyễn Văn Ánh"):
+        assert datum not in sent
+    assert "line 7" in sent and "chat.example.vn" in sent  # what the operator needs stays
