@@ -294,6 +294,30 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 1 if any(r.status == "quarantined" for r in results) else 0
 
 
+# -- personal data -----------------------------------------------------------------------------
+def cmd_privacy(args: argparse.Namespace) -> int:
+    """Retention of personal data past its period, or erasure of one person on request."""
+    from chiso.core.months import add_months, month_start
+    from chiso.core.pii import pii_key
+    from chiso.ingest import personal_data
+    from chiso.runtime.warehouse import bootstrap
+
+    s = settings()
+    u = bootstrap(s)
+    if args.action == "retain":
+        months = args.months if args.months is not None else s.personal_data_months
+        before = add_months(month_start(date.today()), -months)
+        done = personal_data.retain(u.loader, pii_key(s), s.inbox_dir, before)
+        _print(f"personal data before {before:%Y-%m} ({months} months): {done.describe()}")
+        return 0
+    id_number = sys.stdin.readline().strip() if args.id in (None, "-") else args.id
+    if not id_number:
+        return _error("erase needs the person's ID number: --id NUMBER, or on stdin", 2)
+    done = personal_data.erase(u.loader, u.transformer, pii_key(s), s.inbox_dir, id_number)
+    _print(f"erased: {done.describe()}")
+    return 0
+
+
 # -- airflow -----------------------------------------------------------------------------------
 def cmd_airflow(args: argparse.Namespace) -> int:
     from chiso.runtime import airflow, simulator
@@ -429,6 +453,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dc.add_argument("--no-dbt", action="store_true", help="skip `dbt docs generate`")
     dc.set_defaults(func=cmd_docs)
+
+    pv = sub.add_parser(
+        "privacy", help="personal data: retention past its period, erasure of one person"
+    )
+    pv.add_argument("action", choices=["retain", "erase"])
+    pv.add_argument(
+        "--months",
+        type=int,
+        help="retain: keep personal data this many months (default CHISO_PERSONAL_DATA_MONTHS)",
+    )
+    pv.add_argument(
+        "--id",
+        help="erase: the person's ID number in any spelling; '-' or none reads it from stdin"
+        " (kept out of the shell's history)",
+    )
+    pv.set_defaults(func=cmd_privacy)
 
     af = sub.add_parser("airflow", help="the project's Airflow services")
     af.add_argument("action", choices=["up", "down", "status", "env", "secret"])

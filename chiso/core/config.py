@@ -58,6 +58,10 @@ class Settings:
     # Where the sender writes a marker when a file is complete (e.g. ".done": `x.csv` waits
     # until `x.csv.done` exists; CHISO_INBOX_DONE_MARKER), none by default
     inbox_done_marker: str | None = None
+    # How long raw, the archive and the quarantine keep personal data, in months
+    # (CHISO_PERSONAL_DATA_MONTHS; `chiso privacy retain`): a deployment's decision under its
+    # records schedule, 24 by default
+    personal_data_months: int = 24
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -75,6 +79,7 @@ class Settings:
             data_docs=_flag("CHISO_DATA_DOCS", True),
             inbox_settle_seconds=float(os.environ.get("CHISO_INBOX_SETTLE_SECONDS") or 60),
             inbox_done_marker=os.environ.get("CHISO_INBOX_DONE_MARKER") or None,
+            personal_data_months=int(os.environ.get("CHISO_PERSONAL_DATA_MONTHS") or 24),
         )
 
     @property

@@ -113,3 +113,117 @@ def test_sql_and_python_canonical_ids_agree_on_generated_spellings(chiso_env, va
             (values,),
         ).fetchone()[0]
     assert got == [canonical_id(v) for v in values]
+
+
+# --- retention and erasure (chiso/ingest/personal_data.py) ----------------------------------
+
+PERSON_A, PERSON_B = "001099012345", "002188000111"
+AGENCY = "000.00.02.H23"
+HEADER = ["MaHoSo", "MaTTHC", "DonViXuLy", "ChuHoSo", "SoDinhDanh", "SoDienThoai",
+          "NgayTiepNhan", "TrangThaiHoSo"]  # fmt: skip
+
+
+def _deliver(inbox, name: str, rows: list[tuple[str, str, str]]) -> None:
+    """A file of one agency's month (a file replaces its agency-month: one agency each)."""
+    agency = name.rsplit("_", 2)[-2]
+    import csv
+
+    folder = inbox / "one_stop"
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / name).open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\r\n")
+        w.writerow(HEADER)
+        for key, owner, id_number in rows:
+            w.writerow([key, "1.001193", agency, owner, id_number, "0912345678",
+                        "05/03/2025 09:15:00", "10"])  # fmt: skip
+
+
+def _raw(url: str) -> dict[str, tuple]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select ma_ho_so, chu_ho_so, so_dinh_danh, so_dien_thoai, email,"
+            " md5(row(ma_ho_so, ma_tthc, don_vi_xu_ly, ngay_tiep_nhan, trang_thai_ho_so,"
+            " _extract_month, _batch_id)::text) from raw.one_stop__dossiers"
+        ).fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+PARKED = {"ma_ho_so": "H.5", "so_dinh_danh": "01099012345", "chu_ho_so": "Trần Thị A"}
+
+
+@pytest.fixture
+def delivered(chiso_env):
+    """Three files of March 2025 in the archive: person A in two (spelled two ways), B in two;
+    and a parked record of A's."""
+    import os
+
+    from chiso.ingest.files import ingest_inbox
+    from chiso.ingest.loader import prepare
+
+    s, url = chiso_env.settings, chiso_env.urls.loader
+    prepare(url)
+    with psycopg.connect(chiso_env.urls.admin) as conn:
+        conn.execute("truncate raw.one_stop__dossiers, raw.ingest_batches, raw.rejected_records")
+    inbox = s.inbox_dir
+    _deliver(inbox, f"a-b_{AGENCY}_2025-03.csv", [("H.1", "Trần Thị A", PERSON_A),
+                                                  ("H.2", "Lê Văn B", PERSON_B)])  # fmt: skip
+    _deliver(inbox, "a_000.00.04.H23_2025-03.csv", [("H.3", "Trần Thị A", "1099 012 345")])
+    _deliver(inbox, "b_000.00.06.H23_2025-03.csv", [("H.4", "Lê Văn B", PERSON_B)])
+    for path in (inbox / "one_stop").iterdir():
+        os.utime(path, (0, 0))  # delivered long ago: settled
+    assert {r.status for r in ingest_inbox(url, inbox, "one_stop")} == {"loaded"}
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "insert into raw.rejected_records (delivery_id, source, entity, origin, record_key,"
+            " row_number, field, problem, record_month, record) values (gen_random_uuid(),"
+            " 'one_stop', 'one_stop.dossiers', 'test', 'H.5', 1, 'ngay_tiep_nhan', 'malformed',"
+            " '2025-03-01', %s)",
+            (psycopg.types.json.Jsonb(PARKED),),
+        )
+    yield s, url, inbox / "archive" / "one_stop" / "2025-03"
+
+
+def test_erasing_a_person_empties_their_data_everywhere_and_keeps_every_count(
+    chiso_env, delivered, capsys
+):
+    from chiso.cli import main
+
+    _, url, archived = delivered
+    before = _raw(url)
+    capsys.readouterr()
+    assert main(["privacy", "erase", "--id", "001-099-012-345"]) == 0  # any spelling
+    out = capsys.readouterr().out
+    assert "012345" not in out and "raw rows: 2 in one_stop__dossiers" in out
+    after = _raw(url)
+    assert after.keys() == before.keys()  # every dossier stays: every count stays
+    assert {k: v[-1] for k, v in after.items()} == {k: v[-1] for k, v in before.items()}
+    for key in ("H.1", "H.3"):  # A's: nothing personal left, not even a hash
+        assert after[key][:4] == (None, None, None, None)
+    for key in ("H.2", "H.4"):  # B's: untouched
+        assert after[key] == before[key]
+    assert sorted(p.name for p in archived.iterdir()) == ["b_000.00.06.H23_2025-03.csv"]
+    with psycopg.connect(url) as conn:
+        record = conn.execute("select record from raw.rejected_records").fetchone()[0]
+    assert record == {"ma_ho_so": "H.5"}
+
+
+def test_past_the_retention_period_raw_keeps_only_the_keyed_id(chiso_env, delivered, capsys):
+    from chiso.cli import main
+    from chiso.core.pii import keyed_hash
+
+    s, url, archived = delivered
+    before = _raw(url)
+    assert main(["privacy", "retain", "--months", "0"]) == 0  # everything before this month
+    after = _raw(url)
+    key = pii_key(s)
+    assert after["H.2"][:4] == (None, "hmac:" + keyed_hash(key, canonical_id(PERSON_B)), None,
+                                None)  # fmt: skip
+    # one person, one key, whatever the spelling: staging's applicant_key stays the same
+    assert after["H.1"][1] == after["H.3"][1] == "hmac:" + keyed_hash(key, "1099012345")
+    assert {k: v[-1] for k, v in after.items()} == {k: v[-1] for k, v in before.items()}
+    assert not archived.exists() or not any(archived.iterdir())
+    assert main(["privacy", "retain", "--months", "0"]) == 0  # idempotent
+    assert _raw(url) == after
+    # erasure still finds a person whose ID is only a hash by now
+    assert main(["privacy", "erase", "--id", PERSON_B]) == 0
+    assert _raw(url)["H.2"][:4] == (None, None, None, None)

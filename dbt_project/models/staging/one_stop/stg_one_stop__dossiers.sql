@@ -43,7 +43,11 @@ renamed as (
         trim(don_vi_xu_ly) as agency_code,
         trim(ten_don_vi_xu_ly) as agency_name_reported,
         nullif(trim(loai_doi_tuong), '') as applicant_type_value,
-        {{ pii_hash('raw.canonical_id(so_dinh_danh)') }} as applicant_key,
+        -- past the retention period raw holds the key itself (hmac:…; ingest/personal_data.py)
+        case
+            when so_dinh_danh like 'hmac:%' then substr(so_dinh_danh, 6)
+            else {{ pii_hash('raw.canonical_id(so_dinh_danh)') }}
+        end as applicant_key,
         {{ parse_source_timestamp('ngay_nop_ho_so') }} as submitted_at,
         {{ parse_source_timestamp('ngay_tiep_nhan') }} as received_at,
         {{ parse_source_timestamp('ngay_hen_tra') }} as due_at,
