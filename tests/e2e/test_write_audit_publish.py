@@ -635,6 +635,50 @@ def test_a_validation_vouches_only_for_the_rows_it_read(world: World) -> None:
     assert not again.created and _revisions(urls.bi_reader, M2) == revisions
 
 
+def test_two_publishers_of_one_month_at_once_are_serialised(world: World) -> None:
+    """Two operators (or a retried task and an operator) publish one month at the same moment.
+    With nothing changed, neither makes a revision; two forced publications make exactly two,
+    one after the other, each whole, the last one current."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chiso.publish.revisions import publish_month
+
+    s, urls = world.settings, world.urls
+    gate = pipeline.validate(s, M2)
+    rows = len(_published(urls.bi_reader, M2))
+    before = _revisions(urls.bi_reader, M2)
+
+    def publish(reason: str | None):
+        return publish_month(
+            urls.transformer,
+            M2,
+            dbt_invocation_id=None,
+            gate_success=True,
+            gate_run_id=gate.gate_run_id,
+            forced_reason=reason,
+            validated_fingerprint=gate.audit_fingerprint,
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        same = list(pool.map(publish, [None, None]))
+    assert not any(p.created for p in same) and _revisions(urls.bi_reader, M2) == before
+    with ThreadPoolExecutor(2) as pool:
+        forced = list(pool.map(publish, ["kiểm thử đồng thời 1", "kiểm thử đồng thời 2"]))
+    top = before[-1][0]
+    assert sorted(p.revision for p in forced) == [top + 1, top + 2]
+    after = _revisions(urls.bi_reader, M2)
+    assert [r[0] for r in after] == [*(r[0] for r in before), top + 1, top + 2]
+    assert [r[3] for r in after].count(True) == 1 and after[-1][3]
+    with psycopg.connect(urls.bi_reader) as conn:
+        per_revision = conn.execute(
+            "select p.revision, count(*) from marts.mart_kpi_monthly__revisions r"
+            " join marts.kpi_publications p using (publication_id)"
+            " where p.period_month = %s and p.revision > %s group by 1 order by 1",
+            (M2, top),
+        ).fetchall()
+    assert per_revision == [(top + 1, rows), (top + 2, rows)]  # each whole
+
+
 def test_readers_never_see_half_a_publication(world: World) -> None:
     """While revisions of a month are published one after another, every read of the view
     (BI's query) sees exactly one complete revision."""
