@@ -49,6 +49,7 @@ from chiso.ingest.layout import (
     chain_rows,
     classify_rows,
     detect_layout,
+    is_total_or_footer,
 )
 from chiso.ingest.loader import (
     Delivery,
@@ -267,7 +268,9 @@ def _try_stream(
         return None  # the careful path reads it again and says what is wrong
     finally:
         rows.close()  # type: ignore[attr-defined]
-    if not streamable(dialect, layout, used, layout.header, file_agency):
+    if not streamable(dialect, layout, used, layout.header, file_agency) or _ends_like_a_report(
+        path, dialect
+    ):
         return None
     the_month = _resolve_month(path, month, layout)
     part, digest = stream_part(path, dialect, layout.header, the_month)
@@ -278,6 +281,21 @@ def _try_stream(
         log.info("%s: loading cell by cell: %s", path.name, why)
         return None
     return _file_result(path, part.entity, the_month, result, "stream", part.warnings)
+
+
+def _ends_like_a_report(path: Path, dialect: CsvDialect) -> bool:
+    """Whether a CSV ends with a total row or a signature footer (a printed report saved as
+    CSV): those rows are not records, and the careful path reads them as what they are (a
+    total's count checked against the rows, the footer left out)."""
+    with path.open("rb") as fh:
+        fh.seek(0, 2)
+        fh.seek(max(0, fh.tell() - 8192))
+        tail = fh.read().decode(
+            dialect.encoding if dialect.eight_bit else "utf-8", errors="replace"
+        )
+    lines = [line for line in tail.splitlines()[1:] if line.strip()][-4:]
+    rows = csv.reader(lines, delimiter=dialect.delimiter)
+    return any(is_total_or_footer(row) for row in rows)
 
 
 def _cell_value(value: Any, encoding: Encoding) -> str | None:
@@ -334,13 +352,19 @@ def _rows_part(
         nonlocal skipped_totals
         totals: list[Row] = []
         sums: dict[int, int] = {}
+        body_rows = 0
+        declared: tuple[int, int] | None = None  # (row number, records a total row counts)
         # the header's width: up to its last label (a layout pads it to the widest head row)
         width = max((i + 1 for i, lbl in enumerate(match.labels) if lbl), default=0)
         for row in body:
             cells = row.cells
             if row.kind == "total" and not aggregate:
                 skipped_totals += 1
+                count = _declared_count(cells)
+                if count is not None and declared is None:
+                    declared = (row.number, count)
                 continue
+            body_rows += 1
             beyond = [i for i in range(width, len(cells)) if cell_text(cells[i]) is not None]
             if beyond:
                 # a ragged row: values past the last header have no field, and dropping them
@@ -386,10 +410,39 @@ def _rows_part(
             _check_totals(path, layout, totals, sums, warnings)
         if skipped_totals:
             warnings.append({"kind": "total_rows_skipped", "count": skipped_totals})
+        if declared is not None and declared[1] != body_rows:
+            at, count = declared
+            if count > body_rows:
+                # a report exported from its first page, or cut: never a shorter month
+                raise LoadError(
+                    f"{path.name}: row {at}: the total row counts {count} records, the file"
+                    f" holds {body_rows}: part of the report is missing (exported one page of"
+                    " it?); ask for the whole report",
+                    row=at,
+                )
+            warnings.append(
+                {"kind": "total", "file": path.name, "row": at, "stated": count,
+                 "rows": body_rows}
+            )  # fmt: skip
 
     return Part(
         ent, columns, write, extra_columns=[lbl for _, lbl in extra_cols], warnings=warnings
     )
+
+
+# "60 hồ sơ", "1.234 văn bản": the number of records a list's total row declares
+_COUNT_TEXT = re.compile(r"^\s*(\d{1,3}(?:[.,]\d{3})+|\d+)\s+[^\W\d]", re.UNICODE)
+
+
+def _declared_count(cells: Sequence[Any]) -> int | None:
+    """The record count a list export's total row states ('Tổng cộng | 60 hồ sơ'), if any: a
+    number followed by a word (a bare number is a column's sum, not a count)."""
+    for cell in cells:
+        text = cell_text(cell)
+        found = _COUNT_TEXT.match(text) if text else None
+        if found:
+            return int(re.sub(r"[.,]", "", found.group(1)))
+    return None
 
 
 # --- aggregate report identities -------------------------------------------------------------

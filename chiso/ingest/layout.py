@@ -182,6 +182,18 @@ def detect_layout(head: Sequence[GridRow], candidates: Sequence[Entity]) -> tupl
     return layout, used
 
 
+def is_total_or_footer(cells: Sequence[Cell]) -> bool:
+    """Whether a row is a total ('Tổng cộng', 'Cộng', …) or a footer line ('Người lập biểu'),
+    by its first cells, as :func:`classify_rows` tells them."""
+    present = [t for t in (cell_text(c) for c in cells) if t][:3]
+    if not present:
+        return False
+    folded = [fold(t) for t in present]
+    return any(f in _TOTAL_WORDS for f in folded) or any(
+        folded[0].startswith(w) for w in _FOOTER_WORDS
+    )
+
+
 def classify_rows(rows: Iterator[GridRow], layout: Layout, footer: list[str]) -> Iterator[Row]:
     """Body and total rows with their section; blank rows dropped; stops at the footer."""
     section: str | None = None

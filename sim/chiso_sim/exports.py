@@ -81,7 +81,9 @@ class FileFaults:
     "Đã giải quyết") disagree with the rows; ``truncated`` cuts the bytes in the middle of a
     data row; ``unknown_word`` prints a status no vendor vocabulary lists;
     ``abbreviated_headers`` shortens header words the way clerks do ("Mã ĐD cơ quan", "Ngày
-    TN"). Row faults hit one deterministic body row each.
+    TN"); ``first_page_only`` keeps the first two thirds of the rows under the total of all
+    (a report exported from its first page); ``cp1258`` writes Windows' Vietnamese code page.
+    Row faults hit one deterministic body row each.
     """
 
     renamed_columns: bool = False
@@ -98,6 +100,7 @@ class FileFaults:
     missing_required: bool = False
     unknown_word: bool = False
     abbreviated_headers: bool = False
+    first_page_only: bool = False
 
     def __post_init__(self) -> None:
         if self.tcvn3 + self.vni + self.cp1258 > 1:
@@ -1071,6 +1074,11 @@ def build_table(
     table = Table(ent, columns, cells, sections, records)
     if options.total_row:
         table.total = _total_cells(table, render, faults.bad_totals)
+    if faults.first_page_only and len(cells) > 1:
+        # a report exported from its first page: that page's rows under the grand total
+        keep = max(1, len(cells) * 2 // 3)
+        table.rows, table.sections = table.rows[:keep], table.sections[:keep]
+        table.records = table.records[:keep]
     return table
 
 

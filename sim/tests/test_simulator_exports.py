@@ -401,6 +401,15 @@ def _check_cp1258(on: bool) -> None:
     assert unicodedata.normalize("NFC", text) == utf8
 
 
+def _check_first_page_only(on: bool) -> None:
+    """The rows of the first page under the grand total of all of them."""
+    rows = csv_rows(doc_export("csv", "vi", FileFaults(first_page_only=on), total_row=True))
+    whole = csv_rows(doc_export("csv", "vi", total_row=True))
+    assert (len(rows) < len(whole)) is on
+    total = [c for c in rows[-1] if c.endswith("văn bản")]
+    assert total == [c for c in whole[-1] if c.endswith("văn bản")] == ["7 văn bản"]
+
+
 def _check_nfd(on: bool) -> None:
     text = doc_export("csv", "vi", FileFaults(nfd=on)).decode("utf-8-sig")
     assert unicodedata.is_normalized("NFC", text) is not on
@@ -515,6 +524,7 @@ PATHOLOGY_CHECKS = {
     "vni": lambda on: _check_legacy("vni", on),
     "nfd": _check_nfd,
     "cp1258": _check_cp1258,
+    "first_page_only": _check_first_page_only,
     "html_xls": _check_html_xls,
     "vn_numbers": _check_vn_numbers,
     "bad_totals": _check_bad_totals,

@@ -521,6 +521,35 @@ def test_inbox_archive_and_quarantine_are_the_service_accounts_alone(url, tmp_pa
         assert kept.stat().st_mode & 0o777 == 0o600, kept
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "xls", "csv"])
+def test_a_report_short_of_the_count_its_total_row_declares_is_quarantined(url, tmp_path, fmt):
+    """A report exported from its first page: its rows under the grand total of all of them
+    ('Tổng cộng | 60 hồ sơ'). It is quarantined naming the total row, never loaded as a
+    shorter month; a total that counts fewer rows than the file holds is only a warning."""
+    from chiso_sim.exports import ExportOptions, FileFaults, write_export
+
+    inbox = tmp_path / "inbox"
+    month = date(2025, 3, 1)
+    options = ExportOptions(fmt, "vi", total_row=True)
+    rows = [rec(i) for i in range(30)]
+    short = inbox / "one_stop" / f"trang-1_{AGENCY}_2025-03.{fmt}"
+    write_export(short, "one_stop.dossiers", rows, month, options, FileFaults(first_page_only=True))
+    other = [rec(i, OTHER) for i in range(12)]
+    miscounted = inbox / "one_stop" / f"lech_{OTHER}_2025-03.{fmt}"
+    miscount = FileFaults(bad_totals=True)
+    write_export(miscounted, "one_stop.dossiers", other, month, options, miscount)
+    results = {r.path.name: r for r in ingest_inbox(url, inbox, "one_stop")}
+    cut = results[short.name]
+    assert cut.status == "quarantined", cut
+    assert "the total row counts 30 records, the file holds 20" in (cut.error or "")
+    assert raw_rows(url, "don_vi_xu_ly = %s", (AGENCY,)) == []
+    loaded = results[miscounted.name]
+    assert loaded.status == "loaded" and loaded.rows == 12
+    assert {"kind": "total", "file": miscounted.name, "stated": 10, "rows": 12}.items() <= next(
+        w for w in loaded.warnings if w.get("kind") == "total"
+    ).items()
+
+
 def test_a_file_still_being_written_waits_for_the_next_run(url, tmp_path):
     """A file modified within the settle time, or (where the deployment configures one)
     without its done marker, stays in the inbox for the next run; once settled, or once its
