@@ -883,7 +883,10 @@ def test_precheck_patterns_accept_only_what_sql_accepts(url):
 # --- fuzzing ingest_file (hypothesis) ---------------------------------------------------------
 
 _FUZZ = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40,
+    deadline=None,
+    derandomize=True,  # the same examples on every run: a reproducible suite
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 _PIECES = [b",", b";", b'"', b"\r\n", b"<table><tr><td>", b"</td></tr>", b"{\"data\": [",
            b"MaHoSo,DonViXuLy,NgayTiepNhan\r\n", b"\x00", "Hồ sơ".encode(), b"\xe1\xbb",

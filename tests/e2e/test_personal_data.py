@@ -102,7 +102,10 @@ ID_TEXT = st.text(
 
 
 @settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=300,
+    deadline=None,
+    derandomize=True,  # the same examples on every run: a reproducible suite
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(values=st.lists(ID_TEXT, min_size=1, max_size=20))
 def test_sql_and_python_canonical_ids_agree_on_generated_spellings(chiso_env, values):
