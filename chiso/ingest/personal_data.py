@@ -82,9 +82,9 @@ def retain(url: str, key: bytes, inbox: Path, before: date) -> Outcome:
             " where rejected_at < %s and record ?| %s::text[]",
             (_all_personal(), before, _all_personal()),
         ).rowcount
-    out.files = [p.name for p in _old_files(inbox, before)]
     for path in _old_files(inbox, before):
         _delete_delivered(path, "personal-data retention")
+        out.files.append(path.name)
     return out
 
 

@@ -16,6 +16,7 @@ from chiso import pipeline
 from chiso.quality.results import GateFailed
 from chiso.runtime import simulator
 from chiso.transform.dbt import BUILD_LOCK, build
+from tests.alert_receivers import wait_for
 from tests.warehouses import TEMPLATE_CLOSES, TEMPLATE_MONTHS, read_mart
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -231,15 +232,6 @@ def _build_lock(url: str) -> tuple[int, int]:
         ).fetchone()
 
 
-def _wait_for(condition, timeout: float = 120) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_bad_source_row_stops_the_run_before_publication(published, capsys):
     """A row that breaks a model's test fails the build: `chiso transform` says which node
     failed and where the log is, in one line and with a non-zero exit, and nothing is
@@ -288,9 +280,9 @@ def test_bad_source_row_stops_the_run_before_publication(published, capsys):
     # operator's): the second waits on the build lock, then finds the inputs built.
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(build, s, month)
-        assert _wait_for(lambda: _build_lock(env.urls.admin) == (1, 0))
+        assert wait_for(lambda: _build_lock(env.urls.admin) == (1, 0), timeout=120)
         second = pool.submit(build, s, month)
-        assert _wait_for(lambda: _build_lock(env.urls.admin) == (1, 1))  # one runs, one waits
+        assert wait_for(lambda: _build_lock(env.urls.admin) == (1, 1), timeout=120)  # 1 waits
         ran, waited = first.result(timeout=900), second.result(timeout=900)
     assert not ran.skipped and waited.skipped and waited.invocation_id == ran.invocation_id
     assert _build_lock(env.urls.admin) == (0, 0)
