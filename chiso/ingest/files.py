@@ -60,6 +60,14 @@ from chiso.ingest.loader import (
     load_delivery,
     record_rejected,
 )
+from chiso.ingest.manifest import (
+    Manifest,
+    ManifestError,
+    check_bytes,
+    is_sidecar,
+    read_manifest,
+    sidecars_of,
+)
 from chiso.ingest.readers import (
     CsvDialect,
     GridRow,
@@ -168,10 +176,16 @@ def ingest_file(
     path = Path(path)
     candidates = [entity_named(entity)] if entity else entities_of(source)
     try:
+        manifest = read_manifest(path)
+        if manifest is not None and manifest.sha256 is not None:
+            check_bytes(path, manifest, sha256_of(path))
+    except ManifestError as exc:
+        raise IngestError(str(exc)) from None
+    try:
         fmt = sniff_format(path)
         if fmt == "json":
-            return _ingest_json(url, source, path, candidates, month, agency, encoding)
-        return _ingest_grid(url, source, path, fmt, candidates, month, agency, encoding)
+            return _ingest_json(url, source, path, candidates, month, agency, encoding, manifest)
+        return _ingest_grid(url, source, path, fmt, candidates, month, agency, encoding, manifest)
     except ReadError as exc:
         raise IngestError(str(exc)) from exc
 
@@ -203,10 +217,11 @@ def _ingest_grid(
     month: date | None,
     agency: str | None,
     encoding: Encoding,
+    manifest: Manifest | None,
 ) -> FileResult:
     file_agency = agency or agency_from_name(path.name)
     if fmt == "csv":
-        streamed = _try_stream(url, source, path, candidates, month, file_agency)
+        streamed = _try_stream(url, source, path, candidates, month, file_agency, manifest)
         if streamed is not None:
             return streamed
     dialect = sniff_csv(path) if fmt == "csv" else None
@@ -216,14 +231,16 @@ def _ingest_grid(
     match = layout.header
     ent = match.entity
     the_month = _resolve_month(path, month, layout)
-    delivery = _file_delivery(source, path, the_month, sha256_of(path))
+    delivery = _file_delivery(source, path, the_month, sha256_of(path), manifest)
     body = classify_rows(chain_rows(head, used, rows), layout, footer=[])
     part = _rows_part(path, ent, match, layout, body, file_agency, encoding)
     result = load_delivery(url, delivery, [part])
     return _file_result(path, ent, the_month, result, "rows", part.warnings)
 
 
-def _file_delivery(source: str, path: Path, month: date, sha: str | None) -> Delivery:
+def _file_delivery(
+    source: str, path: Path, month: date, sha: str | None, manifest: Manifest | None
+) -> Delivery:
     return Delivery(
         source=source,
         channel="file",
@@ -231,6 +248,8 @@ def _file_delivery(source: str, path: Path, month: date, sha: str | None) -> Del
         month=month,
         file_name=path.name,
         content_sha256=sha,
+        declared_records=manifest.records if manifest else None,
+        declared_by=manifest.describe() if manifest else None,
     )
 
 
@@ -257,6 +276,7 @@ def _try_stream(
     candidates: Sequence[Entity],
     month: date | None,
     file_agency: str | None,
+    manifest: Manifest | None,
 ) -> FileResult | None:
     """Load a clean CSV on the fast path (stream.py); None when it needs the careful one."""
     dialect = sniff_csv(path, whole_file=False)
@@ -274,7 +294,7 @@ def _try_stream(
         return None
     the_month = _resolve_month(path, month, layout)
     part, digest = stream_part(path, dialect, layout.header, the_month)
-    delivery = _file_delivery(source, path, the_month, None)  # sha: computed while streaming
+    delivery = _file_delivery(source, path, the_month, None, manifest)  # sha: while streaming
     try:
         result = load_delivery(url, delivery, [part], content_digest=digest)
     except StreamFallback as why:
@@ -522,10 +542,11 @@ def _ingest_json(
     month: date | None,
     agency: str | None,
     encoding: Encoding,
+    manifest: Manifest | None,
 ) -> FileResult:
     records = read_json_records(path)
     the_month = _resolve_month(path, month, None)
-    delivery = _file_delivery(source, path, the_month, sha256_of(path))
+    delivery = _file_delivery(source, path, the_month, sha256_of(path), manifest)
     parts = record_parts(
         path.name, records, candidates, agency or agency_from_name(path.name), encoding
     )
@@ -752,8 +773,8 @@ def _free_name(path: Path) -> Path:
 
 
 def inbox_files(inbox: Path, source: str, done_marker: str | None = None) -> list[Path]:
-    """The files waiting in ``<inbox>/<source>/`` (hidden and Office lock files, and the done
-    markers themselves, left out)."""
+    """The files waiting in ``<inbox>/<source>/`` (hidden and Office lock files, the done
+    markers and the manifest sidecars themselves left out)."""
     folder = inbox / source
     if not folder.is_dir():
         return []
@@ -763,6 +784,7 @@ def inbox_files(inbox: Path, source: str, done_marker: str | None = None) -> lis
         if p.is_file()
         and not p.name.startswith((".", "~$"))
         and not (done_marker and p.name.endswith(done_marker))
+        and not is_sidecar(p)
     )
 
 
@@ -770,13 +792,32 @@ def still_arriving(
     path: Path, settle_seconds: float, done_marker: str | None, now: float | None = None
 ) -> str | None:
     """Why a file may still be being written (None: it is complete): its done marker is not
-    there yet, or it changed within the last ``settle_seconds``."""
+    there yet, or it (or a sidecar beside it) changed within the last ``settle_seconds``."""
     if done_marker and not path.with_name(path.name + done_marker).exists():
         return f"waiting for its marker {path.name + done_marker}"
-    age = (time.time() if now is None else now) - path.stat().st_mtime
-    if age < settle_seconds:
-        return f"modified {age:.0f} s ago (< {settle_seconds:.0f} s): it may still be being written"
+    for each in (path, *sidecars_of(path)):
+        age = (time.time() if now is None else now) - each.stat().st_mtime
+        if age < settle_seconds:
+            return (
+                f"{each.name} modified {age:.0f} s ago (< {settle_seconds:.0f} s): it may still"
+                " be being written"
+            )
     return None
+
+
+def _companions(path: Path, done_marker: str | None) -> list[Path]:
+    """The files that travel with ``path``: its done marker and its sidecars."""
+    found = sidecars_of(path)
+    marker = path.with_name(path.name + done_marker) if done_marker else None
+    if marker is not None and marker.is_file() and marker not in found:
+        found.append(marker)
+    return found
+
+
+def _move_companions(companions: Sequence[Path], original: Path, moved: Path) -> None:
+    for companion in companions:
+        if companion.is_file():
+            _keep(companion, moved.with_name(moved.name + companion.name[len(original.name) :]))
 
 
 def ingest_inbox(
@@ -792,7 +833,8 @@ def ingest_inbox(
 
     A file that may still be being written (:func:`still_arriving`) is left where it is, for
     the next run: a cut-short file is never loaded as a shorter month. Its done marker, when
-    one is configured, goes with it to the archive or the quarantine."""
+    one is configured, and its sidecars (chiso.ingest.manifest) go with it to the archive or
+    the quarantine."""
     results = []
     if (inbox / source).is_dir():
         private_folder(inbox, source)
@@ -810,7 +852,7 @@ def ingest_inbox(
             log.info("%s waits for the next run: %s", path.name, why)
             results.append(FileResult(path, "", None, "waiting", error=why))
             continue
-        marker = path.with_name(path.name + done_marker) if done_marker else None
+        companions = _companions(path, done_marker)
         try:
             res = ingest_file(url, source, path, encoding=encoding)
         except (IngestError, LoadError, ReadError) as exc:
@@ -828,12 +870,10 @@ def ingest_inbox(
             results.append(
                 FileResult(path, "", None, "quarantined", error=str(exc), moved_to=moved)
             )
-            if marker is not None:
-                _keep(marker, moved.with_name(moved.name + (done_marker or "")))
+            _move_companions(companions, path, moved)
             continue
         res.moved_to = archive(path, inbox, source, res.month)
-        if marker is not None:
-            _keep(marker, res.moved_to.with_name(res.moved_to.name + (done_marker or "")))
+        _move_companions(companions, path, res.moved_to)
         results.append(res)
     return results
 

@@ -36,6 +36,7 @@ from psycopg import sql
 
 from chiso.core.redact import quoted
 from chiso.ingest.holds import held_agencies, hold
+from chiso.ingest.manifest import check_records
 from chiso.ingest.precheck import PreCheck
 from chiso.ingest.raw_tables import (
     RAW_SCHEMA,
@@ -138,6 +139,10 @@ class Delivery:
     content_sha256: str | None = None  # files: hash of the bytes, known before loading
     # Replace the whole month whatever the entity's scope (API pulls of every agency).
     whole_month: bool = False
+    # The number of records the sender declared (a manifest beside the file) and where: a
+    # delivery landing another number is refused (chiso.ingest.manifest)
+    declared_records: int | None = None
+    declared_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -348,6 +353,15 @@ def _load_parts(
         for part in parts:
             partition = ensure_partition(conn, part.entity, delivery.month)
             copied.append((part, partition, *copy_part(conn, part, partition)))
+        if delivery.declared_records is not None:
+            why = check_records(
+                delivery.origin,
+                delivery.declared_by or "its manifest",
+                delivery.declared_records,
+                copied[0][2],
+            )
+            if why:
+                raise LoadError(why)
         parked = park(conn, delivery_id, delivery, parts, [c[1] for c in copied]) if park else []
         kept = {p.batch_id: p for p in parked}
         staged: list[tuple[Part, sql.Composed, int, int, PreCheck | None]] = []

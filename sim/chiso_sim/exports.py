@@ -23,6 +23,7 @@ Pathologies are switched on with :class:`FileFaults`; all are off by default.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
@@ -82,8 +83,10 @@ class FileFaults:
     data row; ``unknown_word`` prints a status no vendor vocabulary lists;
     ``abbreviated_headers`` shortens header words the way clerks do ("Mã ĐD cơ quan", "Ngày
     TN"); ``first_page_only`` keeps the first two thirds of the rows under the total of all
-    (a report exported from its first page); ``cp1258`` writes Windows' Vietnamese code page.
-    Row faults hit one deterministic body row each.
+    (a report exported from its first page); ``cp1258`` writes Windows' Vietnamese code page;
+    ``short_of_manifest`` writes the manifest of the whole export beside a file cut cleanly
+    after two thirds of its records (a transfer that stopped at a line boundary: the file
+    looks whole, only its manifest tells). Row faults hit one deterministic body row each.
     """
 
     renamed_columns: bool = False
@@ -101,6 +104,7 @@ class FileFaults:
     unknown_word: bool = False
     abbreviated_headers: bool = False
     first_page_only: bool = False
+    short_of_manifest: bool = False
 
     def __post_init__(self) -> None:
         if self.tcvn3 + self.vni + self.cp1258 > 1:
@@ -1269,6 +1273,17 @@ def export_bytes(
     one-stop API work as they are). The aggregate report is built by
     :func:`chiso_sim.aggregate.aggregate_report_bytes` from dossiers, not here.
     """
+    return _export(entity_name, rows, month, options, faults)[0]
+
+
+def _export(
+    entity_name: str,
+    rows: Iterable[Mapping[str, Any]],
+    month: date,
+    options: ExportOptions | None,
+    faults: FileFaults,
+) -> tuple[bytes, int]:
+    """The file's bytes and the number of records it holds."""
     options = options or ExportOptions()
     if entity_name == AGGREGATE_ENTITY:
         raise ValueError("use chiso_sim.aggregate.aggregate_report_bytes for the report")
@@ -1281,7 +1296,8 @@ def export_bytes(
         data = _json_bytes(table, source_rows, options, faults)
     else:
         data = _sheet_bytes(table_sheet(table, month, options), month, options.fmt, faults)
-    return truncate_bytes(data, _row_marker(data)) if faults.truncated else data
+    records = len(table.records)
+    return (truncate_bytes(data, _row_marker(data)) if faults.truncated else data), records
 
 
 def file_extension(options: ExportOptions, faults: FileFaults = NO_FAULTS) -> str:
@@ -1300,6 +1316,16 @@ def write_file(path: Path, data: bytes) -> Path:
     return path
 
 
+MANIFEST_SUFFIX = ".manifest.json"
+
+
+def manifest_bytes(file_name: str, data: bytes, records: int) -> bytes:
+    """The sidecar some senders deliver beside an export (``x.csv.manifest.json``): the
+    file's name, its record count and the sha256 of its bytes, as the exporter saw them."""
+    manifest = {"file": file_name, "records": records, "sha256": hashlib.sha256(data).hexdigest()}
+    return (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode()
+
+
 def write_export(
     path: Path,
     entity_name: str,
@@ -1307,5 +1333,21 @@ def write_export(
     month: date,
     options: ExportOptions | None = None,
     faults: FileFaults = NO_FAULTS,
+    *,
+    manifest: bool = False,
 ) -> Path:
-    return write_file(path, export_bytes(entity_name, rows, month, options, faults))
+    """Write one export; with ``manifest`` (or the fault ``short_of_manifest``) its manifest
+    sidecar too, written first, as a sender that checksums before it transfers would."""
+    source_rows = list(rows)
+    data, records = _export(entity_name, source_rows, month, options, faults)
+    if manifest or faults.short_of_manifest:
+        write_file(
+            path.with_name(path.name + MANIFEST_SUFFIX), manifest_bytes(path.name, data, records)
+        )
+    if faults.short_of_manifest and len(source_rows) > 1:
+        # the transfer stopped at a record boundary: two thirds of the records, whole
+        kept = source_rows[: max(1, len(source_rows) * 2 // 3)]
+        data = _export(entity_name, kept, month, options, replace(faults, short_of_manifest=False))[
+            0
+        ]
+    return write_file(path, data)

@@ -99,6 +99,7 @@ def write_inbox(
     variants: Sequence[Variant] = ("dvcqg", "vi"),
     aggregate_mismatch: Literal["total", "row"] | None = None,
     as_of: datetime | None = None,
+    manifests: bool = False,
 ) -> list[Path]:
     """Drop one month of deliveries into ``inbox_dir/<source>/``, as provinces send them.
 
@@ -115,6 +116,9 @@ def write_inbox(
     ``variants`` limits header variants (add ``"upgraded"`` for renamed/extra columns);
     ``aggregate_mismatch`` breaks an identity of each summary report. Every file shows its
     system as at ``as_of`` (default: the end of ``cfg``'s horizon; :mod:`chiso_sim.clock`).
+    With ``manifests``, each agency's and province's list export comes with its manifest
+    sidecar (``<file>.manifest.json``: records and sha256; the returned paths list the data
+    files only).
     """
     from chiso_sim.documents import generate_month as documents_month
     from chiso_sim.one_stop import generate_month as dossiers_month
@@ -137,7 +141,7 @@ def write_inbox(
         unit = agencies[agency].name if agency in agencies else None
         opts = replace(opts, unit_name=opts.unit_name or unit, province_name=province)
         path = inbox_dir / _source_dir(name) / f"{name}.{file_extension(opts, ff)}"
-        written.append(write_export(path, entity_name, rows, month, opts, ff))
+        written.append(write_export(path, entity_name, rows, month, opts, ff, manifest=manifests))
 
     def province_of(agency: str) -> str | None:
         return agencies[agency].province_name if agency in agencies else None

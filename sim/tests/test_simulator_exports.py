@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
+import tempfile
 import unicodedata
 import zipfile
 from dataclasses import fields, replace
@@ -410,6 +412,23 @@ def _check_first_page_only(on: bool) -> None:
     assert total == [c for c in whole[-1] if c.endswith("văn bản")] == ["7 văn bản"]
 
 
+def _check_short_of_manifest(on: bool) -> None:
+    """The manifest of the whole export beside a file cut cleanly at a record boundary."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "documents_2020-02.csv"
+        faults = FileFaults(short_of_manifest=on)
+        opts = ExportOptions("csv", "dvcqg")
+        exports.write_export(path, "documents.movements", DOCS, MONTH, opts, faults, manifest=True)
+        manifest = json.loads(path.with_name(path.name + exports.MANIFEST_SUFFIX).read_text())
+        data = path.read_bytes()
+    records = csv_rows(data)[1:]
+    assert manifest["file"] == path.name
+    assert manifest["records"] == len(DOCS)
+    assert (len(records) < len(DOCS)) is on
+    assert (hashlib.sha256(data).hexdigest() != manifest["sha256"]) is on
+    assert data.endswith(b"\n")  # cut between records: nothing in the file itself tells
+
+
 def _check_nfd(on: bool) -> None:
     text = doc_export("csv", "vi", FileFaults(nfd=on)).decode("utf-8-sig")
     assert unicodedata.is_normalized("NFC", text) is not on
@@ -525,6 +544,7 @@ PATHOLOGY_CHECKS = {
     "nfd": _check_nfd,
     "cp1258": _check_cp1258,
     "first_page_only": _check_first_page_only,
+    "short_of_manifest": _check_short_of_manifest,
     "html_xls": _check_html_xls,
     "vn_numbers": _check_vn_numbers,
     "bad_totals": _check_bad_totals,

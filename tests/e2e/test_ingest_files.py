@@ -7,6 +7,7 @@ states exactly which pathology it exercises.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import time
@@ -548,6 +549,67 @@ def test_a_report_short_of_the_count_its_total_row_declares_is_quarantined(url, 
     assert {"kind": "total", "file": miscounted.name, "stated": 10, "rows": 12}.items() <= next(
         w for w in loaded.warnings if w.get("kind") == "total"
     ).items()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "json"])
+def test_a_file_short_of_what_its_manifest_declares_is_quarantined(url, tmp_path, fmt):
+    """Transfers that stopped at a record boundary: the files read as whole, shorter months,
+    and only the sidecars their senders wrote tell. A file whose bytes are not the sha256 its
+    manifest declares, and one whose records fall short of the manifest's count (a manifest
+    without a checksum; the CSV one on the stream path), are quarantined with their sidecars;
+    the whole file beside them, with its `.sha256` in sha256sum's format, loads and keeps its
+    sidecar in the archive."""
+    from chiso_sim.exports import ExportOptions, FileFaults, write_export
+
+    inbox = tmp_path / "inbox"
+    month = date(2025, 3, 1)
+    options = ExportOptions(fmt, "dvcqg" if fmt != "xlsx" else "vi")
+    short = FileFaults(short_of_manifest=True)
+    folder = inbox / "one_stop"
+    cut = write_export(folder / f"cat_{AGENCY}_2025-03.{fmt}", "one_stop.dossiers",
+                       [rec(i) for i in range(30)], month, options, short)  # fmt: skip
+    counted = write_export(folder / f"dem_{OTHER}_2025-03.{fmt}", "one_stop.dossiers",
+                           [rec(i, OTHER) for i in range(30)], month, options, short)  # fmt: skip
+    manifest = counted.with_name(counted.name + ".manifest.json")
+    manifest.write_text(json.dumps({"file": counted.name, "records": 30}), encoding="utf-8")
+    third = "000.00.03.H23"
+    whole = write_export(folder / f"du_{third}_2025-03.{fmt}", "one_stop.dossiers",
+                         [rec(i, third) for i in range(7)], month, options)  # fmt: skip
+    digest = hashlib.sha256(whole.read_bytes()).hexdigest()
+    whole.with_name(whole.name + ".sha256").write_text(f"{digest} *{whole.name}\n")
+    results = {r.path.name: r for r in ingest_inbox(url, inbox, "one_stop")}
+    assert results[cut.name].status == "quarantined", results[cut.name]
+    assert f"{cut.name}: its sha256 is not the one {cut.name}.manifest.json declares" in (
+        results[cut.name].error or ""
+    )
+    assert results[counted.name].status == "quarantined", results[counted.name]
+    assert (
+        f"{counted.name}: the file holds 20 records, {manifest.name} declares 30: part of the"
+        " delivery is missing" in (results[counted.name].error or "")
+    )
+    assert raw_rows(url, "don_vi_xu_ly in (%s, %s)", (AGENCY, OTHER)) == []
+    assert results[whole.name].status == "loaded" and results[whole.name].rows == 7
+    quarantined = inbox / "quarantine" / "one_stop"
+    assert (quarantined / (cut.name + ".manifest.json")).exists()
+    assert (quarantined / manifest.name).exists()
+    assert (inbox / "archive" / "one_stop" / "2025-03" / (whole.name + ".sha256")).exists()
+    assert list(folder.iterdir()) == []
+
+
+def test_a_sidecar_that_cannot_be_read_quarantines_its_file(url, tmp_path):
+    """A manifest cut short (invalid JSON), or one describing another file: what the sender
+    declared is unknown, so the file is not loaded; the error names the sidecar."""
+    inbox = tmp_path / "inbox"
+    folder = inbox / "one_stop"
+    folder.mkdir(parents=True)
+    cut = write_csv(folder / f"hs_{AGENCY}_2025-03.csv", [rec(1)])
+    cut.with_name(cut.name + ".manifest.json").write_text('{"records": 1, "sha', "utf-8")
+    other = write_csv(folder / f"hs_{OTHER}_2025-03.csv", [rec(2, OTHER)])
+    other.with_name(other.name + ".manifest.json").write_text('{"file": "x.csv"}', "utf-8")
+    results = {r.path.name: r for r in ingest_inbox(url, inbox, "one_stop")}
+    assert f"{cut.name}.manifest.json: line 1: not JSON" in (results[cut.name].error or "")
+    assert f"describes x.csv, not {other.name}" in (results[other.name].error or "")
+    assert {r.status for r in results.values()} == {"quarantined"}
 
 
 def test_a_file_still_being_written_waits_for_the_next_run(url, tmp_path):
