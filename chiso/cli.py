@@ -327,7 +327,10 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     if args.action == "up":
         bootstrap(s)
         simulator.start(s)
-        _print(f"Airflow UI: {airflow.up(s)}  (stop with `make stop`)")
+        _print(
+            f"Airflow UI: {airflow.up(s)}  (user {airflow.ADMIN_USER}, password: `chiso airflow"
+            " password`; stop with `make stop`)"
+        )
     elif args.action == "down":
         airflow.down(s)
         simulator.stop(s)
@@ -344,6 +347,8 @@ def cmd_airflow(args: argparse.Namespace) -> int:
                 f"airflow secret needs one of {sorted(airflow.SECRET_SETTINGS.values())}", 2
             )
         _print(airflow.secret_setting(s, args.name))
+    elif args.action == "password":
+        _print(airflow.admin_password(s))  # asked for by name: the UI's login
     return 0
 
 
@@ -471,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     pv.set_defaults(func=cmd_privacy)
 
     af = sub.add_parser("airflow", help="the project's Airflow services")
-    af.add_argument("action", choices=["up", "down", "status", "env", "secret"])
+    af.add_argument("action", choices=["up", "down", "status", "env", "secret", "password"])
     af.add_argument(
         "name",
         nargs="?",

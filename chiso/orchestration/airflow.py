@@ -35,6 +35,7 @@ class AirflowApi:
 
     def __init__(self, settings: Settings, timeout: float = 30) -> None:
         self.base = f"http://127.0.0.1:{settings.airflow_port}"
+        self.settings = settings
         self.http = httpx.Client(base_url=self.base, timeout=timeout)
         self._token = os.environ.get("CHISO_AIRFLOW_TOKEN") or None
 
@@ -46,8 +47,12 @@ class AirflowApi:
 
     def _headers(self) -> dict[str, str]:
         if self._token is None:
-            response = self.http.get("/auth/token")
-            self._check(response, "GET /auth/token")
+            credentials = {
+                "username": services.ADMIN_USER,
+                "password": services.admin_password(self.settings),
+            }
+            response = self.http.post("/auth/token", json=credentials)
+            self._check(response, "POST /auth/token")
             self._token = response.json()["access_token"]
         return {"Authorization": f"Bearer {self._token}"}
 

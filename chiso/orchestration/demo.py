@@ -138,6 +138,7 @@ def run(settings: Settings, months: list[date], *, keep_running: bool = False) -
             console.print(f"  {p}")
     console.print(
         "\n[bold]Airflow UI[/]: run `make airflow`, then open http://127.0.0.1:"
-        f"{settings.airflow_port} (DAG monthly_kpi); `make stop` stops everything."
+        f"{settings.airflow_port} (DAG monthly_kpi) and log in as admin with the password"
+        " `.venv/bin/chiso airflow password` prints; `make stop` stops everything."
     )
     return DemoResult(states)

@@ -4,6 +4,12 @@ AIRFLOW_HOME lives under CHISO_HOME; the metadata database is `chiso_airflow` on
 server; the executor is LocalExecutor. Airflow 3 tasks talk to the api-server's execution API,
 so the api-server, scheduler, dag-processor and triggerer are started together, and share one
 JWT secret (generated once, kept in CHISO_HOME/secrets).
+
+Its UI and REST API require a login, the demo's included: the simple auth manager with one
+user, ``admin``, whose password chiso generates once into CHISO_HOME/secrets (`chiso airflow
+password` prints it) and writes into the manager's passwords file there, so Airflow never
+generates one itself (it would print it into its log). chiso's own client logs in with it
+(chiso/orchestration/airflow.py).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import httpx
 
 from chiso.core.config import DAGS_DIR, REPO_ROOT, Settings
 from chiso.core.environment import inherited, is_secret_name
-from chiso.runtime.secrets import home_secret, simulator_token
+from chiso.runtime.secrets import home_secret, simulator_token, write_private
 from chiso.runtime.warehouse import sqlalchemy_url, urls
 
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -39,8 +45,28 @@ SECRET_SETTINGS = {
 }
 
 
+ADMIN_USER = "admin"
+PASSWORDS_FILE = "airflow_passwords.json"
+
+
 class AirflowError(RuntimeError):
     """An Airflow service or run did not behave as expected."""
+
+
+def admin_password(settings: Settings) -> str:
+    """The password of Airflow's ``admin`` (generated once per home)."""
+    return home_secret(settings, "airflow_admin_password")
+
+
+def passwords_file(settings: Settings) -> Path:
+    """The simple auth manager's passwords file (``{"admin": "…"}``, mode 0600), written by
+    chiso before Airflow reads it: a user already in it gets no password generated (and
+    printed into a log) by Airflow."""
+    path = settings.secrets_dir / PASSWORDS_FILE
+    wanted = json.dumps({ADMIN_USER: admin_password(settings)})
+    if not path.exists() or path.read_text().strip() != wanted:
+        write_private(path, wanted + "\n")
+    return path
 
 
 def airflow_env(settings: Settings) -> dict[str, str]:
@@ -80,7 +106,10 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        # a login for the UI and the API, the demo's included (module docstring)
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file(settings)),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sqlalchemy_url(
             urls(settings).airflow_metadata, "psycopg2"
         ),

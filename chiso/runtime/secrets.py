@@ -6,8 +6,9 @@ secret store); a fresh machine running the demo or the tests gets these, generat
 
 - ``<server home>/secrets/roles.json``: the passwords of the warehouse's roles on the embedded
   server (shared by every home using that server: roles belong to the server);
-- ``<home>/secrets/airflow.json``: Airflow's API and JWT secrets and the bearer token of the
-  local source simulator.
+- ``<home>/secrets/airflow.json``: Airflow's API and JWT secrets, its ``admin`` password and
+  the bearer token of the local source simulator; ``airflow_passwords.json`` is that password
+  in the file Airflow's simple auth manager reads.
 
 The personal-data hash key has its own module (chiso/core/pii.py).
 """
@@ -15,6 +16,7 @@ The personal-data hash key has its own module (chiso/core/pii.py).
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
@@ -33,9 +35,19 @@ def _generated(path: Path, names: Iterable[str], nbytes: int) -> dict[str, str]:
     missing = [name for name in names if name not in data]
     if missing:
         data.update({name: secrets.token_urlsafe(nbytes) for name in missing})
-        path.write_text(json.dumps(data, indent=2))
-        path.chmod(0o600)
+        write_private(path, json.dumps(data, indent=2))
     return data
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable by this account alone from its first byte (created
+    0600, then renamed over the old file: a reader never sees half of it)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o600)  # an existing temporary file keeps its mode on open
+    os.replace(tmp, path)
 
 
 def role_passwords(settings: Settings, roles: Iterable[str]) -> dict[str, str]:

@@ -210,3 +210,26 @@ def test_two_closes_through_the_scheduler_publish_what_the_sources_said_then(air
     with psycopg.connect(url) as conn:
         heads = dict(conn.execute("select period_month, revision from ops.publication_heads"))
     assert heads[FEBRUARY] == 1 and heads[JANUARY] >= 1
+
+
+def test_the_ui_and_the_api_require_a_login(airflow_env):
+    """Nothing of Airflow answers without a login: no token without credentials, none for a
+    wrong password; the generated admin password gets one, and appears in no log."""
+    import httpx
+
+    s = airflow_env.settings
+    if not all(st.alive for st in services.status(s)):
+        services.up(s)
+    with httpx.Client(base_url=f"http://127.0.0.1:{s.airflow_port}", timeout=30) as http:
+        assert http.get("/api/v2/dags").status_code == 401
+        assert http.get("/auth/token").status_code == 403  # no open admin
+        wrong = {"username": "admin", "password": "admin"}
+        assert http.post("/auth/token", json=wrong).status_code == 401
+        right = {"username": "admin", "password": services.admin_password(s)}
+        token = http.post("/auth/token", json=right).json()["access_token"]
+        dags = http.get("/api/v2/dags", headers={"Authorization": f"Bearer {token}"})
+        assert dags.status_code == 200 and af.DAG_ID in {d["dag_id"] for d in dags.json()["dags"]}
+    logs = [p for p in s.log_dir.rglob("*.log")] + list(s.airflow_home.rglob("*.log"))
+    assert logs
+    for log in logs:
+        assert services.admin_password(s) not in log.read_text(errors="replace"), log

@@ -6,6 +6,7 @@ holds them; each child's environment and the printed one are searched for their 
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -17,7 +18,7 @@ import pytest
 from chiso.cli import main
 from chiso.core.config import Settings
 from chiso.core.environment import inherited, is_secret_name
-from chiso.runtime.airflow import airflow_env
+from chiso.runtime.airflow import admin_password, airflow_env
 from chiso.transform.dbt import dbt_env
 
 WAREHOUSE_PASSWORD = "Mk-kho-du-lieu-7f3a"
@@ -94,6 +95,7 @@ def test_airflow_env_prints_no_secret_and_airflow_reads_them_through_commands(
     full = airflow_env(planted)
     for name in ("AIRFLOW__API__SECRET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET"):
         assert full[name] not in printed
+    assert admin_password(planted) not in printed and admin_password(planted) not in _values(full)
     exported = dict(
         shlex.split(line.removeprefix("export "))[0].split("=", 1) for line in printed.splitlines()
     )
@@ -116,3 +118,17 @@ def test_airflow_env_prints_no_secret_and_airflow_reads_them_through_commands(
 def test_airflow_secret_knows_only_airflows_secrets(planted, capsys) -> None:
     assert main(["airflow", "secret", "pii_key"]) == 2
     assert "airflow secret needs one of" in capsys.readouterr().err
+
+
+def test_airflow_requires_a_login_whose_password_airflow_never_generates(planted) -> None:
+    """No open admin: one user, whose password chiso generated and wrote into the manager's
+    passwords file (0600, in secrets/) before Airflow reads it, so Airflow prints none."""
+    env = airflow_env(planted)
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] == "False"
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == "admin:admin"
+    passwords = Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
+    assert passwords.parent == planted.secrets_dir
+    assert passwords.stat().st_mode & 0o777 == 0o600
+    assert json.loads(passwords.read_text()) == {"admin": admin_password(planted)}
+    assert len(admin_password(planted)) >= 32
+    assert airflow_env(planted) == env  # the same password every time
