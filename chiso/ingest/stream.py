@@ -117,6 +117,10 @@ def stream_part(
         )
         with path.open("rb") as fh:
             first = True
+            # the blank end of what was read so far, written once more follows it: blank
+            # lines at the end of a file (an editor's, an exporter's) are no rows, while
+            # COPY reads each as a row missing its columns
+            held = b""
             while chunk := fh.read(CHUNK_BYTES):
                 chunk += fh.readline()  # end on a line break: no character is split
                 digest.update(chunk)
@@ -125,7 +129,12 @@ def stream_part(
                 first = False
                 if not chunk_is_clean(chunk):
                     raise StreamFallback(f"{path.name}: text needs repair (NFC or legacy font)")
-                copy.write(chunk)
+                data = held + chunk
+                body = data.rstrip(b"\r\n \t")
+                held = data[len(body) :]
+                copy.write(body)
+            end = held.find(b"\n")
+            copy.write(held if end < 0 else held[: end + 1])  # the last line's own end
 
     part = Part(
         match.entity,

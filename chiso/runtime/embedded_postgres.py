@@ -58,7 +58,11 @@ def _bin_dir() -> Path:
 
 
 def _port_free(port: int) -> bool:
+    """Whether PostgreSQL could listen on `port`. With SO_REUSEADDR, as PostgreSQL binds:
+    the connections a crashed server left in TIME_WAIT do not make its port look taken (the
+    server would otherwise move to another port on restart, away from its clients' URLs)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -282,10 +286,12 @@ class EmbeddedPostgres:
             time.sleep(0.2)
         raise EmbeddedPostgresError(f"PostgreSQL did not come up; see {self.log_file}")
 
-    def stop(self) -> ServerStatus:
+    def stop(self, mode: str = "fast") -> ServerStatus:
+        """Stop the server: ``fast`` rolls back open transactions and shuts down cleanly;
+        ``immediate`` stops as a crash would (recovery at the next start)."""
         st = self.status()
         if st.running:
-            self._run("pg_ctl", "-D", str(self.s.pgdata), "-m", "fast", "-w", "stop")
+            self._run("pg_ctl", "-D", str(self.s.pgdata), "-m", mode, "-w", "stop")
         return self.status()
 
     def destroy(self) -> None:

@@ -14,8 +14,8 @@ import subprocess
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -54,6 +54,8 @@ class DbtResult:
     statuses: dict[str, int]
     # True when dbt did not run: the inputs are those of the build named by invocation_id
     skipped: bool = False
+    # how many times dbt built: more than once when loads landed during a build (_build)
+    attempts: int = 1
 
 
 # libpq's TLS parameters an operator's warehouse URL may carry (?sslmode=verify-full&…):
@@ -218,6 +220,8 @@ def build(
 # at once (an operator's `chiso transform` during a scheduled close, two Airflow runs) would
 # replace each other's incremental periods and tables half-way; the second waits instead.
 BUILD_LOCK = "chiso.dbt.build"
+# Builds in a row while loads keep landing during them (_build), before giving up for now
+MAX_ATTEMPTS = 3
 
 
 @contextmanager
@@ -230,7 +234,9 @@ def _build_lock(settings: Settings) -> Iterator[None]:
         try:
             yield
         finally:
-            conn.execute("select pg_advisory_unlock(hashtext(%s))", (BUILD_LOCK,))
+            # a connection the server dropped (a restart) took its lock with it
+            with suppress(psycopg.OperationalError):
+                conn.execute("select pg_advisory_unlock(hashtext(%s))", (BUILD_LOCK,))
 
 
 def _build(
@@ -266,14 +272,34 @@ def _build(
         # of the month's rows into the dimensions); dbt's default drops them with the dimension.
         args += ["--exclude", "tag:reference", "--exclude-resource-type", "unit_test"]
         args += ["--indirect-selection", "cautious"]
-    result = run_dbt_steps(settings, [["source", "freshness"], args], env=env, on_line=on_line)
+    steps = [["source", "freshness"], args]
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        result = run_dbt_steps(settings, steps, env=env, on_line=on_line)
+        with psycopg.connect(urls(settings).transformer) as conn:
+            now = inputs_digest(conn, fingerprint)
+            if now == digest:
+                break
+            record_attempt(conn, now)
+        digest = now
+        if attempt == MAX_ATTEMPTS:
+            raise DbtError(
+                f"raw's deliveries changed during each of {MAX_ATTEMPTS} builds (loads landing"
+                " all the while): nothing is recorded as built; build again once they settle"
+            )
+        # dbt reads raw model by model: a delivery that landed meanwhile is in some models and
+        # not in others. Built again, every model reads the same deliveries (the incremental
+        # models restage what changed, so this costs what the new delivery costs).
+        message = "deliveries landed during the build: building again so every model reads them"
+        log.warning(message)
+        if on_line is not None:
+            on_line(message)
     with psycopg.connect(urls(settings).transformer) as conn:
         record_key(conn, key_check)
         if not skip_reference:
             record_fingerprint(conn, fingerprint)
         record_build(conn, result, month, full=full, digest=digest)
         clear_attempt(conn)
-    return result
+    return replace(result, attempts=attempt)
 
 
 def record_build(

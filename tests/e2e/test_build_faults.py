@@ -1,0 +1,180 @@
+"""Faults around a dbt build, on a PostgreSQL server of the module's own (the run's shared
+server cannot crash under the other workers). Each ends "nothing lost, nothing doubled":
+staging holds each record raw holds, once, and the facts equal a build from scratch.
+
+- The server crashes and restarts (an immediate stop, then recovery) while a monthly build
+  is in the middle of its models: the build fails saying so and leaves its attempt recorded,
+  and the server comes back on its port.
+- A load lands while the retry runs: the load is not held up by the build, and the build,
+  finding raw's ledger changed under it, builds again, so what it records as built includes
+  the load (the next build of the month has nothing to do). The facts it leaves equal a full
+  refresh's.
+
+One scenario, not two tests: each step starts from what the one before left, as it would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import date
+from typing import Any
+
+import psycopg
+import pytest
+
+from chiso.core.config import Settings
+from chiso.ingest.files import ingest_inbox
+from chiso.runtime.embedded_postgres import EmbeddedPostgres
+from chiso.runtime.warehouse import Urls, bootstrap
+from chiso.transform.build_inputs import ATTEMPT, inputs_digest, up_to_date
+from chiso.transform.dbt import BUILD_LOCK, DbtError, DbtResult, build
+from chiso.transform.reference_state import project_fingerprint, read_state
+from tests import warehouses
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+JANUARY, FEBRUARY = date(2020, 1, 1), date(2020, 2, 1)
+SOURCES = ("one_stop", "documents", "portal")
+
+
+@pytest.fixture(scope="module")
+def own() -> Iterator[tuple[Settings, Urls]]:
+    """A home with a server of its own, January's deliveries loaded and built."""
+    home = warehouses.root() / "homes" / "build-faults"
+    settings = Settings(
+        home=home, external_url=None, pg_port_hint=warehouses.free_port(), airflow_port=0,
+        simulator_port=0, server_home=home, data_docs=False,
+    )  # fmt: skip
+    urls = bootstrap(settings)
+    try:
+        _deliver(settings, urls, JANUARY)
+        build(settings, JANUARY)
+        yield settings, urls
+    finally:
+        EmbeddedPostgres(settings).stop()
+
+
+def _deliver(settings: Settings, urls: Urls, month: date) -> None:
+    """The simulator's files of `month` into the inbox, and loaded."""
+    from chiso_sim.config import SimulatorConfig
+    from chiso_sim.inbox import write_inbox
+
+    inbox = settings.home / "inbox"
+    write_inbox(SimulatorConfig(), month, inbox)
+    for source in SOURCES:
+        results = ingest_inbox(urls.loader, inbox, source)
+        assert {r.status for r in results} <= {"loaded", "duplicate"}, results
+
+
+def _in_background(work: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["result"] = work()
+        except Exception as exc:
+            out["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def _dbt_in_a_model(admin: str, database: str, timeout: float = 240) -> None:
+    """Wait until dbt runs a model's statement (not the freshness check before them)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            busy = conn.execute(
+                "select count(*) from pg_stat_activity where datname = %s"
+                " and application_name = 'dbt' and state = 'active'"
+                " and (query ilike '%%insert into%%' or query ilike '%%create%%table%%')",
+                (database,),
+            ).fetchone()
+        if busy and busy[0]:
+            return
+        time.sleep(0.2)
+    raise AssertionError("dbt never started a model")
+
+
+def _build_running(admin: str, database: str) -> bool:
+    with psycopg.connect(admin, autocommit=True) as conn:
+        held = conn.execute(
+            "select count(*) from pg_locks l join pg_database d on d.oid = l.database"
+            " where l.locktype = 'advisory' and l.granted and d.datname = %s"
+            " and l.objid = (select hashtext(%s)::oid)",
+            (database, BUILD_LOCK),
+        ).fetchone()
+    return bool(held and held[0])
+
+
+def _staged_equals_raw(url: str) -> None:
+    """Each dossier raw holds is staged once, and nothing else is."""
+    with psycopg.connect(url) as conn:
+        raw = conn.execute(
+            "select count(distinct btrim(ma_ho_so)) from raw.one_stop__dossiers"
+        ).fetchone()
+        staged = conn.execute(
+            "select count(*), count(distinct dossier_id) from staging.stg_one_stop__dossiers"
+        ).fetchone()
+    assert raw and staged and staged[0] == staged[1] == raw[0] > 0
+
+
+def _facts(url: str) -> tuple[int, str]:
+    """The fact table's rows and a checksum of them (build columns left out)."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select to_jsonb(f) - array(select column_name::text from"
+            " information_schema.columns where table_schema = 'audit'"
+            " and table_name = 'fct_indicator_values' and column_name like '\\_%%')"
+            " from audit.fct_indicator_values f"
+        ).fetchall()
+    lines = sorted(str(r[0]) for r in rows)
+    return len(lines), hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def test_a_crash_during_a_build_then_a_load_during_its_retry_lose_nothing(own) -> None:
+    """February's build is under way when the server crashes: it fails, its attempt stays
+    recorded. Its retry runs while a delivery lands: the load is not held up, and the build
+    runs again so every model reads it. What is built then equals a full refresh."""
+    settings, urls = own
+    server = EmbeddedPostgres(settings)
+    admin = server.superuser_url("postgres")
+    _deliver(settings, urls, FEBRUARY)
+    thread, out = _in_background(lambda: build(settings, FEBRUARY))
+    _dbt_in_a_model(admin, settings.warehouse_db)
+    server.stop(mode="immediate")  # a crash: no checkpoint, recovery at the next start
+    server.start()
+    assert server.superuser_url("postgres") == admin  # the same port: its clients' URLs hold
+    thread.join(300)
+    assert isinstance(out.get("error"), DbtError), out
+    with psycopg.connect(urls.transformer) as conn:
+        assert read_state(conn, ATTEMPT) is not None  # the next build runs, whatever it finds
+
+    thread, out = _in_background(lambda: build(settings, FEBRUARY))
+    _dbt_in_a_model(admin, settings.warehouse_db)
+    # one agency's February documents sent again (with a blank line at the end: new bytes,
+    # the same records), replacing its part of the month while the build reads it
+    archived = settings.home / "inbox" / "archive" / "documents" / f"{FEBRUARY:%Y-%m}"
+    sent = sorted(archived.glob("*.csv"))[0]
+    resent = settings.home / "inbox" / "documents" / sent.name
+    resent.write_bytes(sent.read_bytes() + b"\r\n")
+    [landed] = ingest_inbox(urls.loader, settings.home / "inbox", "documents")
+    assert landed.status == "loaded", landed
+    assert _build_running(admin, settings.warehouse_db), "the load waited for the build"
+    thread.join(600)
+    result: DbtResult | None = out.get("result")
+    assert result is not None, out
+    assert result.attempts == 2 and not result.skipped
+    with psycopg.connect(urls.transformer) as conn:
+        assert read_state(conn, ATTEMPT) is None
+        digest = inputs_digest(conn, project_fingerprint())
+        assert up_to_date(conn, FEBRUARY, digest) == result.invocation_id  # nothing left to do
+
+    _staged_equals_raw(urls.transformer)
+    built = _facts(urls.transformer)
+    build(settings, full=True)
+    assert _facts(urls.transformer) == built
