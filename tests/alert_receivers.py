@@ -3,9 +3,11 @@ both on loopback, keeping what they receive for the tests to read."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from email import message_from_bytes
 from email.header import decode_header, make_header
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -83,3 +85,22 @@ def wait_for(predicate, timeout: float = 20) -> bool:
             return True
         time.sleep(0.2)
     return predicate()
+
+
+@contextlib.contextmanager
+def receiving(monkeypatch) -> Iterator[tuple[Mailbox, Webhook]]:
+    """Both receivers running, and the alert connections (AIRFLOW_CONN_CHISO_ALERT_SMTP and
+    _WEBHOOK) pointing at them."""
+    mailbox, webhook = Mailbox(), Webhook()
+    mailbox.controller.start()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CHISO_ALERT_SMTP", json.dumps(mailbox.connection("van-hanh@example.vn"))
+    )
+    hook = {"conn_type": "http", "host": "127.0.0.1", "port": webhook.port, "schema": "http",
+            "extra": {"endpoint": "/hooks/chiso"}}  # fmt: skip
+    monkeypatch.setenv("AIRFLOW_CONN_CHISO_ALERT_WEBHOOK", json.dumps(hook))
+    try:
+        yield mailbox, webhook
+    finally:
+        mailbox.controller.stop()
+        webhook.server.shutdown()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import reliability as reliability_doc
 from tests import warehouses
 from tests.warehouses import Env
 
@@ -58,6 +59,43 @@ def _needs_template(args: list[str]) -> bool:
         if path.suffix == ".py" and path.is_file() and "built_env" in path.read_text("utf-8"):
             return True
     return False
+
+
+def _full_run(config: pytest.Config) -> bool:
+    """Every test, as `make test` runs them: no paths, keywords, marks or last-failed."""
+    return (
+        config.args_source != pytest.Config.ArgsSource.ARGS
+        and not config.option.keyword
+        and not config.option.markexpr
+        and not getattr(config.option, "lf", False)
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After a full, green run: docs/reliability.md as the tests' trials say (rewritten, and
+    the run failed, when the committed one differs; tests/reliability.py)."""
+    config = session.config
+    if not config.stash.get(_OWNER, False) or exitstatus != 0 or not _full_run(config):
+        return
+    folder = Path(os.environ[warehouses.ROOT_ENV]) / reliability_doc.FOLDER
+    text = reliability_doc.render(reliability_doc.collected(folder))
+    doc = reliability_doc.DOC
+    if doc.exists() and doc.read_text(encoding="utf-8") == text:
+        return
+    doc.write_text(text, encoding="utf-8")
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"{doc} did not say what this run tried: rewritten; review and commit it", red=True
+        )
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def reliability(request: pytest.FixtureRequest) -> reliability_doc.Recorder:
+    """Records a test's trials for docs/reliability.md (tests/reliability.py)."""
+    folder = warehouses.root() / reliability_doc.FOLDER
+    return reliability_doc.Recorder(folder, request.node.nodeid.split("/")[-1])
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

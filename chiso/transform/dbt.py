@@ -272,8 +272,9 @@ def _build(
         # of the month's rows into the dimensions); dbt's default drops them with the dimension.
         args += ["--exclude", "tag:reference", "--exclude-resource-type", "unit_test"]
         args += ["--indirect-selection", "cautious"]
-    steps = [["source", "freshness"], args]
     for attempt in range(1, MAX_ATTEMPTS + 1):
+        # the sources' freshness was checked before the first attempt
+        steps = [["source", "freshness"], args] if attempt == 1 else [args]
         result = run_dbt_steps(settings, steps, env=env, on_line=on_line)
         with psycopg.connect(urls(settings).transformer) as conn:
             now = inputs_digest(conn, fingerprint)

@@ -18,6 +18,7 @@ from chiso.ingest.holds import holds, months_to_repull, release
 from chiso.ingest.loader import Delivery, load_delivery, prepare
 from chiso.ingest.rejects import park_month_rejects
 from chiso.sources.canonical import ONE_STOP_DOSSIERS
+from tests.reliability import Snapshot, rows
 
 pytestmark = pytest.mark.e2e
 
@@ -68,6 +69,11 @@ def raw(url: str, table: str = "one_stop__dossiers") -> list[tuple]:
     )
     with psycopg.connect(url) as conn:
         return conn.execute(f"select {cols} from raw.{table} order by 1, 2, 3").fetchall()
+
+
+def dossiers(url: str) -> Snapshot:
+    """raw's dossiers (key, month, status), for docs/reliability.md."""
+    return rows(url, "raw.one_stop__dossiers", "ma_ho_so, _extract_month, trang_thai_ho_so")
 
 
 def watermark(url: str) -> datetime | None:
@@ -168,12 +174,17 @@ def test_an_empty_window_still_advances_the_watermark(url):
     assert watermark(url) == datetime(2020, 3, 1)
 
 
-def test_a_stray_bad_record_is_parked_and_the_rest_lands(url):
+def test_a_stray_bad_record_is_parked_and_the_rest_lands(url, reliability):
     """One record with a malformed receipt date and one changed after the window asked for
     are parked in raw.rejected_records (the first with its progress row), naming the field
     and never the value; the good record lands and the watermark moves. A later pull that
     brings the first one whole lands it and clears its reject."""
     bad = dossier(2, "hôm 0912345678", "20200120100000")
+    trial = reliability.trial(
+        "API pulls",
+        "a change pull with a malformed date and a record changed after its window",
+        dossiers(url),
+    )
     result = land(
         url,
         [
@@ -200,6 +211,11 @@ def test_a_stray_bad_record_is_parked_and_the_rest_lands(url):
     ]
     assert "0912345678" not in " ".join(p[3] for p in parked)  # the value is never quoted
     assert parked[1][4] == date(2020, 1, 1) and parked[0][5] == f"{AGENCY}-0002"
+    trial.done(
+        "both parked in raw.rejected_records (field named, value never quoted), the good"
+        " record landed",
+        dossiers(url),
+    )
     # the vendor fixes it: the record lands and leaves the rejects
     land(url, [{**bad, "NgayTiepNhan": "20200112090000", "NgayCapNhat": "20200210100000"}],
          "2020-02-01T00:00:00", "2020-03-01T00:00:00")  # fmt: skip
@@ -209,10 +225,13 @@ def test_a_stray_bad_record_is_parked_and_the_rest_lands(url):
     assert left == [(f"{AGENCY}-0003",), (f"{AGENCY}-0003",)]  # 0003 and its child stay
 
 
-def test_more_bad_records_than_the_reject_limit_fail_the_pull(url):
+def test_more_bad_records_than_the_reject_limit_fail_the_pull(url, reliability):
     """Past the reject limit (10 records, or 1 % of a pull) a delivery is broken, not a stray
     record: the pull fails naming the first row and field, and nothing lands."""
     records = [dossier(n, "hôm qua", "20200120100000") for n in range(1, 13)]
+    trial = reliability.trial(
+        "API pulls", "a change pull with 12 of 12 records malformed", dossiers(url)
+    )
     with pytest.raises(Exception, match=r"more than 10 of 12 .*row 1: field ngay_tiep_nhan"):
         land(url, records, None, "2020-02-01T00:00:00")
     assert raw(url) == [] and watermark(url) is None
@@ -222,6 +241,10 @@ def test_more_bad_records_than_the_reject_limit_fail_the_pull(url):
         ).fetchall()
         parked = conn.execute("select count(*) from raw.rejected_records").fetchone()[0]
     assert ledger == [("failed", 1, "ngay_tiep_nhan", datetime(2020, 2, 1))] and parked == 0
+    trial.done(
+        "past the reject limit: the pull fails naming row and field; nothing lands",
+        dossiers(url),
+    )
 
 
 def pull_month(url: str, records: list[dict], month: date = JAN):
@@ -233,7 +256,7 @@ def pull_month(url: str, records: list[dict], month: date = JAN):
     return load_delivery(url, delivery, parts, park=park_month_rejects)
 
 
-def test_a_whole_months_pull_parks_a_stray_bad_record_and_keeps_its_earlier_copy(url):
+def test_a_whole_months_pull_parks_a_stray_bad_record_and_keeps_its_earlier_copy(url, reliability):
     """In a whole month's pull, a record with a malformed date and one dated in another month
     are parked (with their children) instead of failing the pull; the month is replaced by
     the rest, but the parked records' copies from the earlier pull stay, so nothing that was
@@ -246,6 +269,11 @@ def test_a_whole_months_pull_parks_a_stray_bad_record_and_keeps_its_earlier_copy
         {**good[1], "NgayTiepNhan": "hôm 0912345678"},
         {**good[2], "NgayTiepNhan": "20200305090000"},  # not January's
     ]
+    trial = reliability.trial(
+        "API pulls",
+        "a whole month's pull again, one record malformed and one dated in another month",
+        dossiers(url),
+    )
     result = pull_month(url, bad)
     assert result.status == "loaded"
     assert raw(url) == [
@@ -276,6 +304,10 @@ def test_a_whole_months_pull_parks_a_stray_bad_record_and_keeps_its_earlier_copy
     assert parked[1][4] == date(2020, 3, 1)  # the gate of the month it names reports it
     assert counts == {"one_stop.dossiers": 1, "one_stop.progress_events": 1,
                       "one_stop.supplements": 0}  # fmt: skip
+    trial.done(
+        "both parked, their copies from the earlier pull kept; the third record replaced",
+        dossiers(url),
+    )
     # the vendor fixes them: the month is whole again, and nothing stays parked
     pull_month(url, [bad[0], {**good[1], "TrangThaiHoSo": "6"}, good[2]])
     assert [(r[0], r[2]) for r in raw(url)] == [
@@ -286,17 +318,23 @@ def test_a_whole_months_pull_parks_a_stray_bad_record_and_keeps_its_earlier_copy
         assert conn.execute("select count(*) from raw.rejected_records").fetchone()[0] == 0
 
 
-def test_a_whole_months_pull_past_the_reject_limit_fails_and_keeps_the_month(url):
+def test_a_whole_months_pull_past_the_reject_limit_fails_and_keeps_the_month(url, reliability):
     good = [dossier(n, "20200110090000", "20200120100000") for n in range(1, 13)]
     pull_month(url, good)
+    trial = reliability.trial(
+        "API pulls", "a whole month's pull again with every record malformed", dossiers(url)
+    )
     with pytest.raises(Exception, match=r"more than 10 of 12 .*field ngay_tiep_nhan"):
         pull_month(url, [{**d, "NgayTiepNhan": "hôm qua"} for d in good])
     assert len(raw(url)) == 12
     with psycopg.connect(url) as conn:
         assert conn.execute("select count(*) from raw.rejected_records").fetchone()[0] == 0
+    trial.done("the pull fails; the month keeps what it had", dossiers(url))
 
 
-def test_the_last_second_of_a_month_and_the_first_of_the_next_fall_each_in_their_own(url):
+def test_the_last_second_of_a_month_and_the_first_of_the_next_fall_each_in_their_own(
+    url, reliability
+):
     """Asia/Ho_Chi_Minh is UTC+7: 31 January 23:59:59 local (16:59:59Z) is January's, 1
     February 00:00:00 local (17:00:00Z on the 31st) is February's, however the source writes
     the instant. In January's whole-month pull the January ones land and the February ones
@@ -310,6 +348,12 @@ def test_the_last_second_of_a_month_and_the_first_of_the_next_fall_each_in_their
         6: ("2020-02-01T00:00:00+07:00", FEB),
     }
     records = [dossier(n, when, "20200201120000") for n, (when, _) in spellings.items()]
+    trial = reliability.trial(
+        "API pulls",
+        "23:59:59 and 00:00:00 Asia/Ho_Chi_Minh at a month's end, written local, Z and +07:00,"
+        " pulled with January and with February",
+        dossiers(url),
+    )
     pull_month(url, records, JAN)
     pull_month(url, records, FEB)
     landed = sorted((int(key[-4:]), month) for key, month, *_ in raw(url))
@@ -320,9 +364,10 @@ def test_the_last_second_of_a_month_and_the_first_of_the_next_fall_each_in_their
             ("one_stop.dossiers",),
         ).fetchall()
     assert parked == []  # parked by January's pull, cleared by February's
+    trial.done("each record once, in the month of its local time", dossiers(url))
 
 
-def test_a_change_at_the_windows_end_belongs_to_the_next_window_once(url):
+def test_a_change_at_the_windows_end_belongs_to_the_next_window_once(url, reliability):
     """A window is [changed_from, changed_to): a record changed at 23:59:59 on the window's
     last day lands in it; one changed at 00:00:00, the window's end, is outside it (parked, not
     lost) and lands with the next window, which clears it: each record once."""
@@ -330,12 +375,16 @@ def test_a_change_at_the_windows_end_belongs_to_the_next_window_once(url):
         dossier(1, "20200110090000", "20200131235959"),
         dossier(2, "20200110090000", "20200201000000"),
     ]
+    trial = reliability.trial(
+        "API pulls", "changes at 23:59:59 and 00:00:00 on a change window's end", dossiers(url)
+    )
     land(url, first, None, "2020-02-01T00:00:00")
     assert [r[0] for r in raw(url)] == [f"{AGENCY}-0001"]
     land(url, [first[1]], "2020-02-01T00:00:00", "2020-03-01T00:00:00")
     assert [r[0] for r in raw(url)] == [f"{AGENCY}-0001", f"{AGENCY}-0002"]
     with psycopg.connect(url) as conn:
         assert conn.execute("select count(*) from raw.rejected_records").fetchone()[0] == 0
+    trial.done("each change once, in the window it belongs to", dossiers(url))
 
 
 def test_a_corrected_file_holds_its_agency_month_until_released(url, tmp_path: Path):

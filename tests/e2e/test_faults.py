@@ -31,6 +31,7 @@ from chiso.ingest.raw_tables import ensure_partition
 from chiso.runtime.embedded_postgres import EmbeddedPostgres
 from chiso.sources.canonical import ONE_STOP_DOSSIERS
 from tests import warehouses
+from tests.reliability import Snapshot, rows
 
 pytestmark = pytest.mark.e2e
 
@@ -86,13 +87,23 @@ def _copying(admin: str, database: str) -> int:
     return int(row[0]) if row else 0
 
 
+def _month(url: str, month: int = 3) -> Snapshot:
+    """A month of 2025's dossiers in raw, for docs/reliability.md."""
+    return rows(
+        url, "raw.one_stop__dossiers", "ma_ho_so", "_extract_month = %s", (date(2025, month, 1),)
+    )
+
+
 def test_a_load_killed_in_the_middle_of_copy_leaves_nothing_and_loads_whole_again(
-    chiso_env, tmp_path
+    chiso_env, tmp_path, reliability
 ):
     url, admin = chiso_env.urls.loader, chiso_env.urls.admin
     prepare(url)
     path = tmp_path / f"ho-so_{AGENCY}_2025-03.csv"
     expected = _big_csv(path)
+    killed = reliability.trial(
+        "Loads", "the load SIGKILLed in the middle of COPY (300,000-row CSV)", _month(url)
+    )
     # `chiso ingest one_stop --file …` in a process of its own, killed once COPY is under way
     code = "import sys; from chiso.ingest.files import ingest_file as f; f(*sys.argv[1:4])"
     proc = subprocess.Popen(
@@ -114,14 +125,22 @@ def test_a_load_killed_in_the_middle_of_copy_leaves_nothing_and_loads_whole_agai
 
     assert _landed(url)[0] == 0  # no partial rows
     assert _ledger(url) == [("running", None)]  # the process had no chance to say
+    killed.done(
+        "no partial rows; its ledger row, left `running`, is marked `failed` by the next load",
+        _month(url),
+    )
 
+    rerun = reliability.trial("Loads", "the killed load run again", _month(url))
     result = ingest_file(url, "one_stop", path)  # the next load reconciles, and loads it
     assert result.status == "loaded" and result.rows == ROWS
     assert _ledger(url) == [("failed", INTERRUPTED), ("loaded", None)]
     assert _landed(url) == (ROWS, expected)  # every row once
+    rerun.done("loaded: every row once", _month(url))
     # a rerun of the same file is a duplicate, not a second copy
+    again = reliability.trial("Loads", "the same file a third time", _month(url))
     assert ingest_file(url, "one_stop", path).status == "duplicate"
     assert _landed(url) == (ROWS, expected)
+    again.done("a duplicate: nothing loaded", _month(url))
 
 
 @contextlib.contextmanager
@@ -145,7 +164,9 @@ def _small_disk(path: Path, size: str, owner: str | None):
         subprocess.run(["umount", "-l", str(path)], check=False)
 
 
-def test_a_disk_full_in_the_middle_of_a_load_is_retried_and_keeps_the_month(chiso_env, tmp_path):
+def test_a_disk_full_in_the_middle_of_a_load_is_retried_and_keeps_the_month(
+    chiso_env, tmp_path, reliability
+):
     """April, so as not to share a partition with the other tests' March."""
     url, admin = chiso_env.urls.loader, chiso_env.urls.admin
     prepare(url)
@@ -166,6 +187,11 @@ def test_a_disk_full_in_the_middle_of_a_load_is_retried_and_keeps_the_month(chis
             # a redelivery of the month, far larger than the space left
             big = inbox / "one_stop" / f"ho-so-2_{AGENCY}_2025-04.csv"
             _big_csv(big, rows=100_000, month=4)
+            full = reliability.trial(
+                "Loads",
+                "the disk full in the middle of a load (a 100,000-row redelivery of the month)",
+                _month(url, 4),
+            )
             with pytest.raises(psycopg.errors.DiskFull):
                 ingest_inbox(url, inbox, "one_stop")
             assert big.exists()  # left in the inbox for the retry, not quarantined
@@ -175,14 +201,21 @@ def test_a_disk_full_in_the_middle_of_a_load_is_retried_and_keeps_the_month(chis
             assert statuses[0] == ("loaded", None) and statuses[-1][0] == "failed"
             assert "SQLSTATE 53100" in (statuses[-1][1] or "")
             assert "will be retried" in (statuses[-1][1] or "")
+            full.done(
+                "a transient failure (SQLSTATE 53100): the file stays in the inbox for"
+                " the retry; the month keeps what it had",
+                _month(url, 4),
+            )
         finally:
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(f"alter table {partition} set tablespace pg_default")
                 conn.execute("drop tablespace chiso_small")
     # space again: the retry loads the redelivery whole, in place of the month's first file
+    retry = reliability.trial("Loads", "the retry once the disk has space", _month(url, 4))
     [retried] = ingest_inbox(url, inbox, "one_stop")
     assert retried.status == "loaded" and retried.rows == 100_000
     assert _landed(url, 4) == (100_000, _keys_checksum(0, 100_000))
+    retry.done("the redelivery loaded whole, in place of the month's first file", _month(url, 4))
 
 
 def _keys_checksum(first: int, rows: int) -> str:

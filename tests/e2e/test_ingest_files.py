@@ -14,6 +14,7 @@ import time
 import unicodedata
 from datetime import date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import psycopg
 import pytest
@@ -24,6 +25,9 @@ from openpyxl import Workbook
 from chiso.core.text_codec import unicode_to_tcvn3
 from chiso.ingest.files import IngestError, ingest_file, ingest_inbox
 from chiso.ingest.loader import LoadError, prepare
+from chiso.orchestration.tasks import alert_task_failure
+from tests.alert_receivers import html_body, receiving, wait_for
+from tests.reliability import Snapshot, rows
 
 pytestmark = pytest.mark.e2e
 
@@ -51,6 +55,13 @@ def write_csv(path: Path, rows, header=HEADER, *, delimiter=",", bom=False, enco
         for r in rows:
             w.writerow([r.get(h) for h in header])
     return path
+
+
+def march(url: str) -> Snapshot:
+    """March 2025's dossiers in raw (key and agency), for docs/reliability.md."""
+    return rows(
+        url, "raw.one_stop__dossiers", "ma_ho_so, don_vi_xu_ly", "_extract_month = '2025-03-01'"
+    )
 
 
 def raw_rows(url: str, where: str = "true", params=()) -> list[tuple]:
@@ -475,7 +486,7 @@ def test_inbox_loads_good_files_and_quarantines_bad_ones(chiso_env, url, tmp_pat
      ("json", "truncated")],
 )  # fmt: skip
 def test_a_delivery_cut_short_is_quarantined_never_loaded_as_a_shorter_month(
-    url, tmp_path, fmt, faults
+    url, tmp_path, fmt, faults, reliability
 ):
     """The simulator's files cut in the middle of a data row (a transfer that dropped, a copy
     still running): a CSV with no line break after a short last row, an XLSX whose zip ends
@@ -493,11 +504,17 @@ def test_a_delivery_cut_short_is_quarantined_never_loaded_as_a_shorter_month(
     whole = f"ho-so_{OTHER}_2025-03.{fmt}"
     others = [rec(i, OTHER) for i in range(len(faults))]  # content of its own per case
     write_export(inbox / "one_stop" / whole, "one_stop.dossiers", others, month, options)
+    kind = "an HTML table saved as .xls" if "html_xls" in faults else f"a {fmt.upper()} file"
+    trial = reliability.trial("Files", f"{kind} cut short in the middle of a row", march(url))
     results = {r.path.name: r for r in ingest_inbox(url, inbox, "one_stop")}
     assert results[name].status == "quarantined", results[name]
     assert name in (results[name].error or "")
     assert results[whole].status == "loaded" and results[whole].rows == len(others)
     assert raw_rows(url, "don_vi_xu_ly = %s", (AGENCY,)) == []
+    trial.done(
+        f"quarantined, naming the file; the whole file beside it loaded ({len(others)} rows)",
+        march(url),
+    )
 
 
 def test_inbox_archive_and_quarantine_are_the_service_accounts_alone(url, tmp_path):
@@ -523,7 +540,9 @@ def test_inbox_archive_and_quarantine_are_the_service_accounts_alone(url, tmp_pa
 
 
 @pytest.mark.parametrize("fmt", ["xlsx", "xls", "csv"])
-def test_a_report_short_of_the_count_its_total_row_declares_is_quarantined(url, tmp_path, fmt):
+def test_a_report_short_of_the_count_its_total_row_declares_is_quarantined(
+    url, tmp_path, fmt, reliability
+):
     """A report exported from its first page: its rows under the grand total of all of them
     ('Tổng cộng | 60 hồ sơ'). It is quarantined naming the total row, never loaded as a
     shorter month; a total that counts fewer rows than the file holds is only a warning."""
@@ -539,6 +558,12 @@ def test_a_report_short_of_the_count_its_total_row_declares_is_quarantined(url, 
     miscounted = inbox / "one_stop" / f"lech_{OTHER}_2025-03.{fmt}"
     miscount = FileFaults(bad_totals=True)
     write_export(miscounted, "one_stop.dossiers", other, month, options, miscount)
+    trial = reliability.trial(
+        "Files",
+        f"a {fmt.upper()} report exported from its first page"
+        " (fewer rows than its total row counts)",
+        march(url),
+    )
     results = {r.path.name: r for r in ingest_inbox(url, inbox, "one_stop")}
     cut = results[short.name]
     assert cut.status == "quarantined", cut
@@ -549,10 +574,15 @@ def test_a_report_short_of_the_count_its_total_row_declares_is_quarantined(url, 
     assert {"kind": "total", "file": miscounted.name, "stated": 10, "rows": 12}.items() <= next(
         w for w in loaded.warnings if w.get("kind") == "total"
     ).items()
+    trial.done(
+        "quarantined, naming the total row; a total counting fewer rows than its file"
+        " holds loaded with a warning (12 rows)",
+        march(url),
+    )
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "json"])
-def test_a_file_short_of_what_its_manifest_declares_is_quarantined(url, tmp_path, fmt):
+def test_a_file_short_of_what_its_manifest_declares_is_quarantined(url, tmp_path, fmt, reliability):
     """Transfers that stopped at a record boundary: the files read as whole, shorter months,
     and only the sidecars their senders wrote tell. A file whose bytes are not the sha256 its
     manifest declares, and one whose records fall short of the manifest's count (a manifest
@@ -577,6 +607,12 @@ def test_a_file_short_of_what_its_manifest_declares_is_quarantined(url, tmp_path
                          [rec(i, third) for i in range(7)], month, options)  # fmt: skip
     digest = hashlib.sha256(whole.read_bytes()).hexdigest()
     whole.with_name(whole.name + ".sha256").write_text(f"{digest} *{whole.name}\n")
+    trial = reliability.trial(
+        "Files",
+        f"{fmt.upper()} files cut at a record boundary, short"
+        " of their manifests (checksum; record count)",
+        march(url),
+    )
     results = {r.path.name: r for r in ingest_inbox(url, inbox, "one_stop")}
     assert results[cut.name].status == "quarantined", results[cut.name]
     assert f"{cut.name}: its sha256 is not the one {cut.name}.manifest.json declares" in (
@@ -594,9 +630,14 @@ def test_a_file_short_of_what_its_manifest_declares_is_quarantined(url, tmp_path
     assert (quarantined / manifest.name).exists()
     assert (inbox / "archive" / "one_stop" / "2025-03" / (whole.name + ".sha256")).exists()
     assert list(folder.iterdir()) == []
+    trial.done(
+        "both quarantined with their sidecars; the whole file beside them, with its"
+        " `.sha256`, loaded (7 rows)",
+        march(url),
+    )
 
 
-def test_a_sidecar_that_cannot_be_read_quarantines_its_file(url, tmp_path):
+def test_a_sidecar_that_cannot_be_read_quarantines_its_file(url, tmp_path, reliability):
     """A manifest cut short (invalid JSON), or one describing another file: what the sender
     declared is unknown, so the file is not loaded; the error names the sidecar."""
     inbox = tmp_path / "inbox"
@@ -606,19 +647,28 @@ def test_a_sidecar_that_cannot_be_read_quarantines_its_file(url, tmp_path):
     cut.with_name(cut.name + ".manifest.json").write_text('{"records": 1, "sha', "utf-8")
     other = write_csv(folder / f"hs_{OTHER}_2025-03.csv", [rec(2, OTHER)])
     other.with_name(other.name + ".manifest.json").write_text('{"file": "x.csv"}', "utf-8")
+    trial = reliability.trial(
+        "Files", "manifests that cannot be read (cut JSON; another file's)", march(url)
+    )
     results = {r.path.name: r for r in ingest_inbox(url, inbox, "one_stop")}
     assert f"{cut.name}.manifest.json: line 1: not JSON" in (results[cut.name].error or "")
     assert f"describes x.csv, not {other.name}" in (results[other.name].error or "")
     assert {r.status for r in results.values()} == {"quarantined"}
+    trial.done("both files quarantined, naming the sidecar", march(url))
 
 
-def test_a_file_still_being_written_waits_for_the_next_run(url, tmp_path):
+def test_a_file_still_being_written_waits_for_the_next_run(url, tmp_path, reliability):
     """A file modified within the settle time, or (where the deployment configures one)
     without its done marker, stays in the inbox for the next run; once settled, or once its
     marker arrives, it loads and the marker follows it to the archive."""
     inbox = tmp_path / "inbox"
     (inbox / "one_stop").mkdir(parents=True)
     fresh = write_csv(inbox / "one_stop" / f"hs_{AGENCY}_2025-03.csv", [rec(i) for i in range(4)])
+    trial = reliability.trial(
+        "Files",
+        "a file still being written (modified seconds ago; its done marker not there yet)",
+        march(url),
+    )
     [waiting] = ingest_inbox(url, inbox, "one_stop", settle_seconds=60)
     assert waiting.status == "waiting" and "modified" in (waiting.error or "")
     assert fresh.exists() and raw_rows(url, "don_vi_xu_ly = %s", (AGENCY,)) == []
@@ -632,13 +682,15 @@ def test_a_file_still_being_written_waits_for_the_next_run(url, tmp_path):
     assert loaded.status == "loaded" and loaded.rows == 4
     archived = inbox / "archive" / "one_stop" / "2025-03"
     assert (archived / fresh.name).exists() and (archived / (fresh.name + ".done")).exists()
+    trial.done("waits in the inbox; loads once settled and marked (4 rows)", march(url))
 
 
-def test_a_broken_line_leaves_no_personal_datum_in_any_error(url, tmp_path, caplog):
+def test_a_broken_line_leaves_no_personal_datum_in_any_error(url, tmp_path, caplog, monkeypatch):
     """A citizen ID and a phone number sit in broken lines: a ragged row (the values spill
     past the header) and a row with a malformed date. Both files are quarantined with errors
-    naming file, row and field, and neither datum is in the ledger, the quarantine notes, the
-    captured logs or any table of ops."""
+    naming file, row and field; loaded again by a task (`chiso ingest --file`), each fails and
+    the task's failure alert goes out by mail and webhook. Neither datum is in the ledger, the
+    quarantine notes, the captured logs, the alerts or any table of ops."""
     citizen_id, phone = "001099012345", "0912345678"
     header = [*HEADER, "SoDinhDanh", "SoDienThoai"]
     inbox = tmp_path / "inbox"
@@ -660,6 +712,17 @@ def test_a_broken_line_leaves_no_personal_datum_in_any_error(url, tmp_path, capl
     assert "row 4" in (results[ragged.name].error or "")
     assert "ngay_tiep_nhan" in (results[f"hs-ngay_{OTHER}_2025-03.csv"].error or "")
     notes = " ".join(p.read_text() for p in (inbox / "quarantine").rglob("*.error.txt"))
+    with receiving(monkeypatch) as (mailbox, webhook), caplog.at_level("DEBUG"):
+        for result in results.values():
+            assert result.moved_to is not None
+            with pytest.raises((IngestError, LoadError)) as failed:
+                ingest_file(url, "one_stop", result.moved_to)
+            task = SimpleNamespace(dag_id="monthly_kpi", task_id="ingest_inbox", try_number=3,
+                                   log_url="http://af/log")  # fmt: skip
+            alert_task_failure({"ti": task, "exception": failed.value})
+        assert wait_for(lambda: len(mailbox.messages) == 2 and len(webhook.received) == 2)
+    alerts = " ".join(html_body(m[1]) for m in mailbox.messages) + json.dumps(webhook.received)
+    assert "row 4" in alerts  # what the operator needs stays
     with psycopg.connect(url) as conn:
         ledger = " ".join(r[0] for r in conn.execute("select b::text from raw.ingest_batches b"))
         ops = [
@@ -676,6 +739,7 @@ def test_a_broken_line_leaves_no_personal_datum_in_any_error(url, tmp_path, capl
         "notes": notes,
         "ledger": ledger,
         "logs": caplog.text,
+        "alerts": alerts,
         "ops": stored,
     }.items():
         assert citizen_id not in text and phone not in text, place
@@ -708,8 +772,20 @@ def _corrupt_sheet(path: Path) -> None:
 UNREADABLE = ["nul", "colspan", "corrupt_sheet", "symlink", "bad_bytes_bogus_charset"]
 
 
+UNREADABLE_LABELS = {
+    "nul": "a NUL byte in a CSV",
+    "colspan": "an HTML table with colspan=1000000000",
+    "corrupt_sheet": "a valid zip whose worksheet XML is cut in half",
+    "symlink": "a symbolic link in the inbox",
+    "bad_bytes_bogus_charset": "an HTML page declaring an unknown charset, with bytes no"
+    " charset it could mean decodes",
+}
+
+
 @pytest.mark.parametrize("case", UNREADABLE)
-def test_a_file_that_cannot_be_read_is_quarantined_and_the_rest_loads(url, tmp_path, case):
+def test_a_file_that_cannot_be_read_is_quarantined_and_the_rest_loads(
+    url, tmp_path, case, reliability
+):
     """Each unreadable delivery is quarantined with an error naming the file (and the row
     where there is one); the good file beside it loads. A symbolic link is never followed."""
     inbox = tmp_path / "inbox"
@@ -740,6 +816,7 @@ def test_a_file_that_cannot_be_read_is_quarantined_and_the_rest_loads(url, tmp_p
         bad = bad.with_suffix(".xls")
         page = _html(rows).replace("<html>", '<html><meta charset="x-klingon">')
         bad.write_bytes(page.encode("utf-8").replace("ễ".encode(), b"\xe9\xff"))
+    trial = reliability.trial("Files", UNREADABLE_LABELS[case], march(url))
     results = {r.path.name: r for r in ingest_inbox(url, inbox, "one_stop")}
     assert results[good.name].status == "loaded", results[good.name]
     assert results[bad.name].status == "quarantined", results[bad.name]
@@ -747,9 +824,13 @@ def test_a_file_that_cannot_be_read_is_quarantined_and_the_rest_loads(url, tmp_p
     assert raw_rows(url, "don_vi_xu_ly = %s", (AGENCY,)) == []
     if case == "symlink":
         assert (inbox / "quarantine" / "one_stop" / bad.name).is_symlink()
+    never = "never followed: " if case == "symlink" else ""
+    trial.done(
+        f"{never}quarantined, naming the file; the good file beside it loaded (3 rows)", march(url)
+    )
 
 
-def test_a_database_that_fails_for_a_moment_leaves_the_file_for_a_retry(url, tmp_path):
+def test_a_database_that_fails_for_a_moment_leaves_the_file_for_a_retry(url, tmp_path, reliability):
     """A transient failure (here the server cancels the load: SQLSTATE 57014, class 57 like a
     shutdown; 08 connection, 40 deadlock, 53 disk full are treated alike) is raised for the
     task to retry: the file stays in the inbox, nothing is quarantined; the retry loads it."""
@@ -759,6 +840,11 @@ def test_a_database_that_fails_for_a_moment_leaves_the_file_for_a_retry(url, tmp
         inbox / "one_stop" / f"tam_{AGENCY}_2025-03.csv", [rec(i, day=27) for i in range(5)]
     )
     impatient = url + ("&" if "?" in url else "?") + "options=-c%20statement_timeout%3D1"
+    trial = reliability.trial(
+        "Files",
+        "the database cancels the load mid-way (SQLSTATE 57014, as in a shutdown)",
+        march(url),
+    )
     with pytest.raises(psycopg.OperationalError) as failed:
         for _ in range(20):  # 1 ms: some statement of the load is cut short
             ingest_inbox(impatient, inbox, "one_stop")
@@ -766,6 +852,10 @@ def test_a_database_that_fails_for_a_moment_leaves_the_file_for_a_retry(url, tmp
     assert path.exists() and not (inbox / "quarantine").exists()
     [loaded] = ingest_inbox(url, inbox, "one_stop")
     assert loaded.status == "loaded" and loaded.rows == 5
+    trial.done(
+        "raised for the task's retry, the file left in the inbox; the retry loaded it (5 rows)",
+        march(url),
+    )
 
 
 WORDED = [*HEADER, "KenhThucHien", "DuocThanhToanTrucTuyen"]

@@ -12,33 +12,13 @@ import pytest
 
 from chiso.orchestration.tasks import alert_task_failure
 from chiso.quality.results import GateFailed, GateOutcome
-from tests.alert_receivers import Mailbox, Webhook, html_body, subject, wait_for
+from tests.alert_receivers import html_body, receiving, subject, wait_for
 
 
 @pytest.fixture
 def receivers(monkeypatch):
-    mailbox, webhook = Mailbox(), Webhook()
-    mailbox.controller.start()
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_CHISO_ALERT_SMTP", json.dumps(mailbox.connection("van-hanh@example.vn"))
-    )
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_CHISO_ALERT_WEBHOOK",
-        json.dumps(
-            {
-                "conn_type": "http",
-                "host": "127.0.0.1",
-                "port": webhook.port,
-                "schema": "http",
-                "extra": {"endpoint": "/hooks/chiso"},
-            }
-        ),
-    )
-    try:
-        yield mailbox, webhook
-    finally:
-        mailbox.controller.stop()
-        webhook.server.shutdown()
+    with receiving(monkeypatch) as both:
+        yield both
 
 
 def _context(exception: BaseException) -> dict:
