@@ -57,6 +57,11 @@ def write_csv(path: Path, rows, header=HEADER, *, delimiter=",", bom=False, enco
     return path
 
 
+def _a(fmt: str) -> str:
+    """'a CSV', 'an XLSX': the format with its article, for docs/reliability.md."""
+    return f"{'an' if fmt.startswith('x') else 'a'} {fmt.upper()}"
+
+
 def march(url: str) -> Snapshot:
     """March 2025's dossiers in raw (key and agency), for docs/reliability.md."""
     return rows(
@@ -504,7 +509,7 @@ def test_a_delivery_cut_short_is_quarantined_never_loaded_as_a_shorter_month(
     whole = f"ho-so_{OTHER}_2025-03.{fmt}"
     others = [rec(i, OTHER) for i in range(len(faults))]  # content of its own per case
     write_export(inbox / "one_stop" / whole, "one_stop.dossiers", others, month, options)
-    kind = "an HTML table saved as .xls" if "html_xls" in faults else f"a {fmt.upper()} file"
+    kind = "an HTML table saved as .xls" if "html_xls" in faults else f"{_a(fmt)} file"
     trial = reliability.trial("Files", f"{kind} cut short in the middle of a row", march(url))
     results = {r.path.name: r for r in ingest_inbox(url, inbox, "one_stop")}
     assert results[name].status == "quarantined", results[name]
@@ -560,8 +565,7 @@ def test_a_report_short_of_the_count_its_total_row_declares_is_quarantined(
     write_export(miscounted, "one_stop.dossiers", other, month, options, miscount)
     trial = reliability.trial(
         "Files",
-        f"a {fmt.upper()} report exported from its first page"
-        " (fewer rows than its total row counts)",
+        f"{_a(fmt)} report exported from its first page (fewer rows than its total row counts)",
         march(url),
     )
     results = {r.path.name: r for r in ingest_inbox(url, inbox, "one_stop")}
