@@ -318,6 +318,46 @@ def cmd_privacy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_access(args: argparse.Namespace) -> int:
+    """Scoped BI logins (chiso/publish/access.py)."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    from chiso.publish import access
+    from chiso.runtime.secrets import write_private
+    from chiso.runtime.warehouse import bootstrap, role_name
+
+    s = settings()
+    u = bootstrap(s)
+    if args.action == "list":
+        for scope in access.scopes(u.admin):
+            _print(f"{scope.role_name:32} {scope.describe()}")
+        return 0
+    if not args.name:
+        return _error(f"access {args.action} needs the login's name", 2)
+    folder = s.secrets_dir / "access"
+    kept = folder / f"{args.name}.url"
+    if args.action == "revoke":
+        if not access.revoke(u.admin, args.name):
+            return _error(f"no scoped login {args.name}: `chiso access list` shows them", 1)
+        kept.unlink(missing_ok=True)
+        _print(f"revoked {args.name}")
+        return 0
+    try:
+        password = access.grant(
+            u.admin, role_name("transformer"), args.name, province=args.province,
+            agency=args.agency,
+        )  # fmt: skip
+    except access.AccessError as exc:
+        return _error(str(exc), 2)
+    base = urlsplit(u.bi_reader)
+    netloc = f"{quote(args.name)}:{quote(password)}@{base.hostname}:{base.port}"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_private(kept, urlunsplit(base._replace(netloc=netloc)) + "\n")
+    scope = access.Scope(args.name, args.province, args.agency).describe()
+    _print(f"granted {args.name}: sees the marts' rows of {scope} only; its URL is in {kept}")
+    return 0
+
+
 # -- airflow -----------------------------------------------------------------------------------
 def cmd_airflow(args: argparse.Namespace) -> int:
     from chiso.runtime import airflow, simulator
@@ -474,6 +514,16 @@ def build_parser() -> argparse.ArgumentParser:
         " (kept out of the shell's history)",
     )
     pv.set_defaults(func=cmd_privacy)
+
+    ac = sub.add_parser(
+        "access", help="BI logins that see one province's or one agency's rows of the marts"
+    )
+    ac.add_argument("action", choices=["grant", "revoke", "list"])
+    ac.add_argument("name", nargs="?", help="grant/revoke: the login's name (e.g. bi_so_y_te)")
+    scope = ac.add_mutually_exclusive_group()
+    scope.add_argument("--province", help="grant: the province's code (e.g. 30)")
+    scope.add_argument("--agency", help="grant: the agency's code (e.g. 000.00.02.H23)")
+    ac.set_defaults(func=cmd_access)
 
     af = sub.add_parser("airflow", help="the project's Airflow services")
     af.add_argument("action", choices=["up", "down", "status", "env", "secret", "password"])

@@ -16,7 +16,15 @@ import logging
 import psycopg
 from psycopg import sql
 
-from chiso.publish.marts import DIMENSIONS, MARTS, PublishedMart, columns, history_table, relkind
+from chiso.publish.marts import (
+    DIMENSIONS,
+    MARTS,
+    PublishedMart,
+    columns,
+    history_table,
+    relkind,
+    tuples,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +36,73 @@ def ensure_published_schema(conn: psycopg.Connection) -> None:
     publishing: `alter table` and `create or replace view` take locks that would make BI
     readers wait for the publication, where the publication itself only inserts rows.
     """
-    for mart in MARTS:
-        _ensure_history(conn, mart)
     for dim in DIMENSIONS:
         _ensure_copy_table(conn, dim)
+    for mart in MARTS:
+        _ensure_history(conn, mart)
+    # then row-level security, once every table a policy reads exists (marts.dim_agency)
+    for table in (*DIMENSIONS, *(history_table(m) for m in MARTS)):
+        secure(conn, table)
+
+
+# The scope of the login reading (V013__bi_access_scopes.sql), each value a scalar subquery:
+# PostgreSQL evaluates it once per query, not once per row.
+_SCOPE = "(select s.{} from marts.access_scope() as s)"
+POLICY = "access_scope"
+
+
+def scope_condition(names: set[str]) -> str | None:
+    """The policy's condition for a table with these columns (None: it holds no province's or
+    agency's rows, and every reader sees all of it)."""
+    province, agency = _SCOPE.format("province_code"), _SCOPE.format("agency_code")
+    if "reporting_unit_code" in names:  # a summary report: a province's, or an agency's
+        parts = [
+            f"reporting_unit_code in ({province}, {agency})",
+            f"agency_code = {agency}",
+            "agency_code in (select d.agency_code from marts.dim_agency as d"
+            f" where d.province_code = {province})",
+        ]
+    elif {"province_code", "agency_code"} <= names:
+        parts = [f"province_code = {province}", f"agency_code = {agency}"]
+    elif "province_code" in names:  # rolled up by province: no agency's own rows
+        parts = [f"province_code = {province}"]
+    elif "agency_code" in names:
+        parts = [f"agency_code = {agency}"]
+    else:
+        return None
+    return " or ".join([_SCOPE.format("everything"), *parts])
+
+
+def secure(conn: psycopg.Connection, table: str) -> None:
+    """Row-level security on a published table, FORCEd (its owner, which publishes, is held
+    to it too, and sees everything by having no scope), unless it is there already."""
+    names = {c for c, _ in columns(conn, "marts", table)}
+    condition = scope_condition(names)
+    if condition is None:
+        return
+    state = (
+        tuples(conn)
+        .execute(
+            "select c.relrowsecurity and c.relforcerowsecurity, exists (select 1 from pg_policy p"
+            " where p.polrelid = c.oid and p.polname = %s) from pg_class c"
+            " where c.oid = %s::regclass",
+            (POLICY, f"marts.{table}"),
+        )
+        .fetchone()
+    )
+    if state and state[0] and state[1]:
+        return
+    q = sql.Identifier("marts", table)
+    conn.execute(sql.SQL("alter table {} enable row level security").format(q))
+    conn.execute(sql.SQL("alter table {} force row level security").format(q))
+    conn.execute(sql.SQL("drop policy if exists {} on {}").format(sql.Identifier(POLICY), q))
+    conn.execute(
+        sql.SQL("create policy {} on {} using ({}) with check (true)").format(
+            sql.Identifier(POLICY),
+            q,
+            sql.SQL(condition),  # type: ignore[arg-type]
+        )
+    )
 
 
 def missing_columns(
@@ -75,12 +146,13 @@ def _ensure_history(conn: psycopg.Connection, mart: PublishedMart) -> None:
         if relkind(conn, "marts", mart.name) == "v"
         else None
     )
-    if view_columns == names:
+    if view_columns == names and _invoker(conn, mart.name):
         return
+    # security_invoker: the revision table's row-level security applies to the reader
     conn.execute(
         sql.SQL(
-            "create or replace view {view} as select {cols} from {history} as published"
-            " inner join ops.publication_heads as head"
+            "create or replace view {view} with (security_invoker = true) as select {cols}"
+            " from {history} as published inner join marts.kpi_publication_heads as head"
             " on head.period_month = published.{month} and head.revision = published.revision"
         ).format(
             view=q("marts", mart.name),
@@ -89,6 +161,19 @@ def _ensure_history(conn: psycopg.Connection, mart: PublishedMart) -> None:
             month=q(mart.month_column),
         )
     )
+
+
+def _invoker(conn: psycopg.Connection, view: str) -> bool:
+    row = (
+        tuples(conn)
+        .execute(
+            "select coalesce('security_invoker=true' = any(reloptions), false) from pg_class"
+            " where oid = %s::regclass",
+            (f"marts.{view}",),
+        )
+        .fetchone()
+    )
+    return bool(row and row[0])
 
 
 def _migrate_single_table(conn: psycopg.Connection, mart: PublishedMart) -> None:
