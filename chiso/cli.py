@@ -213,7 +213,9 @@ def cmd_docs(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from chiso.pipeline import report
 
-    _print(str(report(settings(), args.month)))
+    html = report(settings(), args.month)
+    _print(str(html))
+    _print(str(html.with_suffix(".xlsx")))  # the workbook, written beside it
     return 0
 
 

@@ -34,6 +34,7 @@ from chiso.quality import results
 from chiso.quality.results import GateOutcome
 from chiso.quality.validation import validate
 from chiso.report.monthly import render
+from chiso.report.workbook import render_workbook
 from chiso.runtime.warehouse import urls
 from chiso.sources.systems import SOURCES, ApiSettings
 from chiso.transform.dbt import build
@@ -118,8 +119,11 @@ def publish(
 
 
 def report(settings: Settings, month: date) -> Path:
-    """Render the month's report from the published mart, as the BI reader."""
-    return render(urls(settings).bi_reader, month, settings.reports_dir)
+    """Render the month's report from the published mart, as the BI reader: the HTML page
+    (returned) and the workbook beside it (chiso/report/workbook.py)."""
+    url = urls(settings).bi_reader
+    render_workbook(url, month, settings.reports_dir)
+    return render(url, month, settings.reports_dir)
 
 
 def ingest_changes(

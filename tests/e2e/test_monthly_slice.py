@@ -291,6 +291,66 @@ def test_restated_province_totals_equal_as_reported(published):
     assert diff == 0
 
 
+def test_the_workbook_holds_the_published_numbers_as_numbers(published):
+    """bao-cao-YYYY-MM.xlsx, written beside the HTML by the close: every agency's rate is the
+    published value as a number formatted 0.00% (not text), every province's line is its
+    ratio of sums, the trend sheet has a native chart per province and the data-quality sheet
+    names the current revision."""
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    env, _, paths = published
+    book = load_workbook(paths[-1].with_suffix(".xlsx"))
+    assert book.sheetnames == ["Tổng hợp", "Đơn vị", "Xu hướng", "Chất lượng dữ liệu"]
+    with psycopg.connect(env.urls.bi_reader) as conn:
+        mart = {
+            (a, i): (n, d, v)
+            for a, i, n, d, v in conn.execute(
+                "select agency_code, indicator_code, numerator, denominator, value"
+                " from marts.mart_kpi_monthly where period_month = %s and calendar = 'calendar'"
+                " and unit = 'ratio'",
+                (MONTHS[-1],),
+            )
+        }
+        totals = dict(
+            ((p, i), (n, d))
+            for p, i, n, d in conn.execute(
+                "select province_name, indicator_code, sum(numerator), sum(denominator)"
+                " from marts.mart_kpi_monthly where period_month = %s and calendar = 'calendar'"
+                " and unit = 'ratio' group by 1, 2",
+                (MONTHS[-1],),
+            )
+        )
+        revision = conn.execute(
+            "select revision from marts.kpi_publications where period_month = %s and is_current",
+            (MONTHS[-1],),
+        ).fetchone()[0]
+    agencies = book["Đơn vị"]
+    seen = {}
+    for row in agencies.iter_rows(min_row=2):
+        key = (row[2].value, row[4].value)
+        seen[key] = (row[6].value, row[7].value, row[8].value)
+        assert row[8].value is None or row[8].number_format == "0.00%"
+    assert seen.keys() == mart.keys()
+    for key, (n, d, v) in mart.items():
+        got = seen[key]
+        assert got[:2] == (n, d) and (got[2] is None) == (v is None), key
+        assert v is None or abs(got[2] - float(v)) < 1e-12, key
+    lines = [r for r in book["Tổng hợp"].iter_rows(min_row=2, values_only=True)]
+    province_lines = {(r[0], r[1]): r for r in lines if r[3] == "Toàn tỉnh"}
+    assert province_lines.keys() == totals.keys()
+    for key, (n, d) in totals.items():
+        line = province_lines[key]
+        assert (line[4], line[5]) == (n, d) and abs(line[6] - float(n) / float(d)) < 1e-12, key
+    provinces = {p for p, _ in totals}
+    with zipfile.ZipFile(paths[-1].with_suffix(".xlsx")) as parts:  # openpyxl reads no charts
+        charts = [n for n in parts.namelist() if n.startswith("xl/charts/chart")]
+    assert len(charts) == len(provinces)
+    quality = {r[0]: r[1] for r in book["Chất lượng dữ liệu"].iter_rows(values_only=True) if r}
+    assert quality["Lần công bố"] == revision
+
+
 def test_report_is_vietnamese_and_uses_published_numbers(published):
     env, _, paths = published
     html = paths[-1].read_text(encoding="utf-8")
