@@ -31,7 +31,12 @@ MARTS = (
     # the QĐ 766 index per agency and province, every period closing in the month
     PublishedMart("mart_qd766_scorecard", "closing_month", ("unit_key", "period_id", "item_code")),
 )
-DIMENSIONS = ("dim_agency", "dim_indicator", "dim_period")
+# Reference tables copied whole at each publication: the dimensions, and the annual composite
+# indices (ICT Index, DTI) as the ministries published them
+DIMENSIONS = ("dim_agency", "dim_indicator", "dim_period", "fct_annual_index_values")
+# Published tables every BI login reads whole, whatever its scope: the national indices are
+# public, every province's score and rank (chiso/publish/access.py scopes the rest)
+PUBLIC_TABLES = ("fct_annual_index_values",)
 # Columns the audit marts carry for dbt's bookkeeping: a rebuild changes them, not the data.
 INTERNAL_COLUMNS = ("_built_at",)
 
