@@ -122,7 +122,8 @@ def report(settings: Settings, month: date) -> Path:
     """Render the month's report from the published mart, as the BI reader: the HTML page
     (returned) and the workbook beside it (chiso/report/workbook.py)."""
     url = urls(settings).bi_reader
-    render_workbook(url, month, settings.reports_dir)
+    if settings.report_workbook:
+        render_workbook(url, month, settings.reports_dir)
     return render(url, month, settings.reports_dir)
 
 

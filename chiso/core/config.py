@@ -52,6 +52,9 @@ class Settings:
     airflow_db: str = DEFAULT_AIRFLOW_DB
     # GX Data Docs rendered after every validation (CHISO_DATA_DOCS=false skips them)
     data_docs: bool = True
+    # The report's workbook written beside its HTML page (CHISO_REPORT_WORKBOOK=false: the
+    # page only)
+    report_workbook: bool = True
     # An inbox file modified in the last N seconds may still be being written (an SFTP
     # upload, a copy): it waits for the next run (CHISO_INBOX_SETTLE_SECONDS)
     inbox_settle_seconds: float = 60.0
@@ -77,6 +80,7 @@ class Settings:
             warehouse_db=os.environ.get("CHISO_WAREHOUSE_DB") or DEFAULT_WAREHOUSE_DB,
             airflow_db=os.environ.get("CHISO_AIRFLOW_DB") or DEFAULT_AIRFLOW_DB,
             data_docs=_flag("CHISO_DATA_DOCS", True),
+            report_workbook=_flag("CHISO_REPORT_WORKBOOK", True),
             inbox_settle_seconds=float(os.environ.get("CHISO_INBOX_SETTLE_SECONDS") or 60),
             inbox_done_marker=os.environ.get("CHISO_INBOX_DONE_MARKER") or None,
             personal_data_months=int(os.environ.get("CHISO_PERSONAL_DATA_MONTHS") or 24),
