@@ -57,7 +57,7 @@ def _bin_dir() -> Path:
     return POSTGRES_VERSIONS[PG_VERSION]
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
     """Whether PostgreSQL could listen on `port`. With SO_REUSEADDR, as PostgreSQL binds:
     the connections a crashed server left in TIME_WAIT do not make its port look taken (the
     server would otherwise move to another port on restart, away from its clients' URLs)."""
@@ -72,7 +72,7 @@ def _port_free(port: int) -> bool:
 
 def _pick_port(hint: int) -> int:
     for port in range(hint, hint + 200):
-        if _port_free(port):
+        if port_free(port):
             return port
     raise EmbeddedPostgresError(f"no free TCP port in {hint}..{hint + 199} for PostgreSQL")
 
@@ -253,7 +253,7 @@ class EmbeddedPostgres:
             return st
         self._prepare_ownership()
         port = self.port
-        if not _port_free(port):
+        if not port_free(port):
             port = _pick_port(self.s.pg_port_hint)
             state = self._state()
             state["port"] = port
@@ -281,7 +281,7 @@ class EmbeddedPostgres:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             st = self.status()
-            if st.running and not _port_free(port):
+            if st.running and not port_free(port):
                 return st
             time.sleep(0.2)
         raise EmbeddedPostgresError(f"PostgreSQL did not come up; see {self.log_file}")

@@ -175,3 +175,23 @@ def test_grant_and_revoke_through_the_cli(world, capsys) -> None:
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(url).close()
     assert main(["access", "revoke", name]) == 1
+
+
+def test_the_bi_guides_sample_queries_run_for_the_reader_and_a_scoped_login(world) -> None:
+    """The queries docs/bi-guide.md offers for a BI tool run as written, as the BI reader and
+    as the province's login, and find rows."""
+    import re
+    from pathlib import Path
+
+    env, province, _, logins = world
+    guide = (Path(__file__).parents[2] / "docs" / "bi-guide.md").read_text(encoding="utf-8")
+    section = guide.split("Sample queries", 1)[1]
+    block = re.search(r"```sql\n(.*?)```", section, re.S)
+    assert block is not None
+    queries = [q.strip() for q in block.group(1).split(";") if q.strip()]
+    assert len(queries) == 3
+    for query in queries:
+        for url in (env.urls.bi_reader, logins["province"]):
+            mine = query.replace("province_code = '30'", f"province_code = '{province}'")
+            with psycopg.connect(url) as conn:
+                assert conn.execute(mine).fetchall(), query.splitlines()[0]

@@ -12,7 +12,7 @@ import socket
 
 import pytest
 
-from chiso.runtime.embedded_postgres import _port_free
+from chiso.runtime.embedded_postgres import port_free
 
 
 def test_a_port_left_in_time_wait_by_a_crashed_server_is_free_again() -> None:
@@ -27,11 +27,11 @@ def test_a_port_left_in_time_wait_by_a_crashed_server_is_free_again() -> None:
         client.close()
     with socket.socket() as plain, pytest.raises(OSError):  # what the old check saw
         plain.bind(("127.0.0.1", port))
-    assert _port_free(port)
+    assert port_free(port)
 
 
 def test_a_port_something_listens_on_is_taken() -> None:
     with socket.socket() as other:
         other.bind(("127.0.0.1", 0))
         other.listen()
-        assert not _port_free(other.getsockname()[1])
+        assert not port_free(other.getsockname()[1])
