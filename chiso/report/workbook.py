@@ -11,6 +11,8 @@ every number a number (rates with the format ``0.00%``, which Excel shows the Vi
   previous month's rate, its rank within the tier);
 - ``Xu hướng``: the province's rate per indicator over the last 12 published months, with a
   native line chart per province;
+- ``Thay đổi``: what this revision changed against the one it replaced, agency by agency
+  (empty for a month's first publication);
 - ``Chất lượng dữ liệu``: the publication (revision, gate, forced reason) and the summary
   reports' checks that do not add up.
 
@@ -54,6 +56,7 @@ def render_workbook(url: str, month: date, out_dir: Path) -> Path:
     summary.title = "Tổng hợp"
     agencies = wb.create_sheet("Đơn vị")
     trend = wb.create_sheet("Xu hướng")
+    changes = wb.create_sheet("Thay đổi")
     quality = wb.create_sheet("Chất lượng dữ liệu")
     _header(summary, ["Tỉnh", "Mã chỉ số", "Chỉ số", "Cấp", "Tử số", "Mẫu số", "Tỷ lệ",
                       "Chỉ tiêu", "Tháng trước"])  # fmt: skip
@@ -82,6 +85,7 @@ def render_workbook(url: str, month: date, out_dir: Path) -> Path:
     _formats(summary, rates=("G", "H", "I"), counts=("E", "F"))
     _formats(agencies, rates=("I", "J", "L"), counts=("G", "H"))
     _trend(trend, rows, provinces, month)
+    _changes(changes, url, month)
     _quality(quality, url, month)
     published = max(r["published_at"] for r in current if r["published_at"] is not None)
     wb.properties.created = wb.properties.modified = published.replace(tzinfo=None)
@@ -161,6 +165,31 @@ def _trend(ws: Worksheet, rows: list[dict], provinces: list[tuple[str, str]], mo
         chart.set_categories(Reference(ws, min_col=1, min_row=top + 2, max_row=last_row))
         ws.add_chart(chart, f"{get_column_letter(len(indicators) + 3)}{top}")
         top = last_row + 20  # the chart's height below the table
+
+
+def _changes(ws: Worksheet, url: str, month: date) -> None:
+    """The rows of mart_kpi_monthly the current revision changed (marts.kpi_revision_changes,
+    as far as the reader's scope reaches)."""
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        found = conn.execute(
+            "select c.agency_code, c.agency_name, c.indicator_code, c.indicator_name_vi,"
+            " c.calendar, c.unit, c.change, c.old_value, c.new_value"
+            " from marts.kpi_revision_changes c join marts.kpi_publications p"
+            " on p.period_month = c.period_month and p.revision = c.revision and p.is_current"
+            " where c.period_month = %s and c.mart = 'mart_kpi_monthly'"
+            " order by c.agency_name, c.indicator_code, c.calendar",
+            (month,),
+        ).fetchall()
+    _header(ws, ["Mã đơn vị", "Đơn vị", "Mã chỉ số", "Chỉ số", "Lịch", "Thay đổi", "Giá trị cũ",
+                 "Giá trị mới"])  # fmt: skip
+    kinds = {"added": "thêm", "removed": "bỏ", "changed": "sửa"}
+    for c in found:
+        ws.append([c["agency_code"], c["agency_name"], c["indicator_code"],
+                   c["indicator_name_vi"], c["calendar"], kinds.get(c["change"], c["change"]),
+                   _num(c["old_value"]), _num(c["new_value"])])  # fmt: skip
+        if c["unit"] == "ratio":
+            for cell in ws[ws.max_row][6:8]:
+                cell.number_format = RATE
 
 
 def _quality(ws: Worksheet, url: str, month: date) -> None:

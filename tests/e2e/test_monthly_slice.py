@@ -302,7 +302,7 @@ def test_the_workbook_holds_the_published_numbers_as_numbers(published):
 
     env, _, paths = published
     book = load_workbook(paths[-1].with_suffix(".xlsx"))
-    assert book.sheetnames == ["Tổng hợp", "Đơn vị", "Xu hướng", "Chất lượng dữ liệu"]
+    assert book.sheetnames == ["Tổng hợp", "Đơn vị", "Xu hướng", "Thay đổi", "Chất lượng dữ liệu"]
     with psycopg.connect(env.urls.bi_reader) as conn:
         mart = {
             (a, i): (n, d, v)
@@ -349,6 +349,21 @@ def test_the_workbook_holds_the_published_numbers_as_numbers(published):
     assert len(charts) == len(provinces)
     quality = {r[0]: r[1] for r in book["Chất lượng dữ liệu"].iter_rows(values_only=True) if r}
     assert quality["Lần công bố"] == revision
+    # January, republished by a later close: its workbook lists what the revision changed
+    january = load_workbook(paths[0].with_suffix(".xlsx"))["Thay đổi"]
+    listed = sorted(
+        (r[0], r[2], r[4], r[7]) for r in january.iter_rows(min_row=2, values_only=True)
+    )
+    with psycopg.connect(env.urls.bi_reader) as conn:
+        changed = conn.execute(
+            "select c.agency_code, c.indicator_code, c.calendar, c.new_value"
+            " from marts.kpi_revision_changes c join marts.kpi_publications p"
+            " on p.period_month = c.period_month and p.revision = c.revision and p.is_current"
+            " where c.period_month = %s and c.mart = 'mart_kpi_monthly' and p.revision > 1",
+            (MONTHS[0],),
+        ).fetchall()
+    assert changed, "the template's later closes republish January"
+    assert listed == sorted((a, i, c, None if v is None else float(v)) for a, i, c, v in changed)
 
 
 def test_report_is_vietnamese_and_uses_published_numbers(published):
