@@ -307,3 +307,18 @@ if __name__ == "__main__":
     # exit through the finally blocks, so the simulator it started is stopped too
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ensure_template()
+
+
+def build_lock(url: str) -> tuple[int, int]:
+    """(sessions holding, sessions waiting for) the dbt build lock of the warehouse `url`
+    connects to (chiso.transform.dbt.BUILD_LOCK)."""
+    from chiso.transform.dbt import BUILD_LOCK
+
+    with psycopg.connect(url) as conn:
+        return conn.execute(  # type: ignore[return-value]
+            "select count(*) filter (where granted), count(*) filter (where not granted)"
+            " from pg_locks where locktype = 'advisory'"
+            " and database = (select oid from pg_database where datname = current_database())"
+            " and ((classid::bigint << 32) | objid::bigint) = hashtext(%s)::bigint",
+            (BUILD_LOCK,),
+        ).fetchone()

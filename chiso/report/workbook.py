@@ -106,8 +106,8 @@ def _fetch(url: str, first: date, last: date) -> list[dict]:
 
 
 def _num(value: Decimal | float | None) -> float | None:
-    """A number Excel stores as a number (openpyxl writes Decimal as text-free floats too,
-    but a float keeps the file free of Decimal's exponent forms)."""
+    """The value as a float: Excel stores numbers as doubles, and a Decimal such as
+    Decimal('1E+1') would reach the file in its exponent form."""
     return None if value is None else float(value)
 
 

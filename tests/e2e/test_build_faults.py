@@ -16,7 +16,6 @@ One scenario, not two tests: each step starts from what the one before left, as 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
@@ -29,10 +28,12 @@ from chiso.ingest.files import ingest_inbox
 from chiso.runtime.embedded_postgres import EmbeddedPostgres
 from chiso.runtime.warehouse import Urls, bootstrap
 from chiso.transform.build_inputs import ATTEMPT, inputs_digest, up_to_date
-from chiso.transform.dbt import BUILD_LOCK, DbtError, DbtResult, build
+from chiso.transform.dbt import DbtError, DbtResult, build
 from chiso.transform.reference_state import project_fingerprint, read_state
 from tests import warehouses
+from tests.alert_receivers import wait_for
 from tests.reliability import Snapshot, snapshot_of
+from tests.warehouses import build_lock
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -84,32 +85,16 @@ def _in_background(work: Callable[[], Any]) -> tuple[threading.Thread, dict[str,
     return thread, out
 
 
-def _dbt_in_a_model(admin: str, database: str, timeout: float = 240) -> None:
-    """Wait until dbt runs a model's statement (not the freshness check before them)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            busy = conn.execute(
-                "select count(*) from pg_stat_activity where datname = %s"
-                " and application_name = 'dbt' and state = 'active'"
-                " and (query ilike '%%insert into%%' or query ilike '%%create%%table%%')",
-                (database,),
-            ).fetchone()
-        if busy and busy[0]:
-            return
-        time.sleep(0.2)
-    raise AssertionError("dbt never started a model")
-
-
-def _build_running(admin: str, database: str) -> bool:
+def _dbt_in_a_model(admin: str, database: str) -> bool:
+    """Whether dbt runs a model's statement now (not the freshness check before them)."""
     with psycopg.connect(admin, autocommit=True) as conn:
-        held = conn.execute(
-            "select count(*) from pg_locks l join pg_database d on d.oid = l.database"
-            " where l.locktype = 'advisory' and l.granted and d.datname = %s"
-            " and l.objid = (select hashtext(%s)::oid)",
-            (database, BUILD_LOCK),
+        busy = conn.execute(
+            "select count(*) from pg_stat_activity where datname = %s"
+            " and application_name = 'dbt' and state = 'active'"
+            " and (query ilike '%%insert into%%' or query ilike '%%create%%table%%')",
+            (database,),
         ).fetchone()
-    return bool(held and held[0])
+    return bool(busy and busy[0])
 
 
 def _staged_equals_raw(url: str) -> None:
@@ -151,7 +136,7 @@ def test_a_crash_during_a_build_then_a_load_during_its_retry_lose_nothing(own, r
         _facts(urls.admin),  # January's, as built (what the crash leaves depends on its moment)
     )
     thread, out = _in_background(lambda: build(settings, FEBRUARY))
-    _dbt_in_a_model(admin, settings.warehouse_db)
+    assert wait_for(lambda: _dbt_in_a_model(admin, settings.warehouse_db), timeout=240)
     server.stop(mode="immediate")  # a crash: no checkpoint, recovery at the next start
     server.start()
     assert server.superuser_url("postgres") == admin  # the same port: its clients' URLs hold
@@ -160,7 +145,7 @@ def test_a_crash_during_a_build_then_a_load_during_its_retry_lose_nothing(own, r
     with psycopg.connect(urls.transformer) as conn:
         assert read_state(conn, ATTEMPT) is not None  # the next build runs, whatever it finds
     thread, out = _in_background(lambda: build(settings, FEBRUARY))
-    _dbt_in_a_model(admin, settings.warehouse_db)
+    assert wait_for(lambda: _dbt_in_a_model(admin, settings.warehouse_db), timeout=240)
     # one agency's February documents sent again (with a blank line at the end: new bytes,
     # the same records), replacing its part of the month while the build reads it
     archived = settings.home / "inbox" / "archive" / "documents" / f"{FEBRUARY:%Y-%m}"
@@ -169,7 +154,7 @@ def test_a_crash_during_a_build_then_a_load_during_its_retry_lose_nothing(own, r
     resent.write_bytes(sent.read_bytes() + b"\r\n")
     [landed] = ingest_inbox(urls.loader, settings.home / "inbox", "documents")
     assert landed.status == "loaded", landed
-    assert _build_running(admin, settings.warehouse_db), "the load waited for the build"
+    assert build_lock(urls.admin)[0] == 1, "the load waited for the build"
     thread.join(600)
     result: DbtResult | None = out.get("result")
     assert result is not None, out

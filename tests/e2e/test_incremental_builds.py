@@ -15,9 +15,9 @@ import pytest
 from chiso import pipeline
 from chiso.quality.results import GateFailed
 from chiso.runtime import simulator
-from chiso.transform.dbt import BUILD_LOCK, build
+from chiso.transform.dbt import build
 from tests.alert_receivers import wait_for
-from tests.warehouses import TEMPLATE_CLOSES, TEMPLATE_MONTHS, read_mart
+from tests.warehouses import TEMPLATE_CLOSES, TEMPLATE_MONTHS, build_lock, read_mart
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -220,18 +220,6 @@ def test_failed_gate_blocks_publication_and_keeps_previous_mart(published):
     }
 
 
-def _build_lock(url: str) -> tuple[int, int]:
-    """(sessions holding, sessions waiting for) the build lock of the warehouse."""
-    with psycopg.connect(url) as conn:
-        return conn.execute(
-            "select count(*) filter (where granted), count(*) filter (where not granted)"
-            " from pg_locks where locktype = 'advisory'"
-            " and database = (select oid from pg_database where datname = current_database())"
-            " and ((classid::bigint << 32) | objid::bigint) = hashtext(%s)::bigint",
-            (BUILD_LOCK,),
-        ).fetchone()
-
-
 def test_bad_source_row_stops_the_run_before_publication(published, capsys):
     """A row that breaks a model's test fails the build: `chiso transform` says which node
     failed and where the log is, in one line and with a non-zero exit, and nothing is
@@ -280,12 +268,12 @@ def test_bad_source_row_stops_the_run_before_publication(published, capsys):
     # operator's): the second waits on the build lock, then finds the inputs built.
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(build, s, month)
-        assert wait_for(lambda: _build_lock(env.urls.admin) == (1, 0), timeout=120)
+        assert wait_for(lambda: build_lock(env.urls.admin) == (1, 0), timeout=120)
         second = pool.submit(build, s, month)
-        assert wait_for(lambda: _build_lock(env.urls.admin) == (1, 1), timeout=120)  # 1 waits
+        assert wait_for(lambda: build_lock(env.urls.admin) == (1, 1), timeout=120)  # 1 waits
         ran, waited = first.result(timeout=900), second.result(timeout=900)
     assert not ran.skipped and waited.skipped and waited.invocation_id == ran.invocation_id
-    assert _build_lock(env.urls.admin) == (0, 0)
+    assert build_lock(env.urls.admin) == (0, 0)
     with psycopg.connect(env.urls.transformer) as conn:
         staged = conn.execute(
             "select count(*) from staging.stg_one_stop__dossiers where dossier_id = 'BAD-1'"
