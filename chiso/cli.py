@@ -212,10 +212,16 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from chiso.pipeline import report
+    from chiso.report.render import rendered_month
 
-    html = report(settings(), args.month)
+    s = settings()
+    html = report(s, args.month)
     _print(str(html))
-    _print(str(html.with_suffix(".xlsx")))  # the workbook, written beside it
+    if html.with_suffix(".xlsx").exists():
+        _print(str(html.with_suffix(".xlsx")))  # the overview's workbook, written beside it
+    scoped = rendered_month(s.reports_dir, args.month)
+    if scoped is not None and scoped.files:
+        _print(f"{len(scoped.files)} files per province and tier in {scoped.files[0].path.parent}")
     return 0
 
 
@@ -491,7 +497,9 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--reason", help="why a failed month must be published anyway (recorded)")
     pb.set_defaults(func=cmd_publish)
 
-    rp = sub.add_parser("report", help="render the monthly report from the published mart")
+    rp = sub.add_parser(
+        "report", help="render the monthly reports from the published marts and deliver them"
+    )
     rp.add_argument("--month", type=_month, required=True, help="YYYY-MM")
     rp.set_defaults(func=cmd_report)
 
@@ -549,7 +557,7 @@ def explain(exc: BaseException) -> str:
     The text is scrubbed (no credentials, no personal datum): errors get pasted into
     tickets and chats."""
     from chiso.core.config import settings as current
-    from chiso.report.monthly import ReportError
+    from chiso.report.model import ReportError
     from chiso.transform.dbt import DbtError
 
     if isinstance(exc, FileNotFoundError) and exc.filename:

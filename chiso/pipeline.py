@@ -33,8 +33,8 @@ from chiso.publish.revisions import Publication, publish_month
 from chiso.quality import results
 from chiso.quality.results import GateOutcome
 from chiso.quality.validation import validate
-from chiso.report.monthly import render
-from chiso.report.workbook import render_workbook
+from chiso.report.delivery import deliver
+from chiso.report.render import render_month
 from chiso.runtime.warehouse import urls
 from chiso.sources.systems import SOURCES, ApiSettings
 from chiso.transform.dbt import build
@@ -119,12 +119,20 @@ def publish(
 
 
 def report(settings: Settings, month: date) -> Path:
-    """Render the month's report from the published mart, as the BI reader: the HTML page
-    (returned) and the workbook beside it (chiso/report/workbook.py)."""
-    url = urls(settings).bi_reader
-    if settings.report_workbook:
-        render_workbook(url, month, settings.reports_dir)
-    return render(url, month, settings.reports_dir)
+    """Render the month's reports from the published marts, as the BI reader, and deliver
+    them (chiso/report/): the overview page (returned), and each province's and tier's
+    report in the configured formats, copied to the report folder and e-mailed when those
+    channels are configured. A rerun of the same revision delivers nothing twice."""
+    u = urls(settings)
+    rendered = render_month(
+        u.bi_reader,
+        month,
+        settings.reports_dir,
+        settings.report_formats,
+        scoped_files=settings.report_scoped,
+    )
+    deliver(u.transformer, rendered)
+    return rendered.overview
 
 
 def ingest_changes(

@@ -12,7 +12,10 @@ do not fail the run). The validation gate sits between the audit build and publi
 fails, the run stops and the previously published mart stays as it was. Once the month is
 published, every earlier month the new records changed is validated and republished as
 revision N+1 (within ``CHISO_REPUBLISH_MONTHS``; the others are recorded in
-``marts.kpi_publication_drift``). All logic lives in `chiso.orchestration.tasks`; this file
+``marts.kpi_publication_drift``). The report task renders the month's reports (an overview,
+and a PDF, a workbook and a page per province and tier) from the published marts and
+delivers them to ``CHISO_REPORT_FOLDER`` and by e-mail (connection ``chiso_report_smtp``),
+once per revision. All logic lives in `chiso.orchestration.tasks`; this file
 only wires tasks together and must stay cheap to parse.
 """
 

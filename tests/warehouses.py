@@ -57,7 +57,7 @@ HOME_FILES = ("secrets/pii.key", "reports", "site")
 ENV_KEYS = (
     "CHISO_HOME", "CHISO_SERVER_HOME", "CHISO_WAREHOUSE_DB", "CHISO_AIRFLOW_DB",
     "CHISO_PG_PORT", "CHISO_SIMULATOR_PORT", "CHISO_AIRFLOW_PORT", "CHISO_DATA_DOCS",
-    "CHISO_REPORT_WORKBOOK",
+    "CHISO_REPORT_FORMATS", "CHISO_REPORT_SCOPED", "CHISO_REPORT_FOLDER",
     "CHISO_WAREHOUSE_URL",
 )  # fmt: skip
 
@@ -141,7 +141,8 @@ def _environment(name: str) -> dict[str, str]:
         # rendered only where a test reads them (the docs-site test switches them on; the
         # template renders both for its copies)
         "CHISO_DATA_DOCS": "false",
-        "CHISO_REPORT_WORKBOOK": "false",
+        "CHISO_REPORT_FORMATS": "",
+        "CHISO_REPORT_SCOPED": "false",
     }
 
 
@@ -187,9 +188,10 @@ def ensure_template() -> Settings:
 def _build_template(settings: Settings) -> None:
     from chiso import pipeline
 
-    # with GX Data Docs (which the docs-site test reads) and the report's workbook (which
-    # test_monthly_slice reads), once for every copy
-    settings = dataclasses.replace(settings, data_docs=True, report_workbook=True)
+    # with GX Data Docs (which the docs-site test reads) and the overview's workbook (which
+    # test_monthly_slice reads), once for every copy; each province's files are rendered by
+    # the tests that read them
+    settings = dataclasses.replace(settings, data_docs=True, report_formats=("xlsx",))
     _drop_databases(settings)
     bootstrap(settings)
     simulator.start(settings)

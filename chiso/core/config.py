@@ -38,6 +38,12 @@ def _flag(name: str, default: bool) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _formats(value: str | None) -> tuple[str, ...]:
+    if value is None:
+        return ("html", "xlsx", "pdf")
+    return tuple(f.strip().lower() for f in value.split(",") if f.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     """Paths and connection choices, resolved from the environment once per process."""
@@ -52,9 +58,11 @@ class Settings:
     airflow_db: str = DEFAULT_AIRFLOW_DB
     # GX Data Docs rendered after every validation (CHISO_DATA_DOCS=false skips them)
     data_docs: bool = True
-    # The report's workbook written beside its HTML page (CHISO_REPORT_WORKBOOK=false: the
-    # page only)
-    report_workbook: bool = True
+    # The report's formats besides the overview page (CHISO_REPORT_FORMATS, comma-separated
+    # html, xlsx, pdf; empty: the overview page only) and whether each province and tier gets
+    # its own files, delivered (CHISO_REPORT_SCOPED; chiso/report/render.py)
+    report_formats: tuple[str, ...] = ("html", "xlsx", "pdf")
+    report_scoped: bool = True
     # An inbox file modified in the last N seconds may still be being written (an SFTP
     # upload, a copy): it waits for the next run (CHISO_INBOX_SETTLE_SECONDS)
     inbox_settle_seconds: float = 60.0
@@ -80,7 +88,8 @@ class Settings:
             warehouse_db=os.environ.get("CHISO_WAREHOUSE_DB") or DEFAULT_WAREHOUSE_DB,
             airflow_db=os.environ.get("CHISO_AIRFLOW_DB") or DEFAULT_AIRFLOW_DB,
             data_docs=_flag("CHISO_DATA_DOCS", True),
-            report_workbook=_flag("CHISO_REPORT_WORKBOOK", True),
+            report_formats=_formats(os.environ.get("CHISO_REPORT_FORMATS")),
+            report_scoped=_flag("CHISO_REPORT_SCOPED", True),
             inbox_settle_seconds=float(os.environ.get("CHISO_INBOX_SETTLE_SECONDS") or 60),
             inbox_done_marker=os.environ.get("CHISO_INBOX_DONE_MARKER") or None,
             personal_data_months=int(os.environ.get("CHISO_PERSONAL_DATA_MONTHS") or 24),

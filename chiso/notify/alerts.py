@@ -61,18 +61,18 @@ def send(alert: Alert) -> Delivery:
     delivery = Delivery()
     for conn_id, sender in ((SMTP_CONN_ID, _send_smtp), (WEBHOOK_CONN_ID, _send_webhook)):
         try:
-            connection = _connection(conn_id)
+            found = connection(conn_id)
         # defined but unreadable (malformed URI or JSON, secrets backend down): a channel that
         # should have carried the alert and did not, so failed, not skipped
         except Exception as exc:
             log.error("could not look up Airflow connection %s: %s", conn_id, exc)
             delivery.failed[conn_id] = f"connection lookup: {type(exc).__name__}: {exc}"
             continue
-        if connection is None:
+        if found is None:
             delivery.skipped.append(conn_id)
             continue
         try:
-            sender(conn_id, connection, alert)
+            sender(conn_id, found, alert)
         # any failure of a channel is reported, and the verdict stands anyway
         except Exception as exc:
             log.error("alert via %s failed: %s", conn_id, exc)
@@ -102,7 +102,7 @@ def _airflow_outside_a_task() -> None:
     os.environ["AIRFLOW_HOME"] = str(settings().airflow_home)
 
 
-def _connection(conn_id: str) -> Any | None:
+def connection(conn_id: str) -> Any | None:
     """The Airflow connection, or None when it is not defined anywhere Airflow looks; any
     other error of the lookup is raised."""
     _airflow_outside_a_task()
@@ -139,8 +139,10 @@ def webhook_url(connection: Any) -> str:
     return f"{base}/{endpoint.lstrip('/')}"
 
 
-def _recipients(extra: dict[str, Any]) -> list[str]:
-    to = extra.get("to") or []
+def recipients(extra: dict[str, Any], key: str = "to") -> list[str]:
+    """The addresses of an extra field: a list, or one string separated by commas or
+    semicolons."""
+    to = extra.get(key) or []
     if isinstance(to, str):
         to = [a.strip() for a in to.replace(";", ",").split(",")]
     return [a for a in to if a]
@@ -149,11 +151,11 @@ def _recipients(extra: dict[str, Any]) -> list[str]:
 def _send_smtp(conn_id: str, connection: Any, alert: Alert) -> None:
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-    recipients = _recipients(connection.extra_dejson)
-    if not recipients:
+    to = recipients(connection.extra_dejson)
+    if not to:
         raise ValueError(f"connection {conn_id} has no recipients (extra 'to')")
     with SmtpHook(smtp_conn_id=conn_id) as hook:
-        hook.send_email_smtp(to=recipients, subject=alert.subject, html_content=alert.html)
+        hook.send_email_smtp(to=to, subject=alert.subject, html_content=alert.html)
 
 
 def _send_webhook(conn_id: str, connection: Any, alert: Alert) -> None:

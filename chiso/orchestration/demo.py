@@ -136,6 +136,12 @@ def run(settings: Settings, months: list[date], *, keep_running: bool = False) -
         p = settings.reports_dir / f"bao-cao-{m:%Y-%m}.html"
         if p.exists():
             console.print(f"  {p}")
+        scoped = settings.reports_dir / f"{m:%Y-%m}"
+        if scoped.is_dir():
+            pdfs = sorted(scoped.glob("*.pdf"))
+            console.print(
+                f"    per province and tier: {len(pdfs)} PDF, with XLSX and HTML, in {scoped}/"
+            )
     console.print(
         "\n[bold]Airflow UI[/]: run `make airflow`, then open http://127.0.0.1:"
         f"{settings.airflow_port} (DAG monthly_kpi) and log in as admin with the password"

@@ -292,24 +292,27 @@ def test_restated_province_totals_equal_as_reported(published):
 
 
 def test_the_workbook_holds_the_published_numbers_as_numbers(published):
-    """bao-cao-YYYY-MM.xlsx, written beside the HTML by the close: every agency's rate is the
-    published value as a number formatted 0.00% (not text), every province's line is its
-    ratio of sums, the trend sheet has a native chart per province and the data-quality sheet
-    names the current revision."""
+    """bao-cao-YYYY-MM.xlsx, written beside the HTML by the close: every agency's value in
+    both calendars is the published one as a number (rates formatted 0.00%, not text), every
+    province's line is its ratio of sums, the trend sheet has a native chart per province and
+    the data-quality sheet names the current revision."""
     import zipfile
 
     from openpyxl import load_workbook
 
+    from chiso.report.model import CALENDAR_LABELS
+
     env, _, paths = published
     book = load_workbook(paths[-1].with_suffix(".xlsx"))
-    assert book.sheetnames == ["Tổng hợp", "Đơn vị", "Xu hướng", "Thay đổi", "Chất lượng dữ liệu"]
+    assert book.sheetnames == [
+        "Tổng hợp", "Đơn vị", "Xu hướng", "Xếp hạng", "Thay đổi", "Chất lượng dữ liệu"
+    ]  # fmt: skip
     with psycopg.connect(env.urls.bi_reader) as conn:
         mart = {
-            (a, i): (n, d, v)
-            for a, i, n, d, v in conn.execute(
-                "select agency_code, indicator_code, numerator, denominator, value"
-                " from marts.mart_kpi_monthly where period_month = %s and calendar = 'calendar'"
-                " and unit = 'ratio'",
+            (a, i, CALENDAR_LABELS[c]): (unit, n, d, v)
+            for a, i, c, unit, n, d, v in conn.execute(
+                "select agency_code, indicator_code, calendar, unit, numerator, denominator,"
+                " value from marts.mart_kpi_monthly where period_month = %s",
                 (MONTHS[-1],),
             )
         }
@@ -329,41 +332,55 @@ def test_the_workbook_holds_the_published_numbers_as_numbers(published):
     agencies = book["Đơn vị"]
     seen = {}
     for row in agencies.iter_rows(min_row=2):
-        key = (row[2].value, row[4].value)
-        seen[key] = (row[6].value, row[7].value, row[8].value)
-        assert row[8].value is None or row[8].number_format == "0.00%"
+        key = (row[2].value, row[4].value, row[6].value)
+        seen[key] = (row[7].value, row[8].value, row[9].value)
+        unit = mart[key][0]
+        assert row[9].value is None or row[9].number_format == {
+            "ratio": "0.00%", "count": "#,##0"
+        }.get(unit, "0.00"), key  # fmt: skip
     assert seen.keys() == mart.keys()
-    for key, (n, d, v) in mart.items():
+    for key, (_, n, d, v) in mart.items():
         got = seen[key]
-        assert got[:2] == (n, d) and (got[2] is None) == (v is None), key
-        assert v is None or abs(got[2] - float(v)) < 1e-12, key
+        assert got[0] == n and got[1] == (None if d is None else d), key
+        assert (got[2] is None) == (v is None), key
+        assert v is None or abs(got[2] - float(v)) < 1e-9, key
     lines = [r for r in book["Tổng hợp"].iter_rows(min_row=2, values_only=True)]
-    province_lines = {(r[0], r[1]): r for r in lines if r[3] == "Toàn tỉnh"}
+    province_lines = {
+        (r[0], r[1]): r
+        for r in lines
+        if r[3] == "Toàn tỉnh" and r[4] == "tháng dương lịch" and (r[0], r[1]) in totals
+    }
     assert province_lines.keys() == totals.keys()
     for key, (n, d) in totals.items():
         line = province_lines[key]
-        assert (line[4], line[5]) == (n, d) and abs(line[6] - float(n) / float(d)) < 1e-12, key
+        assert (line[5], line[6]) == (n, d) and abs(line[7] - float(n) / float(d)) < 1e-12, key
     provinces = {p for p, _ in totals}
     with zipfile.ZipFile(paths[-1].with_suffix(".xlsx")) as parts:  # openpyxl reads no charts
         charts = [n for n in parts.namelist() if n.startswith("xl/charts/chart")]
     assert len(charts) == len(provinces)
     quality = {r[0]: r[1] for r in book["Chất lượng dữ liệu"].iter_rows(values_only=True) if r}
     assert quality["Lần công bố"] == revision
-    # January, republished by a later close: its workbook lists what the revision changed
+    # January, republished by a later close: its workbook lists the values the revision changed
     january = load_workbook(paths[0].with_suffix(".xlsx"))["Thay đổi"]
     listed = sorted(
-        (r[0], r[2], r[4], r[7]) for r in january.iter_rows(min_row=2, values_only=True)
+        (r[0], r[2], r[3], r[6]) for r in january.iter_rows(min_row=2, values_only=True)
     )
     with psycopg.connect(env.urls.bi_reader) as conn:
         changed = conn.execute(
-            "select c.agency_code, c.indicator_code, c.calendar, c.new_value"
+            "select c.agency_code, c.indicator_name_vi, c.calendar,"
+            " case when c.unit = 'ratio' then c.new_value else c.new_numerator end"
             " from marts.kpi_revision_changes c join marts.kpi_publications p"
             " on p.period_month = c.period_month and p.revision = c.revision and p.is_current"
-            " where c.period_month = %s and c.mart = 'mart_kpi_monthly' and p.revision > 1",
+            " where c.period_month = %s and c.mart = 'mart_kpi_monthly' and p.revision > 1"
+            " and (c.old_value is distinct from c.new_value"
+            " or c.old_numerator is distinct from c.new_numerator"
+            " or c.old_denominator is distinct from c.new_denominator)",
             (MONTHS[0],),
         ).fetchall()
     assert changed, "the template's later closes republish January"
-    assert listed == sorted((a, i, c, None if v is None else float(v)) for a, i, c, v in changed)
+    assert listed == sorted(
+        (a, i, CALENDAR_LABELS[c], None if v is None else float(v)) for a, i, c, v in changed
+    )
 
 
 def test_report_is_vietnamese_and_uses_published_numbers(published):

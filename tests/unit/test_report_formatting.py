@@ -8,8 +8,7 @@ from decimal import Decimal
 import pytest
 
 from chiso.core import formatting as fmt
-from chiso.core.months import next_month, parse_month
-from chiso.report.monthly import Line, build_sections, previous_month
+from chiso.core.months import next_month, parse_month, previous_month
 
 
 @pytest.mark.parametrize(
@@ -45,38 +44,3 @@ def test_month_helpers():
     assert fmt.month_label(date(2020, 3, 1)) == "tháng 03/2020"
     with pytest.raises(ValueError, match="YYYY-MM"):
         parse_month("03/2020")
-
-
-def _row(month, agency, tier, num, den, code="dossier.early_rate"):
-    return {
-        "period_month": month,
-        "agency_code": agency,
-        "agency_key": f"agy:{agency}",
-        "agency_name": agency,
-        "tier": tier,
-        "tier_name_vi": tier,
-        "indicator_code": code,
-        "indicator_name_vi": code,
-        "numerator": num,
-        "denominator": den,
-        "value": Decimal(num) / Decimal(den) if den else None,
-        "target_value": None,
-        "target_met": None,
-    }
-
-
-def test_roll_ups_are_ratios_of_sums_not_averages():
-    m = date(2020, 2, 1)
-    rows = [
-        _row(m, "A", "commune", 1, 1),
-        _row(m, "B", "commune", 1, 9),
-        _row(previous_month(m), "A", "commune", 0, 10),
-    ]
-    (section,) = build_sections(rows, m)
-    assert section.province.value == Decimal(2) / Decimal(10)  # not (1.0 + 0.111) / 2
-    assert section.province.previous == Decimal(0)
-    assert section.tiers[0].value == Decimal("0.2")
-
-
-def test_line_without_denominator_has_no_value():
-    assert Line("x", 0, 0).value is None
