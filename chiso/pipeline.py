@@ -130,6 +130,7 @@ def report(settings: Settings, month: date) -> Path:
         settings.reports_dir,
         settings.report_formats,
         scoped_files=settings.report_scoped,
+        provinces=settings.report_provinces,
     )
     deliver(u.transformer, rendered)
     return rendered.overview

@@ -39,6 +39,7 @@ def _flag(name: str, default: bool) -> bool:
 
 
 def _formats(value: str | None) -> tuple[str, ...]:
+    """A comma-separated list (None: the report's default formats)."""
     if value is None:
         return ("html", "xlsx", "pdf")
     return tuple(f.strip().lower() for f in value.split(",") if f.strip())
@@ -63,6 +64,10 @@ class Settings:
     # its own files, delivered (CHISO_REPORT_SCOPED; chiso/report/render.py)
     report_formats: tuple[str, ...] = ("html", "xlsx", "pdf")
     report_scoped: bool = True
+    # The provinces (codes) that get files of their own (CHISO_REPORT_PROVINCES, comma-
+    # separated; unset or empty: every province of the month): a province's deployment
+    # reports its own
+    report_provinces: tuple[str, ...] | None = None
     # An inbox file modified in the last N seconds may still be being written (an SFTP
     # upload, a copy): it waits for the next run (CHISO_INBOX_SETTLE_SECONDS)
     inbox_settle_seconds: float = 60.0
@@ -90,6 +95,7 @@ class Settings:
             data_docs=_flag("CHISO_DATA_DOCS", True),
             report_formats=_formats(os.environ.get("CHISO_REPORT_FORMATS")),
             report_scoped=_flag("CHISO_REPORT_SCOPED", True),
+            report_provinces=_formats(os.environ.get("CHISO_REPORT_PROVINCES") or "") or None,
             inbox_settle_seconds=float(os.environ.get("CHISO_INBOX_SETTLE_SECONDS") or 60),
             inbox_done_marker=os.environ.get("CHISO_INBOX_DONE_MARKER") or None,
             personal_data_months=int(os.environ.get("CHISO_PERSONAL_DATA_MONTHS") or 24),

@@ -11,6 +11,7 @@ the publication's, so the same revision gives the same bytes.
 from __future__ import annotations
 
 import io
+import struct
 from pathlib import Path
 
 from fpdf import FPDF
@@ -71,6 +72,9 @@ def pdf_bytes(report: ScopeReport, chart: bytes | None) -> bytes:
     _front(pdf, report)
     _summary(pdf, report)
     if chart:
+        width, height = struct.unpack(">II", chart[16:24])  # the PNG's IHDR
+        if pdf.will_page_break(pdf.epw * height / width + 20):  # the heading with its chart
+            pdf.add_page()
         _heading(pdf, "Xu hướng 12 tháng")
         _note(pdf, "Tỷ lệ theo tháng dương lịch; đường nét đứt là chỉ tiêu của cấp cùng màu.")
         pdf.image(io.BytesIO(chart), w=pdf.epw)
@@ -205,6 +209,8 @@ def _ranking(pdf: FPDF, report: ScopeReport) -> None:
     _heading(pdf, "Xếp hạng cơ quan, đơn vị trong cấp")
     _note(pdf, "Theo tỷ lệ chỉ tiêu đạt trong tháng (tháng dương lịch), rồi số chỉ tiêu gần đạt.")
     for tier_name, ranked in report.ranking:
+        if pdf.will_page_break(20):  # a tier's name stays with its table
+            pdf.add_page()
         pdf.set_font(FONT, "B", 9)
         pdf.cell(0, 6, tier_name, new_x="LMARGIN", new_y="NEXT")
         pdf.set_font(FONT, "", 8)

@@ -38,14 +38,24 @@ JANUARY, FEBRUARY = date(2020, 1, 1), date(2020, 2, 1)
 CADENCE = Cadence.from_env()
 # retry failed tasks after seconds, not minutes
 FAST = {"CHISO_RETRY_DELAY_SECONDS": "2"}
+# the close's report task renders one province's PDFs and delivers them to a folder
+REPORTED = "30"
+REPORTS = ("CHISO_REPORT_SCOPED", "CHISO_REPORT_FORMATS", "CHISO_REPORT_PROVINCES",
+           "CHISO_REPORT_FOLDER")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def airflow_env(chiso_env):
     """Airflow up on the module's home and its empty warehouse."""
-    saved = {k: os.environ.get(k) for k in FAST}
+    saved = {k: os.environ.get(k) for k in (*FAST, *REPORTS)}
     os.environ.update(FAST)
     s = chiso_env.settings
+    os.environ.update(
+        CHISO_REPORT_SCOPED="true",
+        CHISO_REPORT_FORMATS="pdf",
+        CHISO_REPORT_PROVINCES=REPORTED,
+        CHISO_REPORT_FOLDER=str(s.home / "share"),
+    )
     try:
         simulator.start(s)
         services.up(s)
@@ -120,6 +130,17 @@ def test_a_month_runs_through_the_scheduler_and_survives_a_hard_stop(airflow_env
     assert states == {JANUARY: "success"}, af.failed_tasks(s)
     assert _mart_counts(bi) == {**history, JANUARY: _agency_indicator_pairs(bi, JANUARY)}
     assert (s.reports_dir / f"bao-cao-{JANUARY:%Y-%m}.html").exists()
+    # the report task delivered the province's PDFs to the report folder, recorded once
+    delivered = sorted((s.home / "share" / f"{JANUARY:%Y-%m}").glob("*.pdf"))
+    assert "bao-cao-2020-01-tinh-hai-duong.pdf" in [p.name for p in delivered]
+    assert all(p.read_bytes().startswith(b"%PDF") for p in delivered)
+    with psycopg.connect(airflow_env.urls.admin) as conn:
+        recorded = conn.execute(
+            "select count(*), count(distinct file_name) from ops.report_deliveries"
+            " where period_month = %s and channel = 'folder'",
+            (JANUARY,),
+        ).fetchone()
+    assert recorded == (len(delivered), len(delivered))
     with psycopg.connect(airflow_env.urls.admin) as conn:
         rows, dossiers = conn.execute(
             "select count(*), count(distinct btrim(ma_ho_so)) from raw.one_stop__dossiers"
