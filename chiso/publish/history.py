@@ -67,8 +67,12 @@ def scope_condition(names: set[str]) -> str | None:
         parts = [f"province_code = {province}", f"agency_code = {agency}"]
     elif "province_code" in names:  # rolled up by province: no agency's own rows
         parts = [f"province_code = {province}"]
-    elif "agency_code" in names:
-        parts = [f"agency_code = {agency}"]
+    elif "agency_code" in names:  # an agency's rows: its province's through dim_agency
+        parts = [
+            f"agency_code = {agency}",
+            "agency_code in (select d.agency_code from marts.dim_agency as d"
+            f" where d.province_code = {province})",
+        ]
     else:
         return None
     return " or ".join([_SCOPE.format("everything"), *parts])

@@ -30,6 +30,13 @@ MARTS = (
     PublishedMart("mart_aggregate_report_checks", "report_month", ("check_id",)),
     # the QĐ 766 index per agency and province, every period closing in the month
     PublishedMart("mart_qd766_scorecard", "closing_month", ("unit_key", "period_id", "item_code")),
+    # the star's fact: every agency, indicator and period (month, quarter, half, year) of both
+    # calendars and both bases, each period published by the month that closes it
+    PublishedMart(
+        "fct_indicator_values",
+        "closing_month",
+        ("basis", "agency_key", "indicator_code", "period_id"),
+    ),
 )
 # Reference tables copied whole at each publication: the dimensions, and the annual composite
 # indices (ICT Index, DTI) as the ministries published them

@@ -85,6 +85,10 @@ def _scope_predicate(columns: set[str], kind: str) -> str | None:
         return "province_code = %(p)s"
     if "agency_code" in columns and kind == "agency":
         return "agency_code = %(a)s"
+    if "agency_code" in columns:  # a fact without the province: its agencies' rows
+        return (
+            "agency_code in (select agency_code from marts.dim_agency where province_code = %(p)s)"
+        )
     if "province_code" in columns:  # a rollup: no agency's own rows
         return "false"
     return None
@@ -108,7 +112,8 @@ def test_each_login_sees_exactly_its_rows_in_every_relation_of_marts(world) -> N
     params = {"p": province, "a": agency}
     relations = _relations(env.urls.admin)
     expected = {"mart_kpi_monthly", "mart_kpi_monthly__revisions", "kpi_revision_changes",
-                "mart_kpi_rollups", "dim_agency", "fct_annual_index_values"}  # fmt: skip
+                "mart_kpi_rollups", "dim_agency", "fct_annual_index_values",
+                "fct_indicator_values"}  # fmt: skip
     assert expected <= relations.keys()
     scoped_somewhere = 0
     for table, columns in sorted(relations.items()):
