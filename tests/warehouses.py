@@ -189,10 +189,9 @@ def ensure_template() -> Settings:
 def _build_template(settings: Settings) -> None:
     from chiso import pipeline
 
-    # with GX Data Docs (which the docs-site test reads) and the overview's workbook (which
-    # test_monthly_slice reads), once for every copy; each province's files are rendered by
-    # the tests that read them
-    settings = dataclasses.replace(settings, data_docs=True, report_formats=("xlsx",))
+    # with GX Data Docs (which the docs-site test reads), once for every copy; the report's
+    # workbook and each province's files are rendered by the tests that read them
+    settings = dataclasses.replace(settings, data_docs=True)
     _drop_databases(settings)
     bootstrap(settings)
     simulator.start(settings)

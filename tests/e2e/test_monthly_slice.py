@@ -291,18 +291,23 @@ def test_restated_province_totals_equal_as_reported(published):
     assert diff == 0
 
 
-def test_the_workbook_holds_the_published_numbers_as_numbers(published):
-    """bao-cao-YYYY-MM.xlsx, written beside the HTML by the close: every agency's value in
-    both calendars is the published one as a number (rates formatted 0.00%, not text), every
-    province's line is its ratio of sums, the trend sheet has a native chart per province and
-    the data-quality sheet names the current revision."""
+def test_the_workbook_holds_the_published_numbers_as_numbers(published, tmp_path):
+    """bao-cao-YYYY-MM.xlsx, the overview's workbook (rendered here as the close renders it):
+    every agency's value in both calendars is the published one as a number (rates formatted
+    0.00%, not text), every province's line is its ratio of sums, the trend sheet has a native
+    chart per province and the data-quality sheet names the current revision."""
     import zipfile
 
     from openpyxl import load_workbook
 
     from chiso.report.model import CALENDAR_LABELS
+    from chiso.report.render import render_month
 
-    env, _, paths = published
+    env, _, _ = published
+    paths = [
+        render_month(env.urls.bi_reader, m, tmp_path, ("xlsx",), scoped_files=False).overview
+        for m in (MONTHS[0], MONTHS[-1])
+    ]
     book = load_workbook(paths[-1].with_suffix(".xlsx"))
     assert book.sheetnames == [
         "Tổng hợp", "Đơn vị", "Xu hướng", "Xếp hạng", "Thay đổi", "Chất lượng dữ liệu"
