@@ -5,7 +5,7 @@
 -- (ops.gate_results.warnings), without their sample rows: a definer view of ops, so the BI
 -- reader reads it without any right on ops. Sample rows name agencies, so a scoped login
 -- (ops.access_scopes) reads none of it.
-create or replace view marts.kpi_publication_warnings as
+create or replace view marts.kpi_publication_warnings with (security_barrier) as
 select
     p.period_month,
     p.revision,
@@ -13,7 +13,12 @@ select
     w.value ->> 'suite' as suite,
     w.value ->> 'expectation' as expectation,
     coalesce(w.value ->> 'description', w.value ->> 'expectation') as description,
-    w.value ->> 'observed' as observed
+    -- how many rows failed: a count, or the count inside GX's result object (whose
+    -- partial_unexpected_list holds sample values, not shown)
+    case jsonb_typeof(w.value -> 'observed')
+        when 'object' then w.value -> 'observed' ->> 'unexpected_count'
+        else w.value ->> 'observed'
+    end as observed
 from ops.publications as p
 inner join ops.gate_results as g on g.gate_run_id = p.gate_run_id
 cross join lateral jsonb_array_elements(g.warnings) as w (value)
@@ -40,4 +45,4 @@ comment on table ops.report_deliveries is
     'Report files delivered per revision and channel (chiso/report/delivery.py).';
 comment on column ops.report_deliveries.target_hash is
     'sha256 of the folder path or of the sorted recipient addresses, never the addresses.';
-grant select, insert on ops.report_deliveries to :"transformer";
+grant select, insert, update on ops.report_deliveries to :"transformer";

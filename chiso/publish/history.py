@@ -67,12 +67,16 @@ def scope_condition(names: set[str]) -> str | None:
         parts = [f"province_code = {province}", f"agency_code = {agency}"]
     elif "province_code" in names:  # rolled up by province: no agency's own rows
         parts = [f"province_code = {province}"]
-    elif "agency_code" in names:  # an agency's rows: its province's through dim_agency
+    elif {"agency_key", "agency_code"} <= names:  # a fact: its province's through dim_agency
+        # by agency version, not code: a code reused across the 2025 restructuring may have
+        # belonged to another province
         parts = [
             f"agency_code = {agency}",
-            "agency_code in (select d.agency_code from marts.dim_agency as d"
+            "agency_key in (select d.agency_key from marts.dim_agency as d"
             f" where d.province_code = {province})",
         ]
+    elif "agency_code" in names:
+        parts = [f"agency_code = {agency}"]
     else:
         return None
     return " or ".join([_SCOPE.format("everything"), *parts])

@@ -10,9 +10,13 @@ reads) and e-mailed with the PDFs attached.
   province its own PDFs (the province's and its tiers').
 
 Each file delivered is recorded in ``ops.report_deliveries`` with the revision: a rerun of the
-same revision (a retried task, a second close) delivers nothing twice, while a republication
-(a new revision) is delivered anew. Addresses are recorded as a hash, never in clear, and no
-address reaches a log line or an error text.
+same revision (a retried task, a second close) mails nothing twice, while a republication (a
+new revision) is delivered anew. The folder always holds the latest rendering: a file whose
+bytes changed within a revision (the previous month was republished since) is copied again.
+Deliveries of a month are serialised by an advisory lock, so a manual `chiso report` beside
+the DAG's task cannot send twice. Every channel and recipient group is tried; the failures are
+raised together at the end. Addresses are recorded as a hash, never in clear, and no address
+reaches a log line or an error text.
 """
 
 from __future__ import annotations
@@ -59,12 +63,25 @@ def deliver(url: str, rendered: RenderedMonth, folder: Path | None = None) -> De
         result.skipped.append("nothing rendered per province")
         return result
     target = folder or (Path(os.environ[FOLDER_ENV]) if os.environ.get(FOLDER_ENV) else None)
-    if target is None:
-        result.skipped.append("folder")
-    else:
-        _to_folder(url, rendered, target, result)
-    _by_mail(url, rendered, result)
+    failures: list[str] = []
+    with psycopg.connect(url, autocommit=True) as lock:
+        lock.execute("select pg_advisory_lock(hashtext(%s))", (f"{LOCK}:{rendered.month}",))
+        if target is None:
+            result.skipped.append("folder")
+        else:
+            try:
+                _to_folder(url, rendered, target, result)
+            except DeliveryError as exc:
+                failures.append(str(exc))
+        failures += _by_mail(url, rendered, result)
+    if result.skipped:
+        log.info("report delivery of %s: not configured: %s", rendered.month, result.skipped)
+    if failures:
+        raise DeliveryError("; ".join(failures))
     return result
+
+
+LOCK = "chiso report delivery"
 
 
 def _hash(text: str) -> str:
@@ -72,13 +89,14 @@ def _hash(text: str) -> str:
 
 
 def _delivered(url: str, rendered: RenderedMonth, channel: str, target: str) -> set[str]:
+    """The files of this revision already delivered on the channel to the target."""
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "select file_name, sha256 from ops.report_deliveries where period_month = %s"
+            "select file_name from ops.report_deliveries where period_month = %s"
             " and revision = %s and channel = %s and target_hash = %s",
             (rendered.month, rendered.revision, channel, _hash(target)),
         ).fetchall()
-    return {f"{name}:{sha}" for name, sha in rows}
+    return {name for (name,) in rows}
 
 
 def _record(
@@ -87,7 +105,9 @@ def _record(
     with psycopg.connect(url) as conn:
         conn.cursor().executemany(
             "insert into ops.report_deliveries (period_month, revision, channel, target_hash,"
-            " file_name, sha256) values (%s, %s, %s, %s, %s, %s) on conflict do nothing",
+            " file_name, sha256) values (%s, %s, %s, %s, %s, %s) on conflict (period_month,"
+            " revision, channel, target_hash, file_name) do update set sha256 = excluded.sha256,"
+            " delivered_at = now()",
             [
                 (rendered.month, rendered.revision, channel, _hash(target), f.path.name, f.sha256)
                 for f in files
@@ -96,13 +116,13 @@ def _record(
 
 
 def _to_folder(url: str, rendered: RenderedMonth, folder: Path, result: DeliveryResult) -> None:
-    done = _delivered(url, rendered, "folder", str(folder.resolve()))
     destination = folder / f"{rendered.month:%Y-%m}"
     copied = []
     try:
         destination.mkdir(parents=True, exist_ok=True)
         for f in rendered.files:
-            if f"{f.path.name}:{f.sha256}" in done and (destination / f.path.name).exists():
+            there = destination / f.path.name
+            if there.exists() and hashlib.sha256(there.read_bytes()).hexdigest() == f.sha256:
                 result.already += 1
                 continue
             handle, temporary = tempfile.mkstemp(dir=destination, prefix=f".{f.path.name}.")
@@ -141,35 +161,39 @@ def _groups(extra: dict[str, Any], rendered: RenderedMonth) -> list[tuple[list[s
     return groups
 
 
-def _by_mail(url: str, rendered: RenderedMonth, result: DeliveryResult) -> None:
+def _by_mail(url: str, rendered: RenderedMonth, result: DeliveryResult) -> list[str]:
+    """Mail each recipient group the files it has not had for this revision; returns what
+    failed (every group is tried)."""
     from chiso.notify.alerts import connection
 
     found = connection(MAIL_CONN_ID)
     if found is None:
         result.skipped.append("e-mail")
-        return
+        return []
     groups = _groups(found.extra_dejson, rendered)
     if not groups:
-        raise DeliveryError(
-            f"connection {MAIL_CONN_ID} has no recipients (extra 'to' or 'to_by_province')"
-        )
+        return [f"connection {MAIL_CONN_ID} has no recipients (extra 'to' or 'to_by_province')"]
+    failures = []
     for number, (to, files) in enumerate(groups, start=1):
         target = ",".join(sorted(to))
         done = _delivered(url, rendered, "email", target)
-        if all(f"{f.path.name}:{f.sha256}" in done for f in files):
-            result.already += len(files)
+        due = [f for f in files if f.path.name not in done]
+        result.already += len(files) - len(due)
+        if not due:
             continue
         try:
-            _send(to, rendered, files)
+            _send(to, rendered, due)
+        # the SMTP error may quote an address back: name the group, not its members
         except Exception as exc:
-            # the SMTP error may quote an address back: name the group, not its members
-            raise DeliveryError(
+            failures.append(
                 f"could not e-mail the reports of {rendered.month:%Y-%m} to recipient group"
                 f" {number} of {len(groups)} ({MAIL_CONN_ID}): {type(exc).__name__}"
-            ) from None
-        _record(url, rendered, "email", target, files)
+            )
+            continue
+        _record(url, rendered, "email", target, due)
         result.mailed += 1
     log.info("reports of %s e-mailed: %d message(s)", rendered.month, result.mailed)
+    return failures
 
 
 def _send(to: list[str], rendered: RenderedMonth, files: list[RenderedFile]) -> None:

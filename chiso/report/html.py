@@ -35,9 +35,3 @@ def html_text(report: ScopeReport, chapters: list[ScopeReport], charts: dict[str
         province_names=", ".join(c.scope.title for c in chapters),
     )
     return unicodedata.normalize("NFC", page)
-
-
-def write_html(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path

@@ -212,7 +212,7 @@ class ReportCheck:
     """A check of the month's summary report that did not hold
     (marts.mart_aggregate_report_checks): both numbers, as printed and as expected."""
 
-    province_code: str
+    reporting_unit: str
     agency_code: str | None
     kind: str
     row_label: str
@@ -306,7 +306,7 @@ class ScopeReport:
 
     @property
     def changes_shown(self) -> list[Change]:
-        """The first changes, for the page and the PDF (the workbook lists them all)."""
+        """The first changes, for the page (the PDF shows fewer, the workbook all)."""
         return self.changes[:MAX_CHANGES_SHOWN]
 
     @property
@@ -353,6 +353,10 @@ def load(url: str, month: date) -> MonthData:
     for the monthly report, a scoped login for its own rows)."""
     first = add_months(month, -(TREND_MONTHS - 1))
     with psycopg.connect(url, row_factory=dict_row) as conn:
+        # one snapshot for every read: a republication committing halfway would otherwise
+        # put one revision's numbers under another's number
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
         rows = conn.execute(
             "select * from marts.mart_kpi_monthly where period_month in (%s, %s)",
             (month, previous_month(month)),
@@ -391,11 +395,13 @@ def scoped(data: MonthData, scope: Scope) -> ScopeReport:
     rows = [r for r in data.rows if scope.holds(r)]
     current = [r for r in rows if r["period_month"] == month]
     agencies = {r["agency_code"] for r in current}
+    # a summary report is a province's (its code) or an agency's own (the agency's code)
     checks = [
         c
         for c in data.checks
-        if (scope.province_code is None or c.province_code == scope.province_code)
-        and (scope.tier is None or c.agency_code in agencies)
+        if scope.province_code is None
+        or c.agency_code in agencies
+        or (scope.tier is None and c.reporting_unit in (scope.province_code, *agencies))
     ]
     changes = [c for c in data.changes if scope.province_code is None or c.agency_code in agencies]
     return ScopeReport(
@@ -423,12 +429,16 @@ def _sum(label: str, rows: list[dict], unit: str) -> Line:
     return Line(label, numerator, denominator, unit)
 
 
-def _level_line(label: str, cur: list[dict], prev: list[dict], unit: str, direction: str) -> Line:
+def _level_line(
+    label: str, cur: list[dict], prev: list[dict], unit: str, direction: str, *, tier: bool
+) -> Line:
+    """A tier's or a province's line. Targets are set per tier: a tier's line has its
+    agencies' target when they share one (agency versions of different units may not), a
+    province's line has none."""
     line = _sum(label, cur, unit)
     line.previous = _sum(label, prev, unit).value if prev else None
     targets = {r["target_value"] for r in cur}
-    # a tier's agencies share their target (set per province and tier)
-    line.target = targets.pop() if len(targets) == 1 else None
+    line.target = targets.pop() if tier and len(targets) == 1 else None
     line.light = light(line.value, line.target, direction)
     return line
 
@@ -456,22 +466,30 @@ def _summary(rows: list[dict], month: date, scope: Scope, directions: dict) -> l
                     month,
                     unit,
                     direction,
+                    tier=tier is not None,
                 )
                 for cal in ("calendar", "official")
             )
-            first = calendar or official
-            assert first is not None, (code, label)
-            out.append(SummaryRow(code, name, unit, direction, label, first, official))
+            if calendar is None:  # published for the 15→14 period only
+                continue
+            out.append(SummaryRow(code, name, unit, direction, label, calendar, official))
     return out
 
 
 def _level(
-    label: str, rows: list[dict], calendar: str, month: date, unit: str, direction: str
+    label: str,
+    rows: list[dict],
+    calendar: str,
+    month: date,
+    unit: str,
+    direction: str,
+    *,
+    tier: bool,
 ) -> Line | None:
     mine = [r for r in rows if r["calendar"] == calendar]
     cur = [r for r in mine if r["period_month"] == month]
     prev = [r for r in mine if r["period_month"] != month]
-    return _level_line(label, cur, prev, unit, direction) if cur else None
+    return _level_line(label, cur, prev, unit, direction, tier=tier) if cur else None
 
 
 def _indicator_order(code: str) -> tuple[int, str]:
@@ -488,7 +506,7 @@ def _details(rows: list[dict], month: date, directions: dict) -> list[IndicatorD
         cur_i = [r for r in current if r["indicator_code"] == code]
         prev_i = [r for r in prev if r["indicator_code"] == code]
         direction = directions.get(code, "neutral")
-        total = _level_line("Toàn tỉnh", cur_i, prev_i, "ratio", direction)
+        total = _level_line("Toàn tỉnh", cur_i, prev_i, "ratio", direction, tier=False)
         tiers = []
         by_tier: dict[str, list[dict]] = defaultdict(list)
         for r in cur_i:
@@ -501,6 +519,7 @@ def _details(rows: list[dict], month: date, directions: dict) -> list[IndicatorD
                 [r for r in prev_i if r["tier"] == tier],
                 "ratio",
                 direction,
+                tier=True,
             )
             agencies = [
                 Line(
@@ -526,13 +545,14 @@ def _details(rows: list[dict], month: date, directions: dict) -> list[IndicatorD
 def _ranking(current: list[dict], directions: dict) -> list[tuple[str, list[RankedAgency]]]:
     """Within each tier, the agencies by the targets they met (calendar month), then by the
     ones they nearly met: how leaders compare agencies held to the same targets."""
-    tally: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    tally: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     tiers: dict[str, str] = {}
     for r in current:
         if r["calendar"] != "calendar":
             continue
         tiers[r["tier"]] = r["tier_name_vi"]
-        counts = tally[(r["tier"], r["agency_name"])]
+        # by agency version: two units of the same name (before and after a merger) stay two
+        counts = tally[(r["tier"], r["agency_key"], r["agency_name"])]
         state = light(r["value"], r["target_value"], directions.get(r["indicator_code"]))
         if r["target_value"] is not None and r["value"] is not None:
             counts[2] += 1
@@ -540,10 +560,10 @@ def _ranking(current: list[dict], directions: dict) -> list[tuple[str, list[Rank
             counts[1] += state == "amber"
     out = []
     for tier in sorted(tiers, key=lambda t: TIER_ORDER.get(t, 9)):
-        mine = [(name, c) for (t, name), c in tally.items() if t == tier and c[2]]
-        mine.sort(key=lambda item: (-item[1][0] / item[1][2], -item[1][1], item[0]))
+        mine = [(name, key, c) for (t, key, name), c in tally.items() if t == tier and c[2]]
+        mine.sort(key=lambda item: (-item[2][0] / item[2][2], -item[2][1], item[0], item[1]))
         ranked, rank, last = [], 0, None
-        for position, (name, (met, near, with_target)) in enumerate(mine, start=1):
+        for position, (name, _, (met, near, with_target)) in enumerate(mine, start=1):
             key = (met / with_target, near)
             rank = rank if key == last else position
             last = key
@@ -558,30 +578,31 @@ def _trends(data: MonthData, scope: Scope) -> list[Trend]:
     months = [add_months(data.month, -i) for i in range(TREND_MONTHS - 1, -1, -1)]
     current = [r for r in data.rows if r["period_month"] == data.month and scope.holds(r)]
     names = {r["indicator_code"]: r["indicator_name_vi"] for r in current if r["unit"] == "ratio"}
-    targets: dict[tuple[str, str], Decimal] = {}
+    found: dict[tuple[str, str], set[Decimal]] = defaultdict(set)
     for r in current:
         if r["target_value"] is not None and r["calendar"] == "calendar":
-            targets[(r["indicator_code"], r["tier"])] = r["target_value"]
+            found[(r["indicator_code"], r["tier"])].add(r["target_value"])
+    # a tier's target line only where its agencies share one
+    targets = {key: values.pop() for key, values in found.items() if len(values) == 1}
     tier_names = {r["tier"]: r["tier_name_vi"] for r in current}
     charted = sorted(
-        {code for code, _ in targets} | (set(HEADLINE) & set(names)), key=_indicator_order
+        ({code for code, _ in found} | set(HEADLINE)) & set(names), key=_indicator_order
     )
-    provinces = {scope.province_code} if scope.province_code else None
-    values: dict[tuple[str, str | None, date], Decimal | None] = {}
-    for r in data.rollups:
-        if provinces is not None and r["province_code"] not in provinces:
-            continue
-        if scope.province_code is None and r["rollup_level"] != "province":
-            continue
-        values[(r["indicator_code"], r["tier"], r["closing_month"])] = r["value"]
+    if scope.province_code is None:
+        return []  # the whole report charts each province in its chapter
+    values: dict[tuple[str, str | None, date], Decimal | None] = {
+        (r["indicator_code"], r["tier"], r["closing_month"]): r["value"]
+        for r in data.rollups
+        if r["province_code"] == scope.province_code
+    }
     trends = []
     for code in charted:
-        if scope.province_code is None:
-            continue  # the whole report charts each province in its chapter
         levels: list[tuple[str, str | None]] = []
         if scope.tier is None:
             levels.append(("Toàn tỉnh", None))
-            levels += [(tier_names[t], t) for t in sorted(tier_names, key=TIER_ORDER.get)]
+            levels += [
+                (tier_names[t], t) for t in sorted(tier_names, key=lambda t: TIER_ORDER.get(t, 9))
+            ]
         else:
             levels.append((scope.tier_name or scope.tier, scope.tier))
         series = tuple(
@@ -609,7 +630,7 @@ def _publication(conn: psycopg.Connection, month: date) -> tuple[Publication | N
         " and mart = 'mart_kpi_monthly' and (old_value is distinct from new_value"
         " or old_numerator is distinct from new_numerator"
         " or old_denominator is distinct from new_denominator)"
-        " order by agency_name, indicator_code, calendar",
+        " order by agency_name, agency_code, indicator_code, calendar, row_key::text",
         (month, row["revision"]),
     ).fetchall()
     publication = Publication(
@@ -629,8 +650,8 @@ def _publication(conn: psycopg.Connection, month: date) -> tuple[Publication | N
             CALENDAR_LABELS.get(c["calendar"], c["calendar"]),
             c["unit"],
             c["change"],
-            c["old_value"] if c["unit"] == "ratio" else c["old_numerator"],
-            c["new_value"] if c["unit"] == "ratio" else c["new_numerator"],
+            c["old_numerator"] if c["unit"] == "count" else c["old_value"],
+            c["new_numerator"] if c["unit"] == "count" else c["new_value"],
         )
         for c in changes
     ]
@@ -657,7 +678,7 @@ def _report_checks(conn: psycopg.Connection, month: date) -> list[ReportCheck]:
         "select * from marts.mart_aggregate_report_checks"
         " where report_month = %s and not is_consistent order by array_position("
         "array['identity', 'total_row', 'unresolved_row', 'dossiers'], check_kind),"
-        " abs(difference) desc nulls first, row_label, check_name",
+        " abs(difference) desc nulls first, row_label, check_name, check_id",
         (month,),
     ).fetchall()
     return [
@@ -678,7 +699,7 @@ def _report_checks(conn: psycopg.Connection, month: date) -> list[ReportCheck]:
 def _warnings(conn: psycopg.Connection, month: date) -> list[GateWarning]:
     rows = conn.execute(
         "select description, observed from marts.kpi_publication_warnings"
-        " where period_month = %s and is_current order by description",
+        " where period_month = %s and is_current order by description, suite, expectation",
         (month,),
     ).fetchall()
     return [GateWarning(r["description"], r["observed"]) for r in rows]

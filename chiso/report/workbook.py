@@ -58,6 +58,8 @@ def workbook_bytes(doc: ScopeReport, chapters: list[ScopeReport], rows: list[dic
     _ranking(ranking, chapters)
     _changes(changes, doc)
     _quality(quality, doc)
+    for sheet in wb.worksheets:
+        _as_text(sheet)
     if doc.publication is not None:
         published = doc.publication.published_at.astimezone(UTC).replace(tzinfo=None)
         wb.properties.created = wb.properties.modified = published
@@ -65,6 +67,15 @@ def workbook_bytes(doc: ScopeReport, chapters: list[ScopeReport], rows: list[dic
     buffer = io.BytesIO()
     wb.save(buffer)
     return _fixed_zip_times(buffer.getvalue())
+
+
+def _as_text(ws: Worksheet) -> None:
+    """Text stays text: openpyxl stores a string starting with "=" as a formula, and labels
+    come from files agencies send (a summary report's row named "=HYPERLINK(…)")."""
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
 
 
 def _fixed_zip_times(data: bytes) -> bytes:
@@ -276,7 +287,7 @@ def _quality(ws: Worksheet, doc: ScopeReport) -> None:
     for c in doc.checks:
         ws.append(
             [
-                c.province_code,
+                c.reporting_unit,
                 c.row_label,
                 c.check_label,
                 c.kind,

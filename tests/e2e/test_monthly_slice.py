@@ -373,7 +373,7 @@ def test_the_workbook_holds_the_published_numbers_as_numbers(published, tmp_path
     with psycopg.connect(env.urls.bi_reader) as conn:
         changed = conn.execute(
             "select c.agency_code, c.indicator_name_vi, c.calendar,"
-            " case when c.unit = 'ratio' then c.new_value else c.new_numerator end"
+            " case when c.unit = 'count' then c.new_numerator else c.new_value end"
             " from marts.kpi_revision_changes c join marts.kpi_publications p"
             " on p.period_month = c.period_month and p.revision = c.revision and p.is_current"
             " where c.period_month = %s and c.mart = 'mart_kpi_monthly' and p.revision > 1"

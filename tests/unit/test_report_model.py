@@ -153,3 +153,39 @@ def test_the_workbook_and_page_carry_the_same_numbers(month):
     assert abs(province[0][7] - 88 / 121) < 1e-12
     page = html_text(report, [report], {})
     assert "72,73%" in page and "UBND xã Đông Xá" in page and "Sở Khác" not in page
+
+
+def test_targets_are_a_tiers_and_agencies_of_one_name_stay_apart():
+    """A province's line has no target; a tier whose agency versions carry different targets
+    has none either; two units of the same name (before and after a merger) rank apart."""
+    rows = [
+        _row("Sở Y tế", "province_dept", 9, 10, target=Decimal("0.8")),
+        _row("UBND phường An Biên", "commune", 1, 10, target=Decimal("0.3")),
+        {**_row("UBND phường An Biên", "commune", 2, 2, target=Decimal("0.5")),
+         "agency_key": "agy:An Biên 2025", "agency_code": "008.00.30.H31"},
+    ]  # fmt: skip
+    report = scoped(_data(rows), Scope("30", "Hải Dương"))
+    levels = {s.level: s.calendar for s in report.summary}
+    assert levels["Toàn tỉnh"].target is None and levels["Toàn tỉnh"].light == "none"
+    assert levels["Sở, ban, ngành"].target == Decimal("0.8")
+    assert levels["UBND cấp xã"].target is None  # 30% and 50%: no one target
+    (_, communes) = report.ranking[1]
+    assert [(a.name, a.met) for a in communes] == [
+        ("UBND phường An Biên", 1), ("UBND phường An Biên", 0)
+    ]  # fmt: skip
+
+
+def test_text_from_a_delivery_stays_text_in_the_workbook(month):
+    from openpyxl import load_workbook
+
+    from chiso.report.model import ReportCheck
+
+    month.checks.append(
+        ReportCheck("30", None, "dòng tổng", '=HYPERLINK("http://x","y")', "Tiếp nhận",
+                    Decimal(3), Decimal(2), Decimal(1))
+    )  # fmt: skip
+    report = scoped(month, Scope("30", "Hải Dương"))
+    book = load_workbook(io.BytesIO(workbook_bytes(report, [report], [])))
+    cells = [c for row in book["Chất lượng dữ liệu"].iter_rows() for c in row]
+    (label,) = [c for c in cells if str(c.value).startswith("=HYPERLINK")]
+    assert label.data_type == "s"
