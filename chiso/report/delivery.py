@@ -24,8 +24,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from typing import Any
 import psycopg
 
 from chiso.core import formatting as fmt
+from chiso.core.files import replace_atomically
 from chiso.report.render import RenderedFile, RenderedMonth
 
 log = logging.getLogger(__name__)
@@ -125,11 +124,7 @@ def _to_folder(url: str, rendered: RenderedMonth, folder: Path, result: Delivery
             if there.exists() and hashlib.sha256(there.read_bytes()).hexdigest() == f.sha256:
                 result.already += 1
                 continue
-            handle, temporary = tempfile.mkstemp(dir=destination, prefix=f".{f.path.name}.")
-            os.close(handle)
-            shutil.copyfile(f.path, temporary)
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, destination / f.path.name)
+            replace_atomically(there, f.path.read_bytes(), 0o644)
             copied.append(f)
     except OSError as exc:
         raise DeliveryError(

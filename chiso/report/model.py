@@ -404,13 +404,15 @@ def scoped(data: MonthData, scope: Scope) -> ScopeReport:
         or (scope.tier is None and c.reporting_unit in (scope.province_code, *agencies))
     ]
     changes = [c for c in data.changes if scope.province_code is None or c.agency_code in agencies]
+    chaptered = scope.province_code is not None
     return ScopeReport(
         month=month,
         scope=scope,
         publication=data.publication,
-        summary=_summary(rows, month, scope, data.directions),
-        details=_details(rows, month, data.directions),
-        ranking=_ranking(current, data.directions),
+        # the whole report's front matter only: its chapters are the provinces' reports
+        summary=_summary(rows, month, scope, data.directions) if chaptered else [],
+        details=_details(rows, month, data.directions) if chaptered else [],
+        ranking=_ranking(current, data.directions) if chaptered else [],
         trends=_trends(data, scope),
         trend_months=[add_months(month, -i) for i in range(TREND_MONTHS - 1, -1, -1)],
         changes=changes,

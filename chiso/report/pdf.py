@@ -113,8 +113,12 @@ def _table(pdf: FPDF, widths: tuple[float, ...], aligns: tuple[str, ...]):
     )
 
 
-def _lamp(state: str) -> tuple[str, FontFace]:
-    return f"● {LIGHT_LABELS[state]}", FontFace(color=LIGHT_COLOURS[state])
+def _lamp_cell(row, state: str, style: FontFace | None = None) -> None:
+    """The traffic-light cell: a coloured dot and its word, empty without a light."""
+    if state == "none":
+        row.cell("", style=style)
+    else:
+        row.cell(f"● {LIGHT_LABELS[state]}", style=FontFace(color=LIGHT_COLOURS[state]))
 
 
 def _goal(target, direction: str) -> str:
@@ -196,11 +200,7 @@ def _summary(pdf: FPDF, report: ScopeReport) -> None:
                 else "–"
             )
             row.cell(_goal(s.calendar.target, s.direction))
-            if s.calendar.light == "none":
-                row.cell("")
-            else:
-                text, face = _lamp(s.calendar.light)
-                row.cell(text, style=face)
+            _lamp_cell(row, s.calendar.light)
 
 
 def _ranking(pdf: FPDF, report: ScopeReport) -> None:
@@ -330,8 +330,4 @@ def _details(pdf: FPDF, report: ScopeReport) -> None:
                     row.cell(fmt.percent(line.previous), style=style)
                     row.cell(f"{line.rank}/{line.ranked}" if line.rank else "", style=style)
                     row.cell(_goal(line.target, detail.direction), style=style)
-                    if line.light == "none":
-                        row.cell("", style=style)
-                    else:
-                        text, face = _lamp(line.light)
-                        row.cell(text, style=face)
+                    _lamp_cell(row, line.light, style)

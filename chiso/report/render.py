@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from chiso.core.files import replace_atomically
 from chiso.report.charts import trend_png
 from chiso.report.html import html_text
 from chiso.report.model import MonthData, Scope, load, scoped
@@ -74,7 +73,8 @@ def render_month(
     reports = [
         scoped(data, s) for s in data.scopes() if provinces is None or s.province_code in provinces
     ]
-    chapters = [scoped(data, s) for s in data.provinces()]
+    rendered_scopes = {r.scope: r for r in reports}
+    chapters = [rendered_scopes.get(s) or scoped(data, s) for s in data.provinces()]
     charts = {}
     if scoped_files and ("html" in formats or "pdf" in formats):
         charts = {r.scope.slug: png for r in reports if (png := trend_png(r)) is not None}
@@ -141,17 +141,7 @@ def _rows(data: MonthData, scope: Scope) -> list[dict]:
 
 
 def _write(path: Path, content: bytes) -> Path:
-    """Write `content` to `path` unless it holds it already, through a temporary file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() and path.read_bytes() == content:
-        return path
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-        os.chmod(temporary, 0o644)  # a report is for readers: mkstemp makes it 0600
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write `content` to `path` unless it holds it already (a report is for readers: 0644)."""
+    if not (path.exists() and path.read_bytes() == content):
+        replace_atomically(path, content, 0o644)
     return path

@@ -16,12 +16,12 @@ The personal-data hash key has its own module (chiso/core/pii.py).
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
 from chiso.core.config import Settings
+from chiso.core.files import replace_atomically
 
 ROLE_PASSWORDS = "roles.json"
 HOME_SECRETS = "airflow.json"
@@ -42,12 +42,7 @@ def _generated(path: Path, names: Iterable[str], nbytes: int) -> dict[str, str]:
 def write_private(path: Path, text: str) -> None:
     """Write `text` to `path`, readable by this account alone from its first byte (created
     0600, then renamed over the old file: a reader never sees half of it)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o600)  # an existing temporary file keeps its mode on open
-    os.replace(tmp, path)
+    replace_atomically(path, text.encode("utf-8"), 0o600)
 
 
 def role_passwords(settings: Settings, roles: Iterable[str]) -> dict[str, str]:
