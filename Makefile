@@ -9,6 +9,10 @@ UV             := $(TOOLS)/bin/uv
 VENV           := .venv
 BIN            := $(VENV)/bin
 STAMP          := $(VENV)/.synced
+# Apache Superset (make bi) in a virtualenv of its own: its pins fight Airflow's
+BI_VENV        := .venv-superset
+BI_STAMP       := $(BI_VENV)/.synced
+BI_REQUIREMENTS := infra/superset/requirements.txt
 
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
@@ -18,11 +22,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 # libraries from source again: 4.4 s instead of 2.6 s to import dbt, on every monthly build.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help setup demo test test-unit lint lint-python lint-dbt generate generate-check airflow stop clean bench
+.PHONY: help setup demo bi test test-unit lint lint-python lint-dbt generate generate-check airflow stop clean bench
 
 help:
 	@echo "make demo    set up, start the embedded PostgreSQL, run the demo months through Airflow"
 	@echo "make test    set up and run every test (unit, dbt, lint, end-to-end, Airflow)"
+	@echo "make bi      start Superset (http://127.0.0.1:8088) with the leaders' dashboard on the demo's marts"
 	@echo "make airflow start Airflow (UI on http://127.0.0.1:8080) with the demo's data"
 	@echo "make stop    stop Airflow, the simulator and the embedded PostgreSQL"
 	@echo "make bench   run the benchmarks in bench/"
@@ -39,7 +44,14 @@ $(STAMP): $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --python $(PYTHON_VERSION)
 	@touch $(STAMP)
 
-setup: $(STAMP)
+# Superset's environment, from its compiled requirements (infra/superset/requirements.in says
+# how to compile them): `uv pip sync` makes it exactly that list, whatever was there before.
+$(BI_STAMP): $(UV) $(BI_REQUIREMENTS)
+	[ -x $(BI_VENV)/bin/python ] || $(UV) venv --quiet --python $(PYTHON_VERSION) $(BI_VENV)
+	$(UV) pip sync --quiet --python $(BI_VENV)/bin/python $(BI_REQUIREMENTS)
+	@touch $(BI_STAMP)
+
+setup: $(STAMP) $(BI_STAMP)
 
 demo: setup
 	$(BIN)/chiso demo
@@ -47,7 +59,11 @@ demo: setup
 airflow: setup
 	$(BIN)/chiso airflow up
 
+bi: setup
+	$(BIN)/chiso bi up
+
 stop:
+	-@[ -x $(BIN)/chiso ] && $(BIN)/chiso bi down
 	-@[ -x $(BIN)/chiso ] && $(BIN)/chiso airflow down
 	-@[ -x $(BIN)/chiso ] && $(BIN)/chiso db stop
 

@@ -17,11 +17,11 @@ import traceback
 from datetime import date
 from pathlib import Path
 
-from chiso.core.config import settings
+from chiso.core.config import Settings, settings
 from chiso.core.months import month_range, parse_month
 from chiso.core.redact import scrub
 
-ROLES = ("admin", "loader", "transformer", "bi_reader", "airflow_metadata")
+ROLES = ("admin", "loader", "transformer", "bi_reader", "airflow_metadata", "bi_metadata")
 
 
 def _print(msg: str) -> None:
@@ -400,6 +400,47 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- bi ----------------------------------------------------------------------------------------
+def cmd_bi(args: argparse.Namespace) -> int:
+    """Apache Superset with the leaders' dashboard (chiso/runtime/superset.py)."""
+    from chiso.runtime import superset
+    from chiso.runtime.warehouse import bootstrap
+
+    s = settings()
+    if args.action == "up":
+        bootstrap(s)
+        dashboard = superset.up(s)
+        _print(
+            f"Leaders' dashboard: {dashboard}  (user {superset.ADMIN_USER}, password:"
+            " `chiso bi password`; stop with `make stop`)"
+        )
+        if not _published_months(s):
+            _print("No month is published yet: run `make demo` (or `chiso run-month`) first.")
+    elif args.action == "down":
+        superset.down(s)
+    elif args.action == "status":
+        running = superset.pid(s)
+        _print(f"superset       {'running' if running else 'stopped'} {running or ''}")
+    elif args.action == "url":
+        _print(superset.dashboard_url(s))
+    elif args.action == "password":
+        _print(superset.admin_password(s))  # asked for by name: the dashboard's login
+    return 0
+
+
+def _published_months(s: Settings) -> int:
+    """How many months the marts publish, as the BI reader sees them."""
+    import psycopg
+
+    from chiso.runtime.warehouse import urls
+
+    with psycopg.connect(urls(s).bi_reader) as conn:
+        row = conn.execute(
+            "select count(*) from marts.kpi_publications where is_current"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Set up everything and run several months through the real Airflow scheduler."""
     from chiso.orchestration import demo
@@ -543,6 +584,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="with secret: which (for Airflow's AIRFLOW__…_CMD settings `env` prints)",
     )
     af.set_defaults(func=cmd_airflow)
+
+    bi = sub.add_parser("bi", help="Apache Superset with the leaders' dashboard (make bi)")
+    bi.add_argument("action", choices=["up", "down", "status", "url", "password"])
+    bi.set_defaults(func=cmd_bi)
 
     demo = sub.add_parser("demo", help="set up and run the demo months through Airflow")
     demo.add_argument("--first", type=_month, default="2020-01")

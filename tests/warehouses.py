@@ -58,7 +58,7 @@ ENV_KEYS = (
     "CHISO_HOME", "CHISO_SERVER_HOME", "CHISO_WAREHOUSE_DB", "CHISO_AIRFLOW_DB",
     "CHISO_PG_PORT", "CHISO_SIMULATOR_PORT", "CHISO_AIRFLOW_PORT", "CHISO_DATA_DOCS",
     "CHISO_REPORT_FORMATS", "CHISO_REPORT_SCOPED", "CHISO_REPORT_FOLDER",
-    "CHISO_REPORT_PROVINCES",
+    "CHISO_REPORT_PROVINCES", "CHISO_BI_DB", "CHISO_BI_PORT",
     "CHISO_WAREHOUSE_URL",
 )  # fmt: skip
 
@@ -139,6 +139,8 @@ def _environment(name: str) -> dict[str, str]:
         "CHISO_AIRFLOW_DB": f"chiso_airflow_{name}",
         "CHISO_SIMULATOR_PORT": str(free_port()),
         "CHISO_AIRFLOW_PORT": str(free_port()),
+        "CHISO_BI_DB": f"chiso_superset_{name}",
+        "CHISO_BI_PORT": str(free_port()),
         # rendered only where a test reads them (the docs-site test switches them on; the
         # template renders both for its copies)
         "CHISO_DATA_DOCS": "false",
@@ -166,7 +168,7 @@ def environment(name: str) -> Iterator[Settings]:
 def _drop_databases(settings: Settings) -> None:
     admin = EmbeddedPostgres(settings).superuser_url("postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
-        for db in (settings.warehouse_db, settings.airflow_db):
+        for db in (settings.warehouse_db, settings.airflow_db, settings.bi_db):
             conn.execute(
                 sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(db))
             )

@@ -25,6 +25,7 @@ DOCS_DIR = REPO_ROOT / "docs"
 
 DEFAULT_WAREHOUSE_DB = "chiso"
 DEFAULT_AIRFLOW_DB = "chiso_airflow"
+DEFAULT_BI_DB = "chiso_superset"
 
 
 def _path(value: str | os.PathLike[str]) -> Path:
@@ -78,6 +79,10 @@ class Settings:
     # (CHISO_PERSONAL_DATA_MONTHS; `chiso privacy retain`): a deployment's decision under its
     # records schedule, 24 by default
     personal_data_months: int = 24
+    # Apache Superset, the leaders' dashboard (`chiso bi up`): its port (CHISO_BI_PORT) and
+    # its metadata database on the warehouse's server (CHISO_BI_DB)
+    bi_port: int = 8088
+    bi_db: str = DEFAULT_BI_DB
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -99,6 +104,8 @@ class Settings:
             inbox_settle_seconds=float(os.environ.get("CHISO_INBOX_SETTLE_SECONDS") or 60),
             inbox_done_marker=os.environ.get("CHISO_INBOX_DONE_MARKER") or None,
             personal_data_months=int(os.environ.get("CHISO_PERSONAL_DATA_MONTHS") or 24),
+            bi_port=int(os.environ.get("CHISO_BI_PORT") or 8088),
+            bi_db=os.environ.get("CHISO_BI_DB") or DEFAULT_BI_DB,
         )
 
     @property
@@ -135,6 +142,11 @@ class Settings:
     @property
     def airflow_home(self) -> Path:
         return self.home / "airflow"
+
+    @property
+    def bi_home(self) -> Path:
+        """Superset's home: its data folder and the dashboard bundle chiso imports."""
+        return self.home / "superset"
 
     @property
     def reports_dir(self) -> Path:

@@ -22,7 +22,7 @@ from chiso.core.cadence import Cadence
 from chiso.core.config import Settings
 from chiso.orchestration import airflow as af
 from chiso.runtime import airflow as services
-from chiso.runtime import simulator
+from chiso.runtime import simulator, superset
 from chiso.runtime.warehouse import bootstrap
 
 
@@ -146,5 +146,10 @@ def run(settings: Settings, months: list[date], *, keep_running: bool = False) -
         "\n[bold]Airflow UI[/]: run `make airflow`, then open http://127.0.0.1:"
         f"{settings.airflow_port} (DAG monthly_kpi) and log in as admin with the password"
         " `.venv/bin/chiso airflow password` prints; `make stop` stops everything."
+    )
+    console.print(
+        "[bold]Leaders' dashboard[/] (Apache Superset): run `make bi`, then open"
+        f" {superset.dashboard_url(settings)} and log in as admin with the password"
+        " `.venv/bin/chiso bi password` prints."
     )
     return DemoResult(states)

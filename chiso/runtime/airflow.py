@@ -14,10 +14,8 @@ generates one itself (it would print it into its log). chiso's own client logs i
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -28,6 +26,7 @@ import httpx
 
 from chiso.core.config import DAGS_DIR, REPO_ROOT, Settings
 from chiso.core.environment import inherited, is_secret_name
+from chiso.runtime.processes import alive, stop_groups
 from chiso.runtime.secrets import home_secret, simulator_token, write_private
 from chiso.runtime.warehouse import sqlalchemy_url, urls
 
@@ -197,43 +196,20 @@ def _pidfile(settings: Settings, name: str) -> Path:
     return settings.run_dir / f"airflow-{name}.pid"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child of this process counts as dead
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 def status(settings: Settings) -> list[ServiceState]:
     out = []
     for name in SERVICES:
         pf = _pidfile(settings, name)
         pid = int(pf.read_text()) if pf.exists() else None
-        out.append(ServiceState(name, pid, bool(pid and _alive(pid))))
+        out.append(ServiceState(name, pid, bool(pid and alive(pid))))
     return out
 
 
 def down(settings: Settings, timeout: float = 30) -> None:
     """Stop every service this project started (also ones left by an interrupted run)."""
-    for st in status(settings):
-        if st.pid and st.alive:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(st.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    for st in status(settings):
-        while st.pid and _alive(st.pid) and time.monotonic() < deadline:
-            time.sleep(0.3)
-        if st.pid and _alive(st.pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(st.pid, signal.SIGKILL)
+    states = status(settings)
+    stop_groups([st.pid for st in states if st.pid], timeout)
+    for st in states:
         _pidfile(settings, st.name).unlink(missing_ok=True)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import httpx
 
 from chiso.core.config import REPO_ROOT, Settings
 from chiso.core.environment import inherited
+from chiso.runtime.processes import stop_groups
 from chiso.runtime.secrets import simulator_token
 from chiso.sources.systems import ApiSettings
 
@@ -88,15 +88,7 @@ def stop(settings: Settings) -> None:
     pf = _pidfile(settings)
     if not pf.exists():
         return
-    pid = int(pf.read_text())
-    try:
-        os.killpg(pid, signal.SIGTERM)
-        for _ in range(50):
-            os.kill(pid, 0)
-            time.sleep(0.1)
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    stop_groups([int(pf.read_text())], timeout=5)
     pf.unlink(missing_ok=True)
 
 

@@ -8,6 +8,7 @@ used for every part):
                         (dbt and publication) and uses the control plane's tables in ``ops``.
 - ``chiso_bi_reader``   reads ``marts`` only: what BI tools and the report use.
 - ``chiso_airflow``     owns the Airflow metadata database.
+- ``chiso_superset``    owns Superset's metadata database (made by `chiso bi up`).
 
 Bootstrap creates the server (embedded), the roles and databases, then applies the
 control-plane migrations of ``chiso/migrations/`` (chiso/runtime/migrations.py), which define
@@ -28,7 +29,7 @@ from chiso.runtime import migrations
 from chiso.runtime.embedded_postgres import EmbeddedPostgres
 from chiso.runtime.secrets import role_passwords
 
-ROLES = ("loader", "transformer", "bi_reader", "airflow")
+ROLES = ("loader", "transformer", "bi_reader", "airflow", "superset")
 # roles are created one bootstrap at a time: concurrent ALTER ROLE fails in PostgreSQL
 ROLES_LOCK = "chiso.roles"
 
@@ -46,6 +47,7 @@ class Urls:
     transformer: str
     bi_reader: str
     airflow_metadata: str
+    bi_metadata: str
 
     def for_role(self, role: str) -> str:
         return getattr(self, role)
@@ -59,7 +61,9 @@ def _with_db(url: str, database: str) -> str:
 def urls(settings: Settings) -> Urls:
     if settings.external_url:
         ext = settings.external_url
-        return Urls(ext, ext, ext, ext, _with_db(ext, settings.airflow_db))
+        return Urls(
+            ext, ext, ext, ext, _with_db(ext, settings.airflow_db), _with_db(ext, settings.bi_db)
+        )
     pg = EmbeddedPostgres(settings)
     pw = role_passwords(settings, ROLES)
     base = f"127.0.0.1:{pg.port}"
@@ -73,6 +77,7 @@ def urls(settings: Settings) -> Urls:
         transformer=u("transformer"),
         bi_reader=u("bi_reader"),
         airflow_metadata=u("airflow", settings.airflow_db),
+        bi_metadata=u("superset", settings.bi_db),
     )
 
 
@@ -139,6 +144,19 @@ def bootstrap(settings: Settings) -> Urls:
     admin = pg.superuser_url(settings.warehouse_db)
     migrations.apply(admin, migration_variables(settings, admin))
     return urls(settings)
+
+
+def ensure_owned_database(settings: Settings, name: str, role: str) -> None:
+    """A database of the embedded server owned by one of ROLES (Superset's metadata, made
+    when first needed), closed to PUBLIC like every other (`_close_to_public`)."""
+    pg = EmbeddedPostgres(settings)
+    with psycopg.connect(pg.superuser_url("postgres"), autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(hashtext(%s))", (ROLES_LOCK,))
+        try:
+            _ensure_database(conn, name, role_name(role))
+            _close_to_public(conn)
+        finally:
+            conn.execute("select pg_advisory_unlock(hashtext(%s))", (ROLES_LOCK,))
 
 
 def _close_to_public(conn: psycopg.Connection) -> None:
