@@ -143,10 +143,9 @@ def _with_province(text: str, province: str | None) -> str:
     return yaml.safe_dump(config, allow_unicode=True, sort_keys=False)
 
 
-def bundle(settings: Settings) -> bytes:
+def bundle(settings: Settings, province: str | None) -> bytes:
     """The dashboard kept as code (infra/superset/dashboard/), as the zip Superset imports,
-    with this deployment's connection and province."""
-    province = default_province(settings)
+    with this deployment's connection and `province` as the province filter's default."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(DASHBOARD.rglob("*.yaml")):
@@ -173,7 +172,7 @@ def prepare(settings: Settings, timeout: float = 600) -> None:
     settings.bi_home.mkdir(parents=True, exist_ok=True)
     settings.ensure_dirs()
     path = settings.bi_home / "dashboard.zip"
-    replace_atomically(path, bundle(settings), 0o644)
+    replace_atomically(path, bundle(settings, default_province(settings)), 0o644)
     env = {**superset_env(settings), "CHISO_SUPERSET_ADMIN_PASSWORD": admin_password(settings)}
     log = settings.log_dir / "superset-prepare.log"
     with log.open("ab") as out:
