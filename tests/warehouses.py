@@ -108,7 +108,9 @@ def server_settings() -> Settings:
 def ensure_server() -> None:
     with file_lock("server"):
         settings = server_settings()
-        EmbeddedPostgres(settings).start()
+        # the run's server is thrown away after the run: nothing it holds needs to survive a
+        # power cut, and flushing to disk costs the suite CPU (and time) it is short of
+        EmbeddedPostgres(settings).start(durable=False)
         role_passwords(settings, ROLES)  # once, before any process reads them
 
 

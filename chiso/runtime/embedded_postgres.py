@@ -245,8 +245,12 @@ class EmbeddedPostgres:
         self._save_state(state)
         return True
 
-    def start(self, timeout: float = 60) -> ServerStatus:
-        """Start the server (initialising it first if needed); a no-op when it already runs."""
+    def start(self, timeout: float = 60, durable: bool = True) -> ServerStatus:
+        """Start the server (initialising it first if needed); a no-op when it already runs.
+
+        `durable=False` starts it without flushing to disk (fsync, synchronous commit and
+        full-page writes off): what survives a killed process is the same, what survives a
+        power cut is not. For throwaway servers only (the test suite's)."""
         self.init()
         st = self.status()
         if st.running:
@@ -260,9 +264,14 @@ class EmbeddedPostgres:
             self._save_state(state)
         # A stale postmaster.pid from a killed server is handled by postgres itself (it checks
         # whether the recorded pid is alive), so no cleanup is needed here.
+        flush = (
+            "-c fsync=on"
+            if durable
+            else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
         opts = (
             f"-h 127.0.0.1 -p {port} -k {self.s.server_run_dir} "
-            "-c shared_buffers=128MB -c max_connections=200 -c fsync=on"
+            f"-c shared_buffers=128MB -c max_connections=200 {flush}"
         )
         self._run(
             "pg_ctl",

@@ -147,7 +147,7 @@ def _chart_names(settings: Settings) -> dict[int, str]:
     return {c["id"]: c["slice_name"] for c in charts}
 
 
-def _marts(url: str) -> dict:
+def _marts(url: str, province: str = PROVINCE) -> dict:
     """What the dashboard should show by default, read from the marts directly."""
     with psycopg.connect(url) as conn:
         month = conn.execute(
@@ -155,7 +155,7 @@ def _marts(url: str) -> dict:
         ).fetchone()[0]
         name = conn.execute(
             "select distinct province_name from marts.mart_kpi_rollups where province_code = %s",
-            (PROVINCE,),
+            (province,),
         ).fetchone()[0]
         rollup = (
             "select {} from marts.mart_kpi_rollups where province_code = %s"
@@ -165,24 +165,24 @@ def _marts(url: str) -> dict:
         total = conn.execute(
             rollup.format("value", "basis = 'as_reported' and closing_month = %s"
                           " and indicator_code = %s"),
-            (PROVINCE, month, INDICATOR),
+            (province, month, INDICATOR),
         ).fetchone()[0]  # fmt: skip
         trend = conn.execute(
             rollup.format("closing_month, basis, value", "indicator_code = %s"),
-            (PROVINCE, INDICATOR),
+            (province, INDICATOR),
         ).fetchall()
         indicators = conn.execute(
             rollup.format(
                 "indicator_name_vi, value", "basis = 'as_reported' and closing_month = %s"
             ),
-            (PROVINCE, month),
+            (province, month),
         ).fetchall()
         agencies = conn.execute(
             "select agency_name, rank_in_tier, value, target_met, tier"
             " from marts.mart_kpi_monthly where province_code = %s and period_month = %s"
             " and calendar = 'calendar' and indicator_code = %s"
             " order by value desc nulls last, agency_name",
-            (PROVINCE, month, INDICATOR),
+            (province, month, INDICATOR),
         ).fetchall()
     return {
         "month": month, "province": name, "total": total, "trend": trend,
@@ -210,11 +210,6 @@ def test_the_dashboard_draws_the_marts_numbers(dashboard):
         _login(driver, settings)
         texts = _open(driver, settings)
         answers = _answers(driver, settings)
-        shot = settings.home / "dashboard.png"
-        driver.save_screenshot(str(shot))
-    if os.environ.get("CHISO_DOCS_SCREENSHOTS"):
-        SCREENSHOT.write_bytes(shot.read_bytes())
-    assert shot.stat().st_size > 50_000
 
     # every chart asked for the province, the whole province and calendar months
     for title, answer in answers.items():
@@ -268,39 +263,67 @@ def test_the_dashboard_draws_the_marts_numbers(dashboard):
     assert want["agencies"][0][0] in texts["Xếp hạng đơn vị"]
 
 
-def test_the_tier_filter_ranks_one_tiers_agencies(dashboard):
-    """With the scope set to one tier (as a link with the filter does), the charts ask for the
-    tier, the total is the tier's and the ranking holds that tier's agencies alone, ranked
-    1, 2, … as the mart ranks them within the tier."""
+def _filter_link(**values: str) -> str:
+    """A link's query that sets native filters (by id suffix) to one value each."""
+    columns = {"tinh": "province_name", "pham-vi": "scope_name"}
+    parts = []
+    for key, value in values.items():
+        v = quote(f"'{value}'")
+        parts.append(
+            f"NATIVE_FILTER-{key}:(id:NATIVE_FILTER-{key},extraFormData:(filters:!((col:"
+            f"{columns[key]},op:IN,val:!({v})))),filterState:(value:!({v})))"
+        )
+    return f"?native_filters=({','.join(parts)})"
+
+
+def test_a_tier_of_another_province_against_its_target(dashboard):
+    """A link with the province and the tier set (Hải Dương's departments, which have a
+    target): the total is the tier's, the target is the one its agencies share, the ranking
+    holds that tier's agencies alone, ranked 1, 2, … as the mart ranks them, each assessed
+    against its target as the mart says. Its screenshot is the docs' one."""
     env, settings = dashboard
-    tier_label, tier = "Sở, ban, ngành", "province_dept"
-    value = quote(f"'{tier_label}'")
-    query = (
-        "?native_filters=(NATIVE_FILTER-pham-vi:(id:NATIVE_FILTER-pham-vi,"
-        f"extraFormData:(filters:!((col:scope_name,op:IN,val:!({value})))),"
-        f"filterState:(value:!({value}))))"
-    )
-    want = _marts(env.urls.bi_reader)
+    province, tier_label, tier = "30", "Sở, ban, ngành", "province_dept"
+    want = _marts(env.urls.bi_reader, province)
     with psycopg.connect(env.urls.bi_reader) as conn:
         total = conn.execute(
             "select value from marts.mart_kpi_rollups where province_code = %s"
             " and rollup_level = 'tier' and tier = %s and basis = 'as_reported'"
             " and calendar = 'calendar' and period_type = 'month' and closing_month = %s"
             " and indicator_code = %s",
-            (PROVINCE, tier, want["month"], INDICATOR),
+            (province, tier, want["month"], INDICATOR),
         ).fetchone()[0]
+        targets = conn.execute(
+            "select distinct target_value from marts.mart_kpi_monthly where province_code = %s"
+            " and tier = %s and period_month = %s and calendar = 'calendar'"
+            " and indicator_code = %s",
+            (province, tier, want["month"], INDICATOR),
+        ).fetchall()
+    assert len(targets) == 1 and targets[0][0] is not None  # the tier's agencies share one
+    target = targets[0][0]
     with chromium() as driver:
         _login(driver, settings)
-        texts = _open(driver, settings, query)
+        texts = _open(
+            driver, settings, _filter_link(tinh=want["province"], **{"pham-vi": tier_label})
+        )
         answers = _answers(driver, settings)
+        shot = settings.home / "dashboard.png"
+        driver.save_screenshot(str(shot))
+    if os.environ.get("CHISO_DOCS_SCREENSHOTS"):
+        SCREENSHOT.write_bytes(shot.read_bytes())
+    assert shot.stat().st_size > 50_000
     assert {a["filters"]["scope_name"][0] for a in answers.values()} == {tier_label}
+    assert {a["filters"]["province_name"][0] for a in answers.values()} == {want["province"]}
     assert Decimal(str(answers["Giá trị tháng"]["data"][0]["gia_tri"])) == total
-    ranked = [(r["agency_name"], r["rank_in_tier"]) for r in answers["Xếp hạng đơn vị"]["data"]]
-    mine = [(a[0], a[1]) for a in want["agencies"] if a[4] == tier]
-    assert ranked == mine and ranked
-    assert [rank for _, rank in ranked if rank is not None] == sorted(
-        rank for _, rank in ranked if rank is not None
-    )
+    assert _number(texts["Giá trị tháng"]) == _shown(total)
+    assert Decimal(str(answers["Mục tiêu của cấp"]["data"][0]["muc_tieu"])) == target
+    assert _number(texts["Mục tiêu của cấp"]) == _shown(target)
+    rows = answers["Xếp hạng đơn vị"]["data"]
+    mine = [a for a in want["agencies"] if a[4] == tier]
+    assert [(r["agency_name"], r["rank_in_tier"]) for r in rows] == [(a[0], a[1]) for a in mine]
+    assert mine and [a[1] for a in mine if a[1]] == sorted(a[1] for a in mine if a[1])
+    assert [r["target_status_name"] == "Đạt" for r in rows] == [bool(a[3]) for a in mine]
+    met = sum(1 for a in mine if a[3])
+    assert texts["Đơn vị đạt mục tiêu"] == str(met)
     others = {a[0] for a in want["agencies"] if a[4] != tier}
     assert not any(name in texts["Xếp hạng đơn vị"] for name in others)
 
