@@ -110,6 +110,7 @@ bench: setup
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.incremental
 	$(BIN)/python -m bench.daily
+	$(BIN)/python -m bench.readers
 
 clean: stop
 	rm -rf .var dbt_project/target dbt_project/logs

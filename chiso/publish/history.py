@@ -149,6 +149,17 @@ def _ensure_history(conn: psycopg.Connection, mart: PublishedMart) -> None:
                 q("marts", history), q(column), sql.SQL(data_type)
             )
         )
+    for suffix, index_columns in mart.indexes:
+        # the readers' filters (chiso/publish/marts.py), on the revisions of every month: the
+        # views read the current ones through them
+        if relkind(conn, "marts", f"{history}__{suffix}_idx") is None:
+            conn.execute(
+                sql.SQL("create index {} on {} ({})").format(
+                    q(f"{history}__{suffix}_idx"),
+                    q("marts", history),
+                    sql.SQL(", ").join(map(q, index_columns)),
+                )
+            )
     names = [c for c, _ in columns(conn, "marts", history)]
     view_columns = (
         [c for c, _ in columns(conn, "marts", mart.name)]

@@ -11,19 +11,34 @@ from psycopg.rows import tuple_row
 
 @dataclass(frozen=True)
 class PublishedMart:
-    """A dbt mart published per month: its month column and the key of a row within a month."""
+    """A dbt mart published per month: its month column and the key of a row within a month;
+    `indexes`, the readers' indexes on its revision table (name suffix, columns)."""
 
     name: str
     month_column: str
     key: tuple[str, ...]
+    indexes: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
+# The BI tools' filters pick a province, a month and an indicator: by their names in the
+# leaders' dashboard (a Superset list shows the values it filters on), by their codes in SQL.
+# Without these, every query of the dashboard reads every month of the revision tables
+# (bench/readers.py measures it).
 MARTS = (
-    PublishedMart("mart_kpi_monthly", "period_month", ("calendar", "agency_key", "indicator_code")),
+    PublishedMart(
+        "mart_kpi_monthly",
+        "period_month",
+        ("calendar", "agency_key", "indicator_code"),
+        indexes=(
+            ("names", ("province_name", "period_month", "indicator_name_vi")),
+            ("codes", ("province_code", "indicator_code", "period_month")),
+        ),
+    ),
     PublishedMart(
         "mart_kpi_rollups",
         "closing_month",
         ("basis", "period_id", "rollup_level", "province_code", "tier", "indicator_code"),
+        indexes=(("names", ("province_name", "closing_month", "indicator_name_vi")),),
     ),
     # the month's summary reports reconciled (identities, total rows, dossier-level counts):
     # the report's data-quality section reads it as the BI reader

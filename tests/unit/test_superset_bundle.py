@@ -41,12 +41,18 @@ def test_the_bundle_connects_as_the_deployment_without_its_password(tmp_path):
     }
     charts = {f["uuid"]: f for name, f in files.items() if name.startswith("charts/")}
     assert placed == set(charts) and len(charts) == 6
-    (dataset,) = [f for name, f in files.items() if name.startswith("datasets/")]
+    datasets = {f["uuid"]: f for name, f in files.items() if name.startswith("datasets/")}
+    dataset = files["datasets/chiso_marts/leaders_kpi.yaml"]
     assert {c["dataset_uuid"] for c in charts.values()} == {dataset["uuid"]}
-    # the filters' columns are the dataset's
+    # each filter lists its values from a dataset of its own, and reaches the charts through
+    # the charts' column of the same name
     columns = {c["column_name"] for c in dataset["columns"]}
-    filters = dashboard["metadata"]["native_filter_configuration"]
-    assert {f["targets"][0]["column"]["name"] for f in filters} <= columns
+    for f in dashboard["metadata"]["native_filter_configuration"]:
+        (target,) = f["targets"]
+        own = datasets[target["datasetUuid"]]
+        assert own is not dataset
+        assert [c["column_name"] for c in own["columns"]] == [target["column"]["name"]]
+        assert target["column"]["name"] in columns
 
 
 def test_the_province_filter_opens_on_the_deployments_province(tmp_path):
