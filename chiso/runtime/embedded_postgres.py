@@ -23,6 +23,7 @@ from pathlib import Path
 
 from chiso.core.config import Settings
 from chiso.core.environment import inherited
+from chiso.runtime.processes import alive
 
 PG_VERSION = 18
 SYSTEM_USER_UNDER_ROOT = "pgserver"
@@ -75,16 +76,6 @@ def _pick_port(hint: int) -> int:
         if port_free(port):
             return port
     raise EmbeddedPostgresError(f"no free TCP port in {hint}..{hint + 199} for PostgreSQL")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class EmbeddedPostgres:
@@ -154,7 +145,7 @@ class EmbeddedPostgres:
                 pid = int(lines[0])
             except (OSError, ValueError, IndexError):
                 pid = None
-            if pid and _pid_alive(pid):
+            if pid and alive(pid):
                 return ServerStatus(True, pid, state.get("port"), self.s.pgdata)
         return ServerStatus(False, None, state.get("port"), self.s.pgdata)
 

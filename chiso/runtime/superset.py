@@ -78,13 +78,14 @@ def dashboard_url(settings: Settings) -> str:
 def superset_env(settings: Settings) -> dict[str, str]:
     """Environment of Superset's processes: the configuration's inputs and no other secret
     of the shell (the warehouse's admin URL, the personal-data key stay out)."""
-    reader = urlsplit(urls(settings).bi_reader)
+    roles = urls(settings)
+    reader = urlsplit(roles.bi_reader)
     return {
         **inherited(),
         "SUPERSET_CONFIG_PATH": str(CONFIG_FILE),
         "SUPERSET_HOME": str(settings.bi_home),
         "FLASK_APP": "superset",
-        "CHISO_SUPERSET_METADATA_URL": sqlalchemy_url(urls(settings).bi_metadata, "psycopg2"),
+        "CHISO_SUPERSET_METADATA_URL": sqlalchemy_url(roles.bi_metadata, "psycopg2"),
         "CHISO_SUPERSET_SECRET_KEY": home_secret(settings, "superset_secret_key"),
         "CHISO_SUPERSET_WAREHOUSE_USER": unquote(reader.username or ""),
         "CHISO_SUPERSET_WAREHOUSE_PASSWORD": unquote(reader.password or ""),
