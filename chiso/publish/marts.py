@@ -40,6 +40,17 @@ MARTS = (
         ("basis", "period_id", "rollup_level", "province_code", "tier", "indicator_code"),
         indexes=(("names", ("province_name", "closing_month", "indicator_name_vi")),),
     ),
+    # the leaders' dashboard's rows (infra/superset/dashboard/): its filters pick a province
+    # and a scope, then a month (every chart but the trend) or an indicator (the trend)
+    PublishedMart(
+        "mart_kpi_dashboard",
+        "period_month",
+        ("basis", "calendar", "indicator_code", "scope", "row_kind", "unit_key"),
+        indexes=(
+            ("month", ("province_name", "scope_name", "period_month", "indicator_name_vi")),
+            ("trend", ("province_name", "scope_name", "indicator_name_vi", "period_month")),
+        ),
+    ),
     # the month's summary reports reconciled (identities, total rows, dossier-level counts):
     # the report's data-quality section reads it as the BI reader
     PublishedMart("mart_aggregate_report_checks", "report_month", ("check_id",)),

@@ -112,6 +112,7 @@ def test_each_login_sees_exactly_its_rows_in_every_relation_of_marts(world) -> N
     params = {"p": province, "a": agency}
     relations = _relations(env.urls.admin)
     expected = {"mart_kpi_monthly", "mart_kpi_monthly__revisions", "kpi_revision_changes",
+                "mart_kpi_dashboard", "mart_kpi_dashboard__revisions",
                 "mart_kpi_rollups", "dim_agency", "fct_annual_index_values",
                 "fct_indicator_values"}  # fmt: skip
     assert expected <= relations.keys()
