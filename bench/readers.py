@@ -807,7 +807,8 @@ def measure(urls: Any, args: argparse.Namespace, months: list[date]) -> dict[str
 def _rows(marts: psycopg.Connection, facts: psycopg.Connection) -> dict[str, int]:
     counted = {
         marts: ("marts.mart_kpi_monthly", "marts.mart_kpi_monthly__revisions",
-                "marts.mart_kpi_rollups", "marts.mart_kpi_rollups__revisions"),
+                "marts.mart_kpi_rollups", "marts.mart_kpi_rollups__revisions",
+                "marts.mart_kpi_dashboard"),
         facts: ("audit.fct_dossiers",),
     }  # fmt: skip
     return {

@@ -40,15 +40,36 @@ MARTS = (
         ("basis", "period_id", "rollup_level", "province_code", "tier", "indicator_code"),
         indexes=(("names", ("province_name", "closing_month", "indicator_name_vi")),),
     ),
-    # the leaders' dashboard's rows (infra/superset/dashboard/): its filters pick a province
-    # and a scope, then a month (every chart but the trend) or an indicator (the trend)
+    # the leaders' dashboard's rows (infra/superset/dashboard/): its filters pick a province,
+    # a scope and a calendar, then a month (every chart but the trend) or an indicator (the
+    # trend); each chart reads the totals or the agencies
     PublishedMart(
         "mart_kpi_dashboard",
         "period_month",
         ("basis", "calendar", "indicator_code", "scope", "row_kind", "unit_key"),
         indexes=(
-            ("month", ("province_name", "scope_name", "period_month", "indicator_name_vi")),
-            ("trend", ("province_name", "scope_name", "indicator_name_vi", "period_month")),
+            (
+                "month",
+                (
+                    "province_name",
+                    "scope_name",
+                    "period_month",
+                    "calendar_name",
+                    "row_kind",
+                    "indicator_name_vi",
+                ),
+            ),
+            (
+                "trend",
+                (
+                    "province_name",
+                    "scope_name",
+                    "indicator_name_vi",
+                    "calendar_name",
+                    "row_kind",
+                    "period_month",
+                ),
+            ),
         ),
     ),
     # the month's summary reports reconciled (identities, total rows, dossier-level counts):
