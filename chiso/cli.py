@@ -7,6 +7,7 @@ the package that does the work, and prints what came back.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import re
@@ -441,6 +442,44 @@ def _published_months(s: Settings) -> int:
     return int(row[0]) if row else 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """A backup of the warehouse and of the personal-data key (chiso/orchestration/backup.py)."""
+    from chiso.orchestration.maintenance import Retention, back_up
+
+    s = settings()
+    retention = Retention.from_env(s)
+    if args.into:
+        retention = dataclasses.replace(retention, backup_dir=args.into)
+    done = back_up(s, retention)
+    key = f"key {done.key}" if done.key else "key kept by CHISO_PII_KEY, not copied"
+    _print(f"backup {done.dump} ({done.size / 1024**2:.1f} MiB); {key};"
+           f" check value {done.check_value}")  # fmt: skip
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Restore a backup into this deployment's fresh, empty warehouse."""
+    from chiso.orchestration.backup import restore
+
+    done = restore(settings(), args.dump, args.key)
+    _print(f"restored {done['dump']} (made {done.get('created_at', '?')});"
+           f" key check value {done['key_check_value']}")  # fmt: skip
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check the deployment (chiso/orchestration/doctor.py): 0 when nothing fails."""
+    from chiso.orchestration.doctor import FAIL, diagnose
+
+    marks = {"ok": "✓", "warn": "!", "fail": "✗"}
+    findings = diagnose(settings())
+    for f in findings:
+        _print(f"{marks[f.status]} {f.check:<14} {f.detail}")
+    failed = [f for f in findings if f.status == FAIL]
+    _print(f"{len(failed)} problem(s)" if failed else "nothing wrong found")
+    return 1 if failed else 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Set up everything and run several months through the real Airflow scheduler."""
     from chiso.orchestration import demo
@@ -588,6 +627,23 @@ def build_parser() -> argparse.ArgumentParser:
     bi = sub.add_parser("bi", help="Apache Superset with the leaders' dashboard (make bi)")
     bi.add_argument("action", choices=["up", "down", "status", "url", "password"])
     bi.set_defaults(func=cmd_bi)
+
+    bk = sub.add_parser("backup", help="back up the warehouse (pg_dump) and the personal-data key")
+    bk.add_argument(
+        "--into", type=Path, help="the folder (default CHISO_BACKUP_DIR, else <home>/backups)"
+    )
+    bk.set_defaults(func=cmd_backup)
+
+    rs = sub.add_parser("restore", help="restore a backup into a fresh, empty warehouse")
+    rs.add_argument("dump", type=Path, help="a chiso-<stamp>.dump written by `chiso backup`")
+    rs.add_argument("--key", type=Path, help="the key file (default: the one the backup names)")
+    rs.set_defaults(func=cmd_restore)
+
+    doc = sub.add_parser(
+        "doctor",
+        help="check a deployment: scheduler, DAG, connections, publications, disk, key",
+    )
+    doc.set_defaults(func=cmd_doctor)
 
     demo = sub.add_parser("demo", help="set up and run the demo months through Airflow")
     demo.add_argument("--first", type=_month, default="2020-01")

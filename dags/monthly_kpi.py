@@ -15,8 +15,10 @@ revision N+1 (within ``CHISO_REPUBLISH_MONTHS``; the others are recorded in
 ``marts.kpi_publication_drift``). The report task renders the month's reports (an overview,
 and a PDF, a workbook and a page per province and tier) from the published marts and
 delivers them to ``CHISO_REPORT_FOLDER`` and by e-mail (connection ``chiso_report_smtp``),
-once per revision. All logic lives in `chiso.orchestration.tasks`; this file
-only wires tasks together and must stay cheap to parse.
+once per revision. If the month is not published by ``CHISO_PUBLISH_DEADLINE_DAY`` of the
+next month (default the 10th), the run's deadline alert tells the operators on the gate's
+channels (chiso/orchestration/deadline.py). All logic lives in `chiso.orchestration.tasks`;
+this file only wires tasks together and must stay cheap to parse.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Asset, AsyncCallback, DeadlineAlert, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
+from chiso.core.cadence import Cadence
+from chiso.orchestration.deadline import PublicationDeadline
 from chiso.sources.systems import SOURCES
 
 
@@ -46,7 +50,7 @@ REPORT = Asset(name="report.monthly_kpi", uri="chiso://reports/monthly_kpi")
 
 
 # the close runs at the end of the grace period; an environment read, nothing heavier
-GRACE_DAYS = int(os.environ.get("CHISO_CLOSE_GRACE_DAYS") or 5)
+GRACE_DAYS = Cadence.from_env().grace.days
 
 
 @dag(
@@ -66,6 +70,16 @@ GRACE_DAYS = int(os.environ.get("CHISO_CLOSE_GRACE_DAYS") or 5)
         # a task that fails for good alerts the operators (the gate's own alert is not repeated)
         "on_failure_callback": _alert_on_failure,
     },
+    # the deadline day of the month after the one closed (a run created after it: the close's
+    # allowance from then); chiso's Airflow plugin lets every component find the reference
+    deadline=DeadlineAlert(
+        reference=PublicationDeadline(),
+        interval=timedelta(0),
+        # run by the triggerer, which may read the alert connections (an executor's callback
+        # may not: chiso/orchestration/deadline.py)
+        callback=AsyncCallback("chiso.orchestration.deadline.on_missed_close"),
+        name="published by the deadline day",
+    ),
     tags=["chiso", "monthly", "close", *SOURCES],
     doc_md=__doc__,
 )

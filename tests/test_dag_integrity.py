@@ -26,7 +26,7 @@ def dagbag(tmp_path_factory):
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert {"monthly_kpi", "daily_ingest"} <= set(dagbag.dags)
+    assert {"monthly_kpi", "daily_ingest", "maintenance"} <= set(dagbag.dags)
 
 
 def test_every_task_retries_with_backoff_except_the_gate(dagbag):
@@ -67,6 +67,25 @@ def test_monthly_dag_shape(dagbag):
     )
     assert interval.start == pendulum.datetime(2020, 1, 6, tz="Asia/Ho_Chi_Minh")
     assert interval.end == pendulum.datetime(2020, 2, 6, tz="Asia/Ho_Chi_Minh")
+    # published by the deadline day (chiso's own reference, which Airflow finds through the
+    # plugin chiso installs)
+    [deadline] = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
+    assert type(deadline.reference).__name__ == "PublicationDeadline"
+    assert deadline.callback.path == "chiso.orchestration.deadline.on_missed_close"
+    from airflow.plugins_manager import get_deadline_references_plugins
+
+    assert type(deadline.reference) in get_deadline_references_plugins().values()
+
+
+def test_maintenance_dag_backs_up_after_everything_else(dagbag):
+    dag = dagbag.dags["maintenance"]
+    assert dag.max_active_runs == 1
+    backup = dag.get_task("back_up")
+    assert backup.trigger_rule == "all_done"  # a failed clean still leaves a backup
+    assert backup.upstream_task_ids == {"vacuum_analyze"}
+    assert dag.get_task("vacuum_analyze").upstream_task_ids == {
+        "clean_airflow_metadata", "prune_task_logs", "retain_personal_data",
+    }  # fmt: skip
 
 
 def test_daily_dag_pulls_and_loads_every_source_and_builds_nothing(dagbag):
@@ -95,15 +114,19 @@ def test_dag_pulls_every_source_system():
     assert {e.source for e in ENTITIES} == set(SOURCES)
 
 
-@pytest.mark.parametrize("dag_file", ["monthly_kpi.py", "daily_ingest.py"])
+@pytest.mark.parametrize("dag_file", ["monthly_kpi.py", "daily_ingest.py", "maintenance.py"])
 def test_dag_files_do_no_heavy_work_at_import(dag_file):
     """Importing a DAG file must not pull in the database driver, dbt, GX or any of chiso but
-    its parse-cheap spec of the source systems (chiso.sources.systems)."""
+    its parse-cheap spec of the source systems (chiso.sources.systems), the close's calendar
+    (chiso.core.cadence: the schedule and the deadline, from the environment) and the
+    deadline's callback, which Airflow imports to check it (chiso.orchestration.deadline)."""
     code = (
         "import sys, time, json, runpy\n"
         "t = time.perf_counter()\n"
         f"runpy.run_path({str(DAGS_DIR / dag_file)!r})\n"
-        "allowed = {'chiso', 'chiso.sources', 'chiso.sources.systems'}\n"
+        "allowed = {'chiso', 'chiso.sources', 'chiso.sources.systems', 'chiso.core',"
+        " 'chiso.core.cadence', 'chiso.core.months', 'chiso.orchestration',"
+        " 'chiso.orchestration.deadline', 'chiso.notify', 'chiso.notify.alerts'}\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in"
         " ('psycopg', 'great_expectations', 'dbt', 'openpyxl')"
         " or (m.split('.')[0] == 'chiso' and m not in allowed)]\n"

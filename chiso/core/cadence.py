@@ -21,7 +21,14 @@ variable, read when a process asks for it:
 ``CHISO_REPUBLISH_MONTHS``       how far back a close republishes a month whose numbers the new
                                  data changed (0, the default: back to January of the closed
                                  month's year); changes to older months are reported, not
-                                 published.
+                                 published;
+``CHISO_PUBLISH_DEADLINE_DAY``   the day of the next month by which a month must be published
+                                 (10): a close still unfinished then alerts the operators
+                                 (dags/monthly_kpi.py, chiso/orchestration/deadline.py), and
+                                 `chiso doctor` reports a month unpublished past it;
+``CHISO_CLOSE_DEADLINE_SECONDS`` the deadline counted from the close's start instead, in
+                                 seconds (unset: from the day above): an alert drill, or a
+                                 backfill's runs held to a shorter time.
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ class Cadence:
     lookback_months: int = 3
     grace: timedelta = timedelta(days=5)
     republish_months: int = 0
+    publish_deadline_day: int = 10
+    close_deadline_seconds: int | None = None
 
     @classmethod
     def from_env(cls) -> Cadence:
@@ -60,17 +69,37 @@ class Cadence:
             lookback_months=_int("CHISO_LOOKBACK_MONTHS", 3),
             grace=timedelta(days=_int("CHISO_CLOSE_GRACE_DAYS", 5)),
             republish_months=_int("CHISO_REPUBLISH_MONTHS", 0),
+            publish_deadline_day=_int("CHISO_PUBLISH_DEADLINE_DAY", 10),
+            close_deadline_seconds=_int("CHISO_CLOSE_DEADLINE_SECONDS", 0) or None,
         )
         if cadence.change_window <= timedelta(0) or cadence.lookback_months < 0:
             raise ValueError("CHISO_CHANGE_WINDOW_DAYS must be > 0, CHISO_LOOKBACK_MONTHS >= 0")
         if not timedelta(0) <= cadence.grace <= timedelta(days=27):
             raise ValueError("CHISO_CLOSE_GRACE_DAYS must be within 0–27")
+        if not cadence.grace.days + 1 < cadence.publish_deadline_day <= 28:
+            raise ValueError(
+                "CHISO_PUBLISH_DEADLINE_DAY must fall after the close"
+                f" (day {cadence.grace.days + 1} of the next month) and by the 28th"
+            )
         return cadence
 
     def close_instant(self, month: date) -> datetime:
         """When `month` may be closed: its end plus the grace period (source local time).
         Its official 15→14 window ended on its 14th, before that."""
         return datetime.combine(next_month(month), time.min) + self.grace
+
+    def publish_deadline(self, month: date) -> datetime:
+        """When `month` must be published by (source local time): the start of the deadline
+        day of the next month."""
+        return datetime.combine(next_month(month).replace(day=self.publish_deadline_day), time.min)
+
+    def close_deadline(self) -> timedelta:
+        """How long a close may take from its start (when the scheduler queues it, at the
+        close instant) before the operators are alerted: to the deadline day, unless
+        CHISO_CLOSE_DEADLINE_SECONDS says otherwise."""
+        if self.close_deadline_seconds:
+            return timedelta(seconds=self.close_deadline_seconds)
+        return timedelta(days=self.publish_deadline_day - 1) - self.grace
 
     def republish_from(self, month: date) -> date:
         """The earliest month a close of `month` republishes."""

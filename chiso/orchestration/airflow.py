@@ -30,11 +30,19 @@ PAGE = 100
 RETRIES = 3
 
 
+def base_url(settings: Settings) -> str:
+    """Where Airflow's API server answers: this project's own, or ``CHISO_AIRFLOW_URL`` (a
+    deployment's Airflow elsewhere, with ``CHISO_AIRFLOW_TOKEN``)."""
+    return (
+        os.environ.get("CHISO_AIRFLOW_URL") or f"http://127.0.0.1:{settings.airflow_port}"
+    ).rstrip("/")
+
+
 class AirflowApi:
     """A small client of the endpoints chiso needs, with a token fetched on first use."""
 
     def __init__(self, settings: Settings, timeout: float = 30) -> None:
-        self.base = f"http://127.0.0.1:{settings.airflow_port}"
+        self.base = base_url(settings)
         self.settings = settings
         self.http = httpx.Client(base_url=self.base, timeout=timeout)
         self._token = os.environ.get("CHISO_AIRFLOW_TOKEN") or None
@@ -193,30 +201,20 @@ def clear_failed_tasks(
     return [ti["task_id"] for ti in cleared.get("task_instances", [])]
 
 
-def reset_dag(settings: Settings, dag_id: str = DAG_ID) -> None:
-    """Forget earlier runs of the DAG (runs, their task instances, open backfills).
-
-    An interrupted demo leaves runs `running` and a backfill open, which would block a new
-    backfill for the same months; the warehouse side is idempotent, so starting the
-    orchestration history afresh is safe. Open backfills are cancelled, unfinished runs marked
-    failed (Airflow deletes only finished runs), then every run is deleted. The DAG itself
-    stays registered, so it need not be parsed again.
-    """
+def settle_interrupted(settings: Settings, dag_id: str = DAG_ID) -> list[str]:
+    """Close what an Airflow that stopped left open: its runs still queued or running are
+    marked failed (their task processes died with it), and the scheduler then closes the
+    backfills they belonged to. Nothing is deleted: the runs stay in Airflow's history, and a
+    backfill over their months runs them again (`backfill` reprocesses failed and completed
+    runs). Call it only right after starting Airflow again, when no run can be genuinely in
+    progress. Returns the runs marked failed."""
     with AirflowApi(settings) as api:
         if not api.exists(f"/dags/{dag_id}"):
-            return
-        for backfill in api.paged("/backfills", "backfills", dag_id=dag_id):
-            if backfill.get("completed_at") is None:
-                api.request("PUT", f"/backfills/{backfill['id']}/cancel")
-        runs = _runs(api, dag_id)
-        for run in runs:
-            if run["state"] not in FINISHED:
-                api.request(
-                    "PATCH", f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}",
-                    json={"state": "failed"},
-                )  # fmt: skip
-        for run in runs:
-            api.request("DELETE", f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}")
+            return []
+        stale = [r["dag_run_id"] for r in _runs(api, dag_id) if r["state"] not in FINISHED]
+        for run_id in stale:
+            api.request("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}", json={"state": "failed"})
+        return stale
 
 
 def interval_start(month: date) -> date:
@@ -269,12 +267,16 @@ def run_months(
     before_month: Callable[[date], None] | None = None,
 ) -> dict[date, str | None]:
     """Start Airflow if needed and close `months` through the scheduler, in order, one
-    backfill each. `before_month` runs before each month's (the demo and the tests move the
-    local simulator's clock to the month's close instant there)."""
-    if not all(st.alive for st in services.status(settings)):
+    backfill each; a month closed before is closed again (its run cleared and re-run, Airflow
+    keeps its history). `before_month` runs before each month's (the demo and the tests move
+    the local simulator's clock to the month's close instant there). Airflow found stopped is
+    started, and what it left in flight when it stopped is settled first."""
+    restarted = not all(st.alive for st in services.status(settings))
+    if restarted:
         services.up(settings)
-    reset_dag(settings, dag_id)
     wait_for_dag(settings, dag_id)
+    if restarted:
+        settle_interrupted(settings, dag_id)
     states: dict[date, str | None] = dict.fromkeys(months)
 
     def progress(current: dict[date, str | None]) -> None:

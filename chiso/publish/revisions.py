@@ -347,3 +347,12 @@ def _publish(
         f", FORCED past a failed gate: {forced_reason}" if forced_reason else "",
     )
     return Publication(publication_id, month, revision, rows, changed, True, forced_reason)
+
+
+def published_revisions(url: str) -> dict[date, int]:
+    """Every published month and its current revision (none before the first publication)."""
+    with psycopg.connect(url) as conn:
+        cur = tuples(conn)
+        if cur.execute("select to_regclass('ops.publication_heads')").fetchone()[0] is None:
+            return {}
+        return dict(cur.execute("select period_month, revision from ops.publication_heads"))

@@ -1,9 +1,17 @@
 """A real Airflow 3 for the project: its environment, CLI and services.
 
 AIRFLOW_HOME lives under CHISO_HOME; the metadata database is `chiso_airflow` on the warehouse
-server; the executor is LocalExecutor. Airflow 3 tasks talk to the api-server's execution API,
-so the api-server, scheduler, dag-processor and triggerer are started together, and share one
-JWT secret (generated once, kept in CHISO_HOME/secrets).
+server. Airflow 3 tasks talk to the api-server's execution API, so the api-server, scheduler,
+dag-processor and triggerer are started together, and share one JWT secret (generated once,
+kept in CHISO_HOME/secrets).
+
+The executor is LocalExecutor, or Airflow's CeleryExecutor with ``CHISO_AIRFLOW_EXECUTOR=
+CeleryExecutor``: then ``CHISO_CELERY_BROKER_URL`` names the broker (Redis), the results go to
+the metadata database, and `up` starts ``CHISO_CELERY_WORKERS`` workers (2) on this machine
+beside the other services, each with its own Celery node name, log-server port and the name
+its task instances record as their host (worker1, worker2 …; chiso/runtime/worker_name.py).
+Workers on other machines run `airflow celery worker` with the same environment
+(docs/deploy.md).
 
 Its UI and REST API require a login, the demo's included: the simple auth manager with one
 user, ``admin``, whose password chiso generates once into CHISO_HOME/secrets (`chiso airflow
@@ -16,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -31,6 +40,9 @@ from chiso.runtime.secrets import home_secret, simulator_token, write_private
 from chiso.runtime.warehouse import sqlalchemy_url, urls
 
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
+CELERY = "CeleryExecutor"
+# each Celery worker's log server (Airflow's default 8793 for the first)
+WORKER_LOG_PORT = 8793
 # secrets Airflow's processes inherit: their own configuration and connections, and the
 # project's settings their tasks read (an external warehouse's URL, the personal-data key)
 CHILD_SECRETS = ("AIRFLOW*", "CHISO_*")
@@ -50,6 +62,40 @@ PASSWORDS_FILE = "airflow_passwords.json"
 
 class AirflowError(RuntimeError):
     """An Airflow service or run did not behave as expected."""
+
+
+def executor() -> str:
+    return os.environ.get("CHISO_AIRFLOW_EXECUTOR") or "LocalExecutor"
+
+
+def celery_workers() -> int:
+    """How many Celery workers `up` starts here (none with LocalExecutor)."""
+    if executor() != CELERY:
+        return 0
+    return int(os.environ.get("CHISO_CELERY_WORKERS") or 2)
+
+
+def services() -> tuple[str, ...]:
+    """The processes `up` starts: Airflow's four, and the Celery workers."""
+    return (*SERVICES, *(f"celery-worker{i}" for i in range(1, celery_workers() + 1)))
+
+
+def _celery_env(settings: Settings) -> dict[str, str]:
+    if executor() != CELERY:
+        return {}
+    broker = os.environ.get("CHISO_CELERY_BROKER_URL")
+    if not broker:
+        raise AirflowError("CeleryExecutor needs CHISO_CELERY_BROKER_URL (redis://host:port/0)")
+    metadata = sqlalchemy_url(urls(settings).airflow_metadata, "psycopg2")
+    return {
+        "AIRFLOW__CELERY__BROKER_URL": broker,
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{metadata}",
+        # Celery's default (16 per worker) is far more dbt builds than two cores hold
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": os.environ.get(
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY", "2"
+        ),
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "chiso.runtime.worker_name.hostname",
+    }
 
 
 def admin_password(settings: Settings) -> str:
@@ -99,7 +145,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "CHISO_HOME": str(settings.home),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__EXECUTOR": executor(),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
         "AIRFLOW__CORE__PARALLELISM": "4",
@@ -133,6 +179,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         ),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         **{k: v for k, v in api_conns.items() if k not in os.environ},
+        **_celery_env(settings),
         "GX_ANALYTICS_ENABLED": "false",
         "NO_PROXY": "*",
     }
@@ -197,12 +244,25 @@ def _pidfile(settings: Settings, name: str) -> Path:
 
 
 def status(settings: Settings) -> list[ServiceState]:
+    """Each service `up` starts, and any worker an earlier `up` started and left running."""
+    left = {p.name[len("airflow-") : -len(".pid")] for p in
+            settings.run_dir.glob("airflow-celery-worker*.pid")}  # fmt: skip
     out = []
-    for name in SERVICES:
+    for name in sorted(set(services()) | left, key=_order):
         pf = _pidfile(settings, name)
         pid = int(pf.read_text()) if pf.exists() else None
         out.append(ServiceState(name, pid, bool(pid and alive(pid))))
     return out
+
+
+def _order(name: str) -> tuple[int, str]:
+    return (SERVICES.index(name), "") if name in SERVICES else (len(SERVICES), name)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def down(settings: Settings, timeout: float = 30) -> None:
@@ -214,20 +274,26 @@ def down(settings: Settings, timeout: float = 30) -> None:
 
 
 def up(settings: Settings, timeout: float = 180) -> str:
-    """Start the four services in the background and wait until the API answers."""
+    """Start the services in the background and wait until the API answers."""
     down(settings)
     migrate(settings)
     env = airflow_env(settings)
     exe = str(Path(sys.executable).with_name("airflow"))
     settings.ensure_dirs()
-    for name in SERVICES:
-        args = [exe, name]
+    for name in services():
+        args, own = [exe, name], {}
         if name == "api-server":
             args += ["--port", str(settings.airflow_port), "--host", "127.0.0.1"]
+        elif name.startswith("celery-worker"):
+            worker = name.removeprefix("celery-")
+            # its own Celery node, log server and host name for the task instances it runs
+            args = [exe, "celery", "worker", "--celery-hostname", f"{worker}@%h"]
+            own = {"CHISO_WORKER_NAME": worker,
+                   "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port())}  # fmt: skip
         log = open(settings.log_dir / f"airflow-{name}.log", "ab")  # noqa: SIM115 (child owns it)
         proc = subprocess.Popen(
             args,
-            env=env,
+            env={**env, **own},
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -58,6 +58,11 @@ def _bin_dir() -> Path:
     return POSTGRES_VERSIONS[PG_VERSION]
 
 
+def pg_binary(name: str) -> Path:
+    """A PostgreSQL program of the embedded server's build (pg_dump, pg_restore, psql …)."""
+    return _bin_dir() / name
+
+
 def port_free(port: int) -> bool:
     """Whether PostgreSQL could listen on `port`. With SO_REUSEADDR, as PostgreSQL binds:
     the connections a crashed server left in TIME_WAIT do not make its port look taken (the

@@ -121,11 +121,13 @@ def _current_user(url: str) -> str:
         return conn.execute("select current_user").fetchone()[0]
 
 
-def bootstrap(settings: Settings) -> Urls:
-    """Create or update the server, roles, databases and control plane; idempotent."""
+def bootstrap(settings: Settings, *, migrate: bool = True) -> Urls:
+    """Create or update the server, roles, databases and control plane; idempotent. Without
+    `migrate`, the warehouse database is left as it is (a restore fills it, then migrates)."""
     if settings.external_url:
         url = settings.external_url
-        migrations.apply(url, migration_variables(settings, url))
+        if migrate:
+            migrations.apply(url, migration_variables(settings, url))
         return urls(settings)
 
     pg = EmbeddedPostgres(settings)
@@ -142,7 +144,8 @@ def bootstrap(settings: Settings) -> Urls:
         finally:
             conn.execute("select pg_advisory_unlock(hashtext(%s))", (ROLES_LOCK,))
     admin = pg.superuser_url(settings.warehouse_db)
-    migrations.apply(admin, migration_variables(settings, admin))
+    if migrate:
+        migrations.apply(admin, migration_variables(settings, admin))
     return urls(settings)
 
 

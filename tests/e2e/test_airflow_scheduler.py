@@ -16,11 +16,13 @@ close here would show nothing more about the scheduler.)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
 import time
 from datetime import date
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -36,8 +38,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.airflow, pytest.mark.timeout(1200)]
 
 JANUARY, FEBRUARY = date(2020, 1, 1), date(2020, 2, 1)
 CADENCE = Cadence.from_env()
-# retry failed tasks after seconds, not minutes
-FAST = {"CHISO_RETRY_DELAY_SECONDS": "2"}
+# retry failed tasks after seconds, not minutes; a close must publish within a minute of
+# being queued, or its deadline alerts (a drill of the deadline day's alert)
+FAST = {"CHISO_RETRY_DELAY_SECONDS": "2", "CHISO_CLOSE_DEADLINE_SECONDS": "60"}
 # the close's report task renders one province's PDFs and delivers them to a folder
 REPORTED = "30"
 REPORTS = ("CHISO_REPORT_SCOPED", "CHISO_REPORT_FORMATS", "CHISO_REPORT_PROVINCES",
@@ -101,6 +104,11 @@ def _agency_indicator_pairs(url: str, month) -> int:
         ).fetchone()[0]
 
 
+def _mails(mailbox: Mailbox, text: str) -> list:
+    """(recipients, message) of the e-mails received whose subject says `text`."""
+    return [(r, m) for r, m in mailbox.messages if text in subject(m)]
+
+
 def test_a_month_runs_through_the_scheduler_and_survives_a_hard_stop(airflow_env):
     """January's close runs as a backfill. Once its first pull has landed, every Airflow
     process is killed (SIGKILL: no graceful shutdown, pid files left behind), as a user
@@ -110,7 +118,6 @@ def test_a_month_runs_through_the_scheduler_and_survives_a_hard_stop(airflow_env
     s = airflow_env.settings
     bi = airflow_env.urls.bi_reader
     history = _mart_counts(bi)
-    af.reset_dag(s)
     af.wait_for_dag(s)
     _clock(s)(JANUARY)
     af.backfill(s, JANUARY, JANUARY)
@@ -188,24 +195,29 @@ def test_a_failed_gate_in_airflow_alerts_through_its_connection_and_publishes_no
         # every task ran once: the pulls load beside each other without a deadlock, which a
         # retry would otherwise hide
         assert af.retried_tasks(s, FEBRUARY) == {}
-        assert wait_for(lambda: mailbox.messages, timeout=60)
-        recipients, message = mailbox.messages[-1]
+        assert wait_for(lambda: _mails(mailbox, "KHÔNG công bố"), timeout=60)
+        [(recipients, message)] = _mails(mailbox, "KHÔNG công bố")
         assert recipients == ["lanh-dao@so-tttt.example.vn"]
         assert "Tháng 02/2020" in subject(message)
         assert "kpi_monthly_volume" in html_body(message)
+        # a minute after it was queued the run has not published February: the DAG's
+        # deadline alert comes through the same connection, from Airflow's deadline callback
+        assert wait_for(lambda: _mails(mailbox, "Quá hạn công bố"), timeout=120)
+        [(_, late)] = _mails(mailbox, "Quá hạn công bố")
+        assert "tháng 02/2020 chưa được công bố" in subject(late)
+        assert "đã thất bại" in html_body(late) or "đang chạy" in html_body(late)
         assert _mart_counts(airflow_env.urls.bi_reader) == before
         # the gate alerted with its failures; the task's failure callback does not repeat it
-        assert not any("Lỗi pipeline" in subject(m) for _, m in mailbox.messages)
+        assert not _mails(mailbox, "Lỗi pipeline")
 
         # a task that fails for another reason (here the gate misconfigured: min above max)
         # alerts through the same connection, from its on_failure_callback; the operator runs
         # the failed task again ("Clear"), which reads the deployment's file anew
         bounds.write_text(json.dumps({"volume_ratio_min": 50}))
-        sent = len(mailbox.messages)
         assert "validate" in af.clear_failed_tasks(s, FEBRUARY, ["validate"])
         assert af.wait_for_months(s, [FEBRUARY]) == {FEBRUARY: "failed"}
-        assert wait_for(lambda: len(mailbox.messages) > sent, timeout=60)
-        _, message = mailbox.messages[-1]
+        assert wait_for(lambda: _mails(mailbox, "Lỗi pipeline"), timeout=60)
+        [(_, message)] = _mails(mailbox, "Lỗi pipeline")
         title = subject(message)
         assert title.startswith("[chiso] Lỗi pipeline monthly_kpi.validate (tháng 2020-02)")
         assert "GateConfigError" in html_body(message)
@@ -233,6 +245,55 @@ def test_two_closes_through_the_scheduler_publish_what_the_sources_said_then(air
     assert heads[FEBRUARY] == 1 and heads[JANUARY] >= 1
 
 
+def test_doctor_names_what_is_wrong_with_the_deployment(airflow_env, monkeypatch, capsys):
+    """`chiso doctor` on the running deployment: the scheduler, dag-processor and triggerer
+    alive, the alert channel in Airflow's metadata, the key the warehouse's, February
+    published by its deadline. What this deployment lacks it names: scheduled runs are off
+    and the sources are the local simulator (the demo's settings). A paused DAG, a month past
+    its deadline and a wrong key are each named, and no secret is printed."""
+    from datetime import datetime
+
+    from chiso.cli import main
+    from chiso.orchestration.airflow import AirflowApi
+    from chiso.orchestration.doctor import diagnose
+
+    s = airflow_env.settings
+    if not all(st.alive for st in services.status(s)):
+        services.up(s)
+
+    def verdicts(now: datetime) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for f in diagnose(s, now=now):  # the worst finding of each check
+            if found.get(f.check) != "fail":
+                found[f.check] = f.status
+        return found
+
+    march_10 = datetime(2020, 3, 10, 8, 0)  # February's deadline has passed
+    assert verdicts(march_10) == {
+        "publications": "ok", "metadatabase": "ok", "scheduler": "ok", "dag_processor": "ok",
+        "triggerer": "ok", "dag": "ok", "schedule": "fail", "connections": "warn", "disk": "ok",
+        "key": "ok",
+    }  # fmt: skip
+    monkeypatch.setenv("CHISO_AIRFLOW_SCHEDULED_RUNS", "True")
+    with AirflowApi(s) as api:
+        api.request("PATCH", f"/dags/{af.DAG_ID}", json={"is_paused": True})
+        try:
+            april_10 = datetime(2020, 4, 10, 8, 0)  # March is due and was never closed
+            monkeypatch.setenv("CHISO_PII_KEY", "not-the-warehouse-key")
+            findings = {f.check: f for f in diagnose(s, now=april_10) if f.status == "fail"}
+            assert set(findings) == {"publications", "dag", "key"}
+            assert "2020-03 is not published" in findings["publications"].detail
+            assert "paused" in findings["dag"].detail
+            assert "not the warehouse's" in findings["key"].detail
+            assert main(["doctor"]) == 1
+        finally:
+            api.request("PATCH", f"/dags/{af.DAG_ID}", json={"is_paused": False})
+    printed = capsys.readouterr().out
+    assert "✗ dag" in printed and "problem(s)" in printed
+    for secret in (services.admin_password(s), "not-the-warehouse-key"):
+        assert secret not in printed
+
+
 def test_the_ui_and_the_api_require_a_login(airflow_env):
     """Nothing of Airflow answers without a login: no token without credentials, none for a
     wrong password; the generated admin password gets one, and appears in no log."""
@@ -254,3 +315,98 @@ def test_the_ui_and_the_api_require_a_login(airflow_env):
     assert logs
     for log in logs:
         assert services.admin_password(s) not in log.read_text(errors="replace"), log
+
+
+def test_the_maintenance_dag_cleans_vacuums_and_backs_up_what_restores_equal(airflow_env, tmp_path):
+    """The maintenance DAG, triggered as an operator would with a retention instant: Airflow's
+    metadata before it is cleaned (January's close run goes, February's, the latest, stays),
+    the large tables vacuumed (the raw tables' monthly partitions are too small here), and the
+    backup it writes restores into a fresh server with the same marts, revision history and
+    publication log as this warehouse."""
+    from datetime import UTC, datetime, timedelta
+
+    from chiso.orchestration.airflow import AirflowApi
+    from chiso.orchestration.backup import restore
+    from chiso.publish.checksums import mart_checksums
+    from chiso.runtime.embedded_postgres import EmbeddedPostgres
+    from chiso.runtime.warehouse import urls
+    from tests.warehouses import free_port
+
+    s = airflow_env.settings
+    if not all(st.alive for st in services.status(s)):
+        services.up(s)
+    with AirflowApi(s) as api:
+        runs = {r["dag_run_id"]: r for r in api.paged(f"/dags/{af.DAG_ID}/dagRuns", "dag_runs")}
+        january = next(i for i, r in runs.items() if r["data_interval_start"].startswith("2020-01"))
+        cutoff = datetime.fromisoformat(runs[january]["end_date"]) + timedelta(seconds=1)
+        # the clean refuses an instant of the last two minutes (the live jobs' rows)
+        while datetime.now(UTC) - cutoff < timedelta(minutes=2, seconds=10):
+            time.sleep(5)
+        api.request("PATCH", "/dags/maintenance", json={"is_paused": False})
+        run = api.request(
+            "POST",
+            "/dags/maintenance/dagRuns",
+            json={"logical_date": None, "conf": {"clean_before": cutoff.isoformat()}},
+        )["dag_run_id"]
+        deadline = time.monotonic() + 600
+        while (state := api.get(f"/dags/maintenance/dagRuns/{run}")["state"]) not in af.FINISHED:
+            assert time.monotonic() < deadline, "the maintenance run did not finish"
+            time.sleep(2)
+        assert state == "success", af.failed_tasks(s, "maintenance")
+        left = {r["dag_run_id"] for r in api.paged(f"/dags/{af.DAG_ID}/dagRuns", "dag_runs")}
+        xcom = f"/dags/maintenance/dagRuns/{run}/taskInstances/{{}}/xcomEntries/return_value"
+        vacuumed = api.get(xcom.format("vacuum_analyze"))["value"]
+        dump = Path(api.get(xcom.format("back_up"))["value"]["dump"])
+    assert january not in left and set(runs) - {january} <= left
+    assert "audit.fct_indicator_values" in vacuumed, vacuumed
+
+    fresh = dataclasses.replace(
+        s, home=tmp_path / "home", server_home=tmp_path / "server", pg_port_hint=free_port()
+    )
+    try:
+        restore(fresh, dump)
+        assert mart_checksums(urls(fresh).admin, everything=True) == mart_checksums(
+            urls(s).admin, everything=True
+        )
+        # the restored warehouse's BI reader sees what this one's does
+        assert mart_checksums(urls(fresh).bi_reader) == mart_checksums(urls(s).bi_reader)
+    finally:
+        EmbeddedPostgres(fresh).stop()
+
+
+def test_celery_workers_backfill_two_months_to_the_same_marts(airflow_env, monkeypatch, tmp_path):
+    """Airflow's CeleryExecutor on this machine: Redis (the system's package, installed when
+    missing) and two Celery workers beside the other services, on a fresh warehouse. One
+    backfill closes January and February (the sources as they stood at February's close, the
+    way a deployment backfills its history); tasks run on both workers (their task instances
+    record worker1 and worker2), and the marts equal, checksum for checksum, what LocalExecutor
+    published closing the same months one by one in this module."""
+    from chiso.publish.checksums import mart_checksums
+    from tests.redis_server import redis
+    from tests.warehouses import fresh
+
+    local = mart_checksums(airflow_env.urls.admin)
+    services.down(airflow_env.settings)
+    with redis(tmp_path / "redis") as broker, fresh("test_airflow_scheduler_celery") as celery:
+        monkeypatch.setenv("CHISO_AIRFLOW_EXECUTOR", "CeleryExecutor")
+        monkeypatch.setenv("CHISO_CELERY_BROKER_URL", broker)
+        monkeypatch.setenv("CHISO_CELERY_WORKERS", "2")
+        s = celery.settings
+        simulator.start(s)
+        try:
+            services.up(s)
+            assert {st.name for st in services.status(s)} >= {"celery-worker1", "celery-worker2"}
+            af.wait_for_dag(s)
+            for month in (JANUARY, FEBRUARY):  # the second month's close instant stays
+                _clock(s)(month)
+            af.backfill(s, JANUARY, FEBRUARY)
+            states = af.wait_for_months(s, [JANUARY, FEBRUARY])
+            assert states == {JANUARY: "success", FEBRUARY: "success"}, af.failed_tasks(s)
+            with af.AirflowApi(s) as api:
+                ran = api.paged(f"/dags/{af.DAG_ID}/dagRuns/~/taskInstances", "task_instances")
+            hosts = {ti["hostname"] for ti in ran if ti["state"] == "success"}
+            assert hosts == {"worker1", "worker2"}, hosts
+            assert mart_checksums(celery.urls.admin) == local
+        finally:
+            services.down(s)
+            simulator.stop(s)
