@@ -111,6 +111,7 @@ bench: setup
 	$(BIN)/python -m bench.incremental
 	$(BIN)/python -m bench.daily
 	$(BIN)/python -m bench.readers
+	$(BIN)/python -m bench.overhead
 
 clean: stop
 	rm -rf .var dbt_project/target dbt_project/logs

@@ -80,7 +80,7 @@ import yaml
 from psycopg import sql
 
 from bench.incremental import DOSSIERS_PER_AGENCY_MONTH
-from bench.warehouse import Warehouse, months_from, write_results
+from bench.warehouse import Warehouse, months_from, run_header, write_results
 
 DASHBOARD_DIR = Path(__file__).resolve().parents[1] / "infra" / "superset" / "dashboard"
 DATASET = DASHBOARD_DIR / "datasets" / "chiso_marts" / "leaders_kpi.yaml"
@@ -923,9 +923,7 @@ def main() -> int:
     args = ap.parse_args()
     months = months_from(args.first_month, args.months)
     report: dict[str, Any] = {
-        "provinces": args.provinces,
-        "months": f"{months[0]:%Y-%m}..{months[-1]:%Y-%m}",
-        "dossiers_per_agency_month": args.dossiers_per_agency_month,
+        **run_header(args, months),
         "dataset": str(DATASET.relative_to(DASHBOARD_DIR.parents[2])),
     }
     warehouse = Warehouse(args, "readers")

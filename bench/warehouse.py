@@ -40,6 +40,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def run_header(args: argparse.Namespace, months: list[date]) -> dict:
+    """What a benchmark's results say it ran on: provinces, months, volume."""
+    return {
+        "provinces": args.provinces,
+        "months": f"{months[0]:%Y-%m}..{months[-1]:%Y-%m}",
+        "dossiers_per_agency_month": args.dossiers_per_agency_month,
+    }
+
+
 def months_from(first: date, count: int) -> list[date]:
     from chiso.core.months import add_months
 
