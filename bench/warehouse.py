@@ -159,6 +159,11 @@ class Warehouse:
     def keep_as_template(self) -> None:
         """Copy the warehouse database to a template that restore() starts every run from."""
         with self._server() as conn:
+            # a close run in this process (GX's engine) may still hold pooled connections
+            conn.execute(
+                "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s",
+                (self.settings.warehouse_db,),
+            )
             conn.execute(f"drop database if exists {TEMPLATE_DB}")
             conn.execute(
                 f"create database {TEMPLATE_DB} template {self.settings.warehouse_db}"
