@@ -95,13 +95,13 @@ generate: setup
 generate-check: setup
 	$(BIN)/chiso-sim generate --check
 
-# Four workers on two cores: the Airflow tests mostly wait on the scheduler, and the first
+# Three workers on two cores: the Airflow tests mostly wait on the scheduler, and the first
 # modules wait for the built warehouse while another process builds it (tests/conftest.py).
-# Measured from a fresh clone: 3 workers 14m59s, 4 workers 14m40s (the Airflow module, whose
-# closes run one after the other, is then the longest path).
+# Measured from a fresh clone: 3 workers 14m59s; 4 workers 14m40s and 15m54s (more
+# contention, and the Airflow module, whose closes run one after the other, the longest path).
 # Each test module runs whole on one worker (its warehouse is module-scoped); the slowest
 # tests are listed at the end of every run.
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 3
 test: setup lint-python lint-dbt
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
 
