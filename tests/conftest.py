@@ -26,6 +26,7 @@ from tests.warehouses import Env
 # template builds in the background; then the copies, longest first.
 ORDER = {
     "test_airflow_scheduler": 0,  # on an empty warehouse: it runs while the template builds
+    "test_airflow_celery": 0,  # beside it, waiting for its reference
     "test_build_faults": 0,  # on a server of its own, long: early, not a straggler at the end
     "test_incremental_builds": 2,
     "test_write_audit_publish": 3,

@@ -20,7 +20,7 @@ import httpx
 
 from chiso.core.cadence import Cadence
 from chiso.core.config import Settings
-from chiso.core.months import month_of
+from chiso.core.months import LOCAL_TZ, month_of
 from chiso.runtime import airflow as services
 from chiso.runtime.airflow import AirflowError
 
@@ -36,6 +36,10 @@ def base_url(settings: Settings) -> str:
     return (
         os.environ.get("CHISO_AIRFLOW_URL") or f"http://127.0.0.1:{settings.airflow_port}"
     ).rstrip("/")
+
+
+# calls that may be sent again after a server error without doing anything twice
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class AirflowApi:
@@ -71,12 +75,24 @@ class AirflowApi:
                 f"Airflow {what}: HTTP {response.status_code}: {response.text[:500]}"
             )
 
-    def request(self, method: str, path: str, what: str | None = None, **kw: Any) -> Any:
-        """One call; a server error is tried again a few times (a scheduler that just started
-        can hold the rows a call changes, and Airflow answers that with a 500)."""
+    def request(
+        self,
+        method: str,
+        path: str,
+        what: str | None = None,
+        *,
+        retry: bool | None = None,
+        **kw: Any,
+    ) -> Any:
+        """One call. A server error is tried again a few times (a scheduler that just started
+        can hold the rows a call changes, and Airflow answers that with a 500), but only for a
+        call that may be repeated: GET, PUT, PATCH and DELETE, or one whose caller says so
+        (`retry`). A POST that failed with a 500 may still have been carried out, and a second
+        one would create its run or backfill twice; its caller checks what happened instead."""
+        again = method.upper() in IDEMPOTENT if retry is None else retry
         for attempt in range(RETRIES + 1):
             response = self.http.request(method, f"/api/v2{path}", headers=self._headers(), **kw)
-            if response.status_code < 500 or attempt == RETRIES:
+            if response.status_code < 500 or attempt == RETRIES or not again:
                 break
             time.sleep(2**attempt)
         self._check(response, what or f"{method} {path}")
@@ -189,6 +205,7 @@ def clear_failed_tasks(
         cleared = api.request(
             "POST",
             f"/dags/{dag_id}/clearTaskInstances",
+            retry=True,  # clearing what is already cleared changes nothing
             json={
                 "dry_run": False,
                 "dag_run_id": runs[-1]["dag_run_id"],
@@ -225,21 +242,44 @@ def interval_start(month: date) -> date:
 
 def backfill(settings: Settings, first: date, last: date, dag_id: str = DAG_ID) -> None:
     """Create the close runs of the months first..last; the scheduler runs them one at a time."""
+    body = {
+        "dag_id": dag_id,
+        "from_date": _instant(interval_start(first)).isoformat(),
+        "to_date": _instant(interval_start(last)).isoformat(),
+        "max_active_runs": 1,
+        "reprocess_behavior": "completed",
+        "run_backwards": False,
+        "dag_run_conf": {},
+    }
     with AirflowApi(settings) as api:
         api.request("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
-        api.request(
-            "POST",
-            "/backfills",
-            json={
-                "dag_id": dag_id,
-                "from_date": f"{interval_start(first).isoformat()}T00:00:00+07:00",
-                "to_date": f"{interval_start(last).isoformat()}T00:00:00+07:00",
-                "max_active_runs": 1,
-                "reprocess_behavior": "completed",
-                "run_backwards": False,
-                "dag_run_conf": {},
-            },
-        )
+        for attempt in range(RETRIES + 1):
+            try:
+                api.request("POST", "/backfills", json=body)
+                return
+            except AirflowError as error:
+                # a 500 may have created the backfill all the same: posting it again would be
+                # refused (409) or, once it finished, run the months twice
+                if "HTTP 5" not in str(error) or attempt == RETRIES:
+                    raise
+                if _open_backfill(api, dag_id, first, last):
+                    return
+                time.sleep(2**attempt)
+
+
+def _open_backfill(api: AirflowApi, dag_id: str, first: date, last: date) -> bool:
+    """Whether a backfill of the DAG over first..last is open."""
+    wanted = (_instant(interval_start(first)), _instant(interval_start(last)))
+    return any(
+        b.get("completed_at") is None
+        and (datetime.fromisoformat(b["from_date"]), datetime.fromisoformat(b["to_date"])) == wanted
+        for b in api.paged("/backfills", "backfills", dag_id=dag_id)
+    )
+
+
+def _instant(day: date) -> datetime:
+    """Midnight of `day` in Vietnam, as the backfill's dates are given."""
+    return datetime.combine(day, datetime.min.time(), tzinfo=LOCAL_TZ)
 
 
 def wait_for_backfills(settings: Settings, dag_id: str = DAG_ID, timeout: float = 300) -> None:

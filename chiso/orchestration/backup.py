@@ -31,7 +31,7 @@ import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import psycopg
 
@@ -60,8 +60,30 @@ class Backup:
     size: int
 
 
-def _libpq_env(url: str) -> dict[str, str]:
-    """The URL as libpq environment variables, so no password is on a command line."""
+# libpq's connection parameters that a URL's query may carry, and the environment variables
+# that set them (PostgreSQL's "Environment Variables" in the libpq chapter): a deployment's
+# URL with sslrootcert, sslcert, sslkey or a connect_timeout reaches pg_dump whole
+LIBPQ_VARIABLES = {
+    "host": "PGHOST", "hostaddr": "PGHOSTADDR", "port": "PGPORT", "dbname": "PGDATABASE",
+    "user": "PGUSER", "password": "PGPASSWORD", "passfile": "PGPASSFILE",
+    "service": "PGSERVICE", "options": "PGOPTIONS", "application_name": "PGAPPNAME",
+    "connect_timeout": "PGCONNECT_TIMEOUT", "client_encoding": "PGCLIENTENCODING",
+    "channel_binding": "PGCHANNELBINDING", "require_auth": "PGREQUIREAUTH",
+    "sslmode": "PGSSLMODE", "sslnegotiation": "PGSSLNEGOTIATION",
+    "sslcompression": "PGSSLCOMPRESSION", "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY",
+    "sslcertmode": "PGSSLCERTMODE", "sslrootcert": "PGSSLROOTCERT", "sslcrl": "PGSSLCRL",
+    "sslcrldir": "PGSSLCRLDIR", "sslsni": "PGSSLSNI",
+    "ssl_min_protocol_version": "PGSSLMINPROTOCOLVERSION",
+    "ssl_max_protocol_version": "PGSSLMAXPROTOCOLVERSION", "gssencmode": "PGGSSENCMODE",
+    "krbsrvname": "PGKRBSRVNAME", "gsslib": "PGGSSLIB", "gssdelegation": "PGGSSDELEGATION",
+    "target_session_attrs": "PGTARGETSESSIONATTRS", "load_balance_hosts": "PGLOADBALANCEHOSTS",
+}  # fmt: skip
+
+
+def libpq_environment(url: str) -> dict[str, str]:
+    """The URL as libpq environment variables, so no password is on a command line. Every
+    connection parameter of its query string is kept; one libpq has no variable for is refused
+    by name (its value is not repeated: it may be a secret)."""
     parts = urlsplit(url)
     env = {
         "PGHOST": parts.hostname or "127.0.0.1",
@@ -71,16 +93,18 @@ def _libpq_env(url: str) -> dict[str, str]:
     }
     if parts.password:
         env["PGPASSWORD"] = unquote(parts.password)
-    # sslmode and friends from the query string, as libpq variables
-    for pair in filter(None, parts.query.split("&")):
-        name, _, value = pair.partition("=")
-        if name == "sslmode":
-            env["PGSSLMODE"] = value
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name not in LIBPQ_VARIABLES:
+            raise BackupError(
+                f"the warehouse URL's parameter {name!r} cannot be handed to pg_dump and"
+                " pg_restore: set it in a pg_service.conf and name the service instead"
+            )
+        env[LIBPQ_VARIABLES[name]] = value
     return env
 
 
 def _run(tool: str, args: list[str], url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **_libpq_env(url)}
+    env = {**os.environ, **libpq_environment(url)}
     proc = subprocess.run(
         [str(pg_binary(tool)), *args], env=env, capture_output=True, text=True, check=False
     )

@@ -29,14 +29,20 @@ import pytest
 
 from chiso.core.cadence import Cadence
 from chiso.orchestration import airflow as af
+from chiso.publish.checksums import mart_checksums
 from chiso.runtime import airflow as services
 from chiso.runtime import simulator
+from tests import references
 from tests.alert_receivers import Mailbox, html_body, subject, wait_for
 from tests.closes import mismatches_with_oracle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.airflow, pytest.mark.timeout(1200)]
 
 JANUARY, FEBRUARY = date(2020, 1, 1), date(2020, 2, 1)
+MODULE = "test_airflow_scheduler"
+# what this module's two closes published, checksum by checksum: test_airflow_celery's
+# reference for the CeleryExecutor
+LOCAL_MARTS = "localexecutor-marts-2020-01-02"
 CADENCE = Cadence.from_env()
 # retry failed tasks after seconds, not minutes; a close must publish within a minute of
 # being queued, or its deadline alerts (a drill of the deadline day's alert)
@@ -65,6 +71,7 @@ def airflow_env(chiso_env):
         yield chiso_env
     finally:
         services.down(s)
+        references.end(MODULE)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -243,6 +250,7 @@ def test_two_closes_through_the_scheduler_publish_what_the_sources_said_then(air
     with psycopg.connect(url) as conn:
         heads = dict(conn.execute("select period_month, revision from ops.publication_heads"))
     assert heads[FEBRUARY] == 1 and heads[JANUARY] >= 1
+    references.publish(LOCAL_MARTS, mart_checksums(airflow_env.urls.admin))
 
 
 def test_doctor_names_what_is_wrong_with_the_deployment(airflow_env, monkeypatch, capsys):
@@ -327,7 +335,6 @@ def test_the_maintenance_dag_cleans_vacuums_and_backs_up_what_restores_equal(air
 
     from chiso.orchestration.airflow import AirflowApi
     from chiso.orchestration.backup import restore
-    from chiso.publish.checksums import mart_checksums
     from chiso.runtime.embedded_postgres import EmbeddedPostgres
     from chiso.runtime.warehouse import urls
     from tests.warehouses import free_port
@@ -372,41 +379,3 @@ def test_the_maintenance_dag_cleans_vacuums_and_backs_up_what_restores_equal(air
         assert mart_checksums(urls(fresh).bi_reader) == mart_checksums(urls(s).bi_reader)
     finally:
         EmbeddedPostgres(fresh).stop()
-
-
-def test_celery_workers_backfill_two_months_to_the_same_marts(airflow_env, monkeypatch, tmp_path):
-    """Airflow's CeleryExecutor on this machine: Redis (the system's package, installed when
-    missing) and two Celery workers beside the other services, on a fresh warehouse. One
-    backfill closes January and February (the sources as they stood at February's close, the
-    way a deployment backfills its history); tasks run on both workers (their task instances
-    record worker1 and worker2), and the marts equal, checksum for checksum, what LocalExecutor
-    published closing the same months one by one in this module."""
-    from chiso.publish.checksums import mart_checksums
-    from tests.redis_server import redis
-    from tests.warehouses import fresh
-
-    local = mart_checksums(airflow_env.urls.admin)
-    services.down(airflow_env.settings)
-    with redis(tmp_path / "redis") as broker, fresh("test_airflow_scheduler_celery") as celery:
-        monkeypatch.setenv("CHISO_AIRFLOW_EXECUTOR", "CeleryExecutor")
-        monkeypatch.setenv("CHISO_CELERY_BROKER_URL", broker)
-        monkeypatch.setenv("CHISO_CELERY_WORKERS", "2")
-        s = celery.settings
-        simulator.start(s)
-        try:
-            services.up(s)
-            assert {st.name for st in services.status(s)} >= {"celery-worker1", "celery-worker2"}
-            af.wait_for_dag(s)
-            for month in (JANUARY, FEBRUARY):  # the second month's close instant stays
-                _clock(s)(month)
-            af.backfill(s, JANUARY, FEBRUARY)
-            states = af.wait_for_months(s, [JANUARY, FEBRUARY])
-            assert states == {JANUARY: "success", FEBRUARY: "success"}, af.failed_tasks(s)
-            with af.AirflowApi(s) as api:
-                ran = api.paged(f"/dags/{af.DAG_ID}/dagRuns/~/taskInstances", "task_instances")
-            hosts = {ti["hostname"] for ti in ran if ti["state"] == "success"}
-            assert hosts == {"worker1", "worker2"}, hosts
-            assert mart_checksums(celery.urls.admin) == local
-        finally:
-            services.down(s)
-            simulator.stop(s)
