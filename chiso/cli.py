@@ -254,6 +254,82 @@ def cmd_corrections(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reference(args: argparse.Namespace) -> int:
+    """The reference files: copy the project's to start a deployment's, check them, load
+    them (and rebuild and republish what they change), or show the versions loaded."""
+    import shutil
+
+    from chiso.core.config import REFERENCE_DIR
+    from chiso.pipeline import ReferenceInvalid, load_reference, rebuild_reference
+    from chiso.reference.files import REFERENCE_FILES
+    from chiso.reference.load import ReferenceFileError
+    from chiso.runtime.warehouse import bootstrap
+
+    s = settings()
+    if args.action == "init":
+        if not args.dir:
+            return _error("init needs --dir: the folder to copy the project's files into")
+        target = Path(args.dir)
+        target.mkdir(parents=True, exist_ok=True)
+        for spec in REFERENCE_FILES:
+            if (target / spec.file_name).exists():
+                return _error(f"{target / spec.file_name} exists: nothing copied")
+        for spec in REFERENCE_FILES:
+            shutil.copy2(REFERENCE_DIR / spec.file_name, target / spec.file_name)
+        _print(f"copied {len(REFERENCE_FILES)} reference files to {target}")
+        _print(f"set CHISO_REFERENCE_DIR={target.resolve()} and keep the folder under git")
+        return 0
+    u = bootstrap(s)
+    if args.action == "status":
+        import psycopg
+
+        with psycopg.connect(u.transformer) as conn:
+            rows = conn.execute(
+                "select version_id, loaded_at, loaded_by, origin, changes, rebuilt_at"
+                " from ops.reference_versions order by version_id desc limit 10"
+            ).fetchall()
+        if not rows:
+            _print("no reference data loaded yet")
+        for version, at, by, origin, changes, rebuilt in rows:
+            tables = ", ".join(
+                f"{t} +{c['added']}/-{c['removed']}" for t, c in changes["tables"].items()
+            )
+            state = f"rebuilt {rebuilt:%Y-%m-%d %H:%M}" if rebuilt else "NOT REBUILT"
+            _print(
+                f"v{version} {at:%Y-%m-%d %H:%M} {by} ({origin}): {tables or 'no rows'}; {state}"
+            )
+        return 0
+    if args.action == "rebuild":
+        for pub in rebuild_reference(s, on_line=_print):
+            _print(f"republished {pub.period_month:%Y-%m} as revision {pub.revision}")
+        return 0
+    folder = Path(args.dir) if args.dir else s.reference_dir
+    try:
+        loaded = load_reference(s, folder, origin=f"chiso reference load {folder}")
+    except ReferenceFileError as exc:
+        return _error(str(exc))
+    except ReferenceInvalid as exc:
+        return _error(exc.verdict.summary())
+    if loaded.version_id is None:
+        _print(f"{folder}: the files are those loaded already; nothing to do")
+    else:
+        assert loaded.changes is not None
+        summary = loaded.changes.summary()
+        _print(f"loaded reference version {loaded.version_id} from {folder}: {summary['tables']}")
+        if loaded.released or loaded.files:
+            _print(
+                f"{loaded.released} parked record(s) will be pulled again, {len(loaded.files)}"
+                " quarantined file(s) are back in the inbox (their agency is known now)"
+            )
+    if args.no_rebuild:
+        _print("not rebuilt (--no-rebuild): `chiso reference rebuild` or the next load does it")
+        return 0
+    republished = rebuild_reference(s, on_line=_print)
+    for pub in republished:
+        _print(f"republished {pub.period_month:%Y-%m} as revision {pub.revision}")
+    return 0
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Load files (one, or the source's inbox folder) or pull a month from the source's API."""
     from chiso.ingest.files import IngestError, describe, ingest_file, ingest_inbox
@@ -544,6 +620,22 @@ def build_parser() -> argparse.ArgumentParser:
     corr.add_argument("--by", help="who releases (default: $USER)")
     corr.add_argument("--all", action="store_true", help="list released holds too")
     corr.set_defaults(func=cmd_corrections)
+
+    ref = sub.add_parser(
+        "reference",
+        help="the reference files (agencies, units, holidays, targets, indices): load, status",
+    )
+    ref.add_argument(
+        "action",
+        choices=["init", "load", "rebuild", "status"],
+        help="init: copy the project's files to --dir; load: validate and load them, then"
+        " rebuild and republish what they change; rebuild: only that; status: the versions",
+    )
+    ref.add_argument(
+        "--dir", help="the files' folder (default: $CHISO_REFERENCE_DIR or the project's)"
+    )
+    ref.add_argument("--no-rebuild", action="store_true", help="load only (the rebuild waits)")
+    ref.set_defaults(func=cmd_reference)
 
     rm = sub.add_parser("run-month", help="run the monthly slice for one month without Airflow")
     rm.add_argument("month", type=_month, help="YYYY-MM")

@@ -13,7 +13,8 @@ republication window, and records the months that still differ (chiso/publish/dr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -23,16 +24,23 @@ import psycopg
 
 from chiso.core.cadence import Cadence
 from chiso.core.config import Settings
+from chiso.ingest.agency_codes import release_quarantined_files, request_repulls
 from chiso.ingest.changes import CHANGE_FEEDS, pull_changes, pull_lookback
 from chiso.ingest.files import FileResult
 from chiso.ingest.files import ingest_inbox as load_inbox
 from chiso.ingest.pulls import SOURCE_PULLS, pull_month, repull_released
+from chiso.notify import alerts
 from chiso.publish import drift
 from chiso.publish.drift import Drift
 from chiso.publish.revisions import Publication, publish_month
 from chiso.quality import results
+from chiso.quality.reference import ReferenceVerdict, reference_failure_alert, validate_reference
 from chiso.quality.results import GateOutcome
 from chiso.quality.validation import validate
+from chiso.reference.changes import Changes, compare
+from chiso.reference.files import catalogue_codes
+from chiso.reference.load import loaded_fingerprint, read_folder, stage
+from chiso.reference.load import publish as publish_reference
 from chiso.report.delivery import deliver
 from chiso.report.render import render_month
 from chiso.runtime.warehouse import urls
@@ -42,11 +50,17 @@ from chiso.transform.dbt import build
 __all__ = [
     "Close",
     "Progress",
+    "ReferenceInvalid",
+    "ReferenceLoad",
     "close_month",
+    "ensure_reference",
     "ingest_api",
     "ingest_changes",
     "ingest_inbox",
+    "load_reference",
     "publish",
+    "pull_requested",
+    "rebuild_reference",
     "report",
     "republish_changed",
     "run_month",
@@ -58,6 +72,7 @@ __all__ = [
 def ingest_api(settings: Settings, source: str, month: date, api: ApiSettings) -> int:
     """Pull every entity of `source` for the month from its API, and again every month an
     operator released from a correction hold; returns rows landed."""
+    ensure_reference(settings)
     loader = urls(settings).loader
     rows = 0
     for entity in SOURCE_PULLS[source]:
@@ -66,10 +81,23 @@ def ingest_api(settings: Settings, source: str, month: date, api: ApiSettings) -
     return rows
 
 
+def pull_requested(settings: Settings, source: str, api: ApiSettings) -> int:
+    """Pull again, whole, the months of `source` asked for: records parked for an agency code
+    a reference load has since added, correction holds an operator released. Returns rows
+    landed. (Each close does this too, after its pulls.)"""
+    loader = urls(settings).loader
+    return sum(
+        r.rows
+        for entity in SOURCE_PULLS[source]
+        for r in repull_released(loader, entity, api.base_url, api.token)
+    )
+
+
 def ingest_inbox(settings: Settings, source: str) -> list[FileResult]:
     """Load every file waiting in the source's inbox folder (quarantining bad ones); a file
     still being written (modified within `inbox_settle_seconds`, or without its done marker
     when one is configured) waits for the next run."""
+    ensure_reference(settings)
     return load_inbox(
         urls(settings).loader,
         settings.inbox_dir,
@@ -85,6 +113,7 @@ def transform(
     """Build every dbt model and run its tests; returns the dbt invocation id. With `month`,
     the incremental models rebuild only the periods overlapping it. `on_line` gets dbt's
     output as it comes."""
+    ensure_reference(settings)
     return build(settings, month, on_line=on_line).invocation_id
 
 
@@ -146,6 +175,7 @@ def ingest_changes(
     """Pull from `source`'s API what changed up to `until` (source local time): by change
     stamp where the source has one, by a look-back of whole months where it has none, and
     the months an operator released from a correction hold; returns rows landed."""
+    ensure_reference(settings)
     cadence = cadence or Cadence.from_env()
     loader = urls(settings).loader
     rows = 0
@@ -165,17 +195,34 @@ def ingest_changes(
 
 
 def republish_changed(
-    settings: Settings, month: date, cadence: Cadence | None = None
+    settings: Settings, month: date, cadence: Cadence | None = None, *, reports: bool = True
 ) -> tuple[list[Publication], list[Drift]]:
     """After `month`'s build: every other published month whose audit rows now differ from
     its current revision is validated and republished (revision N+1 with its diff) if it is
     within the republication window and passes its gate; otherwise the difference is
-    recorded for operators. Returns the republications and what was recorded."""
+    recorded for operators. Returns the republications and what was recorded. With
+    `reports`, each republished month's report is rendered and delivered here (in Airflow,
+    the report DAG does it from the published-mart asset's event)."""
     cadence = cadence or Cadence.from_env()
+    return _republish(
+        settings, cadence.republish_from(month), checked_by=month, besides=month, reports=reports
+    )
+
+
+def _republish(
+    settings: Settings,
+    window_from: date,
+    *,
+    checked_by: date,
+    besides: date | None = None,
+    reports: bool = True,
+) -> tuple[list[Publication], list[Drift]]:
+    """Validate and republish every published month (but `besides`) from `window_from` on
+    whose audit rows differ from its current revision; record what differs and is not
+    republished (outside the window, or its gate failed)."""
     url = urls(settings).transformer
     with psycopg.connect(url) as conn:
-        others = [m for m in drift.published_months(conn) if m != month]
-    window_from = cadence.republish_from(month)
+        others = [m for m in drift.published_months(conn) if m != besides]
     republished: list[Publication] = []
     found: list[Drift] = []
     for other, pending in drift.check(url, others).items():
@@ -190,9 +237,10 @@ def republish_changed(
                 found.append(Drift(other, pending, True, note=note))
                 continue
             republished.append(publish(settings, other, None, gate.gate_run_id))
-            report(settings, other)
+            if reports:
+                report(settings, other)
         found.append(Drift(other, 0, in_window))
-    drift.record(url, found, month)
+    drift.record(url, found, checked_by)
     return republished, [d for d in found if d.pending_rows]
 
 
@@ -264,3 +312,119 @@ class _Quiet:
 
     def dbt_line(self, line: str) -> None:
         pass
+
+
+# -- reference data (chiso/reference/, docs/reference-data.md "Changing reference data") --------
+
+# one load or rebuild of the reference at a time per warehouse (the DAG, an operator's command)
+REFERENCE_LOCK = "chiso.reference"
+
+
+class ReferenceInvalid(RuntimeError):
+    """The reference files failed their suites: nothing was loaded; the verdict names each
+    file, row and field."""
+
+    def __init__(self, verdict: ReferenceVerdict) -> None:
+        self.verdict = verdict
+        super().__init__(verdict.summary())
+
+
+@dataclass(frozen=True)
+class ReferenceLoad:
+    """What a load did: the version loaded (None: the files were those loaded already)."""
+
+    version_id: int | None
+    changes: Changes | None = None
+    released: int = 0  # parked records whose agency code the load added: pulled again
+    files: tuple[Path, ...] = ()  # quarantined files put back in the inbox for the same reason
+
+
+def load_reference(
+    settings: Settings, folder: Path | None = None, *, origin: str = "chiso reference load"
+) -> ReferenceLoad:
+    """Read the reference files (`folder`, default the deployment's), validate them staged,
+    and load them if they pass and differ from what is loaded; record the version and what it
+    changes. Raises ReferenceFileError (a file cannot be read) or ReferenceInvalid (a value
+    fails its suite, after alerting the operators): the warehouse keeps the version it had.
+    The rebuild of what the change touches is :func:`rebuild_reference`."""
+    folder = folder or settings.reference_dir
+    refset = read_folder(folder)
+    u = urls(settings)
+    with _reference_lock(u.loader), psycopg.connect(u.loader) as conn:
+        if loaded_fingerprint(conn) == refset.fingerprint:
+            return ReferenceLoad(None)
+        stage(conn, refset)
+        conn.commit()
+        verdict = validate_reference(u.transformer, catalogue_codes())
+        if not verdict.success:
+            alerts.send(reference_failure_alert(verdict, folder))
+            raise ReferenceInvalid(verdict)
+        changes = compare(conn)
+        version = publish_reference(conn, refset, changes.summary(), origin)
+        released = request_repulls(conn, changes.added_agency_codes)
+    files = release_quarantined_files(settings.inbox_dir, changes.added_agency_codes)
+    return ReferenceLoad(version, changes, released, tuple(files))
+
+
+def ensure_reference(settings: Settings) -> None:
+    """Load the deployment's reference files if the warehouse has none yet (a new warehouse:
+    its first load changes nothing that was built, so nothing is rebuilt)."""
+    with psycopg.connect(urls(settings).loader) as conn:
+        if loaded_fingerprint(conn) is not None:
+            return
+    load_reference(settings, origin="first load")
+    with psycopg.connect(urls(settings).loader) as conn:
+        conn.execute(
+            "update ops.reference_versions set rebuilt_at = now() where rebuilt_at is null"
+        )
+
+
+def rebuild_reference(
+    settings: Settings, on_line: Callable[[str], None] | None = None, *, reports: bool = True
+) -> list[Publication]:
+    """Rebuild what the reference versions loaded since the last rebuild touch (the years of a
+    changed target or index; every period for agencies, units, lineage and holidays), then
+    republish every published month whose numbers changed, whatever the republication window:
+    a reference change is an operator's deliberate correction. A month whose gate fails keeps
+    its revision and is recorded as drift. Returns the republications (`reports`: their
+    reports rendered here; in Airflow, by the report DAG)."""
+    u = urls(settings)
+    with _reference_lock(u.loader):
+        with psycopg.connect(u.transformer) as conn:
+            pending = conn.execute(
+                "select version_id, changes from ops.reference_versions where rebuilt_at is null"
+                " order by version_id"
+            ).fetchall()
+            built = conn.execute("select exists (select 1 from ops.dbt_builds)").fetchone()
+        if not pending:
+            return []
+        kinds = {c["rebuild"] for _, c in pending}
+        republished: list[Publication] = []
+        if built and built[0] and kinds != {"none"}:
+            if "all" in kinds:
+                build(settings, full=True, on_line=on_line)
+            else:
+                spans = [c["days"] for _, c in pending if c["rebuild"] == "days"]
+                first = min(date.fromisoformat(s[0]) for s in spans)
+                last = max(date.fromisoformat(s[1]) for s in spans)
+                build(settings, days=(first, last), on_line=on_line)
+            with psycopg.connect(u.transformer) as conn:
+                latest = max(drift.published_months(conn), default=None)
+            if latest is not None:
+                republished, _ = _republish(settings, date.min, checked_by=latest, reports=reports)
+        with psycopg.connect(u.transformer) as conn:
+            conn.execute(
+                "update ops.reference_versions set rebuilt_at = now() where version_id = any(%s)",
+                ([v for v, _ in pending],),
+            )
+    return republished
+
+
+@contextmanager
+def _reference_lock(url: str) -> Iterator[None]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(hashtext(%s))", (REFERENCE_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("select pg_advisory_unlock(hashtext(%s))", (REFERENCE_LOCK,))

@@ -21,6 +21,17 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DAGS_DIR = REPO_ROOT / "dags"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
+# the project's reference files (chiso/reference/files.py); a deployment has its own copy
+REFERENCE_DIR = REPO_ROOT / "reference"
+
+
+def project_csv(name: str) -> Path:
+    """A CSV of the project by name: a reference file (reference/) or a seed of the product's
+    catalogue (dbt_project/seeds/: the indicators, the QĐ 766 items)."""
+    reference = REFERENCE_DIR / name
+    return reference if reference.exists() else SEEDS_DIR / name
+
+
 DOCS_DIR = REPO_ROOT / "docs"
 
 DEFAULT_WAREHOUSE_DB = "chiso"
@@ -165,6 +176,13 @@ class Settings:
     def data_docs_dir(self) -> Path:
         """Where the gate writes GX Data Docs (when `data_docs` is on), one folder per month."""
         return self.site_dir / "data-docs"
+
+    @property
+    def reference_dir(self) -> Path:
+        """The reference files this deployment loads: ``CHISO_REFERENCE_DIR`` (an operator's
+        copy under version control, made by ``chiso reference init``), else the project's."""
+        configured = os.environ.get("CHISO_REFERENCE_DIR")
+        return _path(configured) if configured else REFERENCE_DIR
 
     @property
     def gate_parameters_file(self) -> Path:

@@ -100,11 +100,14 @@ def release(url: str, *, agency: str, month: date, entity: str | None, by: str) 
 
 
 def months_to_repull(conn: psycopg.Connection, entity: str) -> list[date]:
-    """Months of `entity` with a released hold not yet re-pulled."""
+    """Months of `entity` with a released hold not yet re-pulled, or asked to be pulled again
+    (ops.repull_requests: a reference load that added an agency code of parked records)."""
     rows = conn.execute(
-        "select distinct extract_month from ops.correction_holds where entity = %s"
-        " and released_at is not null and repulled_at is null order by 1",
-        (entity,),
+        "select extract_month from ops.correction_holds where entity = %(e)s"
+        " and released_at is not null and repulled_at is null"
+        " union select extract_month from ops.repull_requests where entity = %(e)s"
+        " and repulled_at is null order by 1",
+        {"e": entity},
     ).fetchall()
     return [r[0] for r in rows]
 
@@ -113,5 +116,10 @@ def mark_repulled(conn: psycopg.Connection, entity: str, month: date) -> None:
     conn.execute(
         "update ops.correction_holds set repulled_at = now() where entity = %s"
         " and extract_month = %s and released_at is not null and repulled_at is null",
+        (entity, month),
+    )
+    conn.execute(
+        "update ops.repull_requests set repulled_at = now() where entity = %s"
+        " and extract_month = %s and repulled_at is null",
         (entity, month),
     )

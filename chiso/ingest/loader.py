@@ -456,6 +456,8 @@ def row_checks(delivery: Delivery, part: Part, *, in_month: bool = True) -> list
                     sql.SQL("chr(31) || left({}, 60)").format(col),  # quoted in Python (redact)
                 )
             )
+    if entity.agency_field and entity.agency_is_code and entity.agency_field in part.columns:
+        checks.append(unknown_agency_check(entity.agency_field))
     missing_required = [
         f.name
         for f in entity.fields
@@ -502,6 +504,25 @@ def row_checks(delivery: Delivery, part: Part, *, in_month: bool = True) -> list
     return checks
 
 
+# What a record whose agency the reference data does not know gets (chiso/ingest/agency_codes.py
+# finds them again when a reference load adds the code)
+UNKNOWN_AGENCY = "not an agency code of the reference data"
+
+
+def unknown_agency_check(field: str) -> sql.Composable:
+    """The ``when … then`` branch of an agency code that no version of the loaded reference
+    data has (reference.agencies, chiso/reference/): the vendor serves an agency the operator
+    has not added yet, or the field holds a word. Before the first load of the reference
+    (a warehouse that has none) nothing is known and nothing is checked."""
+    col = sql.Identifier(field)
+    return sql.SQL(
+        "when nullif(trim({c}), '') is not null"
+        " and exists (select 1 from reference.agencies)"
+        " and not exists (select 1 from reference.agencies as known"
+        " where known.agency_code = trim({c})) then {p} || chr(31) || left(trim({c}), 60)"
+    ).format(c=col, p=sql.Literal(f"{field}: {UNKNOWN_AGENCY}: "))
+
+
 def validate_rows(
     conn: psycopg.Connection,
     delivery: Delivery,
@@ -521,7 +542,9 @@ def validate_rows(
         return
     scope = sql.SQL("_batch_id = %s")
     params: list[object] = [part.batch_id]
-    if pre is not None:
+    if pre is not None and not (pre.agencies and unknown_agencies(conn, part, pre.agencies)):
+        # the pre-check vouches for values, not for agency codes: the rows of an agency the
+        # reference does not know are looked at whatever it found
         if not pre.suspects:
             return
         scope = scope + sql.SQL(" and _load_seq = any(%s::bigint[])")
@@ -538,6 +561,22 @@ def validate_rows(
     row = _row_of(part, load_seq, row_number, first_seq)
     fld, _, detail = problem_text(problem).partition(": ")
     raise LoadError(f"{delivery.origin}: row {row}: field {fld}: {detail}", row=row, field=fld)
+
+
+def unknown_agencies(conn: psycopg.Connection, part: Part, agencies: set[str]) -> list[str]:
+    """Which of `agencies` (codes seen in a part) the loaded reference data does not know; none
+    for an entity whose agency field is not a code, or before the first load."""
+    entity = part.entity
+    if not (entity.agency_field and entity.agency_is_code):
+        return []
+    rows = conn.execute(
+        "select code from unnest(%s::text[]) as seen (code)"
+        " where exists (select 1 from reference.agencies)"
+        " and not exists (select 1 from reference.agencies as known"
+        " where known.agency_code = seen.code)",
+        (sorted(agencies),),
+    ).fetchall()
+    return [code for (code,) in rows]
 
 
 def problem_text(problem: str) -> str:

@@ -3,12 +3,15 @@
 A vendor's API answers thousands of records; one with a malformed date, a missing required
 field, a change time outside the window asked for or, in a whole month's pull, a date outside
 that month (a server clock gone wrong, a filter ignored) would otherwise fail the whole pull,
-month after month, until the vendor fixes it.
+month after month, until the vendor fixes it. So would a record of an agency the loaded
+reference data does not know yet (a vendor serving an agency before the operator adds it:
+chiso/ingest/agency_codes.py).
 Such a record is moved, with what was wrong (field and layout, never the value), to
 ``raw.rejected_records`` (migration V011); a nested child whose parent was parked goes with it.
 The rest lands; a parked record's copy from an earlier pull stays where it was (a whole
 month's pull does not replace it). Above :func:`reject_limit` the pull fails instead: that
-many bad records is a broken delivery, not a stray one. The gate of each record's month
+many bad records is a broken delivery, not a stray one (records of an unknown agency count
+apart, up to half the pull: a new agency's month is whole). The gate of each record's month
 reports the parked records (suite ``ingest_rejects``), and a later pull that brings a record
 whole removes it from there.
 """
@@ -22,7 +25,15 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-from chiso.ingest.loader import Delivery, LoadError, Parked, Part, problem_text, row_checks
+from chiso.ingest.loader import (
+    UNKNOWN_AGENCY,
+    Delivery,
+    LoadError,
+    Parked,
+    Part,
+    problem_text,
+    row_checks,
+)
 from chiso.ingest.raw_tables import record_key, table_ident
 
 # At most this many records, or this share of a pull, may be parked; more fail the pull.
@@ -146,6 +157,10 @@ def _park(
         sql.SQL("select count(*) from {} where {}").format(first_table, first_scope)
     ).fetchone()[0]  # type: ignore[index]
     limit = reject_limit(received)
+    # records of an agency the reference does not know yet are not malformed: a new agency's
+    # month is parked whole, up to half of the pull (more is a vendor writing something else
+    # in the field, or a reference that lacks a province: the pull fails)
+    unknown_limit = received // 2
     # a month's pull: its month; a change pull: the month its window ends in
     fallback = delivery.month if window is None else window[2].date().replace(day=1)
     period = primary.period_field or (window[0] if window else None)
@@ -193,13 +208,17 @@ def _park(
                 table=table,
                 scope=scope,
             ),
-            (limit + 1,),
+            (limit + unknown_limit + 1,),
         ).fetchall()
-        if n == 0 and len(rows) > limit:
-            _, row_number, problem, *_ = rows[0]
+        malformed = [r for r in rows if UNKNOWN_AGENCY not in r[2]]
+        unknown = [r for r in rows if UNKNOWN_AGENCY in r[2]]
+        if n == 0 and (len(malformed) > limit or len(unknown) > unknown_limit):
+            many, most = (malformed, limit) if len(malformed) > limit else (unknown, unknown_limit)
+            _, row_number, problem, *_ = many[0]
             fld, _, detail = problem_text(problem).partition(": ")
+            said = "are malformed" if many is malformed else "name agencies the reference lacks"
             raise LoadError(
-                f"{delivery.origin}: more than {limit} of {received} records are malformed"
+                f"{delivery.origin}: more than {most} of {received} records {said}"
                 f" (row {row_number}: field {fld}: {detail}): the pull fails rather than park"
                 " them all",
                 row=row_number,

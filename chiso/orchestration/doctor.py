@@ -256,6 +256,41 @@ def check_key(settings: Settings) -> Finding:
     return Finding("key", OK, f"{where}, check value {value}")
 
 
+def check_reference(settings: Settings) -> Finding:
+    """The reference data: loaded, rebuilt, and the deployment's files the ones loaded."""
+    from chiso.reference.load import ReferenceFileError, loaded_fingerprint, read_folder
+
+    folder = settings.reference_dir
+    try:
+        with psycopg.connect(urls(settings).transformer) as conn:
+            loaded = loaded_fingerprint(conn)
+            pending = conn.execute(
+                "select count(*) from ops.reference_versions where rebuilt_at is null"
+            ).fetchone()
+    except psycopg.Error:
+        return Finding("reference", WARN, "cannot read the warehouse (see its check)")
+    if loaded is None:
+        return Finding("reference", WARN, "none loaded yet: the first close loads it")
+    if pending and pending[0]:
+        return Finding(
+            "reference",
+            FAIL,
+            f"{pending[0]} loaded version(s) not rebuilt: `chiso reference rebuild`",
+        )
+    try:
+        current = read_folder(folder).fingerprint
+    except (ReferenceFileError, OSError) as exc:
+        return Finding("reference", FAIL, f"{folder}: {str(exc).splitlines()[0]}")
+    if current != loaded:
+        return Finding(
+            "reference",
+            WARN,
+            f"{folder} differs from the version loaded: `chiso reference load` (or wait for"
+            " the reference_data DAG)",
+        )
+    return Finding("reference", OK, f"{folder} loaded and rebuilt")
+
+
 def diagnose(settings: Settings, now: datetime | None = None) -> list[Finding]:
     """Every check's findings, in order."""
     cadence = Cadence.from_env()
@@ -264,4 +299,5 @@ def diagnose(settings: Settings, now: datetime | None = None) -> list[Finding]:
         *check_airflow(settings),
         *check_disks(settings),
         check_key(settings),
+        check_reference(settings),
     ]

@@ -74,13 +74,38 @@ def report(data_interval_start: datetime) -> str:
     return str(pipeline.report(settings(), month_of(data_interval_start)))
 
 
+def load_reference() -> dict[str, object]:
+    """Load the deployment's reference files if they changed (validated first: invalid files
+    alert the operators and fail the task, the warehouse keeping its version)."""
+    loaded = pipeline.load_reference(settings(), origin="reference_data DAG")
+    return {
+        "version": loaded.version_id,
+        "changes": loaded.changes.summary() if loaded.changes else None,
+        "records_released": loaded.released,
+        "files_released": [p.name for p in loaded.files],
+    }
+
+
+def pull_released(source: str) -> int:
+    """Pull again the months of `source` asked for (records parked for an agency code a load
+    has just added, released correction holds); returns rows landed."""
+    return pipeline.pull_requested(settings(), source, _api_settings(source))
+
+
+def rebuild_reference() -> list[str]:
+    """Rebuild what the loaded reference versions touch, and republish (and report) the
+    months changed."""
+    republished = pipeline.rebuild_reference(settings())
+    return [f"{p.period_month:%Y-%m}-r{p.revision}" for p in republished]
+
+
 def alert_task_failure(context: dict) -> None:
-    """on_failure_callback of the monthly DAG's tasks: alert the operators through the same
+    """on_failure_callback of the DAGs' tasks: alert the operators through the same
     connections as the gate. A failed gate has alerted already (with its failures), so its
-    GateFailed is not alerted twice. Never raises: a callback error would only hide the
-    task's own."""
+    GateFailed is not alerted twice; nor are reference files that failed their suites. Never
+    raises: a callback error would only hide the task's own."""
     exception = context.get("exception")
-    if isinstance(exception, GateFailed):
+    if isinstance(exception, GateFailed | pipeline.ReferenceInvalid):
         return
     try:
         ti = context.get("ti") or context.get("task_instance")

@@ -156,15 +156,18 @@ def _check_parameters(params: dict[str, Any]) -> None:
                 )
 
 
-def load_suite_specs(directory: Path | None = None) -> list[SuiteSpec]:
-    """Read and sanity-check every suite file, layer by layer, files in name order."""
+def load_suite_specs(
+    directory: Path | None = None, layers: tuple[str, ...] = LAYERS
+) -> list[SuiteSpec]:
+    """Read and sanity-check every suite file, layer by layer, files in name order: the
+    gate's layers, or others (``reference``: the reference files' candidates)."""
     directory = directory or EXPECTATIONS_DIR
     specs = []
-    for layer in LAYERS:
+    for layer in layers:
         for path in sorted((directory / layer).glob("*.json")):
             specs.append(_spec(path, layer))
     if not specs:
-        raise GateConfigError(f"no suite files under {directory}/{{{','.join(LAYERS)}}}/")
+        raise GateConfigError(f"no suite files under {directory}/{{{','.join(layers)}}}/")
     names = [s.name for s in specs]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:

@@ -51,6 +51,10 @@ class Entity:
     # What a corrected re-delivery replaces: the same month for the agencies it contains,
     # or the whole month (files that hold every agency, e.g. the aggregate report).
     replace_scope: ReplaceScope = "agency_month"
+    # Whether agency_field holds an agency code of the reference data (ingest parks a record
+    # whose code the reference does not know: chiso/ingest/loader.py, row_checks); not for a
+    # reporting unit that may be a province.
+    agency_is_code: bool = True
 
     @property
     def qualified_name(self) -> str:
@@ -171,6 +175,7 @@ ONE_STOP_AGGREGATE_REPORTS = Entity(
     # Each reporting unit (a province, or an agency reporting per field) sends its own table;
     # a corrected table replaces that unit's month only.
     agency_field="don_vi_bao_cao",
+    agency_is_code=False,  # a province code, or an agency's
     period_field=None,
     replace_scope="agency_month",
     fields=(

@@ -36,7 +36,7 @@ from chiso.transform.dbt_steps import FAILED_STEP_MARKER
 from chiso.transform.key_check import record_key, verify_key
 from chiso.transform.reference_state import (
     built_fingerprint,
-    project_fingerprint,
+    current_fingerprint,
     record_fingerprint,
 )
 
@@ -185,6 +185,7 @@ def build(
     month: date | None = None,
     *,
     full: bool = False,
+    days: tuple[date, date] | None = None,
     new_pii_key: bool = False,
     on_line: Callable[[str], None] | None = None,
 ) -> DbtResult:
@@ -197,7 +198,9 @@ def build(
     so a monthly run costs in proportion to the month, not to the history; and the reference
     nodes (tag `reference`) and the unit tests are skipped while the project is the one they
     were last built and passed with (chiso/transform/reference_state.py). The first build
-    (no fact table yet) and `full=True` build every period and every node.
+    (no fact table yet) and `full=True` build every period and every node. With `days`
+    (first, last), only the periods overlapping those days are rebuilt, with every reference
+    node: what a changed target or annual index touches (chiso/reference/changes.py).
 
     A monthly build whose inputs (the project and raw's ledger) are those of the last
     successful build, of a month built before, with the reference nodes current, does not
@@ -212,8 +215,12 @@ def build(
     """
     if new_pii_key and not full:
         raise ValueError("a new personal-data key needs a full rebuild (--full-refresh)")
+    if days is not None and (full or month is not None or days[0] > days[1]):
+        raise ValueError("`days` is a range of its own: no month, no full refresh, first ≤ last")
     with _build_lock(settings):
-        return _build(settings, month, full=full, new_pii_key=new_pii_key, on_line=on_line)
+        return _build(
+            settings, month, full=full, days=days, new_pii_key=new_pii_key, on_line=on_line
+        )
 
 
 # Builds take this session-level advisory lock for their whole run: two builds of one warehouse
@@ -244,13 +251,15 @@ def _build(
     month: date | None,
     *,
     full: bool,
+    days: tuple[date, date] | None,
     new_pii_key: bool,
     on_line: Callable[[str], None] | None,
 ) -> DbtResult:
-    fingerprint = project_fingerprint()
     with psycopg.connect(urls(settings).transformer) as conn:
+        # the reference nodes are built from the project and the loaded reference data
+        fingerprint = current_fingerprint(conn)
         key_check = verify_key(conn, pii_key(settings), rotate=new_pii_key)
-        monthly = not full and month is not None and _facts_exist(conn)
+        monthly = not full and days is None and month is not None and _facts_exist(conn)
         skip_reference = monthly and built_fingerprint(conn) == fingerprint
         digest = inputs_digest(conn, fingerprint)
         built_by = up_to_date(conn, month, digest) if skip_reference and month else None
@@ -259,12 +268,14 @@ def _build(
             return DbtResult(built_by, 0.0, {}, skipped=True)
         record_attempt(conn, digest)
     args = ["build"]
-    env = {"CHISO_BUILD_MONTH": ""}
+    env = {"CHISO_BUILD_MONTH": "", "CHISO_BUILD_FROM": "", "CHISO_BUILD_TO": ""}
     if full:
         args.append("--full-refresh")
     elif monthly:
         # An env var, not --vars: a changed --vars value makes dbt re-parse the whole project.
         env["CHISO_BUILD_MONTH"] = f"{month:%Y-%m}"
+    elif days is not None:
+        env["CHISO_BUILD_FROM"], env["CHISO_BUILD_TO"] = (d.isoformat() for d in days)
     if skip_reference:
         # Unit tests check the models' SQL on fixed inputs, not the warehouse's data: with the
         # project unchanged since they last passed, they would pass again. Cautious indirect

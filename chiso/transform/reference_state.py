@@ -7,10 +7,11 @@ inputs. Rebuilding and retesting them every month is a fixed cost of about a qua
 monthly build, paid for nothing. So each build that included them records a fingerprint of
 the project in the warehouse, and a monthly build skips them while the fingerprint is the
 same. The fingerprint covers every file dbt builds or tests from (models, macros, seeds,
-snapshots, tests, dbt_project.yml) and the dbt versions: deliberately coarser than the
-reference nodes' own inputs, so no change can slip through; an upgrade costs one extra
-rebuild of small tables. It lives in the warehouse, not the home directory, so a new or
-restored warehouse starts without one and is built whole.
+snapshots, tests, dbt_project.yml), the dbt versions and the reference data version loaded
+in the warehouse (a new version of the operator's files is new input for the reference
+nodes): deliberately coarser than the reference nodes' own inputs, so no change can slip
+through; an upgrade costs one extra rebuild of small tables. It lives in the warehouse, not
+the home directory, so a new or restored warehouse starts without one and is built whole.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 import psycopg
 
 from chiso.core.config import DBT_PROJECT_DIR
+from chiso.reference.load import loaded_fingerprint
 
 PROJECT_INPUTS = ("dbt_project.yml", "models", "macros", "seeds", "snapshots", "tests")
 STATE_TABLE = "ops.dbt_build_state"  # chiso/migrations/V004__dbt_builds.sql
@@ -41,6 +43,20 @@ def project_fingerprint(project_dir: Path = DBT_PROJECT_DIR) -> str:
         digest.update(path.relative_to(project_dir).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def build_fingerprint(project: str, reference: str | None) -> str:
+    """What the reference nodes are built from: the project, and the reference data version
+    loaded in the warehouse (chiso/reference/load.py; None before the first load)."""
+    if reference is None:
+        return project
+    return hashlib.sha256(f"{project}\0{reference}".encode()).hexdigest()
+
+
+def current_fingerprint(conn: psycopg.Connection) -> str:
+    """The fingerprint a build of this warehouse records now: the project's files and the
+    reference version loaded in it."""
+    return build_fingerprint(project_fingerprint(), loaded_fingerprint(conn))
 
 
 def read_state(conn: psycopg.Connection, item: str) -> str | None:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import holidays
 
-from chiso.core.config import SEEDS_DIR
+from chiso.core.config import REFERENCE_DIR
 
-HOLIDAY_OVERRIDES_CSV = SEEDS_DIR / "ref_holiday_overrides.csv"
+HOLIDAY_OVERRIDES_CSV = REFERENCE_DIR / "ref_holiday_overrides.csv"
 
 _TRUE = {"true", "t", "1", "yes"}
 _FALSE = {"false", "f", "0", "no"}

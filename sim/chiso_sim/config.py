@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from chiso.core.config import SEEDS_DIR
+from chiso.core.config import REFERENCE_DIR
 
-DEFAULT_AGENCIES_CSV = SEEDS_DIR / "ref_agencies.csv"
+DEFAULT_AGENCIES_CSV = REFERENCE_DIR / "ref_agencies.csv"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from functools import lru_cache
 
-from chiso.core.config import SEEDS_DIR
+from chiso.core.config import project_csv
 from chiso_sim.oracle import CatalogueRow, DossierFact, Result
 
 SIX = Decimal("0.000001")
@@ -27,7 +27,7 @@ FOUR = Decimal("0.0001")
 
 
 def _rows(name: str) -> list[dict[str, str]]:
-    with (SEEDS_DIR / name).open(encoding="utf-8", newline="") as fh:
+    with project_csv(name).open(encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
 
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from chiso.core.config import SEEDS_DIR
+from chiso.core.config import REFERENCE_DIR
 
-ADMIN_UNITS_CSV = SEEDS_DIR / "ref_admin_units.csv"
-UNIT_LINEAGE_CSV = SEEDS_DIR / "ref_admin_unit_lineage.csv"
-AGENCIES_CSV = SEEDS_DIR / "ref_agencies.csv"
-AGENCY_LINEAGE_CSV = SEEDS_DIR / "ref_agency_lineage.csv"
+ADMIN_UNITS_CSV = REFERENCE_DIR / "ref_admin_units.csv"
+UNIT_LINEAGE_CSV = REFERENCE_DIR / "ref_admin_unit_lineage.csv"
+AGENCIES_CSV = REFERENCE_DIR / "ref_agencies.csv"
+AGENCY_LINEAGE_CSV = REFERENCE_DIR / "ref_agency_lineage.csv"
 
 UNIT_LEVELS = ("province", "district", "commune")
 CODE_SYSTEMS = ("pre_2025", "post_2025")

@@ -66,6 +66,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
@@ -818,6 +819,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--provinces", default="", help="province codes to simulate, comma-separated (all)"
     )
     parser.add_argument(
+        "--agencies",
+        type=Path,
+        default=defaults.agencies_csv,
+        help="the agency register the source systems hold (ref_agencies.csv's columns; default:"
+        " the project's): an agency here and not in the warehouse's reference data is one a"
+        " vendor already serves and the operator has not yet added",
+    )
+    parser.add_argument(
         "--dossiers-per-agency-month", type=int, default=defaults.dossiers_per_agency_month
     )
     parser.add_argument(
@@ -872,6 +881,7 @@ def main(argv: list[str] | None = None) -> None:
         start_month=args.start_month,
         months=args.months,
         provinces=provinces,
+        agencies_csv=args.agencies,
         dossiers_per_agency_month=args.dossiers_per_agency_month,
         documents_per_agency_month=args.documents_per_agency_month,
     )

@@ -5,12 +5,14 @@ import csv
 
 from chiso_sim.generate.indicators_doc import SEEDS
 
+from chiso.core.config import REFERENCE_DIR
+
 
 def test_every_indicator_and_target_refers_to_the_catalogue() -> None:
     with (SEEDS / "ref_indicators.csv").open(encoding="utf-8") as fh:
         codes = [r["indicator_code"] for r in csv.DictReader(fh)]
     assert len(codes) == len(set(codes))
-    with (SEEDS / "ref_indicator_targets.csv").open(encoding="utf-8") as fh:
+    with (REFERENCE_DIR / "ref_indicator_targets.csv").open(encoding="utf-8") as fh:
         targets = list(csv.DictReader(fh))
     spans: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
     for t in targets:

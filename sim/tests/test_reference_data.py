@@ -19,7 +19,7 @@ from chiso_sim.calendar import (
 from chiso_sim.generate import seeds as build_seeds
 from chiso_sim.one_stop import load_agencies as simulator_load_agencies
 from chiso_sim.seed_tables import (
-    SEEDS_DIR,
+    REFERENCE_DIR,
     AdminUnit,
     Agency,
     agency_on,
@@ -117,7 +117,7 @@ def overlaps(a: AdminUnit | Agency, b: AdminUnit | Agency) -> bool:
 
 @pytest.mark.parametrize("filename", SEED_FILES)
 def test_seed_files_are_nfc_utf8_csv_with_rectangular_rows(filename: str) -> None:
-    raw = (SEEDS_DIR / filename).read_bytes()
+    raw = (REFERENCE_DIR / filename).read_bytes()
     assert not raw.startswith(b"\xef\xbb\xbf"), "no BOM"
     text = raw.decode("utf-8")
     assert unicodedata.normalize("NFC", text) == text
@@ -127,7 +127,7 @@ def test_seed_files_are_nfc_utf8_csv_with_rectangular_rows(filename: str) -> Non
 
 
 def test_agency_columns_keep_the_original_order() -> None:
-    header = (SEEDS_DIR / "ref_agencies.csv").read_text(encoding="utf-8").splitlines()[0]
+    header = (REFERENCE_DIR / "ref_agencies.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header.split(",") == list(build_seeds.AGENCY_COLUMNS)
     assert header.startswith(
         "agency_code,agency_name,tier,province_code,province_name,parent_agency_code,"
@@ -136,7 +136,7 @@ def test_agency_columns_keep_the_original_order() -> None:
 
 
 def test_original_hai_duong_rows_are_kept() -> None:
-    with (SEEDS_DIR / "ref_agencies.csv").open(encoding="utf-8", newline="") as fh:
+    with (REFERENCE_DIR / "ref_agencies.csv").open(encoding="utf-8", newline="") as fh:
         current = {tuple(row[:8]) for row in list(csv.reader(fh))[1:]}
     assert len(ORIGINAL_AGENCIES) == 11
     for code, name, tier, parent, start, end in ORIGINAL_AGENCIES:
@@ -166,7 +166,7 @@ def test_keys_unique(units: list[AdminUnit], agencies: list[Agency]) -> None:
         ("ref_admin_unit_lineage.csv", ("from_unit_key", "to_unit_key", "effective_date")),
         ("ref_agency_lineage.csv", ("from_agency_key", "to_agency_key", "effective_date")),
     ):
-        with (SEEDS_DIR / name).open(encoding="utf-8", newline="") as fh:
+        with (REFERENCE_DIR / name).open(encoding="utf-8", newline="") as fh:
             keys = [tuple(r[c] for c in key_cols) for r in csv.DictReader(fh)]
         assert len(keys) == len(set(keys)), name
     days = [d for d in load_overrides()]
@@ -406,7 +406,7 @@ def test_reused_unit_code_with_a_new_meaning(units: list[AdminUnit]) -> None:
 
 
 def test_simulator_can_still_read_the_agency_seed() -> None:
-    sim = simulator_load_agencies(SEEDS_DIR / "ref_agencies.csv")
+    sim = simulator_load_agencies(REFERENCE_DIR / "ref_agencies.csv")
     assert len(sim) == len(load_agencies())
     assert {a.tier for a in sim} == {"province_dept", "district", "commune"}
 
@@ -414,7 +414,7 @@ def test_simulator_can_still_read_the_agency_seed() -> None:
 def test_generator_tables_match_committed_overrides() -> None:
     """The package-free part of the generator reproduces the committed seed exactly."""
     text = build_seeds.to_csv(build_seeds.HOLIDAY_COLUMNS, build_seeds.holiday_rows())
-    assert (SEEDS_DIR / "ref_holiday_overrides.csv").read_text(encoding="utf-8") == text
+    assert (REFERENCE_DIR / "ref_holiday_overrides.csv").read_text(encoding="utf-8") == text
 
 
 def test_loaders_reject_bad_rows(tmp_path: Path) -> None:
@@ -478,9 +478,9 @@ def test_every_department_merger_of_march_2025_takes_effect_on_the_first() -> No
     and Y tế, TT&TT → KH&CN, KH&ĐT → Tài chính, TN&MT → Nông nghiệp và Môi trường) take
     effect on 01/03/2025 in every old province: the old department ends the day before and
     its successor exists from that day."""
-    with (SEEDS_DIR / "ref_agencies.csv").open(encoding="utf-8", newline="") as fh:
+    with (REFERENCE_DIR / "ref_agencies.csv").open(encoding="utf-8", newline="") as fh:
         by_key = {row["agency_key"]: row for row in csv.DictReader(fh)}
-    with (SEEDS_DIR / "ref_agency_lineage.csv").open(encoding="utf-8", newline="") as fh:
+    with (REFERENCE_DIR / "ref_agency_lineage.csv").open(encoding="utf-8", newline="") as fh:
         march = [r for r in csv.DictReader(fh) if r["effective_date"] == "2025-03-01"]
     merged = {by_key[r["from_agency_key"]]["agency_code"][7:9] for r in march}
     assert merged == {"04", "08", "10", "12", "17"}

@@ -60,9 +60,7 @@ def ts(value: str) -> datetime:
 
 
 # Announced day swaps (a worked Saturday, an extra day off), read straight from the seed.
-with (REPO_ROOT / "dbt_project" / "seeds" / "ref_holiday_overrides.csv").open(
-    encoding="utf-8"
-) as _fh:
+with (REPO_ROOT / "reference" / "ref_holiday_overrides.csv").open(encoding="utf-8") as _fh:
     SWAPS = {date.fromisoformat(r["day"]): r["is_day_off"] == "true" for r in csv.DictReader(_fh)}
 
 

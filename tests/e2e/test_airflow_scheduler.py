@@ -280,7 +280,7 @@ def test_doctor_names_what_is_wrong_with_the_deployment(airflow_env, monkeypatch
     assert verdicts(march_10) == {
         "publications": "ok", "metadatabase": "ok", "scheduler": "ok", "dag_processor": "ok",
         "triggerer": "ok", "dag": "ok", "schedule": "fail", "connections": "warn", "disk": "ok",
-        "key": "ok",
+        "key": "ok", "reference": "ok",
     }  # fmt: skip
     monkeypatch.setenv("CHISO_AIRFLOW_SCHEDULED_RUNS", "True")
     with AirflowApi(s) as api:

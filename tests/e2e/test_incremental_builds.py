@@ -101,7 +101,13 @@ def test_a_changed_project_brings_the_reference_nodes_back_once(published):
     unchanged project skips them: test_bad_source_row_stops_the_run_before_publication)."""
     import json
 
-    from chiso.transform.reference_state import ITEM, STATE_TABLE, project_fingerprint
+    from chiso.reference.load import loaded_fingerprint
+    from chiso.transform.reference_state import (
+        ITEM,
+        STATE_TABLE,
+        build_fingerprint,
+        project_fingerprint,
+    )
 
     env, _, _ = published
     # a stale fingerprint (as after an upgrade of the project) brings them back, once
@@ -111,15 +117,18 @@ def test_a_changed_project_brings_the_reference_nodes_back_once(published):
         )
     build(env.settings, MONTHS[2])
     built = _built_nodes(env.settings)
-    assert {"seed.chiso.ref_agencies", "model.chiso.dim_period"} <= built
+    reference_nodes = {"model.chiso.ref_agencies", "seed.chiso.ref_indicators"}
+    assert {*reference_nodes, "model.chiso.dim_period"} <= built
     assert [n for n in built if n.startswith("unit_test.")]
     with psycopg.connect(env.urls.admin) as conn:
         recorded = conn.execute(
             f"select fingerprint from {STATE_TABLE} where item = %s", (ITEM,)
         ).fetchone()[0]
-    assert recorded == project_fingerprint()
-    # the tag is safe only on nodes built from seeds alone: every ancestor is a seed or another
-    # reference node, never a source
+        reference = loaded_fingerprint(conn)
+    assert reference is not None
+    assert recorded == build_fingerprint(project_fingerprint(), reference)
+    # the tag is safe only on nodes built from seeds and the loaded reference data alone: every
+    # ancestor is a seed, the source `reference` or another reference node, never source data
     manifest = json.loads((env.settings.home / "dbt" / "target" / "manifest.json").read_text())
     nodes = manifest["nodes"]
 
@@ -136,7 +145,10 @@ def test_a_changed_project_brings_the_reference_nodes_back_once(published):
     reference = [u for u, n in nodes.items() if "reference" in n.get("tags", [])]
     assert len(reference) >= 16
     for unique_id in reference:
-        assert all(a.startswith("seed.") or a in reference for a in ancestors(unique_id)), unique_id
+        assert all(
+            a.startswith(("seed.", "source.chiso.reference.")) or a in reference
+            for a in ancestors(unique_id)
+        ), unique_id
 
 
 def test_replaying_the_closes_is_idempotent(published):
@@ -149,7 +161,7 @@ def test_replaying_the_closes_is_idempotent(published):
     test_a_changed_project_brings_the_reference_nodes_back_once."""
     from chiso.transform.build_inputs import clear_attempt, inputs_digest, record_attempt
     from chiso.transform.build_inputs import up_to_date as built_by
-    from chiso.transform.reference_state import project_fingerprint
+    from chiso.transform.reference_state import current_fingerprint
 
     env, api, _ = published
     s = env.settings
@@ -171,7 +183,7 @@ def test_replaying_the_closes_is_idempotent(published):
     with psycopg.connect(env.urls.admin) as conn:
         assert conn.execute(query).fetchone() == state_before  # raw; no new revision
         assert conn.execute(builds).fetchone() == (builds_before, latest)  # dbt did not run
-        digest = inputs_digest(conn, project_fingerprint())
+        digest = inputs_digest(conn, current_fingerprint(conn))
         assert built_by(conn, MONTHS[0], digest) == latest
         record_attempt(conn, digest)  # a build started and never finished
         assert built_by(conn, MONTHS[0], digest) is None

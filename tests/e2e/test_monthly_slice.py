@@ -27,7 +27,7 @@ from chiso_sim.oracle import (
 )
 from chiso_sim.oracle_marts import monthly_rows, rollups
 
-from chiso.core.config import SEEDS_DIR
+from chiso.core.config import REFERENCE_DIR
 from tests.closes import close, mismatches_with_oracle
 from tests.warehouses import TEMPLATE_CLOSES, TEMPLATE_MONTHS, read_mart
 
@@ -64,7 +64,7 @@ def test_every_indicator_matches_independent_python_computation(published):
     got = {(a, i, c, k): (n, d, v, complete) for a, i, c, k, n, d, v, complete in rows}
     # the agencies are the reference file's, valid in the months compared: never the
     # warehouse's own output
-    with (SEEDS_DIR / "ref_agencies.csv").open(encoding="utf-8", newline="") as fh:
+    with (REFERENCE_DIR / "ref_agencies.csv").open(encoding="utf-8", newline="") as fh:
         agencies = sorted(
             r["agency_code"]
             for r in csv.DictReader(fh)
@@ -119,7 +119,7 @@ def test_qd766_scorecard_matches_independent_python_computation(published):
             "select coalesce(agency_code, unit_key), item_code, calendar, period_key,"
             " numerator, denominator, points from audit.mart_qd766_scorecard"
         ).fetchall()
-    with (SEEDS_DIR / "ref_agencies.csv").open(encoding="utf-8", newline="") as fh:
+    with (REFERENCE_DIR / "ref_agencies.csv").open(encoding="utf-8", newline="") as fh:
         provinces = {r["agency_code"]: r["province_code"] for r in csv.DictReader(fh)}
     agencies = sorted({r[0] for r in rows if not r[0].startswith("province:")})
     card = qd766_scorecard(_oracle(periods, agencies), periods, provinces)

@@ -10,7 +10,8 @@
 {#
     The periods a run computes (docs/indicator-rules.md, "Periods"): every period that overlaps
     the data, or, when the variable build_month ('YYYY-MM') is set, only those that also overlap
-    that month's calendar month or official 15→14 window, plus those ending on or after
+    that month's calendar month or official 15→14 window (or, for a range build, those
+    overlapping the days of build_days), plus those ending on or after
     `rebuilt_from` (the earliest day of the records this run rewrote: a re-delivered earlier
     month changes every later stock). Used by the incremental models and the intermediate
     counts, so a monthly run costs in proportion to its month.
@@ -28,7 +29,38 @@
         )
         or {{ periods }}.period_end >= {{ rebuilt_from }}
     )
+    {%- elif build_days() %}
+    {%- set days = build_days() %}
+    and (
+        (
+            {{ periods }}.period_start <= '{{ days[1] }}'::date
+            and {{ periods }}.period_end >= '{{ days[0] }}'::date
+        )
+        or {{ periods }}.period_end >= {{ rebuilt_from }}
+    )
     {%- endif %}
+{%- endmacro %}
+
+{#
+    The days of a range build (chiso.transform.dbt.build with `days`: what a changed target or
+    annual index touches, chiso/reference/changes.py): the environment variables
+    CHISO_BUILD_FROM and CHISO_BUILD_TO ('YYYY-MM-DD'), read when nodes run, as build_month is.
+    None when unset; a malformed day fails the build, naming the variable.
+#}
+{% macro build_days() -%}
+    {%- if not execute -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set first = env_var('CHISO_BUILD_FROM', '') -%}
+    {%- set last = env_var('CHISO_BUILD_TO', '') -%}
+    {%- if not first and not last -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set day = modules.re.compile('^[0-9]{4}-[0-9]{2}-[0-9]{2}$') -%}
+    {%- if not (day.match(first) and day.match(last)) -%}
+        {{- exceptions.raise_compiler_error("CHISO_BUILD_FROM and CHISO_BUILD_TO must both be YYYY-MM-DD days") -}}
+    {%- endif -%}
+    {{- return([first, last]) -}}
 {%- endmacro %}
 
 {% macro build_month_start() -%}

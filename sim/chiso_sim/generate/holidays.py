@@ -36,10 +36,10 @@ from pathlib import Path
 import holidays
 import yaml
 
-from chiso.core.config import DBT_PROJECT_DIR, SEEDS_DIR
+from chiso.core.config import DBT_PROJECT_DIR, REFERENCE_DIR
 
 FILENAME = "ref_public_holidays.csv"
-PUBLIC_HOLIDAYS_CSV = SEEDS_DIR / FILENAME
+PUBLIC_HOLIDAYS_CSV = REFERENCE_DIR / FILENAME
 
 
 def _calendar_years() -> tuple[int, int]:
@@ -100,7 +100,7 @@ def outputs() -> dict[Path, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=SEEDS_DIR, help="seed directory")
+    parser.add_argument("--out", type=Path, default=REFERENCE_DIR, help="reference directory")
     parser.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if the committed seed differs"
     )

@@ -13,7 +13,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from chiso.core.config import DOCS_DIR, SEEDS_DIR
+from chiso.core.config import DOCS_DIR, SEEDS_DIR, project_csv
 
 SEEDS = SEEDS_DIR
 DOC = DOCS_DIR / "indicators.md"
@@ -30,7 +30,7 @@ SECTIONS = {
 
 
 def _rows(name: str) -> list[dict[str, str]]:
-    with (SEEDS / name).open(encoding="utf-8", newline="") as fh:
+    with project_csv(name).open(encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
 
 

@@ -13,8 +13,9 @@ Re-run (from the repository root)::
     .venv/bin/python -m chiso_sim.generate.seeds          # write
     .venv/bin/python -m chiso_sim.generate.seeds --check  # diff only
 
-Outputs (``dbt_project/seeds/``): ``ref_admin_units.csv``, ``ref_admin_unit_lineage.csv``,
-``ref_agencies.csv``, ``ref_agency_lineage.csv``, ``ref_holiday_overrides.csv``.
+Outputs (``reference/``, the project's reference files): ``ref_admin_units.csv``,
+``ref_admin_unit_lineage.csv``, ``ref_agencies.csv``, ``ref_agency_lineage.csv``,
+``ref_holiday_overrides.csv``.
 
 Where each part comes from
 --------------------------
@@ -48,7 +49,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from chiso.core.config import SEEDS_DIR
+from chiso.core.config import REFERENCE_DIR
 
 SOURCE_PINS = {"vietnamadminunits": "1.0.4", "vietnam-provinces": "2025.10.1"}
 
@@ -838,12 +839,12 @@ def outputs() -> dict[Path, str]:
     """The committed seeds this generator owns, with the text each should hold (needs the
     `generate` dependency group: vietnamadminunits and vietnam-provinces at their pins)."""
     src = read_sources()
-    return {SEEDS_DIR / name: text for name, text in rendered(build_tables(src)).items()}
+    return {REFERENCE_DIR / name: text for name, text in rendered(build_tables(src)).items()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=SEEDS_DIR, help="seed directory")
+    parser.add_argument("--out", type=Path, default=REFERENCE_DIR, help="reference directory")
     parser.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if the committed seeds differ"
     )

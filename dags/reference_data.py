@@ -1,0 +1,79 @@
+"""Reference data as a pipeline: the files an operator edits (agencies and their versions and
+lineage, administrative units, holidays and make-up days, targets, annual indices), loaded into
+the warehouse when they change, and what they change rebuilt and republished.
+
+Every morning at 06:00 (Asia/Ho_Chi_Minh), or when an operator triggers it after committing an
+edit: ``load`` reads the folder (``CHISO_REFERENCE_DIR``), validates it with the GX suites of
+expectations/reference/ and loads it if it differs from the loaded version (invalid files alert
+the operators with file, row and field, and the warehouse keeps what it had); the records
+ingest parked because their agency code was unknown, when the load adds it, are pulled again
+(``pull_released_*``); ``rebuild`` rebuilds only the periods the change touches and republishes
+the published months whose numbers changed, with their reports. All logic lives in
+`chiso.pipeline` and `chiso.orchestration.tasks`; this file only wires tasks together and must
+stay cheap to parse.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from chiso.sources.systems import SOURCES
+
+
+def _alert_on_failure(context) -> None:
+    # imported when a task fails, not when the file is parsed
+    from chiso.orchestration.tasks import alert_task_failure
+
+    alert_task_failure(context)
+
+
+@dag(
+    dag_id="reference_data",
+    schedule=CronDataIntervalTimetable("0 6 * * *", timezone="Asia/Ho_Chi_Minh"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Ho_Chi_Minh"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "owner": "chiso",
+        "retries": 2,
+        "retry_delay": timedelta(seconds=int(os.environ.get("CHISO_RETRY_DELAY_SECONDS", "60"))),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=30),
+        "execution_timeout": timedelta(hours=6),
+        "on_failure_callback": _alert_on_failure,
+    },
+    tags=["chiso", "reference"],
+    doc_md=__doc__,
+)
+def reference_data():
+    @task(retries=0)  # invalid files stay invalid until an operator fixes them
+    def load() -> dict:
+        from chiso.orchestration import tasks
+
+        return tasks.load_reference()
+
+    @task
+    def pull_released(source: str) -> int:
+        from chiso.orchestration import tasks
+
+        return tasks.pull_released(source)
+
+    @task
+    def rebuild() -> list[str]:
+        from chiso.orchestration import tasks
+
+        return tasks.rebuild_reference()
+
+    loaded = load()
+    pulls = [
+        pull_released.override(task_id=f"pull_released_{source}")(source) for source in SOURCES
+    ]
+    loaded >> pulls >> rebuild()
+
+
+reference_data()
