@@ -64,8 +64,11 @@ def maintenance():
     def prune_task_logs() -> int:
         from chiso.core.config import settings
         from chiso.orchestration import maintenance as m
+        from chiso.runtime import lineage
 
-        return m.prune_logs(m.airflow_log_folder(), m.Retention.from_env(settings()).log_days)
+        days = m.Retention.from_env(settings()).log_days
+        rotated = m.rotate_lineage(lineage.folder(settings()), days)
+        return m.prune_logs(m.airflow_log_folder(), days) + rotated
 
     @task
     def retain_personal_data() -> str:

@@ -148,6 +148,9 @@ def _environment(name: str) -> dict[str, str]:
         "CHISO_DATA_DOCS": "false",
         "CHISO_REPORT_FORMATS": "",
         "CHISO_REPORT_SCOPED": "false",
+        # written where a test reads it (test_airflow_scheduler, the lineage of its closes):
+        # elsewhere it would cost every build a parse of dbt's manifest
+        "CHISO_LINEAGE": "off",
     }
 
 

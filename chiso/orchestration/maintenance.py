@@ -124,6 +124,27 @@ def prune_logs(folder: Path, days: int, now: float | None = None) -> int:
     return removed
 
 
+def rotate_lineage(folder: Path, days: int, now: float | None = None) -> int:
+    """Rotate the OpenLineage files (docs/lineage.md): each ``<name>.jsonl`` written to is
+    renamed ``<name>-<YYYYMMDD-HHMMSS>.jsonl`` (the producers open the file for each event, so
+    the next one starts a new file), and rotated files past `days` are deleted. A dbt build
+    writes about 5 MB of events. Returns how many files were deleted."""
+    if not folder.is_dir():
+        return 0
+    moment = now or time.time()
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(moment))
+    for current in sorted(folder.glob("*.jsonl")):
+        if "-" not in current.stem and current.stat().st_size > 0:
+            current.rename(current.with_name(f"{current.stem}-{stamp}.jsonl"))
+    cutoff = moment - days * 86400
+    removed = 0
+    for rotated in sorted(folder.glob("*-*.jsonl")):
+        if rotated.stat().st_mtime < cutoff:
+            rotated.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def retain_personal_data(settings: Settings, today: date | None = None) -> str:
     """Personal data past its period, as `chiso privacy retain` does."""
     before = add_months(month_start(today or date.today()), -settings.personal_data_months)

@@ -7,6 +7,7 @@ Asia/Ho_Chi_Minh time (a UTC midnight would fall in the previous month).
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime
 
 from chiso import pipeline
@@ -44,7 +45,26 @@ def inbox(source: str) -> dict[str, int]:
     return counts
 
 
+def _lineage_parent() -> None:
+    """Name this task's OpenLineage run as the parent of the dbt build it starts
+    (chiso/transform/lineage.py reads OPENLINEAGE_PARENT_ID), so a lineage tool shows the
+    build's nodes under the task. Lineage off, or no task context: nothing to name."""
+    try:
+        from airflow.providers.openlineage.plugins.macros import (
+            lineage_parent_id,
+            lineage_root_parent_id,
+        )
+        from airflow.sdk import get_current_context
+
+        ti = get_current_context()["ti"]
+        os.environ["OPENLINEAGE_PARENT_ID"] = lineage_parent_id(ti)
+        os.environ["OPENLINEAGE_ROOT_PARENT_ID"] = lineage_root_parent_id(ti)
+    except Exception:  # lineage never fails a task
+        log.warning("no OpenLineage parent for this task's dbt build", exc_info=True)
+
+
 def transform(data_interval_start: datetime) -> str | None:
+    _lineage_parent()
     return pipeline.transform(settings(), month_of(data_interval_start))
 
 
@@ -95,6 +115,7 @@ def pull_released(source: str) -> int:
 def rebuild_reference() -> list[str]:
     """Rebuild what the loaded reference versions touch, and republish (and report) the
     months changed."""
+    _lineage_parent()
     republished = pipeline.rebuild_reference(settings())
     return [f"{p.period_month:%Y-%m}-r{p.revision}" for p in republished]
 

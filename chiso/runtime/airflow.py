@@ -35,6 +35,7 @@ import httpx
 
 from chiso.core.config import DAGS_DIR, REPO_ROOT, Settings
 from chiso.core.environment import inherited, is_secret_name
+from chiso.runtime import lineage
 from chiso.runtime.processes import alive, stop_groups
 from chiso.runtime.secrets import home_secret, simulator_token, write_private
 from chiso.runtime.warehouse import sqlalchemy_url, urls
@@ -78,6 +79,22 @@ def celery_workers() -> int:
 def services() -> tuple[str, ...]:
     """The processes `up` starts: Airflow's four, and the Celery workers."""
     return (*SERVICES, *(f"celery-worker{i}" for i in range(1, celery_workers() + 1)))
+
+
+def _lineage_env(settings: Settings) -> dict[str, str]:
+    """The OpenLineage provider's settings: chiso's transport and namespace, or lineage off;
+    an operator's own AIRFLOW__OPENLINEAGE__* wins."""
+    if not lineage.enabled():
+        return {"AIRFLOW__OPENLINEAGE__DISABLED": "True"}
+    lineage.folder(settings).mkdir(parents=True, exist_ok=True)
+    return {
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": os.environ.get(
+            "AIRFLOW__OPENLINEAGE__NAMESPACE", lineage.NAMESPACE
+        ),
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": os.environ.get(
+            "AIRFLOW__OPENLINEAGE__TRANSPORT", json.dumps(lineage.transport(settings, "airflow"))
+        ),
+    }
 
 
 def _celery_env(settings: Settings) -> dict[str, str]:
@@ -178,6 +195,8 @@ def airflow_env(settings: Settings) -> dict[str, str]:
             "CHISO_AIRFLOW_SCHEDULED_RUNS", "False"
         ),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        # OpenLineage events of every DAG run and task run (docs/lineage.md)
+        **_lineage_env(settings),
         **{k: v for k, v in api_conns.items() if k not in os.environ},
         **_celery_env(settings),
         "GX_ANALYTICS_ENABLED": "false",

@@ -25,6 +25,7 @@ import psycopg
 from chiso.core.config import DBT_PROJECT_DIR, Settings
 from chiso.core.environment import inherited
 from chiso.core.pii import pgoptions, pii_key
+from chiso.reference.load import loaded_fingerprint
 from chiso.runtime.warehouse import urls
 from chiso.transform.build_inputs import (
     clear_attempt,
@@ -34,6 +35,8 @@ from chiso.transform.build_inputs import (
 )
 from chiso.transform.dbt_steps import FAILED_STEP_MARKER
 from chiso.transform.key_check import record_key, verify_key
+from chiso.transform.lineage import COMMANDS as LINEAGE_COMMANDS
+from chiso.transform.lineage import emit_dbt_lineage
 from chiso.transform.reference_state import (
     built_fingerprint,
     current_fingerprint,
@@ -113,7 +116,8 @@ def run_dbt_steps(
     A single command runs as the `dbt` CLI; several share one dbt import and one parse. The
     first failing step stops the rest and raises DbtError naming it and its failing nodes.
     dbt's output is logged line by line as it comes, and handed to `on_line` (a command
-    line shows a long build's progress with it).
+    line shows a long build's progress with it). A run that builds or tests nodes leaves
+    OpenLineage events of them (chiso/transform/lineage.py), succeeded or not.
     """
     target, logs = _paths(settings)
     common = ["--project-dir", str(DBT_PROJECT_DIR), "--target-path", str(target)]
@@ -143,6 +147,10 @@ def run_dbt_steps(
             log.info("dbt | %s", line)
             if on_line:
                 on_line(line)
+    if steps[-1][0] in LINEAGE_COMMANDS:
+        emit_dbt_lineage(
+            settings, target, {**dbt_env(settings), **(env or {})}, proc.returncode == 0
+        )
     if proc.returncode != 0:
         failing = _failures(target, freshness=failed_step == "source freshness")
         detail = "\n".join(failing) or "\n".join(tail)[-5000:]
@@ -259,6 +267,12 @@ def _build(
         # the reference nodes are built from the project and the loaded reference data
         fingerprint = current_fingerprint(conn)
         key_check = verify_key(conn, pii_key(settings), rotate=new_pii_key)
+        if loaded_fingerprint(conn) is None:
+            # every agency, holiday and target would be missing: nothing valid could be built
+            raise DbtError(
+                "no reference data is loaded in this warehouse: `chiso reference load` (every"
+                " close loads it first)"
+            )
         monthly = not full and days is None and month is not None and _facts_exist(conn)
         skip_reference = monthly and built_fingerprint(conn) == fingerprint
         digest = inputs_digest(conn, fingerprint)

@@ -47,6 +47,8 @@ CADENCE = Cadence.from_env()
 # retry failed tasks after seconds, not minutes; a close must publish within a minute of
 # being queued, or its deadline alerts (a drill of the deadline day's alert)
 FAST = {"CHISO_RETRY_DELAY_SECONDS": "2", "CHISO_CLOSE_DEADLINE_SECONDS": "60"}
+# the closes leave their OpenLineage events (docs/lineage.md), which a test reads
+LINEAGE = {"CHISO_LINEAGE": "on"}
 # the close's report task renders one province's PDFs and delivers them to a folder
 REPORTED = "30"
 REPORTS = ("CHISO_REPORT_SCOPED", "CHISO_REPORT_FORMATS", "CHISO_REPORT_PROVINCES",
@@ -56,8 +58,9 @@ REPORTS = ("CHISO_REPORT_SCOPED", "CHISO_REPORT_FORMATS", "CHISO_REPORT_PROVINCE
 @pytest.fixture(scope="module")
 def airflow_env(chiso_env):
     """Airflow up on the module's home and its empty warehouse."""
-    saved = {k: os.environ.get(k) for k in (*FAST, *REPORTS)}
+    saved = {k: os.environ.get(k) for k in (*FAST, *REPORTS, *LINEAGE)}
     os.environ.update(FAST)
+    os.environ.update(LINEAGE)
     s = chiso_env.settings
     os.environ.update(
         CHISO_REPORT_SCOPED="true",
@@ -251,6 +254,48 @@ def test_two_closes_through_the_scheduler_publish_what_the_sources_said_then(air
         heads = dict(conn.execute("select period_month, revision from ops.publication_heads"))
     assert heads[FEBRUARY] == 1 and heads[JANUARY] >= 1
     references.publish(LOCAL_MARTS, mart_checksums(airflow_env.urls.admin))
+
+
+def test_the_closes_lineage_joins_airflow_tasks_to_the_tables_dbt_built(airflow_env):
+    """OpenLineage events, in the home's lineage files: every task of the closes (Airflow's
+    provider), and each dbt node of their builds with the tables it read and wrote, under a
+    dbt run whose parent is the Airflow task that started it. No password is in them."""
+    from chiso.runtime import lineage
+
+    s = airflow_env.settings
+    folder = lineage.folder(s)
+
+    def events(name: str) -> list[dict]:
+        lines = (folder / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    airflow, dbt = events("airflow"), events("dbt")
+    tasks = {(e["job"]["name"], e["eventType"]) for e in airflow}
+    for task in ("pull_one_stop", "transform", "validate", "publish", "report"):
+        assert (f"monthly_kpi.{task}", "COMPLETE") in tasks, task
+    transforms = {e["run"]["runId"] for e in airflow if e["job"]["name"] == "monthly_kpi.transform"}
+    builds = [e for e in dbt if e["job"]["name"] == "dbt-run-chiso" and e["eventType"] == "START"]
+    assert builds
+    parents = {b["run"]["facets"]["parent"]["run"]["runId"] for b in builds}
+    assert parents <= transforms, (parents, transforms)
+    started_by = {b["run"]["facets"]["parent"]["job"]["name"] for b in builds}
+    assert started_by == {"monthly_kpi.transform"}
+    marts = [
+        e for e in dbt
+        if e["eventType"] == "COMPLETE" and e["job"]["name"].endswith(".mart_kpi_monthly.build.run")
+    ]  # fmt: skip
+    assert marts
+    db = s.warehouse_db
+    assert {o["name"] for o in marts[-1]["outputs"]} == {f"{db}.audit.mart_kpi_monthly"}
+    assert f"{db}.audit.fct_indicator_values" in {i["name"] for i in marts[-1]["inputs"]}
+    assert marts[-1]["run"]["facets"]["parent"]["run"]["runId"] in {
+        b["run"]["runId"] for b in builds
+    }
+    text = "".join((folder / f"{n}.jsonl").read_text(encoding="utf-8") for n in ("airflow", "dbt"))
+    from urllib.parse import urlsplit
+
+    for secret in (services.admin_password(s), urlsplit(airflow_env.urls.transformer).password):
+        assert secret and secret not in text
 
 
 def test_doctor_names_what_is_wrong_with_the_deployment(airflow_env, monkeypatch, capsys):

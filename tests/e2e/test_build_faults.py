@@ -25,11 +25,12 @@ import pytest
 
 from chiso.core.config import Settings
 from chiso.ingest.files import ingest_inbox
+from chiso.pipeline import ensure_reference
 from chiso.runtime.embedded_postgres import EmbeddedPostgres
 from chiso.runtime.warehouse import Urls, bootstrap
 from chiso.transform.build_inputs import ATTEMPT, inputs_digest, up_to_date
 from chiso.transform.dbt import DbtError, DbtResult, build
-from chiso.transform.reference_state import project_fingerprint, read_state
+from chiso.transform.reference_state import current_fingerprint, read_state
 from tests import warehouses
 from tests.alert_receivers import wait_for
 from tests.reliability import Snapshot, snapshot_of
@@ -51,6 +52,7 @@ def own() -> Iterator[tuple[Settings, Urls]]:
     )  # fmt: skip
     urls = bootstrap(settings)
     try:
+        ensure_reference(settings)  # as every close does first
         _deliver(settings, urls, JANUARY)
         build(settings, JANUARY)
         yield settings, urls
@@ -161,7 +163,7 @@ def test_a_crash_during_a_build_then_a_load_during_its_retry_lose_nothing(own, r
     assert result.attempts == 2 and not result.skipped
     with psycopg.connect(urls.transformer) as conn:
         assert read_state(conn, ATTEMPT) is None
-        digest = inputs_digest(conn, project_fingerprint())
+        digest = inputs_digest(conn, current_fingerprint(conn))
         assert up_to_date(conn, FEBRUARY, digest) == result.invocation_id  # nothing left to do
 
     _staged_equals_raw(urls.transformer)

@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 from chiso.core.config import Settings
-from chiso.orchestration.maintenance import Retention, clean_airflow_metadata, prune_logs
+from chiso.orchestration.maintenance import (
+    Retention,
+    clean_airflow_metadata,
+    prune_logs,
+    rotate_lineage,
+)
 
 
 def _aged(path: Path, days: float, now: float) -> None:
@@ -52,3 +57,17 @@ def test_retention_knobs_come_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("CHISO_BACKUP_KEEP", "14")
     assert Retention.from_env(settings).backup_dir == Path("/mnt/backup")
     assert Retention.from_env(settings).backups_kept == 14
+
+
+def test_lineage_files_are_rotated_and_the_old_ones_deleted(tmp_path):
+    now = time.time()
+    (tmp_path / "dbt.jsonl").write_text('{"eventType": "START"}\n')
+    (tmp_path / "airflow.jsonl").write_text("")  # nothing written since the last rotation
+    _aged(tmp_path / "dbt-20261001-023000.jsonl", 45, now)
+    _aged(tmp_path / "dbt-20261130-023000.jsonl", 5, now)
+    assert rotate_lineage(tmp_path, 30, now=now) == 1
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["airflow.jsonl", f"dbt-{stamp}.jsonl", "dbt-20261130-023000.jsonl"]
+    )
+    assert rotate_lineage(tmp_path / "absent", 30) == 0
