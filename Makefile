@@ -95,13 +95,14 @@ generate: setup
 generate-check: setup
 	$(BIN)/chiso-sim generate --check
 
-# Three workers on two cores: the Airflow tests mostly wait on the scheduler, and the first
-# modules wait for the built warehouse while another process builds it (tests/conftest.py).
-# Measured from a fresh clone: 3 workers 14m59s; 4 workers 14m40s and 15m54s (more
-# contention, and the Airflow module, whose closes run one after the other, the longest path).
-# Each test module runs whole on one worker (its warehouse is module-scoped); the slowest
-# tests are listed at the end of every run.
-TEST_WORKERS ?= 3
+# Four workers on two cores: the Airflow and Celery modules mostly wait on their schedulers,
+# and the first modules wait for the built warehouse while another process builds it
+# (tests/conftest.py); the CPUs were busy about half of a three-worker run. Measured from a
+# fresh clone with the Celery test in a module of its own: 3 workers 16m03s (the three long
+# modules that need no built warehouse held every worker while it was ready). Each test module
+# runs whole on one worker (its warehouse is module-scoped); the slowest tests are listed at
+# the end of every run.
+TEST_WORKERS ?= 4
 test: setup lint-python lint-dbt
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
 
