@@ -97,11 +97,12 @@ generate-check: setup
 
 # Four workers on two cores: the Airflow and Celery modules mostly wait on their schedulers,
 # and the first modules wait for the built warehouse while another process builds it
-# (tests/conftest.py); the CPUs were busy about half of a three-worker run. Measured from a
-# fresh clone with the Celery test in a module of its own: 3 workers 16m03s (the three long
-# modules that need no built warehouse held every worker while it was ready). Each test module
-# runs whole on one worker (its warehouse is module-scoped); the slowest tests are listed at
-# the end of every run.
+# (tests/conftest.py); the CPUs were busy about half of a three-worker run. The long modules
+# that need no built warehouse run beside its build at a lower priority (fixture
+# second_in_line). Measured from a fresh clone with the Celery test in a module of its own:
+# 3 workers 16m03s, 4 workers 16m09s (the built warehouse ready after 6 minutes instead of 4,
+# every build beside it competing). Each test module runs whole on one worker (its warehouse is
+# module-scoped); the slowest tests are listed at the end of every run.
 TEST_WORKERS ?= 4
 test: setup lint-python lint-dbt
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25

@@ -9,6 +9,7 @@ Each module gets its own home, databases and service ports, so tests never touch
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Iterator
@@ -115,6 +116,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def _name(request: pytest.FixtureRequest) -> str:
     return request.module.__name__.rsplit(".", 1)[-1]
+
+
+@pytest.fixture(scope="module")
+def second_in_line() -> Iterator[None]:
+    """The module's processes (its Airflow, workers, builds: they inherit it) yield the CPUs to
+    the others, at nice 10: a long module that needs no built warehouse runs from the start
+    beside the build of that warehouse, which every other module waits for."""
+    before = os.nice(0)
+    os.nice(10)
+    yield
+    with contextlib.suppress(PermissionError):  # only root may raise a priority again
+        os.nice(before - os.nice(0))
 
 
 @pytest.fixture(scope="module")

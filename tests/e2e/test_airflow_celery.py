@@ -27,7 +27,12 @@ from tests.e2e.test_airflow_scheduler import LOCAL_MARTS, MODULE
 from tests.redis_server import redis
 from tests.warehouses import fresh
 
-pytestmark = [pytest.mark.e2e, pytest.mark.airflow, pytest.mark.timeout(2400)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.airflow,
+    pytest.mark.timeout(2400),
+    pytest.mark.usefixtures("second_in_line"),
+]
 
 JANUARY, FEBRUARY = date(2020, 1, 1), date(2020, 2, 1)
 CADENCE = Cadence.from_env()
