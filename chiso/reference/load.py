@@ -193,10 +193,3 @@ def publish(
     ).fetchone()
     assert row is not None
     return int(row[0])
-
-
-def known_agency_codes(conn: psycopg.Connection) -> set[str] | None:
-    """Every agency code of the loaded reference (any version); None before the first load."""
-    if loaded_fingerprint(conn) is None:
-        return None
-    return {code for (code,) in conn.execute("select distinct agency_code from reference.agencies")}
