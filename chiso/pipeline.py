@@ -195,14 +195,18 @@ def ingest_changes(
 
 
 def republish_changed(
-    settings: Settings, month: date, cadence: Cadence | None = None
+    settings: Settings, month: date, cadence: Cadence | None = None, *, reports: bool = True
 ) -> tuple[list[Publication], list[Drift]]:
     """After `month`'s build: every other published month whose audit rows now differ from
     its current revision is validated and republished (revision N+1 with its diff) if it is
     within the republication window and passes its gate; otherwise the difference is
-    recorded for operators. Returns the republications and what was recorded."""
+    recorded for operators. Each republication's reports are rendered and delivered, unless
+    `reports` is false (in Airflow the report DAG does it). Returns the republications and
+    what was recorded."""
     cadence = cadence or Cadence.from_env()
-    return _republish(settings, cadence.republish_from(month), checked_by=month, besides=month)
+    return _republish(
+        settings, cadence.republish_from(month), checked_by=month, besides=month, reports=reports
+    )
 
 
 def _republish(
@@ -211,6 +215,7 @@ def _republish(
     *,
     checked_by: date,
     besides: date | None = None,
+    reports: bool = True,
 ) -> tuple[list[Publication], list[Drift]]:
     """Validate and republish every published month (but `besides`) from `window_from` on
     whose audit rows differ from its current revision; record what differs and is not
@@ -232,7 +237,8 @@ def _republish(
                 found.append(Drift(other, pending, True, note=note))
                 continue
             republished.append(publish(settings, other, None, gate.gate_run_id))
-            report(settings, other)
+            if reports:
+                report(settings, other)
         found.append(Drift(other, 0, in_window))
     drift.record(url, found, checked_by)
     return republished, [d for d in found if d.pending_rows]
@@ -374,14 +380,14 @@ def ensure_reference(settings: Settings) -> None:
 
 
 def rebuild_reference(
-    settings: Settings, on_line: Callable[[str], None] | None = None
+    settings: Settings, on_line: Callable[[str], None] | None = None, *, reports: bool = True
 ) -> list[Publication]:
     """Rebuild what the reference versions loaded since the last rebuild touch (the years of a
     changed target or index; every period for agencies, units, lineage and holidays), then
     republish every published month whose numbers changed, whatever the republication window:
     a reference change is an operator's deliberate correction. A month whose gate fails keeps
     its revision and is recorded as drift. Returns the republications, their reports
-    rendered and delivered."""
+    rendered and delivered unless `reports` is false (in Airflow the report DAG does it)."""
     u = urls(settings)
     with _reference_lock(u.loader):
         with psycopg.connect(u.transformer) as conn:
@@ -405,7 +411,7 @@ def rebuild_reference(
             with psycopg.connect(u.transformer) as conn:
                 latest = max(drift.published_months(conn), default=None)
             if latest is not None:
-                republished, _ = _republish(settings, date.min, checked_by=latest)
+                republished, _ = _republish(settings, date.min, checked_by=latest, reports=reports)
         with psycopg.connect(u.transformer) as conn:
             conn.execute(
                 "update ops.reference_versions set rebuilt_at = now() where version_id = any(%s)",

@@ -11,43 +11,26 @@ tasks together and must stay cheap to parse.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
-import pendulum
-from airflow.sdk import Asset, dag, task
-from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.sdk import dag, task
 
+from chiso.orchestration.dags import RAW, cron, start, task_defaults
 from chiso.sources.systems import SOURCES
-
-
-def _alert_on_failure(context) -> None:
-    # imported when a task fails, not when the file is parsed
-    from chiso.orchestration.tasks import alert_task_failure
-
-    alert_task_failure(context)
-
-
-RAW = {
-    source: Asset(name=f"raw.{source}", uri=f"chiso://warehouse/raw/{source}") for source in SOURCES
-}
 
 
 @dag(
     dag_id="daily_ingest",
-    schedule=CronDataIntervalTimetable("0 1 * * *", timezone="Asia/Ho_Chi_Minh"),
-    start_date=pendulum.datetime(2019, 1, 1, tz="Asia/Ho_Chi_Minh"),
+    schedule=cron("0 1 * * *"),
+    start_date=start(2019),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "owner": "chiso",
-        "retries": 3,
-        "retry_delay": timedelta(seconds=int(os.environ.get("CHISO_RETRY_DELAY_SECONDS", "60"))),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=30),
-        "execution_timeout": timedelta(hours=2),
-        "on_failure_callback": _alert_on_failure,
-    },
+    default_args=task_defaults(
+        retries=3,
+        retry_delay_seconds=60,
+        max_retry_delay=timedelta(minutes=30),
+        timeout=timedelta(hours=2),
+    ),
     tags=["chiso", "daily", "ingest", *SOURCES],
     doc_md=__doc__,
 )

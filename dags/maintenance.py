@@ -12,25 +12,17 @@ wires tasks together and must stay cheap to parse.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import Param, dag, task
-from airflow.timetables.interval import CronDataIntervalTimetable
 
-
-def _alert_on_failure(context) -> None:
-    # imported when a task fails, not when the file is parsed
-    from chiso.orchestration.tasks import alert_task_failure
-
-    alert_task_failure(context)
+from chiso.orchestration.dags import cron, start, task_defaults
 
 
 @dag(
     dag_id="maintenance",
-    schedule=CronDataIntervalTimetable("30 2 * * *", timezone="Asia/Ho_Chi_Minh"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Ho_Chi_Minh"),
+    schedule=cron("30 2 * * *"),
+    start_date=start(2026),
     catchup=False,
     max_active_runs=1,
     params={
@@ -40,15 +32,12 @@ def _alert_on_failure(context) -> None:
             description="clean Airflow's metadata up to this instant instead of the retention",
         )
     },
-    default_args={
-        "owner": "chiso",
-        "retries": 1,
-        "retry_delay": timedelta(seconds=int(os.environ.get("CHISO_RETRY_DELAY_SECONDS", "60"))),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=30),
-        "execution_timeout": timedelta(hours=2),
-        "on_failure_callback": _alert_on_failure,
-    },
+    default_args=task_defaults(
+        retries=1,
+        retry_delay_seconds=60,
+        max_retry_delay=timedelta(minutes=30),
+        timeout=timedelta(hours=2),
+    ),
     tags=["chiso", "maintenance"],
     doc_md=__doc__,
 )

@@ -1,4 +1,4 @@
-"""Monthly close: pull what changed → inbox → build → validate → publish → republish → report.
+"""Monthly close: pull what changed → inbox → build → validate → publish → republish.
 
 One run per month, once the month has ended and a grace period has passed
 (``CHISO_CLOSE_GRACE_DAYS``, default 5): the run's data interval goes from the 6th of the
@@ -12,10 +12,9 @@ do not fail the run). The validation gate sits between the audit build and publi
 fails, the run stops and the previously published mart stays as it was. Once the month is
 published, every earlier month the new records changed is validated and republished as
 revision N+1 (within ``CHISO_REPUBLISH_MONTHS``; the others are recorded in
-``marts.kpi_publication_drift``). The report task renders the month's reports (an overview,
-and a PDF, a workbook and a page per province and tier) from the published marts and
-delivers them to ``CHISO_REPORT_FOLDER`` and by e-mail (connection ``chiso_report_smtp``),
-once per revision. If the month is not published by ``CHISO_PUBLISH_DEADLINE_DAY`` of the
+``marts.kpi_publication_drift``). The close ends with the published-mart asset's event, which
+names the months it published; the report DAG (``monthly_report``) runs on it and renders
+those months' reports. If the month is not published by ``CHISO_PUBLISH_DEADLINE_DAY`` of the
 next month (default the 10th), the run's deadline alert tells the operators on the gate's
 channels (chiso/orchestration/deadline.py). All logic lives in `chiso.orchestration.tasks`;
 this file only wires tasks together and must stay cheap to parse.
@@ -23,31 +22,14 @@ this file only wires tasks together and must stay cheap to parse.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
-import pendulum
-from airflow.sdk import Asset, AsyncCallback, DeadlineAlert, dag, task
-from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.sdk import AsyncCallback, DeadlineAlert, dag, task
 
 from chiso.core.cadence import Cadence
+from chiso.orchestration.dags import KPI_MART, RAW, cron, start, task_defaults
 from chiso.orchestration.deadline import PublicationDeadline
 from chiso.sources.systems import SOURCES
-
-
-def _alert_on_failure(context) -> None:
-    # imported when a task fails, not when the file is parsed
-    from chiso.orchestration.tasks import alert_task_failure
-
-    alert_task_failure(context)
-
-
-RAW = {
-    source: Asset(name=f"raw.{source}", uri=f"chiso://warehouse/raw/{source}") for source in SOURCES
-}
-KPI_MART = Asset(name="marts.mart_kpi_monthly", uri="chiso://warehouse/marts/mart_kpi_monthly")
-REPORT = Asset(name="report.monthly_kpi", uri="chiso://reports/monthly_kpi")
-
 
 # the close runs at the end of the grace period; an environment read, nothing heavier
 GRACE_DAYS = Cadence.from_env().grace.days
@@ -55,21 +37,16 @@ GRACE_DAYS = Cadence.from_env().grace.days
 
 @dag(
     dag_id="monthly_kpi",
-    schedule=CronDataIntervalTimetable(f"0 0 {1 + GRACE_DAYS} * *", timezone="Asia/Ho_Chi_Minh"),
-    start_date=pendulum.datetime(2019, 1, 1, tz="Asia/Ho_Chi_Minh"),
+    schedule=cron(f"0 0 {1 + GRACE_DAYS} * *"),
+    start_date=start(2019),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "owner": "chiso",
-        "retries": 2,
-        # CHISO_RETRY_DELAY_SECONDS: shorter waits where failures are provoked (the tests)
-        "retry_delay": timedelta(seconds=int(os.environ.get("CHISO_RETRY_DELAY_SECONDS", "20"))),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=10),
-        "execution_timeout": timedelta(minutes=30),
-        # a task that fails for good alerts the operators (the gate's own alert is not repeated)
-        "on_failure_callback": _alert_on_failure,
-    },
+    default_args=task_defaults(
+        retries=2,
+        retry_delay_seconds=20,
+        max_retry_delay=timedelta(minutes=10),
+        timeout=timedelta(minutes=30),
+    ),
     # the deadline day of the month after the one closed (a run created after it: the close's
     # allowance from then); chiso's Airflow plugin lets every component find the reference
     deadline=DeadlineAlert(
@@ -110,25 +87,20 @@ def monthly_kpi():
 
         return tasks.validate(data_interval_start, dbt_invocation_id)
 
-    @task(outlets=[KPI_MART])
+    @task
     def publish(dbt_invocation_id: str | None, gate_run_id: str, data_interval_start=None) -> int:
         from chiso.orchestration import tasks
 
         return tasks.publish(data_interval_start, dbt_invocation_id, gate_run_id)
 
     # after the month is out: an earlier month's failed gate is recorded (and listed in the
-    # report), it does not fail this close
+    # report), it does not fail this close. Its asset event, the close's only one, names every
+    # month the close published: the report DAG renders them once the drift is recorded.
     @task(outlets=[KPI_MART])
     def republish(data_interval_start=None) -> list[str]:
         from chiso.orchestration import tasks
 
         return tasks.republish(data_interval_start)
-
-    @task(outlets=[REPORT])
-    def report(data_interval_start=None) -> str:
-        from chiso.orchestration import tasks
-
-        return tasks.report(data_interval_start)
 
     invocation = transform()
     for source in SOURCES:
@@ -137,7 +109,7 @@ def monthly_kpi():
         pulled >> dropped >> invocation
     gate = validate(invocation)
     published = publish(invocation, gate)
-    published >> republish() >> report()
+    published >> republish()
 
 
 monthly_kpi()

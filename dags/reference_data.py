@@ -8,45 +8,34 @@ expectations/reference/ and loads it if it differs from the loaded version (inva
 the operators with file, row and field, and the warehouse keeps what it had); the records
 ingest parked because their agency code was unknown, when the load adds it, are pulled again
 (``pull_released_*``); ``rebuild`` rebuilds only the periods the change touches and republishes
-the published months whose numbers changed, with their reports. All logic lives in
+the published months whose numbers changed; the report DAG (``monthly_report``) renders them,
+on the published-mart asset event ``rebuild`` emits. All logic lives in
 `chiso.pipeline` and `chiso.orchestration.tasks`; this file only wires tasks together and must
 stay cheap to parse.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import dag, task
-from airflow.timetables.interval import CronDataIntervalTimetable
 
+from chiso.orchestration.dags import KPI_MART, cron, start, task_defaults
 from chiso.sources.systems import SOURCES
-
-
-def _alert_on_failure(context) -> None:
-    # imported when a task fails, not when the file is parsed
-    from chiso.orchestration.tasks import alert_task_failure
-
-    alert_task_failure(context)
 
 
 @dag(
     dag_id="reference_data",
-    schedule=CronDataIntervalTimetable("0 6 * * *", timezone="Asia/Ho_Chi_Minh"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Ho_Chi_Minh"),
+    schedule=cron("0 6 * * *"),
+    start_date=start(2026),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "owner": "chiso",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=int(os.environ.get("CHISO_RETRY_DELAY_SECONDS", "60"))),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=30),
-        "execution_timeout": timedelta(hours=6),
-        "on_failure_callback": _alert_on_failure,
-    },
+    default_args=task_defaults(
+        retries=2,
+        retry_delay_seconds=60,
+        max_retry_delay=timedelta(minutes=30),
+        timeout=timedelta(hours=6),
+    ),
     tags=["chiso", "reference"],
     doc_md=__doc__,
 )
@@ -63,7 +52,8 @@ def reference_data():
 
         return tasks.pull_released(source)
 
-    @task
+    # the months it republishes go out with the mart's asset event: the report DAG renders them
+    @task(outlets=[KPI_MART])
     def rebuild() -> list[str]:
         from chiso.orchestration import tasks
 

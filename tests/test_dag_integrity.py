@@ -26,7 +26,9 @@ def dagbag(tmp_path_factory):
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert {"monthly_kpi", "daily_ingest", "maintenance", "reference_data"} <= set(dagbag.dags)
+    assert set(dagbag.dags) == {
+        "monthly_kpi", "monthly_report", "daily_ingest", "maintenance", "reference_data",
+    }  # fmt: skip
 
 
 def test_every_task_retries_with_backoff_except_the_gate(dagbag):
@@ -45,7 +47,7 @@ def test_every_task_alerts_when_it_fails_for_good(dagbag):
         for t in dag.tasks:
             callbacks = t.on_failure_callback
             callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
-            assert any(getattr(c, "__name__", "") == "_alert_on_failure" for c in callbacks), (
+            assert any(getattr(c, "__name__", "") == "alert_on_failure" for c in callbacks), (
                 t.task_id
             )
 
@@ -57,7 +59,7 @@ def test_monthly_dag_shape(dagbag):
         # the API pull replaces the month; the inbox's corrections must land after it
         assert f"inbox_{source}" in dag.get_task(f"pull_{source}").downstream_task_ids
         assert "transform" in dag.get_task(f"inbox_{source}").downstream_task_ids
-    order = ["transform", "validate", "publish", "republish", "report"]
+    order = ["transform", "validate", "publish", "republish"]
     for up, down in itertools.pairwise(order):
         assert down in dag.get_task(up).downstream_task_ids
     assert dag.timezone.name == "Asia/Ho_Chi_Minh"
@@ -76,6 +78,40 @@ def test_monthly_dag_shape(dagbag):
     from airflow.plugins_manager import get_deadline_references_plugins
 
     assert type(deadline.reference) in get_deadline_references_plugins().values()
+
+
+def test_the_published_mart_asset_runs_the_report_dag(dagbag):
+    """The close announces its publications once, at its end (the month closed and those it
+    republished, after the drift is recorded, which the report lists), and so does a
+    reference rebuild; the report DAG runs on that asset alone."""
+    from chiso.orchestration.dags import KPI_MART, REPORT
+
+    close = dagbag.dags["monthly_kpi"]
+    emitting = {t.task_id for t in close.tasks if KPI_MART in t.outlets}
+    assert emitting == {"republish"}
+    assert close.get_task("republish").downstream_task_ids == set()
+    rebuild = dagbag.dags["reference_data"].get_task("rebuild")
+    assert KPI_MART in rebuild.outlets
+    report = dagbag.dags["monthly_report"]
+    assert report.max_active_runs == 1
+    assert list(report.timetable.asset_condition.objects) == [KPI_MART]
+    assert [t.task_id for t in report.tasks] == ["report"]
+    # the REST client waits on this asset's events by name
+    from chiso.orchestration.airflow import KPI_MART_ASSET, REPORT_DAG_ID
+
+    assert (KPI_MART.name, report.dag_id) == (KPI_MART_ASSET, REPORT_DAG_ID)
+    assert report.get_task("report").outlets == [REPORT]
+
+
+def test_cron_dags_schedule_only_where_scheduled_runs_are_on(dagbag):
+    """Every cron DAG takes chiso's timetable, which Airflow finds through chiso's plugin."""
+    from airflow.plugins_manager import get_timetables_plugins
+
+    from chiso.orchestration.schedule import ScheduledCron
+
+    for dag_id in ("monthly_kpi", "daily_ingest", "maintenance", "reference_data"):
+        assert type(dagbag.dags[dag_id].timetable) is ScheduledCron, dag_id
+    assert ScheduledCron in get_timetables_plugins().values()
 
 
 def test_maintenance_dag_backs_up_after_everything_else(dagbag):
@@ -125,21 +161,23 @@ def test_dag_pulls_every_source_system():
     assert {e.source for e in ENTITIES} == set(SOURCES)
 
 
-@pytest.mark.parametrize(
-    "dag_file", ["monthly_kpi.py", "daily_ingest.py", "maintenance.py", "reference_data.py"]
-)
+@pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS_DIR.glob("*.py")))
 def test_dag_files_do_no_heavy_work_at_import(dag_file):
     """Importing a DAG file must not pull in the database driver, dbt, GX or any of chiso but
     its parse-cheap spec of the source systems (chiso.sources.systems), the close's calendar
-    (chiso.core.cadence: the schedule and the deadline, from the environment) and the
-    deadline's callback, which Airflow imports to check it (chiso.orchestration.deadline)."""
+    (chiso.core.cadence: the schedule and the deadline, from the environment), the
+    deadline's callback, which Airflow imports to check it (chiso.orchestration.deadline), and
+    what the DAG files share: assets, task defaults, the timetable (chiso.orchestration.dags,
+    .assets, .schedule)."""
     code = (
         "import sys, time, json, runpy\n"
         "t = time.perf_counter()\n"
         f"runpy.run_path({str(DAGS_DIR / dag_file)!r})\n"
         "allowed = {'chiso', 'chiso.sources', 'chiso.sources.systems', 'chiso.core',"
         " 'chiso.core.cadence', 'chiso.core.months', 'chiso.orchestration',"
-        " 'chiso.orchestration.deadline', 'chiso.notify', 'chiso.notify.alerts'}\n"
+        " 'chiso.orchestration.deadline', 'chiso.orchestration.dags',"
+        " 'chiso.orchestration.schedule', 'chiso.orchestration.assets', 'chiso.notify',"
+        " 'chiso.notify.alerts'}\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in"
         " ('psycopg', 'great_expectations', 'dbt', 'openpyxl')"
         " or (m.split('.')[0] == 'chiso' and m not in allowed)]\n"

@@ -25,6 +25,10 @@ from chiso.runtime import airflow as services
 from chiso.runtime.airflow import AirflowError
 
 DAG_ID = "monthly_kpi"
+# runs on the published-mart asset's events, which the close's last task emits
+# (dags/monthly_report.py)
+REPORT_DAG_ID = "monthly_report"
+KPI_MART_ASSET = "marts.mart_kpi_monthly"  # chiso.orchestration.dags.KPI_MART's name
 FINISHED = ("success", "failed")
 PAGE = 100
 RETRIES = 3
@@ -299,6 +303,50 @@ def wait_for_backfills(settings: Settings, dag_id: str = DAG_ID, timeout: float 
             time.sleep(1)
 
 
+def _latest_run_id(api: AirflowApi, month: date, dag_id: str) -> str | None:
+    runs = [r for r in _runs(api, dag_id) if _month(r) == month]
+    return runs[-1]["dag_run_id"] if runs else None
+
+
+def wait_for_reports(
+    settings: Settings, month: date, dag_id: str = DAG_ID, timeout: float = 600
+) -> dict[str, str]:
+    """Block until the report runs that the month's latest close triggered have finished:
+    the runs Airflow created for its published-mart asset events (none if it published
+    nothing). Returns run id → state."""
+    deadline = time.monotonic() + timeout
+    with AirflowApi(settings) as api:
+        run_id = _latest_run_id(api, month, dag_id)
+        if run_id is None:
+            return {}
+        while True:
+            events = [
+                e
+                for e in api.paged(
+                    "/assets/events", "asset_events", source_dag_id=dag_id, source_run_id=run_id
+                )
+                if e["name"] == KPI_MART_ASSET  # the raw assets' events run nothing
+            ]
+            runs = {
+                r["run_id"]: r["state"]
+                for e in events
+                for r in e["created_dagruns"]
+                if r["dag_id"] == REPORT_DAG_ID
+            }
+            # each event has a run once the scheduler has seen it (a later event may join the
+            # run an earlier one created)
+            if all(e["created_dagruns"] for e in events) and all(
+                st in FINISHED for st in runs.values()
+            ):
+                return runs
+            if time.monotonic() > deadline:
+                raise AirflowError(
+                    f"the reports of {month:%Y-%m} ({REPORT_DAG_ID}) did not finish within"
+                    f" {timeout:.0f}s: {runs or 'no run created'}"
+                )
+            time.sleep(2)
+
+
 def run_months(
     settings: Settings,
     months: list[date],
@@ -309,14 +357,20 @@ def run_months(
     """Start Airflow if needed and close `months` through the scheduler, in order, one
     backfill each; a month closed before is closed again (its run cleared and re-run, Airflow
     keeps its history). `before_month` runs before each month's (the demo and the tests move
-    the local simulator's clock to the month's close instant there). Airflow found stopped is
-    started, and what it left in flight when it stopped is settled first."""
+    the local simulator's clock to the month's close instant there). A month is done when its
+    reports are (the report DAG, which its close's published-mart event runs): its state is
+    the close's, or the report's if that failed. Airflow found stopped is started, and what it
+    left in flight when it stopped is settled first."""
     restarted = not all(st.alive for st in services.status(settings))
     if restarted:
         services.up(settings)
     wait_for_dag(settings, dag_id)
+    wait_for_dag(settings, REPORT_DAG_ID)
     if restarted:
         settle_interrupted(settings, dag_id)
+        settle_interrupted(settings, REPORT_DAG_ID)
+    with AirflowApi(settings) as api:
+        api.request("PATCH", f"/dags/{REPORT_DAG_ID}", json={"is_paused": False})
     states: dict[date, str | None] = dict.fromkeys(months)
 
     def progress(current: dict[date, str | None]) -> None:
@@ -332,6 +386,11 @@ def run_months(
         wait_for_backfills(settings, dag_id)
         backfill(settings, month, month, dag_id)
         states.update(wait_for_months(settings, [month], dag_id, on_progress=progress))
+        if states[month] == "success":
+            reports = wait_for_reports(settings, month, dag_id)
+            if any(st != "success" for st in reports.values()):
+                states[month] = "failed"
+            progress({month: states[month]})
     return states
 
 

@@ -5,6 +5,9 @@ Airflow installed with chiso loads it, the project's own and a deployment's imag
 - `PublicationDeadline`, the monthly close's deadline reference (chiso/orchestration/
   deadline.py): the scheduler and the API server rebuild it from the serialized DAG when they
   create a run, and Airflow looks custom references up among the plugins'.
+- `ScheduledCron`, the DAGs' cron timetable that schedules only where scheduled runs are on
+  (chiso/orchestration/schedule.py): the scheduler and the dag-processor rebuild it from the
+  serialized DAG, and Airflow looks custom timetables up among the plugins'.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 
 from chiso.orchestration.deadline import PublicationDeadline
+from chiso.orchestration.schedule import ScheduledCron
 
 
 class ChisoPlugin(AirflowPlugin):
     name = "chiso"
     deadline_references = [PublicationDeadline]  # noqa: RUF012 (Airflow's class attribute)
+    timetables = [ScheduledCron]  # noqa: RUF012

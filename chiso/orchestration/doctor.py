@@ -6,8 +6,8 @@ is wrong and what to do, in one line.
   deadline alerts only watch runs that exist (a paused DAG, a dead scheduler create none);
 - Airflow answers, and its scheduler, dag-processor and triggerer have a recent heartbeat
   (``/api/v2/monitor/health``);
-- the monthly close's DAG is parsed without errors and not paused, and this project's Airflow
-  schedules runs (``CHISO_AIRFLOW_SCHEDULED_RUNS``);
+- the monthly close's DAG and the report DAG are parsed without errors and not paused, and
+  this project's Airflow schedules runs (``CHISO_AIRFLOW_SCHEDULED_RUNS``);
 - the connections the close reads exist: each source system's API, and an alert channel;
 - the disks holding the home and the embedded server's data have room;
 - the personal-data key is there, private, and the one the warehouse was built with.
@@ -32,7 +32,14 @@ from chiso.core.cadence import Cadence
 from chiso.core.config import Settings
 from chiso.core.months import LOCAL_TZ, add_months
 from chiso.notify.alerts import SMTP_CONN_ID, WEBHOOK_CONN_ID
-from chiso.orchestration.airflow import DAG_ID, AirflowApi, base_url, import_errors
+from chiso.orchestration.airflow import (
+    DAG_ID,
+    REPORT_DAG_ID,
+    AirflowApi,
+    base_url,
+    import_errors,
+)
+from chiso.orchestration.schedule import SCHEDULED_RUNS
 from chiso.publish.revisions import published_revisions
 from chiso.runtime import airflow as services
 from chiso.runtime.warehouse import urls
@@ -135,29 +142,26 @@ def _dag(api: AirflowApi, own: dict[str, str]) -> Iterator[Finding]:
     errors = import_errors(api)
     if errors:
         yield Finding("dag", FAIL, f"{len(errors)} DAG file(s) fail to import: {errors[0][:300]}")
-    if not api.exists(f"/dags/{DAG_ID}"):
-        yield Finding("dag", FAIL, f"{DAG_ID} is not parsed: is dags/ Airflow's DAG folder?")
-        return
-    dag = api.get(f"/dags/{DAG_ID}")
-    if dag.get("is_paused"):
-        yield Finding(
-            "dag",
-            FAIL,
-            f"{DAG_ID} is paused: no month closes on schedule (`airflow dags unpause {DAG_ID}`)",
-        )
-    else:
-        yield Finding("dag", OK, f"{DAG_ID} unpaused")
-    if own:
-        # this project's own Airflow: its scheduler creates scheduled runs only when told to
-        if own["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"].lower() != "true":
-            yield Finding(
-                "schedule",
-                FAIL,
-                "the scheduler creates no scheduled runs: set CHISO_AIRFLOW_SCHEDULED_RUNS=True"
-                " and restart Airflow (`chiso airflow up`)",
-            )
+    # the close, and the report DAG its published-mart asset runs
+    for dag_id in (DAG_ID, REPORT_DAG_ID):
+        if not api.exists(f"/dags/{dag_id}"):
+            yield Finding("dag", FAIL, f"{dag_id} is not parsed: is dags/ Airflow's DAG folder?")
+        elif api.get(f"/dags/{dag_id}").get("is_paused"):
+            unpause = f"`airflow dags unpause {dag_id}`"
+            yield Finding("dag", FAIL, f"{dag_id} is paused: it runs nothing ({unpause})")
         else:
-            yield Finding("schedule", OK, "scheduled runs on")
+            yield Finding("dag", OK, f"{dag_id} unpaused")
+    # this project's own Airflow: its DAGs are scheduled only when told to (a deployment's
+    # schedules unless CHISO_AIRFLOW_SCHEDULED_RUNS is false in its environment)
+    if own and own[SCHEDULED_RUNS].lower() != "true":
+        yield Finding(
+            "schedule",
+            FAIL,
+            "the scheduler creates no scheduled runs: set CHISO_AIRFLOW_SCHEDULED_RUNS=True"
+            " and restart Airflow (`chiso airflow up`)",
+        )
+    elif own:
+        yield Finding("schedule", OK, "scheduled runs on")
 
 
 def _connections(api: AirflowApi, own: dict[str, str]) -> Finding:

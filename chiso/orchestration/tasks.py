@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 from chiso import pipeline
 from chiso.core.config import settings
@@ -84,14 +85,43 @@ def publish(data_interval_start: datetime, dbt_invocation_id: str | None, gate_r
 
 def republish(data_interval_start: datetime) -> list[str]:
     """Republish the earlier months whose numbers the new data changed (within the
-    republication window; the others are recorded in ops.publication_drift). Returns the
-    months republished, as YYYY-MM-rN."""
-    republished, _ = pipeline.republish_changed(settings(), month_of(data_interval_start))
+    republication window; the others are recorded in ops.publication_drift), then announce
+    the close's publications: the published-mart asset's event names the month closed and
+    those republished, for the report DAG. Returns the months republished, as YYYY-MM-rN."""
+    month = month_of(data_interval_start)
+    republished, _ = pipeline.republish_changed(settings(), month, reports=False)
+    _announce([month, *(p.period_month for p in republished)])
     return [f"{p.period_month:%Y-%m}-r{p.revision}" for p in republished]
 
 
-def report(data_interval_start: datetime) -> str:
-    return str(pipeline.report(settings(), month_of(data_interval_start)))
+def _announce(months: list[date]) -> None:
+    """Put the months published on this task's published-mart asset event (its extra)."""
+    from airflow.sdk import get_current_context
+
+    from chiso.orchestration.assets import KPI_MART
+
+    events = get_current_context()["outlet_events"]
+    events[KPI_MART].extra = {"months": sorted({f"{m:%Y-%m}" for m in months})}
+
+
+def report_published(events: Any, months: list[str] | None = None) -> list[str]:
+    """Render and deliver the reports of the months the triggering published-mart events name
+    (and of `months`, a manual run's), oldest first. Returns the overviews' paths."""
+    from chiso.orchestration.assets import KPI_MART
+
+    wanted = set(months or [])
+    try:
+        triggering = events[KPI_MART] if events else []
+    except KeyError:  # a manual run: no event
+        triggering = []
+    for event in triggering:
+        wanted.update((event.extra or {}).get("months", []))
+    paths = []
+    for text in sorted(wanted):
+        month = date.fromisoformat(f"{text}-01")
+        paths.append(str(pipeline.report(settings(), month)))
+    log.info("reported %s", ", ".join(sorted(wanted)) or "no month")
+    return paths
 
 
 def load_reference() -> dict[str, object]:
@@ -113,10 +143,11 @@ def pull_released(source: str) -> int:
 
 
 def rebuild_reference() -> list[str]:
-    """Rebuild what the loaded reference versions touch, and republish (and report) the
-    months changed."""
+    """Rebuild what the loaded reference versions touch and republish the months changed,
+    announced on the published-mart asset's event for the report DAG."""
     _lineage_parent()
-    republished = pipeline.rebuild_reference(settings())
+    republished = pipeline.rebuild_reference(settings(), reports=False)
+    _announce([p.period_month for p in republished])
     return [f"{p.period_month:%Y-%m}-r{p.revision}" for p in republished]
 
 

@@ -189,11 +189,12 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": os.environ.get(
             "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL", "30"
         ),
-        # Scheduled (cron) runs are off by default: the demo's source data is a fixed past
-        # period, run through backfills. Production sets CHISO_AIRFLOW_SCHEDULED_RUNS=True.
-        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": os.environ.get(
-            "CHISO_AIRFLOW_SCHEDULED_RUNS", "False"
-        ),
+        # Cron runs are off by default: the demo's source data is a fixed past period, run
+        # through backfills. Production sets CHISO_AIRFLOW_SCHEDULED_RUNS=True. The scheduler
+        # itself always creates runs: the DAGs' timetable offers it none while the switch is
+        # off (chiso/orchestration/schedule.py), and the runs assets trigger go on.
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True",
+        "CHISO_AIRFLOW_SCHEDULED_RUNS": os.environ.get("CHISO_AIRFLOW_SCHEDULED_RUNS", "False"),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         # OpenLineage events of every DAG run and task run (docs/lineage.md)
         **_lineage_env(settings),

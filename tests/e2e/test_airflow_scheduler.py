@@ -124,7 +124,8 @@ def test_a_month_runs_through_the_scheduler_and_survives_a_hard_stop(airflow_env
     process is killed (SIGKILL: no graceful shutdown, pid files left behind), as a user
     pressing Ctrl-C twice or a machine losing power would. Running again finishes cleanly:
     the month is published once, with the complete grid and its report; raw holds each record
-    once and every watermark stands at the close instant."""
+    once and every watermark stands at the close instant. The report is rendered by the
+    report DAG, which the close's published-mart asset event runs."""
     s = airflow_env.settings
     bi = airflow_env.urls.bi_reader
     history = _mart_counts(bi)
@@ -245,6 +246,11 @@ def test_two_closes_through_the_scheduler_publish_what_the_sources_said_then(air
     assert not s.gate_parameters_file.exists()
     assert "validate" in af.clear_failed_tasks(s, FEBRUARY, ["validate"])
     assert af.wait_for_months(s, [FEBRUARY]) == {FEBRUARY: "success"}, af.failed_tasks(s)
+    # the close's published-mart event ran the report DAG, for February and the January it
+    # republished
+    reports = af.wait_for_reports(s, FEBRUARY)
+    assert reports and set(reports.values()) == {"success"}, reports
+    assert (s.reports_dir / f"bao-cao-{FEBRUARY:%Y-%m}.html").exists()
     url = airflow_env.urls.transformer
     bad = mismatches_with_oracle(
         url, [JANUARY, FEBRUARY], [CADENCE.close_instant(m) for m in (JANUARY, FEBRUARY)]
@@ -271,8 +277,10 @@ def test_the_closes_lineage_joins_airflow_tasks_to_the_tables_dbt_built(airflow_
 
     airflow, dbt = events("airflow"), events("dbt")
     tasks = {(e["job"]["name"], e["eventType"]) for e in airflow}
-    for task in ("pull_one_stop", "transform", "validate", "publish", "report"):
+    for task in ("pull_one_stop", "transform", "validate", "publish", "republish"):
         assert (f"monthly_kpi.{task}", "COMPLETE") in tasks, task
+    # the report, in the DAG the close's published-mart asset event ran
+    assert ("monthly_report.report", "COMPLETE") in tasks
     transforms = {e["run"]["runId"] for e in airflow if e["job"]["name"] == "monthly_kpi.transform"}
     builds = [e for e in dbt if e["job"]["name"] == "dbt-run-chiso" and e["eventType"] == "START"]
     assert builds
