@@ -22,11 +22,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 # libraries from source again: 4.4 s instead of 2.6 s to import dbt, on every monthly build.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help setup demo bi test test-unit lint lint-python lint-dbt generate generate-check airflow stop clean bench
+.PHONY: help setup demo bi test test-long test-unit lint lint-python lint-dbt generate generate-check airflow stop clean bench
 
 help:
 	@echo "make demo    set up, start the embedded PostgreSQL, run the demo months through Airflow"
 	@echo "make test    set up and run every test (unit, dbt, lint, end-to-end, Airflow)"
+	@echo "make test-long  the tests of an hour and more (five years backfilled through Airflow)"
 	@echo "make bi      start Superset (http://127.0.0.1:8088) with the leaders' dashboard on the demo's marts"
 	@echo "make airflow start Airflow (UI on http://127.0.0.1:8080) with the demo's data"
 	@echo "make stop    stop Airflow, the simulator and the embedded PostgreSQL"
@@ -106,6 +107,11 @@ generate-check: setup
 TEST_WORKERS ?= 4
 test: setup lint-python lint-dbt
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
+
+# Tests too long for make test's fifteen minutes (tests/long/: five years backfilled through
+# Airflow against the same months closed one by one, about an hour on two cores).
+test-long: setup
+	$(BIN)/pytest --long -m long tests/long --durations=5 -s
 
 test-unit: setup
 	$(BIN)/pytest -n $(TEST_WORKERS) tests/unit tests/test_architecture.py tests/test_dag_integrity.py sim/tests

@@ -110,7 +110,21 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         warehouses.stop_server(Path(os.environ.pop(warehouses.ROOT_ENV)))
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--long",
+        action="store_true",
+        help="also run the tests marked long (an hour and more: `make test-long`)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long tests run only when asked for (`--long`); the others in ORDER."""
+    if not config.getoption("--long"):
+        long = [item for item in items if item.get_closest_marker("long")]
+        if long:
+            config.hook.pytest_deselected(items=long)
+            items[:] = [item for item in items if not item.get_closest_marker("long")]
     items.sort(key=lambda item: ORDER.get(item.module.__name__.rsplit(".", 1)[-1], 1))
 
 
