@@ -308,6 +308,35 @@ def _latest_run_id(api: AirflowApi, month: date, dag_id: str) -> str | None:
     return runs[-1]["dag_run_id"] if runs else None
 
 
+def _report_runs(api: AirflowApi, month: date, dag_id: str) -> tuple[bool, dict[str, str]]:
+    """The report runs the month's latest close triggered (run id → state), and whether each
+    of its published-mart events has its run yet (the scheduler creates it on its next loop;
+    a later event may join the run an earlier one created)."""
+    run_id = _latest_run_id(api, month, dag_id)
+    if run_id is None:
+        return True, {}
+    events = [
+        e
+        for e in api.paged(
+            "/assets/events", "asset_events", source_dag_id=dag_id, source_run_id=run_id
+        )
+        if e["name"] == KPI_MART_ASSET  # the raw assets' events run nothing
+    ]
+    runs = {
+        r["run_id"]: r["state"]
+        for e in events
+        for r in e["created_dagruns"]
+        if r["dag_id"] == REPORT_DAG_ID
+    }
+    return all(e["created_dagruns"] for e in events), runs
+
+
+def report_states(settings: Settings, month: date, dag_id: str = DAG_ID) -> dict[str, str]:
+    """Run id → state of the report runs the month's latest close triggered so far."""
+    with AirflowApi(settings) as api:
+        return _report_runs(api, month, dag_id)[1]
+
+
 def wait_for_reports(
     settings: Settings, month: date, dag_id: str = DAG_ID, timeout: float = 600
 ) -> dict[str, str]:
@@ -316,28 +345,9 @@ def wait_for_reports(
     nothing). Returns run id → state."""
     deadline = time.monotonic() + timeout
     with AirflowApi(settings) as api:
-        run_id = _latest_run_id(api, month, dag_id)
-        if run_id is None:
-            return {}
         while True:
-            events = [
-                e
-                for e in api.paged(
-                    "/assets/events", "asset_events", source_dag_id=dag_id, source_run_id=run_id
-                )
-                if e["name"] == KPI_MART_ASSET  # the raw assets' events run nothing
-            ]
-            runs = {
-                r["run_id"]: r["state"]
-                for e in events
-                for r in e["created_dagruns"]
-                if r["dag_id"] == REPORT_DAG_ID
-            }
-            # each event has a run once the scheduler has seen it (a later event may join the
-            # run an earlier one created)
-            if all(e["created_dagruns"] for e in events) and all(
-                st in FINISHED for st in runs.values()
-            ):
+            created, runs = _report_runs(api, month, dag_id)
+            if created and all(st in FINISHED for st in runs.values()):
                 return runs
             if time.monotonic() > deadline:
                 raise AirflowError(

@@ -54,6 +54,15 @@ class _TaskLines:
                 states = af.task_states(self._settings, month)
             except (httpx.HTTPError, af.AirflowError):  # progress is shown, never fatal
                 continue
+            if states.get("republish") == "success":
+                # the reports: the run of monthly_report the close's published-mart event made
+                try:
+                    reports = af.report_states(self._settings, month)
+                except (httpx.HTTPError, af.AirflowError):
+                    reports = {}
+                if reports and all(st in FINISHED_TASK for st in reports.values()):
+                    ok = all(st == "success" for st in reports.values())
+                    states[f"report ({af.REPORT_DAG_ID})"] = "success" if ok else "failed"
             for task, task_state in states.items():
                 key = (month, task)
                 if task_state in FINISHED_TASK and self._shown.get(key) != task_state:
