@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from airflow.sdk import dag, task
 
-from chiso.orchestration.dags import KPI_MART, cron, start, task_defaults
+from chiso.orchestration.dags import REPUBLISHED, cron, start, task_defaults
 from chiso.sources.systems import SOURCES
 
 
@@ -52,8 +52,9 @@ def reference_data():
 
         return tasks.pull_released(source)
 
-    # the months it republishes go out with the mart's asset event: the report DAG renders them
-    @task(outlets=[KPI_MART])
+    # the months it republishes, if any, go out on a published-mart asset event (through an
+    # alias: no event when it republished nothing); the report DAG renders them
+    @task(outlets=[REPUBLISHED])
     def rebuild() -> list[str]:
         from chiso.orchestration import tasks
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pendulum
 
-from chiso.orchestration.assets import KPI_MART, RAW, REPORT
+from chiso.orchestration.assets import KPI_MART, RAW, REPORT, REPUBLISHED
 from chiso.orchestration.schedule import ScheduledCron
 
-__all__ = ["KPI_MART", "RAW", "REPORT", "cron", "start", "task_defaults"]
+__all__ = ["KPI_MART", "RAW", "REPORT", "REPUBLISHED", "cron", "start", "task_defaults"]
 
 TIMEZONE = "Asia/Ho_Chi_Minh"
 

@@ -94,14 +94,19 @@ def republish(data_interval_start: datetime) -> list[str]:
     return [f"{p.period_month:%Y-%m}-r{p.revision}" for p in republished]
 
 
-def _announce(months: list[date]) -> None:
-    """Put the months published on this task's published-mart asset event (its extra)."""
+def _announce(months: list[date], *, through_alias: bool = False) -> None:
+    """Put the months published on this task's published-mart asset event (its extra); with
+    `through_alias`, add that event to the task's alias, and only if there are months."""
     from airflow.sdk import get_current_context
 
-    from chiso.orchestration.assets import KPI_MART
+    from chiso.orchestration.assets import KPI_MART, REPUBLISHED
 
     events = get_current_context()["outlet_events"]
-    events[KPI_MART].extra = {"months": sorted({f"{m:%Y-%m}" for m in months})}
+    extra = {"months": sorted({f"{m:%Y-%m}" for m in months})}
+    if not through_alias:
+        events[KPI_MART].extra = extra
+    elif months:
+        events[REPUBLISHED].add(KPI_MART, extra=extra)
 
 
 def report_published(events: Any, months: list[str] | None = None) -> list[str]:
@@ -144,10 +149,11 @@ def pull_released(source: str) -> int:
 
 def rebuild_reference() -> list[str]:
     """Rebuild what the loaded reference versions touch and republish the months changed,
-    announced on the published-mart asset's event for the report DAG."""
+    announced on a published-mart asset event for the report DAG (none if no month
+    changed)."""
     _lineage_parent()
     republished = pipeline.rebuild_reference(settings(), reports=False)
-    _announce([p.period_month for p in republished])
+    _announce([p.period_month for p in republished], through_alias=True)
     return [f"{p.period_month:%Y-%m}-r{p.revision}" for p in republished]
 
 
