@@ -171,10 +171,14 @@ def ingest_changes(
     api: ApiSettings,
     until: datetime,
     cadence: Cadence | None = None,
+    *,
+    changes_until: datetime | None = None,
 ) -> int:
     """Pull from `source`'s API what changed up to `until` (source local time): by change
-    stamp where the source has one, by a look-back of whole months where it has none, and
-    the months an operator released from a correction hold; returns rows landed."""
+    stamp where the source has one (up to `changes_until` instead, when given: a backfill
+    takes the sources as they stand now), by a look-back of the whole months `until` ends
+    where it has none, and the months an operator released from a correction hold; returns
+    rows landed."""
     ensure_reference(settings)
     cadence = cadence or Cadence.from_env()
     loader = urls(settings).loader
@@ -182,8 +186,9 @@ def ingest_changes(
     for entity in SOURCE_PULLS[source]:
         if entity in CHANGE_FEEDS:
             pulled = pull_changes(
-                loader, entity, api.base_url, api.token, until=until, cadence=cadence
-            )
+                loader, entity, api.base_url, api.token, until=changes_until or until,
+                cadence=cadence,
+            )  # fmt: skip
             rows += sum(r.rows for r in pulled)
         else:
             looked = pull_lookback(

@@ -244,8 +244,17 @@ def interval_start(month: date) -> date:
     return month + Cadence.from_env().grace
 
 
-def backfill(settings: Settings, first: date, last: date, dag_id: str = DAG_ID) -> None:
-    """Create the close runs of the months first..last; the scheduler runs them one at a time."""
+def backfill(
+    settings: Settings,
+    first: date,
+    last: date,
+    dag_id: str = DAG_ID,
+    *,
+    replay: bool = False,
+) -> None:
+    """Create the close runs of the months first..last; the scheduler runs them one at a time.
+    Each pulls the sources as they stand now, or, with `replay`, as they stood at its close
+    instant (a source whose clock is there: the simulator's, in the demo and tests)."""
     body = {
         "dag_id": dag_id,
         "from_date": _instant(interval_start(first)).isoformat(),
@@ -253,7 +262,7 @@ def backfill(settings: Settings, first: date, last: date, dag_id: str = DAG_ID) 
         "max_active_runs": 1,
         "reprocess_behavior": "completed",
         "run_backwards": False,
-        "dag_run_conf": {},
+        "dag_run_conf": {"sources_as_of": "close"} if replay else {},
     }
     with AirflowApi(settings) as api:
         api.request("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
@@ -394,7 +403,7 @@ def run_months(
         # Airflow marks a backfill completed a little after its last run finished, and takes
         # one open backfill per DAG: the next month's waits for the previous one to close
         wait_for_backfills(settings, dag_id)
-        backfill(settings, month, month, dag_id)
+        backfill(settings, month, month, dag_id, replay=True)
         states.update(wait_for_months(settings, [month], dag_id, on_progress=progress))
         if states[month] == "success":
             reports = wait_for_reports(settings, month, dag_id)

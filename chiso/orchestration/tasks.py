@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from chiso import pipeline
@@ -31,11 +31,35 @@ def _api_settings(source: str) -> ApiSettings:
     )
 
 
+# dag_run_conf {"sources_as_of": "close"}: a backfill or manual run replays the close as it ran
+# at its close instant (the demo and the tests, with the simulator's clock there)
+SOURCES_AS_OF = "sources_as_of"
+
+
 def pull(source: str, data_interval_end: datetime) -> int:
     """Pull from `source`'s API what changed up to the end of the run's data interval (the
-    close instant of the monthly close, the end of the day of the daily ingest)."""
+    close instant of the monthly close, the end of the day of the daily ingest).
+
+    A scheduled run does so. A backfill or a manual run closes a month that ended long ago:
+    its change feeds are pulled up to now, so the month is built from its records as they
+    stand, the later changes of its dossiers included. Pulled up to its close instant, it
+    would lack every record that changed after it (the dossiers still in progress then), and
+    its gate could refuse the month for it, which no later run would publish again. The
+    look-back of whole months still ends with the run's month."""
     until = local_instant(data_interval_end)
-    return pipeline.ingest_changes(settings(), source, _api_settings(source), until)
+    return pipeline.ingest_changes(
+        settings(), source, _api_settings(source), until, changes_until=_changes_until(until)
+    )
+
+
+def _changes_until(close: datetime) -> datetime:
+    from airflow.sdk import get_current_context
+
+    run = get_current_context()["dag_run"]
+    kind = getattr(run.run_type, "value", run.run_type)
+    if kind == "scheduled" or (run.conf or {}).get(SOURCES_AS_OF) == "close":
+        return close
+    return local_instant(datetime.now(UTC))
 
 
 def inbox(source: str) -> dict[str, int]:

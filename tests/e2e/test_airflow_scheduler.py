@@ -131,7 +131,7 @@ def test_a_month_runs_through_the_scheduler_and_survives_a_hard_stop(airflow_env
     history = _mart_counts(bi)
     af.wait_for_dag(s)
     _clock(s)(JANUARY)
-    af.backfill(s, JANUARY, JANUARY)
+    af.backfill(s, JANUARY, JANUARY, replay=True)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         states = af.task_states(s, JANUARY)
