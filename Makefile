@@ -109,7 +109,7 @@ test: setup lint-python lint-dbt
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
 
 # Tests too long for make test's fifteen minutes (tests/long/: five years backfilled through
-# Airflow against the same months closed one by one, about an hour on two cores).
+# Airflow against the same months closed one by one, hours on two cores).
 test-long: setup
 	$(BIN)/pytest --long -m long tests/long --durations=5 -s
 

@@ -10,8 +10,10 @@ their month was closed, so both sides republish every month a later record chang
 (`CHISO_REPUBLISH_MONTHS` covers the five years): by the end both have pulled the same
 records, and the current revision of every mart and dimension has the same checksum.
 
-About an hour on two cores (a close costs half a minute, most of it dbt's build, whatever
-the volume): `make test-long`, outside `make test`'s fifteen minutes.
+Hours on two cores: a close costs half a minute, most of it dbt's build, whatever the volume,
+and each of the backfill's builds costs several times that while it rebuilds every later
+period raw already holds (docs/runbook.md, «Backfill»). `make test-long`, outside `make
+test`'s fifteen minutes.
 """
 
 from __future__ import annotations
