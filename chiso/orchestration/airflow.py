@@ -162,13 +162,18 @@ def run_states(settings: Settings, dag_id: str = DAG_ID) -> dict[date, str]:
         return states
 
 
+def _latest_run_id(api: AirflowApi, month: date, dag_id: str) -> str | None:
+    """The id of the month's latest run of the DAG (None when it has none)."""
+    runs = [r for r in _runs(api, dag_id) if _month(r) == month]
+    return runs[-1]["dag_run_id"] if runs else None
+
+
 def _latest_instances(settings: Settings, month: date, dag_id: str) -> list[dict[str, Any]]:
     """The task instances of the month's latest run (none when it has no run)."""
     with AirflowApi(settings) as api:
-        runs = [r for r in _runs(api, dag_id) if _month(r) == month]
-        if not runs:
+        run_id = _latest_run_id(api, month, dag_id)
+        if run_id is None:
             return []
-        run_id = runs[-1]["dag_run_id"]
         return api.paged(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", "task_instances")
 
 
@@ -203,8 +208,8 @@ def clear_failed_tasks(
     """Run the month's failed `task_ids` again (Airflow's "Clear"), as an operator does after
     fixing what made them fail; their downstream tasks follow. Returns the tasks cleared."""
     with AirflowApi(settings) as api:
-        runs = [r for r in _runs(api, dag_id) if _month(r) == month]
-        if not runs:
+        run_id = _latest_run_id(api, month, dag_id)
+        if run_id is None:
             raise AirflowError(f"no run of {dag_id} for {month:%Y-%m}")
         cleared = api.request(
             "POST",
@@ -212,7 +217,7 @@ def clear_failed_tasks(
             retry=True,  # clearing what is already cleared changes nothing
             json={
                 "dry_run": False,
-                "dag_run_id": runs[-1]["dag_run_id"],
+                "dag_run_id": run_id,
                 "task_ids": task_ids,
                 "only_failed": True,
                 "include_downstream": True,
@@ -310,11 +315,6 @@ def wait_for_backfills(settings: Settings, dag_id: str = DAG_ID, timeout: float 
             if time.monotonic() > deadline:
                 raise AirflowError(f"backfill {open_[0]['id']} of {dag_id} is still open")
             time.sleep(1)
-
-
-def _latest_run_id(api: AirflowApi, month: date, dag_id: str) -> str | None:
-    runs = [r for r in _runs(api, dag_id) if _month(r) == month]
-    return runs[-1]["dag_run_id"] if runs else None
 
 
 def _report_runs(api: AirflowApi, month: date, dag_id: str) -> tuple[bool, dict[str, str]]:
