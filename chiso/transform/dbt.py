@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -24,6 +24,7 @@ import psycopg
 
 from chiso.core.config import DBT_PROJECT_DIR, Settings
 from chiso.core.environment import inherited
+from chiso.core.months import add_months
 from chiso.core.pii import pgoptions, pii_key
 from chiso.reference.load import loaded_fingerprint
 from chiso.runtime.warehouse import urls
@@ -231,6 +232,22 @@ def build(
         )
 
 
+def rebuild_through(settings: Settings, month: date) -> date:
+    """The last day a monthly build of `month` rebuilds periods to (CHISO_REBUILD_THROUGH,
+    macro build_window_filter): the end of that month or of the latest published month,
+    whichever is later.
+
+    Records rewritten by a run change every later period's stocks, but only the periods that
+    are published (the republication check compares them) or that this month publishes need
+    their numbers now: a later month's own build computes its periods. Unbounded, a backfill's
+    builds, with every later month already in raw, would each rebuild five years of periods.
+    """
+    with psycopg.connect(urls(settings).transformer) as conn:
+        row = conn.execute("select max(period_month) from ops.publication_heads").fetchone()
+    latest = max(month, row[0]) if row and row[0] else month
+    return add_months(latest, 1) - timedelta(days=1)
+
+
 # Builds take this session-level advisory lock for their whole run: two builds of one warehouse
 # at once (an operator's `chiso transform` during a scheduled close, two Airflow runs) would
 # replace each other's incremental periods and tables half-way; the second waits instead.
@@ -282,12 +299,18 @@ def _build(
             return DbtResult(built_by, 0.0, {}, skipped=True)
         record_attempt(conn, digest)
     args = ["build"]
-    env = {"CHISO_BUILD_MONTH": "", "CHISO_BUILD_FROM": "", "CHISO_BUILD_TO": ""}
+    env = {
+        "CHISO_BUILD_MONTH": "",
+        "CHISO_BUILD_FROM": "",
+        "CHISO_BUILD_TO": "",
+        "CHISO_REBUILD_THROUGH": "",
+    }
     if full:
         args.append("--full-refresh")
     elif monthly:
         # An env var, not --vars: a changed --vars value makes dbt re-parse the whole project.
         env["CHISO_BUILD_MONTH"] = f"{month:%Y-%m}"
+        env["CHISO_REBUILD_THROUGH"] = rebuild_through(settings, month).isoformat()
     elif days is not None:
         env["CHISO_BUILD_FROM"], env["CHISO_BUILD_TO"] = (d.isoformat() for d in days)
     if skip_reference:

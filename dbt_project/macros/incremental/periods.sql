@@ -13,7 +13,10 @@
     that month's calendar month or official 15→14 window (or, for a range build, those
     overlapping the days of build_days), plus those ending on or after
     `rebuilt_from` (the earliest day of the records this run rewrote: a re-delivered earlier
-    month changes every later stock). Used by the incremental models and the intermediate
+    month changes every later stock). A monthly run given rebuild_through() rebuilds those
+    later periods only up to it (the end of the latest published month, or of the run's: a
+    later month's build computes its own periods; without it, a backfill's every build would
+    rebuild the years raw already holds). Used by the incremental models and the intermediate
     counts, so a monthly run costs in proportion to its month.
     `periods` is the relation or CTE holding dim_period rows; `first_day` / `last_day` are SQL
     expressions bounding the data.
@@ -27,7 +30,12 @@
             {{ periods }}.period_start <= ({{ build_month_start() }} + interval '1 month' - interval '1 day')::date
             and {{ periods }}.period_end >= ({{ build_month_start() }} - interval '1 month' + interval '14 days')::date
         )
-        or {{ periods }}.period_end >= {{ rebuilt_from }}
+        or (
+            {{ periods }}.period_end >= {{ rebuilt_from }}
+            {%- if rebuild_through() %}
+            and {{ periods }}.period_start <= '{{ rebuild_through() }}'::date
+            {%- endif %}
+        )
     )
     {%- elif build_days() %}
     {%- set days = build_days() %}
@@ -61,6 +69,26 @@
         {{- exceptions.raise_compiler_error("CHISO_BUILD_FROM and CHISO_BUILD_TO must both be YYYY-MM-DD days") -}}
     {%- endif -%}
     {{- return([first, last]) -}}
+{%- endmacro %}
+
+{#
+    The last day a monthly run rebuilds later periods to (chiso.transform.dbt.rebuild_through):
+    the environment variable CHISO_REBUILD_THROUGH ('YYYY-MM-DD'), read when nodes run. None
+    when unset (every later period the rewritten records reach is rebuilt); a malformed day
+    fails the build, naming the variable.
+#}
+{% macro rebuild_through() -%}
+    {%- if not execute -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set through = env_var('CHISO_REBUILD_THROUGH', '') -%}
+    {%- if not through -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', through) -%}
+        {{- exceptions.raise_compiler_error("CHISO_REBUILD_THROUGH must be a YYYY-MM-DD day") -}}
+    {%- endif -%}
+    {{- return(through) -}}
 {%- endmacro %}
 
 {% macro build_month_start() -%}
