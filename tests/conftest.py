@@ -19,6 +19,7 @@ import pytest
 
 from tests import reliability as reliability_doc
 from tests import warehouses
+from tests.timeline import Timeline
 from tests.warehouses import Env
 
 # Modules working on a copy of the built warehouse (the template), and the order modules are
@@ -45,6 +46,7 @@ def pytest_configure(config: pytest.Config) -> None:
     root = warehouses.make_root()
     os.environ[warehouses.ROOT_ENV] = str(root)
     config.stash[_OWNER] = True
+    config.pluginmanager.register(Timeline(), "chiso-timeline")
     if _needs_template([str(a) for a in config.args]):
         config.stash[_BUILDER] = warehouses.build_template_in_background(root / "template.log")
 
