@@ -19,7 +19,7 @@ import pytest
 
 from tests import reliability as reliability_doc
 from tests import warehouses
-from tests.timeline import Timeline
+from tests.timeline import Timeline, WorkerCpu
 from tests.warehouses import Env
 
 # Modules working on a copy of the built warehouse (the template), and the order modules are
@@ -41,12 +41,13 @@ _BUILDER = pytest.StashKey[subprocess.Popen]()
 def pytest_configure(config: pytest.Config) -> None:
     """The controlling process makes the run's root folder (xdist workers inherit it) and, when
     the end-to-end tests are to run, starts building the template warehouse at once."""
+    config.pluginmanager.register(WorkerCpu(), "chiso-worker-cpu")
     if hasattr(config, "workerinput") or os.environ.get(warehouses.ROOT_ENV):
         return
     root = warehouses.make_root()
     os.environ[warehouses.ROOT_ENV] = str(root)
     config.stash[_OWNER] = True
-    config.pluginmanager.register(Timeline(), "chiso-timeline")
+    config.pluginmanager.register(Timeline(warehouses.server_pidfile()), "chiso-timeline")
     if _needs_template([str(a) for a in config.args]):
         config.stash[_BUILDER] = warehouses.build_template_in_background(root / "template.log")
 

@@ -105,6 +105,11 @@ def server_settings() -> Settings:
     )  # fmt: skip
 
 
+def server_pidfile() -> Path:
+    """The run's server's postmaster.pid (the timeline reads its CPU: tests/timeline.py)."""
+    return server_settings().pgdata / "postmaster.pid"
+
+
 def ensure_server() -> None:
     with file_lock("server"):
         settings = server_settings()
