@@ -73,9 +73,8 @@ stop:
 # the placeholder credentials. dbt writes only to the git-ignored dbt_project/{target,logs}.
 PY_DIRS := chiso sim dags tests bench
 
-# `make lint` checks everything without a database. `make test` runs the same checks but
-# sqlfluff's: the test suite lints the dbt project with the dbt templater against the warehouse
-# it builds (tests/e2e/test_monthly_slice.py), the stricter of the two over the same files.
+# `make lint` checks everything without a database; `make test` runs the same checks (its
+# sqlfluff run is a test, tests/test_sql_style.py, beside the others).
 lint: lint-python lint-dbt
 	cd dbt_project && $(CURDIR)/$(BIN)/sqlfluff lint models tests --disable-progress-bar
 

@@ -22,17 +22,26 @@ from tests import warehouses
 from tests.timeline import Timeline, WorkerCpu
 from tests.warehouses import Env
 
-# Modules working on a copy of the built warehouse (the template), and the order modules are
-# handed to the workers (with --no-loadscope-reorder): the Airflow module first, since it
-# mostly waits on the scheduler; then everything that needs no built warehouse, while the
-# template builds in the background; then the copies, longest first.
+# The order modules are handed to the workers (with --no-loadscope-reorder). The run is bound by
+# its CPU (tests/timeline.py prints each module's), so what matters is that no worker idles
+# while work is left and no long module starts last: first the long modules on warehouses of
+# their own (the Airflow ones mostly wait on their schedulers), then, while the template builds
+# in the background, the rest that needs no built warehouse (the many short modules, default
+# 2), then the copies of the built warehouse, longest first. A worker running a module of one or
+# two tests is handed its next module at once (xdist's prefetch), so the modules after the
+# first ones are short.
 ORDER = {
     "test_airflow_scheduler": 0,  # on an empty warehouse: it runs while the template builds
     "test_airflow_celery": 0,  # beside it, waiting for its reference
     "test_build_faults": 0,  # on a server of its own, long: early, not a straggler at the end
-    "test_incremental_builds": 2,
-    "test_write_audit_publish": 3,
-    "test_monthly_slice": 4,
+    "test_restructuring_2025": 1,  # its own closes, four minutes
+    "test_monthly_slice": 3,
+    "test_write_audit_publish": 4,
+    "test_incremental_builds": 5,
+    "test_reference_data": 6,
+    "test_bi_access": 7,
+    "test_leaders_dashboard": 8,
+    "test_report_delivery": 9,
 }
 _OWNER = pytest.StashKey[bool]()
 _BUILDER = pytest.StashKey[subprocess.Popen]()
@@ -128,7 +137,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if long:
             config.hook.pytest_deselected(items=long)
             items[:] = [item for item in items if not item.get_closest_marker("long")]
-    items.sort(key=lambda item: ORDER.get(item.module.__name__.rsplit(".", 1)[-1], 1))
+    items.sort(key=lambda item: ORDER.get(item.module.__name__.rsplit(".", 1)[-1], 2))
 
 
 def _name(request: pytest.FixtureRequest) -> str:
