@@ -24,17 +24,17 @@ from tests.warehouses import Env
 
 # The order modules are handed to the workers (with --no-loadscope-reorder). The run is bound by
 # its CPU (tests/timeline.py prints each module's), so what matters is that no worker idles
-# while work is left and no long module starts last: first the long modules on warehouses of
-# their own (the Airflow ones mostly wait on their schedulers), then, while the template builds
-# in the background, the rest that needs no built warehouse (the many short modules, default
-# 2), then the copies of the built warehouse, longest first. A worker running a module of one or
-# two tests is handed its next module at once (xdist's prefetch), so the modules after the
-# first ones are short.
+# while work is left and no long module starts last: first three long modules on warehouses of
+# their own (the Airflow ones mostly wait on their schedulers), then, on the fourth worker while
+# the template builds in the background, the many short modules that need no built warehouse
+# (default 2), then the copies of the built warehouse, longest first. A worker running a
+# module of one or two tests is handed its next module at once (xdist's prefetch): what follows
+# the first three must be short, or it waits behind them.
 ORDER = {
     "test_airflow_scheduler": 0,  # on an empty warehouse: it runs while the template builds
     "test_airflow_celery": 0,  # beside it, waiting for its reference
     "test_build_faults": 0,  # on a server of its own, long: early, not a straggler at the end
-    "test_restructuring_2025": 1,  # its own closes, four minutes
+    "test_restructuring_2025": 2.5,  # its own closes, four minutes: after the short ones
     "test_monthly_slice": 3,
     "test_write_audit_publish": 4,
     "test_incremental_builds": 5,

@@ -36,3 +36,14 @@ def stop_groups(pids: list[int], timeout: float = 30) -> None:
         if alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
+    for pid in running:
+        _reap(pid, deadline)
+
+
+def _reap(pid: int, deadline: float) -> None:
+    """Collect a stopped leader this process started (a zombie until then, holding its exit
+    status, and the CPU it used uncounted in this process's children). One started by another
+    process (`chiso airflow down` after `up`) is not ours to wait for."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(pid, os.WNOHANG) == (0, 0) and time.monotonic() < deadline + 5:
+            time.sleep(0.05)
