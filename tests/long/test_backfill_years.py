@@ -10,10 +10,10 @@ their month was closed, so both sides republish every month a later record chang
 (`CHISO_REPUBLISH_MONTHS` covers the five years): by the end both have pulled the same
 records, and the current revision of every mart and dimension has the same checksum.
 
-Hours on two cores: a close costs half a minute, most of it dbt's build, whatever the volume,
-and each of the backfill's builds costs several times that while it rebuilds every later
-period raw already holds (docs/runbook.md, «Backfill»). `make test-long`, outside `make
-test`'s fifteen minutes.
+About two hours on two cores: a close costs about a minute, most of it dbt's build and the
+gates, whatever the volume, and the two warehouses close their 72 months side by side. The
+backfill's first run builds the five years raw then holds; each later one costs a close
+(docs/runbook.md, «Backfill»). `make test-long`, outside `make test`'s fifteen minutes.
 """
 
 from __future__ import annotations
