@@ -83,7 +83,9 @@ class Timeline:
                 f"{s.worker:>6}  {_clock(s.start - self.began)} → {_clock(s.stop - self.began)}"
                 f"  {_clock(s.stop - s.start)}  {_clock(s.cpu)}  {len(s.tests):>3}  {module}"
             )
-        ends = {s.worker: s.stop for _, s in sorted(self.modules.items(), key=lambda i: i[1].stop)}
+        ends: dict[str, float] = {}
+        for s in self.modules.values():
+            ends[s.worker] = max(ends.get(s.worker, s.stop), s.stop)
         last = ", ".join(f"{w} {_clock(t - self.began)}" for w, t in sorted(ends.items()))
         write(f"workers' last test ended at: {last}")
         total = sum(s.cpu for s in self.modules.values())

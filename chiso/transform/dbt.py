@@ -232,7 +232,7 @@ def build(
         )
 
 
-def rebuild_through(settings: Settings, month: date) -> date:
+def rebuild_through(conn: psycopg.Connection, month: date) -> date:
     """The last day a monthly build of `month` rebuilds periods to (CHISO_REBUILD_THROUGH,
     macro build_window_filter): the end of that month or of the latest published month,
     whichever is later.
@@ -242,8 +242,7 @@ def rebuild_through(settings: Settings, month: date) -> date:
     their numbers now: a later month's own build computes its periods. Unbounded, a backfill's
     builds, with every later month already in raw, would each rebuild five years of periods.
     """
-    with psycopg.connect(urls(settings).transformer) as conn:
-        row = conn.execute("select max(period_month) from ops.publication_heads").fetchone()
+    row = conn.execute("select max(period_month) from ops.publication_heads").fetchone()
     latest = max(month, row[0]) if row and row[0] else month
     return add_months(latest, 1) - timedelta(days=1)
 
@@ -298,6 +297,8 @@ def _build(
             log.info("nothing new since dbt build %s, which built %s: dbt not run", built_by, month)
             return DbtResult(built_by, 0.0, {}, skipped=True)
         record_attempt(conn, digest)
+        # read with the build's other inputs, on the connection that read them
+        through = rebuild_through(conn, month) if monthly and month else None
     args = ["build"]
     env = {
         "CHISO_BUILD_MONTH": "",
@@ -310,7 +311,7 @@ def _build(
     elif monthly:
         # An env var, not --vars: a changed --vars value makes dbt re-parse the whole project.
         env["CHISO_BUILD_MONTH"] = f"{month:%Y-%m}"
-        env["CHISO_REBUILD_THROUGH"] = rebuild_through(settings, month).isoformat()
+        env["CHISO_REBUILD_THROUGH"] = through.isoformat() if through else ""
     elif days is not None:
         env["CHISO_BUILD_FROM"], env["CHISO_BUILD_TO"] = (d.isoformat() for d in days)
     if skip_reference:
