@@ -81,15 +81,18 @@ def ingest_api(settings: Settings, source: str, month: date, api: ApiSettings) -
     return rows
 
 
-def pull_requested(settings: Settings, source: str, api: ApiSettings) -> int:
+def pull_requested(
+    settings: Settings, source: str, api: ApiSettings, province: str | None = None
+) -> int:
     """Pull again, whole, the months of `source` asked for: records parked for an agency code
-    a reference load has since added, correction holds an operator released. Returns rows
-    landed. (Each close does this too, after its pulls.)"""
+    a reference load has since added, correction holds an operator released (with
+    `province`, those of its agencies, from its installation). Returns rows landed. (Each
+    close does this too, after its pulls.)"""
     loader = urls(settings).loader
     return sum(
         r.rows
         for entity in SOURCE_PULLS[source]
-        for r in repull_released(loader, entity, api.base_url, api.token)
+        for r in repull_released(loader, entity, api.base_url, api.token, province=province)
     )
 
 
@@ -173,12 +176,14 @@ def ingest_changes(
     cadence: Cadence | None = None,
     *,
     changes_until: datetime | None = None,
+    province: str | None = None,
 ) -> int:
     """Pull from `source`'s API what changed up to `until` (source local time): by change
     stamp where the source has one (up to `changes_until` instead, when given: a backfill
     takes the sources as they stand now), by a look-back of the whole months `until` ends
     where it has none, and the months an operator released from a correction hold; returns
-    rows landed."""
+    rows landed. With `province`, `api` is that province's installation (a deployment of
+    several, chiso/sources/systems.py): its own watermarks, its agencies' months."""
     ensure_reference(settings)
     cadence = cadence or Cadence.from_env()
     loader = urls(settings).loader
@@ -187,15 +192,17 @@ def ingest_changes(
         if entity in CHANGE_FEEDS:
             pulled = pull_changes(
                 loader, entity, api.base_url, api.token, until=changes_until or until,
-                cadence=cadence,
+                cadence=cadence, province=province,
             )  # fmt: skip
             rows += sum(r.rows for r in pulled)
         else:
             looked = pull_lookback(
-                loader, entity, api.base_url, api.token, until=until, cadence=cadence
-            )
+                loader, entity, api.base_url, api.token, until=until, cadence=cadence,
+                province=province,
+            )  # fmt: skip
             rows += sum(r.rows for r in looked)
-        rows += sum(r.rows for r in repull_released(loader, entity, api.base_url, api.token))
+        released = repull_released(loader, entity, api.base_url, api.token, province=province)
+        rows += sum(r.rows for r in released)
     return rows
 
 

@@ -1,7 +1,8 @@
 """Daily ingest: pull what changed in every source yesterday → load the inbox.
 
 One run per day (its data interval, Asia/Ho_Chi_Minh). For each source system the run pulls
-from the system's API (Airflow connection ``chiso_<source>_api``) every record changed since
+from the system's API (Airflow connection ``chiso_<source>_api``, or one per province with
+``CHISO_SOURCE_PROVINCES``, chiso/sources/systems.py) every record changed since
 the last committed pull up to the end of the day (by change stamp; whole recent months for
 sources without one), then loads the files operators dropped in ``<inbox>/<source>/``. It
 builds nothing: the monthly close (DAG ``monthly_kpi``) builds and publishes, and finds raw
@@ -15,8 +16,11 @@ from datetime import timedelta
 
 from airflow.sdk import dag, task
 
-from chiso.orchestration.dags import RAW, cron, start, task_defaults
-from chiso.sources.systems import SOURCES
+from chiso.orchestration.dags import RAW, cron, per_province, start, task_defaults
+from chiso.sources.systems import SOURCES, source_provinces
+
+# a deployment of several provinces pulls each one's installation (an environment read)
+PROVINCES = source_provinces()
 
 
 @dag(
@@ -36,10 +40,10 @@ from chiso.sources.systems import SOURCES
 )
 def daily_ingest():
     @task
-    def pull(source: str, data_interval_end=None) -> int:
+    def pull(source: str, province: str | None = None, data_interval_end=None) -> int:
         from chiso.orchestration import tasks
 
-        return tasks.pull(source, data_interval_end)
+        return tasks.pull(source, data_interval_end, province)
 
     @task
     def inbox(source: str) -> dict[str, int]:
@@ -48,7 +52,7 @@ def daily_ingest():
         return tasks.inbox(source)
 
     for source in SOURCES:
-        pulled = pull.override(task_id=f"pull_{source}", outlets=[RAW[source]])(source)
+        pulled = per_province(pull, f"pull_{source}", source, PROVINCES, outlets=[RAW[source]])
         dropped = inbox.override(task_id=f"inbox_{source}", outlets=[RAW[source]])(source)
         pulled >> dropped
 

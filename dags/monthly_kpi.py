@@ -5,7 +5,9 @@ One run per month, once the month has ended and a grace period has passed
 month to the 6th of the next, so its end is the close instant, and the month closed is the
 month of its start (Asia/Ho_Chi_Minh). For each source system (one-stop, document
 management, public-service portal) the run pulls from the system's API (Airflow connection
-``chiso_<source>_api``) every record changed up to the close instant (the daily ingest DAG
+``chiso_<source>_api``; in a deployment of several provinces, ``CHISO_SOURCE_PROVINCES``, one
+mapped pull per province from ``chiso_<source>_api_<province>``, in parallel) every record
+changed up to the close instant (the daily ingest DAG
 usually has most of it already), then loads the files operators dropped in
 ``<inbox>/<source>/`` (corrections hold their agency's month; bad files go to quarantine and
 do not fail the run). The validation gate sits between the audit build and publication: if it
@@ -27,12 +29,14 @@ from datetime import timedelta
 from airflow.sdk import AsyncCallback, DeadlineAlert, dag, task
 
 from chiso.core.cadence import Cadence
-from chiso.orchestration.dags import KPI_MART, RAW, cron, start, task_defaults
+from chiso.orchestration.dags import KPI_MART, RAW, cron, per_province, start, task_defaults
 from chiso.orchestration.deadline import PublicationDeadline
-from chiso.sources.systems import SOURCES
+from chiso.sources.systems import SOURCES, source_provinces
 
 # the close runs at the end of the grace period; an environment read, nothing heavier
 GRACE_DAYS = Cadence.from_env().grace.days
+# a deployment of several provinces pulls each one's installation (environment read too)
+PROVINCES = source_provinces()
 
 
 @dag(
@@ -62,10 +66,10 @@ GRACE_DAYS = Cadence.from_env().grace.days
 )
 def monthly_kpi():
     @task
-    def pull(source: str, data_interval_end=None) -> int:
+    def pull(source: str, province: str | None = None, data_interval_end=None) -> int:
         from chiso.orchestration import tasks
 
-        return tasks.pull(source, data_interval_end)
+        return tasks.pull(source, data_interval_end, province)
 
     @task
     def inbox(source: str) -> dict[str, int]:
@@ -104,7 +108,7 @@ def monthly_kpi():
 
     invocation = transform()
     for source in SOURCES:
-        pulled = pull.override(task_id=f"pull_{source}", outlets=[RAW[source]])(source)
+        pulled = per_province(pull, f"pull_{source}", source, PROVINCES, outlets=[RAW[source]])
         dropped = inbox.override(task_id=f"inbox_{source}", outlets=[RAW[source]])(source)
         pulled >> dropped >> invocation
     gate = validate(invocation)

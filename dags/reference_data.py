@@ -20,8 +20,11 @@ from datetime import timedelta
 
 from airflow.sdk import dag, task
 
-from chiso.orchestration.dags import REPUBLISHED, cron, start, task_defaults
-from chiso.sources.systems import SOURCES
+from chiso.orchestration.dags import REPUBLISHED, cron, per_province, start, task_defaults
+from chiso.sources.systems import SOURCES, source_provinces
+
+# a deployment of several provinces pulls each one's installation (an environment read)
+PROVINCES = source_provinces()
 
 
 @dag(
@@ -47,10 +50,10 @@ def reference_data():
         return tasks.load_reference()
 
     @task
-    def pull_released(source: str) -> int:
+    def pull_released(source: str, province: str | None = None) -> int:
         from chiso.orchestration import tasks
 
-        return tasks.pull_released(source)
+        return tasks.pull_released(source, province)
 
     # the months it republishes, if any, go out on a published-mart asset event (through an
     # alias: no event when it republished nothing); the report DAG renders them
@@ -62,7 +65,8 @@ def reference_data():
 
     loaded = load()
     pulls = [
-        pull_released.override(task_id=f"pull_released_{source}")(source) for source in SOURCES
+        per_province(pull_released, f"pull_released_{source}", source, PROVINCES)
+        for source in SOURCES
     ]
     loaded >> pulls >> rebuild()
 

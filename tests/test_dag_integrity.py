@@ -195,3 +195,38 @@ def test_dag_files_do_no_heavy_work_at_import(dag_file):
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["heavy"] == []
+
+
+def test_a_deployment_of_several_provinces_pulls_each_one_in_its_own_task(monkeypatch):
+    """CHISO_SOURCE_PROVINCES: each source's pull (and re-pull) is mapped over the provinces,
+    one instance per province's installation, named by its code; what follows waits for all."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("CHISO_SOURCE_PROVINCES", "31,25")
+    bag = DagBag(dag_folder=str(DAGS_DIR))
+    assert bag.import_errors == {}
+    for dag_id, step, after in (
+        ("monthly_kpi", "pull", "inbox"),
+        ("daily_ingest", "pull", "inbox"),
+        ("reference_data", "pull_released", None),
+    ):
+        dag = bag.dags[dag_id]
+        for source in ("one_stop", "documents", "portal"):
+            pull = dag.get_task(f"{step}_{source}")
+            assert pull.op_kwargs_expand_input.value == {"province": ["31", "25"]}, dag_id
+            assert pull.partial_kwargs["op_kwargs"] == {"source": source}
+            assert pull.partial_kwargs["map_index_template"] == "{{ province }}"
+            if after:
+                assert f"{after}_{source}" in pull.downstream_task_ids
+    assert dag.get_task("rebuild").upstream_task_ids == {
+        f"pull_released_{source}" for source in ("one_stop", "documents", "portal")
+    }
+
+
+def test_a_malformed_province_list_is_an_import_error_naming_it(monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("CHISO_SOURCE_PROVINCES", "31,HP")
+    bag = DagBag(dag_folder=str(DAGS_DIR / "daily_ingest.py"))
+    [error] = bag.import_errors.values()
+    assert "'HP' is not a two-digit province code" in error

@@ -34,17 +34,23 @@ def request_repulls(conn: psycopg.Connection, codes: Sequence[str]) -> int:
     Returns how many parked records that covers."""
     if not codes:
         return 0
+    # the province the reference data now places each code in: in a deployment of several,
+    # that province's installation pulls the month again (chiso/sources/systems.py)
     rows = conn.execute(
-        "select entity, record_month, count(*) from raw.rejected_records"
-        " where field is not null and problem like %s and trim(record ->> field) = any(%s)"
-        " group by 1, 2",
+        "select r.entity, r.record_month, a.province_code, count(*)"
+        " from raw.rejected_records as r left join lateral (select min(province_code)"
+        " as province_code from reference.agencies where agency_code = trim(r.record ->> r.field))"
+        " as a on true"
+        " where r.field is not null and r.problem like %s and trim(r.record ->> r.field) = any(%s)"
+        " group by 1, 2, 3",
         (f"{UNKNOWN_AGENCY}%", list(codes)),
     ).fetchall()
-    for entity, month, _ in rows:
+    for entity, month, province, _ in rows:
         conn.execute(
-            "insert into ops.repull_requests (entity, extract_month, reason) values (%s, %s, %s)"
-            " on conflict (entity, extract_month) where repulled_at is null do nothing",
-            (PARENT.get(entity, entity), month, "a reference load added the agency code"),
+            "insert into ops.repull_requests (entity, extract_month, province_code, reason)"
+            " values (%s, %s, %s, %s) on conflict (entity, extract_month,"
+            " coalesce(province_code, '')) where repulled_at is null do nothing",
+            (PARENT.get(entity, entity), month, province, "a reference load added the agency code"),
         )
     return sum(n for *_, n in rows)
 

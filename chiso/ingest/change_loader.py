@@ -114,15 +114,20 @@ def load_changes(
     parts: Sequence[Part],
     change_field: str,
     watermark_entity: str,
+    province: str | None = None,
 ) -> ChangeResult:
     """Land the changed records of `parts` (the first is the primary entity; the others its
     children, linked by the primary's first key field) as the module docstring says, and
-    advance `watermark_entity`'s watermark to ``window.changed_to``."""
+    advance `watermark_entity`'s watermark to ``window.changed_to``: the one of `province`'s
+    installation in a deployment of several (a record is replaced by its key, whichever
+    installation sent it)."""
     prepare(url)
     delivery_id = uuid.uuid4()
     primary = parts[0]
     parent_key = primary.entity.key[0]
-    delivery = Delivery(source=source, channel="api", origin=origin, month=date(1, 1, 1))
+    delivery = Delivery(
+        source=source, channel="api", origin=origin, month=date(1, 1, 1), province=province
+    )
     batches: list[MonthBatch] = []
     try:
         with psycopg.connect(url) as conn, conn.transaction():
@@ -193,16 +198,17 @@ def load_changes(
             for month in months:
                 batches.extend(
                     _land_month(
-                        conn, delivery_id, source, origin, window, parts, temps, month, change_field
+                        conn, delivery, delivery_id, window, parts, temps, month, change_field
                     )
                 )
             clear_landed(conn, parts, temps[0])
             conn.execute(
-                "insert into ops.ingest_watermarks (entity, source, changed_to, delivery_id)"
-                " values (%s, %s, %s, %s) on conflict (entity) do update set"
-                " changed_to = excluded.changed_to, delivery_id = excluded.delivery_id,"
-                " updated_at = now() where ingest_watermarks.changed_to < excluded.changed_to",
-                (watermark_entity, source, window.changed_to, delivery_id),
+                "insert into ops.ingest_watermarks (entity, province, source, changed_to,"
+                " delivery_id) values (%s, %s, %s, %s, %s) on conflict (entity, province) do"
+                " update set changed_to = excluded.changed_to, delivery_id ="
+                " excluded.delivery_id, updated_at = now()"
+                " where ingest_watermarks.changed_to < excluded.changed_to",
+                (watermark_entity, province or "", source, window.changed_to, delivery_id),
             )
     except Exception as exc:
         if isinstance(exc, psycopg.Error) and not is_transient(exc):
@@ -245,9 +251,9 @@ def _record_failure(
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "insert into raw.ingest_batches (batch_id, delivery_id, source, entity, target_table,"
-            " channel, origin, replace_scope, status, error, error_row, error_field,"
-            " changed_from, changed_to, finished_at) values (%s, %s, %s, %s, %s, 'api', %s,"
-            " 'record', 'failed', %s, %s, %s, %s, %s, now())",
+            " channel, origin, replace_scope, source_province, status, error, error_row,"
+            " error_field, changed_from, changed_to, finished_at) values (%s, %s, %s, %s, %s,"
+            " 'api', %s, 'record', %s, 'failed', %s, %s, %s, %s, %s, now())",
             (
                 uuid.uuid4(),
                 delivery_id,
@@ -255,6 +261,7 @@ def _record_failure(
                 entity.qualified_name,
                 f"{RAW_SCHEMA}.{entity.table}",
                 delivery.origin,
+                delivery.province,
                 str(exc)[:4000],
                 getattr(exc, "row", None),
                 getattr(exc, "field", None),
@@ -266,9 +273,8 @@ def _record_failure(
 
 def _land_month(
     conn: psycopg.Connection,
+    delivery: Delivery,
     delivery_id: uuid.UUID,
-    source: str,
-    origin: str,
     window: ChangeWindow,
     parts: Sequence[Part],
     temps: Sequence[sql.Identifier],
@@ -341,16 +347,18 @@ def _land_month(
         ).fetchall()
         conn.execute(
             "insert into raw.ingest_batches (batch_id, delivery_id, source, entity, target_table,"
-            " channel, extract_month, origin, replace_scope, status, changed_from, changed_to)"
-            " values (%s, %s, %s, %s, %s, 'api', %s, %s, 'record', 'running', %s, %s)",
+            " channel, extract_month, origin, replace_scope, source_province, status,"
+            " changed_from, changed_to) values (%s, %s, %s, %s, %s, 'api', %s, %s, 'record',"
+            " %s, 'running', %s, %s)",
             (
                 batch_id,
                 delivery_id,
-                source,
+                delivery.source,
                 entity.qualified_name,
                 f"{RAW_SCHEMA}.{entity.table}",
                 month,
-                origin,
+                delivery.origin,
+                delivery.province,
                 window.changed_from,
                 window.changed_to,
             ),

@@ -62,12 +62,14 @@ CHANGE_FEEDS: dict[str, ChangeFeed] = {
 LOOKBACK_ENTITIES = ("portal.service_catalogue", "portal.usage")
 
 
-def watermark(url: str, entity_name: str) -> datetime | None:
-    """The end of the entity's last committed change window (source local time)."""
+def watermark(url: str, entity_name: str, province: str | None = None) -> datetime | None:
+    """The end of the entity's last committed change window (source local time), from
+    `province`'s installation in a deployment of several."""
     prepare(url)
     with psycopg.connect(url) as conn:
         row = conn.execute(
-            "select changed_to from ops.ingest_watermarks where entity = %s", (entity_name,)
+            "select changed_to from ops.ingest_watermarks where entity = %s and province = %s",
+            (entity_name, province or ""),
         ).fetchone()
     return row[0] if row else None
 
@@ -94,15 +96,17 @@ def pull_changes(
     client: httpx.Client | None = None,
     backoff_seconds: float = 1.0,
     page_size: int = 500,
+    province: str | None = None,
 ) -> list[ChangeResult]:
     """Pull and land the records of `entity_name` changed since its watermark, up to `until`
     (source local time), one committed window after another. Nothing to do when the
     watermark is already there. A window whose answer is short (fewer records than the API's
     total) or holds a bad row raises, leaving raw and the watermark where the previous window
-    left them."""
+    left them. With `province`, the API is that province's installation, with its own
+    watermark."""
     feed = CHANGE_FEEDS[entity_name]
     ent = entity(entity_name)
-    mark = watermark(url, entity_name)
+    mark = watermark(url, entity_name, province)
     start = mark - cadence.overlap if mark else datetime.combine(cadence.history_start, time.min)
     if mark is not None and mark >= until:
         return []
@@ -136,6 +140,7 @@ def pull_changes(
                 parts=parts,
                 change_field=feed.change_field,
                 watermark_entity=entity_name,
+                province=province,
             )
         )
     return results
@@ -159,13 +164,22 @@ def pull_lookback(
     cadence: Cadence,
     client: httpx.Client | None = None,
     backoff_seconds: float = 1.0,
+    province: str | None = None,
 ) -> list[DeliveryResult]:
     """Re-pull the look-back months (:func:`lookback_months`) whole, for an entity whose
     source stamps no change: a month the source revised replaces its earlier pull; an
-    unchanged one is recorded as a duplicate and not landed again."""
+    unchanged one is recorded as a duplicate and not landed again. With `province`, from
+    that province's installation, for its agencies."""
     return [
         pull_month(
-            url, entity_name, m, base_url, token, client=client, backoff_seconds=backoff_seconds
+            url,
+            entity_name,
+            m,
+            base_url,
+            token,
+            client=client,
+            backoff_seconds=backoff_seconds,
+            province=province,
         )
         for m in lookback_months(until, cadence)
     ]

@@ -99,24 +99,48 @@ def release(url: str, *, agency: str, month: date, entity: str | None, by: str) 
         return cur.rowcount
 
 
-def months_to_repull(conn: psycopg.Connection, entity: str) -> list[date]:
+# The agencies of one province's installation (a deployment of several): as the reference
+# data places them.
+_IN_PROVINCE = (
+    "(%(p)s::text is null or agency_code in (select agency_code from reference.agencies"
+    " where province_code = %(p)s))"
+)
+# A re-pull asked for a province (its agency's), or for whichever installation pulls next.
+_FOR_PROVINCE = "(%(p)s::text is null or province_code is null or province_code = %(p)s)"
+
+
+def months_to_repull(
+    conn: psycopg.Connection, entity: str, province: str | None = None
+) -> list[date]:
     """Months of `entity` with a released hold not yet re-pulled, or asked to be pulled again
-    (ops.repull_requests: a reference load that added an agency code of parked records)."""
+    (ops.repull_requests: a reference load that added an agency code of parked records). With
+    `province` (a pull of that province's installation), those of its agencies only."""
     rows = conn.execute(
         "select extract_month from ops.correction_holds where entity = %(e)s"
-        " and released_at is not null and repulled_at is null"
+        f" and released_at is not null and repulled_at is null and {_IN_PROVINCE}"
         " union select extract_month from ops.repull_requests where entity = %(e)s"
-        " and repulled_at is null order by 1",
-        {"e": entity},
+        f" and repulled_at is null and {_FOR_PROVINCE} order by 1",
+        {"e": entity, "p": province},
     ).fetchall()
     return [r[0] for r in rows]
 
 
-def mark_repulled(conn: psycopg.Connection, entity: str, month: date) -> None:
+def mark_repulled(
+    conn: psycopg.Connection, entity: str, month: date, province: str | None = None
+) -> None:
+    """Record that `entity`'s `month` was pulled again (from `province`'s installation: the
+    holds of its agencies and the requests for it)."""
+    args = {"e": entity, "m": month, "p": province}
     conn.execute(
-        "update ops.correction_holds set repulled_at = now() where entity = %s"
-        " and extract_month = %s and released_at is not null and repulled_at is null",
-        (entity, month),
+        "update ops.correction_holds set repulled_at = now() where entity = %(e)s and"
+        f" extract_month = %(m)s and released_at is not null and repulled_at is null"
+        f" and {_IN_PROVINCE}",
+        args,
+    )
+    conn.execute(
+        "update ops.repull_requests set repulled_at = now() where entity = %(e)s"
+        f" and extract_month = %(m)s and repulled_at is null and {_FOR_PROVINCE}",
+        args,
     )
     conn.execute(
         "update ops.repull_requests set repulled_at = now() where entity = %s"

@@ -15,7 +15,9 @@ The rules, in the order they apply:
 3. **A corrected re-delivery replaces.** Within the month, the new batch replaces earlier
    rows of the same entity for the agencies it contains (``agency_month``), or the whole
    month for entities delivered as one province-wide table (``month``; API pulls always
-   replace the whole month). Replaced batches are marked ``replaced`` with ``replaced_by``.
+   replace the whole month, and a pull of one province's installation in a deployment of
+   several the month of that province's agencies, ``province_month``). Replaced batches are
+   marked ``replaced`` with ``replaced_by``.
 
 Loads of one landing table are serialised with a transaction-scoped advisory lock, which also
 keeps each batch's ``_load_seq`` values contiguous (so a CSV line number can be recovered).
@@ -139,6 +141,9 @@ class Delivery:
     content_sha256: str | None = None  # files: hash of the bytes, known before loading
     # Replace the whole month whatever the entity's scope (API pulls of every agency).
     whole_month: bool = False
+    # A pull of one province's installation (a deployment of several, chiso/sources/systems.py):
+    # its whole month is that province's agencies' month, the other provinces' rows stay.
+    province: str | None = None
     # The number of records the sender declared (a manifest beside the file) and where: a
     # delivery landing another number is refused (chiso.ingest.manifest)
     declared_records: int | None = None
@@ -251,8 +256,8 @@ def load_delivery(
             ledger.execute(
                 "insert into raw.ingest_batches (batch_id, delivery_id, source, entity,"
                 " target_table, channel, extract_month, origin, file_name, content_sha256,"
-                " replace_scope, status) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-                " 'running')",
+                " replace_scope, source_province, status)"
+                " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'running')",
                 (
                     part.batch_id,
                     delivery_id,
@@ -264,7 +269,8 @@ def load_delivery(
                     delivery.origin,
                     delivery.file_name,
                     delivery.content_sha256,
-                    "month" if delivery.whole_month else part.entity.replace_scope,
+                    _replace_scope(delivery, part.entity),
+                    delivery.province,
                 ),
             )
         primary = parts[0]
@@ -612,6 +618,14 @@ def check_codes(
         raise LoadError(str(exc), row=exc.row, field=exc.field) from None
 
 
+def _replace_scope(delivery: Delivery, entity: Entity) -> str:
+    """What a delivery's rows replace, for the ledger: the month of every agency (an API pull),
+    of one province's agencies (a pull of its installation), or the entity's own scope."""
+    if not delivery.whole_month:
+        return entity.replace_scope
+    return "province_month" if delivery.province and entity.agency_field else "month"
+
+
 def _replace_and_record(
     conn: psycopg.Connection,
     delivery: Delivery,
@@ -665,6 +679,14 @@ def _replace_and_record(
             sql.Identifier(entity.agency_field or "")
         )
         params.append(held)
+    if whole_month and delivery.province and entity.agency_field:
+        # one province's installation answered: its agencies as the reference data places
+        # them, and any the answer holds (a dossier transferred in keeps its place)
+        scope = scope + sql.SQL(
+            " and (btrim({a}) = any(%s) or btrim({a}) in (select agency_code"
+            " from reference.agencies where province_code = %s))"
+        ).format(a=sql.Identifier(entity.agency_field))
+        params.extend([agencies, delivery.province])
     if parked is not None and parked.keys:
         # the earlier copies of parked records stay until a pull brings them whole
         scope = scope + sql.SQL(" and not ({} = any(%s))").format(parked.key)

@@ -77,12 +77,16 @@ def pull_month(
     client: httpx.Client | None = None,
     backoff_seconds: float = 1.0,
     even_if_loaded: bool = False,
+    province: str | None = None,
 ) -> DeliveryResult:
     """Pull one month of `entity_name` from the source API and land it (see module docs).
 
     The same answer as an earlier pull is recorded as a duplicate and not landed again,
     unless `even_if_loaded` (a re-pull after a correction hold was released, which must put
-    the source's rows back although the source answers as before). `client` and
+    the source's rows back although the source answers as before); an answer is compared with
+    the earlier answers for the same month only. With `province`, the API is that province's
+    installation (a deployment of several): its answer replaces the month of that province's
+    agencies only, and is compared with that installation's earlier answers only. `client` and
     `backoff_seconds` exist for callers that need other timeouts or waits (tests against a
     simulator with faults); the defaults suit a vendor's API."""
     pull = PULLS[entity_name]
@@ -98,10 +102,17 @@ def pull_month(
         client=client,
         backoff_seconds=backoff_seconds,
     )
-    digest = hashlib.sha256()
+    # the same answer to the same question: an empty May is not April's empty answer again,
+    # nor one province's empty month another's (either may replace rows it had)
+    digest = hashlib.sha256(f"{entity_name} {month:%Y-%m} {province or ''}\n".encode())
     parts = record_parts(origin, records, [ent], digest=digest)
     delivery = Delivery(
-        source=ent.source, channel="api", origin=origin, month=month, whole_month=True
+        source=ent.source,
+        channel="api",
+        origin=origin,
+        month=month,
+        whole_month=True,
+        province=province,
     )
     # a stray bad record is parked (chiso/ingest/rejects.py), not a reason to fail the pull
     return load_delivery(
@@ -125,12 +136,14 @@ def repull_released(
     *,
     client: httpx.Client | None = None,
     backoff_seconds: float = 1.0,
+    province: str | None = None,
 ) -> list[DeliveryResult]:
     """Pull again, whole, every month of `entity_name` whose correction hold an operator
-    released (chiso/ingest/holds.py): the source's version replaces the file's."""
+    released (chiso/ingest/holds.py): the source's version replaces the file's. With
+    `province`, from that province's installation, the months of its agencies."""
     prepare(url)
     with psycopg.connect(url) as conn:
-        months = months_to_repull(conn, entity_name)
+        months = months_to_repull(conn, entity_name, province)
     results = []
     for month in months:
         results.append(
@@ -143,9 +156,10 @@ def repull_released(
                 client=client,
                 backoff_seconds=backoff_seconds,
                 even_if_loaded=True,
+                province=province,
             )
         )
         with psycopg.connect(url) as conn:
             for name in (entity_name, *CHILDREN.get(entity_name, ())):
-                mark_repulled(conn, name, month)
+                mark_repulled(conn, name, month, province)
     return results

@@ -9,6 +9,7 @@ library here, nothing that reaches a database or reads a file.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +18,16 @@ import pendulum
 from chiso.orchestration.assets import KPI_MART, RAW, REPORT, REPUBLISHED
 from chiso.orchestration.schedule import ScheduledCron
 
-__all__ = ["KPI_MART", "RAW", "REPORT", "REPUBLISHED", "cron", "start", "task_defaults"]
+__all__ = [
+    "KPI_MART",
+    "RAW",
+    "REPORT",
+    "REPUBLISHED",
+    "cron",
+    "per_province",
+    "start",
+    "task_defaults",
+]
 
 TIMEZONE = "Asia/Ho_Chi_Minh"
 
@@ -61,3 +71,17 @@ def task_defaults(
         "execution_timeout": timeout,
         "on_failure_callback": alert_on_failure,
     }
+
+
+def per_province(
+    task: Any, task_id: str, source: str, provinces: Sequence[str], **override: Any
+) -> Any:
+    """`task` for one source system: one instance, or, in a deployment of several provinces
+    (chiso/sources/systems.py), one mapped instance per province's installation, named by
+    its province code in the UI (the task puts ``province`` in its context). Those run in
+    parallel, as far as the executor's slots allow; each has its own connection, watermark and
+    retries, so one province's system down delays none of the others."""
+    if not provinces:
+        return task.override(task_id=task_id, **override)(source)
+    mapped = task.override(task_id=task_id, map_index_template="{{ province }}", **override)
+    return mapped.partial(source=source).expand(province=list(provinces))

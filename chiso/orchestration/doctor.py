@@ -43,7 +43,7 @@ from chiso.orchestration.schedule import SCHEDULED_RUNS
 from chiso.publish.revisions import published_revisions
 from chiso.runtime import airflow as services
 from chiso.runtime.warehouse import urls
-from chiso.sources.systems import SOURCES, api_conn_id
+from chiso.sources.systems import SOURCES, api_conn_id, source_provinces
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 # a component whose latest heartbeat is older than this is taken for dead
@@ -175,7 +175,7 @@ def _connections(api: AirflowApi, own: dict[str, str]) -> Finding:
     def defined(conn_id: str) -> bool:
         return variable(conn_id) in os.environ or api.exists(f"/connections/{conn_id}")
 
-    sources = [api_conn_id(s) for s in SOURCES]
+    sources = [api_conn_id(s, p) for s in SOURCES for p in source_provinces() or (None,)]
     simulated = [c for c in sources if not defined(c) and variable(c) in own]
     missing = [c for c in sources if not defined(c) and c not in simulated]
     channels = [c for c in (SMTP_CONN_ID, WEBHOOK_CONN_ID) if defined(c)]

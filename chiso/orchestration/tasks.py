@@ -22,10 +22,14 @@ from chiso.sources.systems import ApiSettings, api_conn_id, api_settings_of
 log = logging.getLogger(__name__)
 
 
-def _api_settings(source: str) -> ApiSettings:
-    from airflow.sdk import Connection
+def _api_settings(source: str, province: str | None = None) -> ApiSettings:
+    """The API of `source` (of `province`'s installation, in a deployment of several), from
+    its Airflow connection; a mapped task instance is named by its province in the UI."""
+    from airflow.sdk import Connection, get_current_context
 
-    conn = Connection.get(api_conn_id(source))
+    if province:
+        get_current_context()["province"] = province  # the map_index_template's name
+    conn = Connection.get(api_conn_id(source, province))
     return api_settings_of(
         conn.host or "", schema=conn.schema, port=conn.port, password=conn.password
     )
@@ -36,9 +40,10 @@ def _api_settings(source: str) -> ApiSettings:
 SOURCES_AS_OF = "sources_as_of"
 
 
-def pull(source: str, data_interval_end: datetime) -> int:
+def pull(source: str, data_interval_end: datetime, province: str | None = None) -> int:
     """Pull from `source`'s API what changed up to the end of the run's data interval (the
-    close instant of the monthly close, the end of the day of the daily ingest).
+    close instant of the monthly close, the end of the day of the daily ingest); with
+    `province`, from that province's installation (a deployment of several).
 
     A scheduled run does so. A backfill or a manual run closes a month that ended long ago:
     its change feeds are pulled up to now, so the month is built from its records as they
@@ -48,7 +53,12 @@ def pull(source: str, data_interval_end: datetime) -> int:
     look-back of whole months still ends with the run's month."""
     until = local_instant(data_interval_end)
     return pipeline.ingest_changes(
-        settings(), source, _api_settings(source), until, changes_until=_changes_until(until)
+        settings(),
+        source,
+        _api_settings(source, province),
+        until,
+        changes_until=_changes_until(until),
+        province=province,
     )
 
 
@@ -165,10 +175,11 @@ def load_reference() -> dict[str, object]:
     }
 
 
-def pull_released(source: str) -> int:
+def pull_released(source: str, province: str | None = None) -> int:
     """Pull again the months of `source` asked for (records parked for an agency code a load
-    has just added, released correction holds); returns rows landed."""
-    return pipeline.pull_requested(settings(), source, _api_settings(source))
+    has just added, released correction holds; with `province`, those of its agencies from
+    its installation); returns rows landed."""
+    return pipeline.pull_requested(settings(), source, _api_settings(source, province), province)
 
 
 def rebuild_reference() -> list[str]:

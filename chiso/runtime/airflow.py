@@ -39,6 +39,7 @@ from chiso.runtime import lineage
 from chiso.runtime.processes import alive, stop_groups
 from chiso.runtime.secrets import home_secret, simulator_token, write_private
 from chiso.runtime.warehouse import sqlalchemy_url, urls
+from chiso.sources.systems import api_conn_id, source_provinces
 
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
 CELERY = "CeleryExecutor"
@@ -140,19 +141,23 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "portal": "Public-service portal API",
     }
     # In the demo all three systems are the local simulator; a province points each
-    # connection at its vendor's system (AIRFLOW_CONN_CHISO_<SOURCE>_API or the UI).
+    # connection at its vendor's system (AIRFLOW_CONN_CHISO_<SOURCE>_API or the UI). A
+    # deployment of several provinces has one per province's installation, which the
+    # simulator serves under /provinces/<code>.
     api_conns = {
-        f"AIRFLOW_CONN_CHISO_{source.upper()}_API": json.dumps(
+        f"AIRFLOW_CONN_{api_conn_id(source, province).upper()}": json.dumps(
             {
                 "conn_type": "http",
-                "host": "127.0.0.1",
+                "host": "127.0.0.1" + (f"/provinces/{province}" if province else ""),
                 "port": settings.simulator_port,
                 "schema": "http",
                 "password": simulator_token(settings),
-                "description": f"{label} (local simulator in the demo)",
+                "description": f"{label}{f' of province {province}' if province else ''}"
+                " (local simulator in the demo)",
             }
         )
         for source, label in systems.items()
+        for province in source_provinces() or (None,)
     }
     env = {
         # the project's and Airflow's own settings, secrets included (the tasks connect with

@@ -41,6 +41,11 @@ midnight, an explicit offset converted; unreadable → 422):
   server's clock.
 * ``GET /api/v1/usage?month=YYYY-MM[&as_of=]`` — portal usage per agency (no rows before the
   month began)
+* ``/provinces/{code}/api/v1/…`` — the same four data endpoints (dossiers, documents,
+  service-catalogue, usage) as province ``code``'s own installation serves them: the records
+  of its agencies only (the province the agencies file gives an agency; a dossier by the
+  agency holding it), for a deployment that pulls each province's systems
+  (``CHISO_SOURCE_PROVINCES``); 404 for a province the config does not simulate
 * ``GET /api/v1/provinces?month=YYYY-MM`` — ``[{code, name}]`` of the provinces with an
   agency in the month (whose summary reports a close can ask for); never faulted
 * ``GET /api/v1/exports/{source}/YYYY-MM.{xlsx|xls|csv|json}`` — files in vendor layouts
@@ -211,6 +216,13 @@ _ORDER: dict[str, Callable[[Item], tuple[str, ...]]] = {
     "usage": _sort_key("don_vi"),
 }
 Window = Literal["received", "changed"]
+# the field naming the agency a record belongs to (a dossier: the one holding it)
+_AGENCY_FIELD = {
+    "dossiers": "DonViXuLy",
+    "documents": "don_vi",
+    "catalogue": "don_vi",
+    "usage": "don_vi",
+}
 
 
 class MonthlyData:
@@ -257,6 +269,30 @@ class MonthlyData:
             lambda m, t: sorted(g.usage(cfg, m, t), key=_ORDER["usage"])
         )
         self._answers = lru_cache(maxsize=8)(self._answer)
+        self._provinces: dict[str, str] | None = None
+
+    # -- each province's installation
+
+    def of_province(self, source: str, items: list[Item], province: str | None) -> list[Item]:
+        """`items` of `source` as `province`'s installation serves them (all, for None): those
+        of its agencies. An unknown province is a 404, as a wrong host would be."""
+        if province is None:
+            return items
+        provinces = self._agency_provinces()
+        simulated = set(self.cfg.provinces) or set(provinces.values())
+        if province not in simulated:
+            raise HTTPException(status_code=404, detail=f"no installation for province {province}")
+        field = _AGENCY_FIELD[source]
+        return [i for i in items if provinces.get(str(i.get(field) or "").strip()) == province]
+
+    def _agency_provinces(self) -> dict[str, str]:
+        if self._provinces is None:
+            from chiso_sim.one_stop import load_agencies
+
+            self._provinces = {
+                a.code: a.province_code for a in load_agencies(Path(self.cfg.agencies_csv))
+            }
+        return self._provinces
 
     # -- the clock
 
@@ -667,7 +703,9 @@ def create_simulator_app(
         return {"as_of": format_instant(data.clock)}
 
     @app.get("/api/v1/dossiers")
+    @app.get("/provinces/{province}/api/v1/dossiers")
     def list_dossiers(
+        province: str | None = None,
         received_from: Annotated[date | None, Query()] = None,
         received_to: Annotated[date | None, Query()] = None,
         changed_from: Annotated[str | None, Query()] = None,
@@ -681,11 +719,13 @@ def create_simulator_app(
         window, lo, hi = _window_of(
             "received", received_from, received_to, changed_from, changed_to
         )
-        items = data.answer("dossiers", window, lo, hi, at)
+        items = data.of_province("dossiers", data.answer("dossiers", window, lo, hi, at), province)
         return _paged_with_faults(items, page, page_size, fault, faults, omit_null_keys)
 
     @app.get("/api/v1/documents")
+    @app.get("/provinces/{province}/api/v1/documents")
     def list_documents(
+        province: str | None = None,
         date_from: Annotated[date | None, Query()] = None,
         date_to: Annotated[date | None, Query()] = None,
         changed_from: Annotated[str | None, Query()] = None,
@@ -697,11 +737,15 @@ def create_simulator_app(
     ) -> dict[str, Any]:
         at = _instant(as_of, "as_of")
         window, lo, hi = _window_of("date", date_from, date_to, changed_from, changed_to)
-        items = data.answer("documents", window, lo, hi, at)
+        items = data.of_province(
+            "documents", data.answer("documents", window, lo, hi, at), province
+        )
         return _paged_with_faults(items, page, page_size, fault, faults, omit_null_keys)
 
     @app.get("/api/v1/service-catalogue")
+    @app.get("/provinces/{province}/api/v1/service-catalogue")
     def service_catalogue(
+        province: str | None = None,
         day: Annotated[date | None, Query()] = None,
         as_of: Annotated[str | None, Query()] = None,
         page: PageNumber = 1,
@@ -709,18 +753,22 @@ def create_simulator_app(
         fault: Fault = faulty,
     ) -> dict[str, Any]:
         snapshot, at = _snapshot_of(day, as_of)
-        items = data.catalogue(snapshot, at)
+        items = data.of_province("catalogue", data.catalogue(snapshot, at), province)
         return _paged_with_faults(items, page, page_size, fault, faults, omit_null_keys)
 
     @app.get("/api/v1/usage")
+    @app.get("/provinces/{province}/api/v1/usage")
     def usage(
         month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
+        province: str | None = None,
         as_of: Annotated[str | None, Query()] = None,
         page: PageNumber = 1,
         page_size: PageSize = DEFAULT_PAGE_SIZE,
         fault: Fault = faulty,
     ) -> dict[str, Any]:
-        items = data.usage(_month_of(month), _instant(as_of, "as_of"))
+        items = data.of_province(
+            "usage", data.usage(_month_of(month), _instant(as_of, "as_of")), province
+        )
         return _paged_with_faults(items, page, page_size, fault, faults, omit_null_keys)
 
     @app.get("/api/v1/provinces")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -14,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from chiso_sim import faults as faults_mod
 from chiso_sim.clock import Timeline
 from chiso_sim.config import SimulatorConfig
@@ -39,6 +36,7 @@ from openpyxl import load_workbook
 
 from chiso.ingest import api_client
 from chiso.ingest.api_client import iter_records
+from tests.simulator_server import serving
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -472,21 +470,8 @@ def faulty_server() -> Iterator[str]:
         duplicate_items=3,
     )
     app = create_simulator_app(CFG, TOKEN, faults, generators=FAKES)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-        sock.close()
+    with serving(app) as base:
+        yield base
 
 
 def test_retrying_client_gets_exactly_the_fault_free_data(faulty_server: str) -> None:
@@ -834,3 +819,53 @@ def test_cli_fault_flags() -> None:
     env = faults_from_env({"CHISO_SIMULATOR_FAULTS": "timeout", "CHISO_SIMULATOR_FAULT_RATE": "1"})
     assert env.enabled_kinds == ("timeout",)
     assert not faults_from_env({}).enabled
+
+
+# --- each province's installation ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_provinces() -> TestClient:
+    """The real generators over two post-2025 provinces (Hải Phòng 31, Phú Thọ 25)."""
+    cfg = replace(CFG, start_month=date(2025, 7, 1), provinces=("31", "25"))
+    return TestClient(create_simulator_app(cfg, TOKEN))
+
+
+TWO_PROVINCES = {
+    "/api/v1/dossiers": {"received_from": "2025-07-01", "received_to": "2025-08-01"},
+    "/api/v1/documents": {
+        "changed_from": "2025-07-01T00:00:00",
+        "changed_to": "2025-09-01T00:00:00",
+    },
+    "/api/v1/service-catalogue": {"day": "2025-08-31"},
+    "/api/v1/usage": {"month": "2025-08"},
+}
+
+
+@pytest.mark.parametrize("path", sorted(TWO_PROVINCES))
+def test_the_provinces_installations_partition_the_national_answer(
+    two_provinces: TestClient, path: str
+) -> None:
+    """Each province's installation serves its agencies' records, paged on its own: together
+    they are the national answer, each record once."""
+    params = TWO_PROVINCES[path]
+    national = get_all(two_provinces, path, params, 1000)
+    hai_phong = get_all(two_provinces, f"/provinces/31{path}", params, 97)
+    phu_tho = get_all(two_provinces, f"/provinces/25{path}", params, 97)
+    assert hai_phong and phu_tho
+    field = "DonViXuLy" if path.endswith("dossiers") else "don_vi"
+    assert {i[field][-3:] for i in hai_phong} == {"H31"}
+    assert {i[field][-3:] for i in phu_tho} == {"H25"}
+
+    def keys(items: list[dict]) -> list[tuple]:
+        return sorted(tuple(i[k] for k in KEYS[path]) for i in items)
+
+    assert keys(hai_phong + phu_tho) == keys(national)
+
+
+def test_a_province_without_an_installation_is_not_found(two_provinces: TestClient) -> None:
+    r = two_provinces.get("/provinces/30/api/v1/usage", params={"month": "2025-08"}, headers=AUTH)
+    assert r.status_code == 404
+    assert r.json()["detail"] == "no installation for province 30"
+    r = two_provinces.get("/provinces/31/api/v1/usage", params={"month": "2025-08"})
+    assert r.status_code == 401

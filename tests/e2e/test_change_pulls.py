@@ -9,15 +9,11 @@ short answer must land nothing and leave the watermark where it was.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from datetime import date, datetime, timedelta
 
 import httpx
 import psycopg
 import pytest
-import uvicorn
 from chiso_sim.config import SimulatorConfig
 from chiso_sim.faults import FaultConfig
 from chiso_sim.server import create_simulator_app
@@ -27,6 +23,7 @@ from chiso.core.cadence import Cadence
 from chiso.ingest.api_client import SourceApiError
 from chiso.ingest.changes import lookback_months, pull_changes, watermark, windows
 from chiso.ingest.loader import prepare
+from tests.simulator_server import serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -55,26 +52,11 @@ FEEDS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def source():
     app = create_simulator_app(CFG, TOKEN, FAULTS, as_of=INSTANTS[0])
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "simulator did not start"
-        time.sleep(0.05)
-    yield app, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as base:
+        yield app, base
 
 
 def _state(app, entity_name: str, at: datetime) -> dict[tuple, tuple]:

@@ -8,17 +8,12 @@ still land every record exactly once, and pulling the month again must change no
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 
 import httpx
 import psycopg
 import pytest
-import uvicorn
 from chiso_sim.config import SimulatorConfig
 from chiso_sim.faults import FaultConfig
 from chiso_sim.server import create_simulator_app
@@ -27,6 +22,7 @@ from chiso.ingest.files import ingest_file
 from chiso.ingest.holds import release
 from chiso.ingest.loader import prepare
 from chiso.ingest.pulls import PULLS, pull_month, repull_released
+from tests.simulator_server import serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -45,33 +41,10 @@ TABLES = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def _serving(app):
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "simulator did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def faulty_api():
     app = create_simulator_app(CFG, TOKEN, FAULTS)
-    with _serving(app) as base:
+    with serving(app) as base:
         yield app, base
 
 
@@ -189,7 +162,7 @@ def test_records_that_omit_null_keys_land_every_value(chiso_env):
     app = create_simulator_app(replace(CFG, seed=CFG.seed + 1), TOKEN, omit_null_keys=True)
     records = app.state.data.dossiers_between(MONTH, date(2020, 2, 1))
     children = {"DanhSachHoSoBoSung": "supplements", "CapNhatTienDo": "progress_events"}
-    with _serving(app) as base, httpx.Client(timeout=5.0) as client:
+    with serving(app) as base, httpx.Client(timeout=5.0) as client:
         page = client.get(
             f"{base}/api/v1/dossiers",
             params={"received_from": "2020-01-01", "received_to": "2020-02-01"},
