@@ -121,6 +121,7 @@ bench: setup
 	$(BIN)/python -m bench.daily
 	$(BIN)/python -m bench.readers
 	$(BIN)/python -m bench.overhead
+	$(BIN)/python -m bench.national
 
 clean: stop
 	rm -rf .var dbt_project/target dbt_project/logs

@@ -32,9 +32,10 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
+from bench.airflow_runs import close_runs, stamp
 from bench.incremental import DOSSIERS_PER_AGENCY_MONTH
 from bench.warehouse import Warehouse, months_from, run_header, write_results
 
@@ -103,14 +104,9 @@ def direct_close(wh: Warehouse, month: date) -> float:
     return time.perf_counter() - start
 
 
-def _stamp(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
 def airflow_close(wh: Warehouse, month: date) -> dict[str, float]:
     """The month closed by monthly_kpi, with the report run its published-mart event
     triggered (monthly_report): from the close run's queueing to the report's end."""
-    from chiso.core.months import month_of
     from chiso.orchestration import airflow as af
 
     wh.restore()
@@ -119,26 +115,12 @@ def airflow_close(wh: Warehouse, month: date) -> dict[str, float]:
     if states[month] != "success":
         raise RuntimeError(f"the close of {month:%Y-%m} through Airflow: {states[month]}")
     reports = af.wait_for_reports(wh.settings, month)
-    with af.AirflowApi(wh.settings) as api:
-        runs = api.paged(f"/dags/{af.DAG_ID}/dagRuns", "dag_runs")
-        mine = [r for r in runs if month_of(_stamp(r["data_interval_start"])) == month]
-        latest = max(mine, key=lambda r: r["end_date"])
-        timed = [(af.DAG_ID, latest)] + [
-            (af.REPORT_DAG_ID, api.get(f"/dags/{af.REPORT_DAG_ID}/dagRuns/{run_id}"))
-            for run_id in reports
-        ]
-        tasks = [
-            t
-            for dag_id, run in timed
-            for t in api.paged(
-                f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}/taskInstances", "task_instances"
-            )
-        ]
-    end = max(_stamp(run["end_date"]) for _, run in timed)
+    latest, timed, instances = close_runs(wh.settings, month, reports)
+    end = max(stamp(run["end_date"]) for _, run in timed)
     return {
-        "queued_to_end": (end - _stamp(latest["queued_at"])).total_seconds(),
-        "start_to_end": (end - _stamp(latest["start_date"])).total_seconds(),
-        "tasks_sum": sum(t.get("duration") or 0 for t in tasks),
+        "queued_to_end": (end - stamp(latest["queued_at"])).total_seconds(),
+        "start_to_end": (end - stamp(latest["start_date"])).total_seconds(),
+        "tasks_sum": sum(t.get("duration") or 0 for _, t in instances),
     }
 
 

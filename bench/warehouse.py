@@ -14,6 +14,7 @@ import socket
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,9 +57,12 @@ def months_from(first: date, count: int) -> list[date]:
 
 
 class Warehouse:
-    """An embedded PostgreSQL and a simulator serving `months` of the provinces, in a temp home."""
+    """An embedded PostgreSQL and a simulator serving `months` of the provinces, in a temp home
+    (`simulator_options`: more of `chiso-sim serve`'s flags)."""
 
-    def __init__(self, args: argparse.Namespace, label: str) -> None:
+    def __init__(
+        self, args: argparse.Namespace, label: str, simulator_options: Sequence[str] = ()
+    ) -> None:
         self.home = Path(tempfile.mkdtemp(prefix=f"chiso-bench-{label}-"))
         os.environ.update(
             CHISO_HOME=str(self.home),
@@ -87,6 +91,7 @@ class Warehouse:
                 str(args.dossiers_per_agency_month),
                 "--documents-per-agency-month",
                 str(args.documents_per_agency_month),
+                *simulator_options,
             ],
         )
         self.api = simulator.api_settings(self.settings)

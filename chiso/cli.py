@@ -34,6 +34,14 @@ def _error(msg: str, code: int = 1) -> int:
     return code
 
 
+def _province(text: str) -> str:
+    from chiso.sources.systems import PROVINCE_CODE
+
+    if not PROVINCE_CODE.match(text.strip()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a two-digit province code")
+    return text.strip()
+
+
 def _month(text: str) -> date:
     """A month argument: argparse answers a bad one with the usage and what was expected."""
     try:
@@ -364,8 +372,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.api:
         if month is None:
             return _error("--api needs --month YYYY-MM", 2)
-        rows = ingest_api(s, args.source, month, api_settings(s, args.source))
-        _print(f"loaded {rows} rows of {args.source} for {month:%Y-%m} from the API")
+        api = api_settings(s, args.source)
+        rows = ingest_api(s, args.source, month, api, province=args.province)
+        of = f" of province {args.province}" if args.province else ""
+        _print(f"loaded {rows} rows of {args.source} for {month:%Y-%m} from the API{of}")
         return 0
     results = ingest_inbox(
         u.loader,
@@ -602,6 +612,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--month", type=_month, help="reporting month YYYY-MM (default: title or file name)"
     )
     ing.add_argument("--agency", help="agency identifier when the file has no agency column")
+    ing.add_argument(
+        "--province",
+        type=_province,
+        help="with --api in a deployment of several provinces: the API is that province's"
+        " installation (its agencies' month is replaced, the others' kept)",
+    )
     ing.add_argument(
         "--encoding",
         choices=["auto", "tcvn3", "vni", "none"],

@@ -69,15 +69,19 @@ __all__ = [
 ]
 
 
-def ingest_api(settings: Settings, source: str, month: date, api: ApiSettings) -> int:
+def ingest_api(
+    settings: Settings, source: str, month: date, api: ApiSettings, province: str | None = None
+) -> int:
     """Pull every entity of `source` for the month from its API, and again every month an
-    operator released from a correction hold; returns rows landed."""
+    operator released from a correction hold; returns rows landed. With `province`, `api` is
+    that province's installation and its agencies' months are replaced."""
     ensure_reference(settings)
     loader = urls(settings).loader
     rows = 0
     for entity in SOURCE_PULLS[source]:
-        rows += pull_month(loader, entity, month, api.base_url, api.token).rows
-        rows += sum(r.rows for r in repull_released(loader, entity, api.base_url, api.token))
+        rows += pull_month(loader, entity, month, api.base_url, api.token, province=province).rows
+        released = repull_released(loader, entity, api.base_url, api.token, province=province)
+        rows += sum(r.rows for r in released)
     return rows
 
 

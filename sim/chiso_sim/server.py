@@ -881,6 +881,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--documents-per-agency-month", type=int, default=defaults.documents_per_agency_month
     )
     parser.add_argument(
+        "--procedures-per-province",
+        type=int,
+        default=defaults.procedures_per_province,
+        help="size of each province's procedure catalogue (the portal's service catalogue)",
+    )
+    parser.add_argument(
         "--faults",
         default="",
         help=f"fault kinds to inject, comma-separated: {','.join(FAULT_KINDS)} or 'all' "
@@ -932,6 +938,7 @@ def main(argv: list[str] | None = None) -> None:
         agencies_csv=args.agencies,
         dossiers_per_agency_month=args.dossiers_per_agency_month,
         documents_per_agency_month=args.documents_per_agency_month,
+        procedures_per_province=args.procedures_per_province,
     )
     try:
         faults = faults_from_args(args)
