@@ -50,6 +50,7 @@ from chiso.ingest.loader import (
     mark_emptied,
     prepare,
 )
+from chiso.ingest.prefetch import prefetched
 from chiso.ingest.raw_tables import RAW_SCHEMA, ensure_partition, table_ident
 from chiso.ingest.rejects import clear_landed, park_rejects
 from chiso.sources.canonical import Entity
@@ -130,6 +131,9 @@ def load_changes(
     )
     batches: list[MonthBatch] = []
     try:
+        # the window's answer paged before the tables' lock: other installations' pulls of the
+        # same tables page meanwhile (chiso/ingest/prefetch.py)
+        parts = prefetched(parts)
         with psycopg.connect(url) as conn, conn.transaction():
             lock_tables(conn, parts)
             temps: list[sql.Identifier] = []

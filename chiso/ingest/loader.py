@@ -40,6 +40,7 @@ from chiso.core.redact import quoted
 from chiso.ingest.holds import held_agencies, hold
 from chiso.ingest.manifest import check_records
 from chiso.ingest.precheck import PreCheck
+from chiso.ingest.prefetch import prefetched
 from chiso.ingest.raw_tables import (
     RAW_SCHEMA,
     ensure_landing_tables,
@@ -281,6 +282,8 @@ def load_delivery(
                 log.info("%s: same content as batch %s; skipped", delivery.origin, original)
                 return DeliveryResult(delivery_id, "duplicate", (), original)
         try:
+            if delivery.channel == "api":
+                parts = prefetched(parts)  # paged before the table's lock
             results = _load_parts(url, delivery_id, delivery, parts, content_digest, park)
         except DuplicateDelivery as dup:
             _mark_duplicate(ledger, parts, dup.original)

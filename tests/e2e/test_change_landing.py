@@ -6,6 +6,8 @@ operator's corrected file holds its agency-month against later pulls until relea
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
 
@@ -439,3 +441,38 @@ def test_a_corrected_file_holds_its_agency_month_until_released(url, tmp_path: P
         assert months_to_repull(conn, "one_stop.dossiers") == [JAN]
     load_delivery(url, delivery, record_parts(delivery.origin, iter(changed), [ONE_STOP_DOSSIERS]))
     assert {r[0]: r[2] for r in raw(url)} == {f"{AGENCY}-0001": "9", f"{OTHER}-0001": "9"}
+
+
+def test_a_pull_still_paging_holds_no_lock_on_the_table(url):
+    """Two installations' pulls of one table (a national deployment): the one whose source is
+    still paging its answer does not keep the other from landing (chiso/ingest/prefetch.py);
+    the table's lock is held for the landing only."""
+    paging = threading.Event()
+    go_on = threading.Event()
+
+    def slow_source():
+        yield dossier(1, "20200110090000", "20200115090000")
+        paging.set()
+        assert go_on.wait(120), "the other pull never landed"
+        yield dossier(2, "20200111090000", "20200115100000")
+
+    def pull(records, province: str) -> None:
+        origin = f"test://provinces/{province}/dossiers"
+        load_changes(
+            url,
+            source="one_stop",
+            origin=origin,
+            window=ChangeWindow(None, datetime(2020, 2, 1)),
+            parts=record_parts(origin, records, [ONE_STOP_DOSSIERS]),
+            change_field="ngay_cap_nhat",
+            watermark_entity="one_stop.dossiers",
+            province=province,
+        )
+
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(pull, slow_source(), "31")
+        assert paging.wait(60)
+        pull(iter([dossier(3, "20200112090000", "20200115090000", OTHER)]), "25")
+        go_on.set()
+        slow.result(timeout=120)
+    assert [r[0] for r in raw(url)] == [f"{AGENCY}-0001", f"{AGENCY}-0002", f"{OTHER}-0003"]
