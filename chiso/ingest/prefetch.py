@@ -18,10 +18,17 @@ import pickle
 import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
-if TYPE_CHECKING:  # the loader imports this module
-    from chiso.ingest.loader import Part
+
+class _Writer(Protocol):
+    """A delivery's part (chiso.ingest.loader.Part, which imports this module): a dataclass
+    whose `write` streams its rows into a COPY."""
+
+    write: Any
+
+
+P = TypeVar("P", bound=_Writer)
 
 SPOOL_MEMORY = 16 * 1024 * 1024
 _ROW, _DATA = 0, 1
@@ -54,13 +61,13 @@ class _Recorder:
         self._spool.close()
 
 
-def prefetched(parts: Sequence[Part]) -> list[Part]:
+def prefetched(parts: Sequence[P]) -> list[P]:
     """The same parts, their rows read now (in order: a parent's writer fills its children's
     spools) and written again from the spool when the load runs. A failure of the source or a
     bad record raises here, before the load opens its transaction."""
-    out: list[Part] = []
+    out: list[P] = []
     for part in parts:
         recorder = _Recorder()
-        part.write(recorder)  # type: ignore[arg-type]
-        out.append(replace(part, write=recorder.replay))
+        part.write(recorder)
+        out.append(replace(part, write=recorder.replay))  # type: ignore[type-var]
     return out
