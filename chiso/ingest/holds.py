@@ -142,8 +142,3 @@ def mark_repulled(
         f" and extract_month = %(m)s and repulled_at is null and {_FOR_PROVINCE}",
         args,
     )
-    conn.execute(
-        "update ops.repull_requests set repulled_at = now() where entity = %s"
-        " and extract_month = %s and repulled_at is null",
-        (entity, month),
-    )

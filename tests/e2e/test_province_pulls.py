@@ -21,7 +21,7 @@ from chiso_sim.server import create_simulator_app
 
 from chiso import pipeline
 from chiso.core.cadence import Cadence
-from chiso.ingest.holds import months_to_repull
+from chiso.ingest.holds import mark_repulled, months_to_repull
 from chiso.ingest.loader import prepare
 from chiso.sources.systems import SOURCES, ApiSettings
 from tests.simulator_server import serving
@@ -182,4 +182,16 @@ def test_a_released_hold_is_pulled_again_from_its_agencys_province_only(env) -> 
         assert months_to_repull(conn, "portal.usage", "25") == [date(2025, 8, 1)]
         # a deployment with one installation pulls both again
         assert months_to_repull(conn, "portal.usage") == [date(2025, 7, 1), date(2025, 8, 1)]
+        conn.execute(
+            "insert into ops.repull_requests (entity, extract_month, province_code, reason)"
+            " values ('portal.usage', '2025-07-01', '25', 'test')"
+        )
+        # Hải Phòng's re-pull of July leaves Phú Thọ's request for July open
+        mark_repulled(conn, "portal.usage", date(2025, 7, 1), "31")
+        assert months_to_repull(conn, "portal.usage", "31") == []
+        assert months_to_repull(conn, "portal.usage", "25") == [
+            date(2025, 7, 1), date(2025, 8, 1),
+        ]  # fmt: skip
+        mark_repulled(conn, "portal.usage", date(2025, 7, 1), "25")
+        assert months_to_repull(conn, "portal.usage", "25") == [date(2025, 8, 1)]
         conn.execute("truncate ops.repull_requests")
