@@ -32,6 +32,7 @@ where this machine stops it, not a cluster's times.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -44,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.airflow_runs import close_runs, stamp
-from bench.warehouse import Warehouse, write_results
+from bench.warehouse import Warehouse
 
 JULY = date(2025, 7, 1)
 CHART = Path(__file__).resolve().parent.parent / "docs" / "images" / "national-close.png"
@@ -283,12 +284,20 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.first_month, args.months = JULY, 2
     counts = [int(n) for n in args.workers.split(",")]
-    runs = []
+    runs: list[dict[str, Any]] = []
     started = time.perf_counter()
     with national_deployment(args) as wh:
         for n in counts:
             runs.append(close_on_celery(wh, n, JULY))
             print(f"{n} worker(s): {runs[-1]['seconds']} s", flush=True)
+            _report(args, runs, started)  # kept as each run ends: a long run stopped keeps some
+    report = _report(args, runs, started)
+    print(json.dumps(report["runs"], indent=2, ensure_ascii=False))
+    print(f"chart: {args.chart}")
+    return 0
+
+
+def _report(args: argparse.Namespace, runs: list[dict[str, Any]], started: float) -> dict:
     report = {
         "provinces": len(args.provinces.split(",")),
         "agencies_per_province": 7 + args.communes,
@@ -299,10 +308,11 @@ def main() -> int:
         "runs": [summary(run) for run in runs],
         "tasks": {run["workers"]: run["tasks"] for run in runs},
     }
-    write_results("national", report)
+    out = Path(__file__).resolve().parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "national.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
     draw(runs, args.chart, report["provinces"])
-    print(f"chart: {args.chart}")
-    return 0
+    return report
 
 
 if __name__ == "__main__":
