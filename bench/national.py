@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.airflow_runs import close_runs, stamp
-from bench.warehouse import Warehouse
+from bench.warehouse import Warehouse, write_results
 
 JULY = date(2025, 7, 1)
 CHART = Path(__file__).resolve().parent.parent / "docs" / "images" / "national-close.png"
@@ -323,9 +323,7 @@ def _report(args: argparse.Namespace, runs: list[dict[str, Any]], started: float
         "runs": [summary(run) for run in runs],
         "tasks": {run["workers"]: run["tasks"] for run in runs},
     }
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "national.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    write_results("national", report, echo=False)  # every task: too long to print
     draw(runs, args.chart, report["provinces"])
     return report
 

@@ -27,9 +27,11 @@ if TYPE_CHECKING:
 TEMPLATE_DB = "chiso_bench_before"
 
 
-def write_results(name: str, report: dict) -> None:
-    """Print the report and keep it as bench/results/<name>.json (git-ignored)."""
-    print(json.dumps(report, indent=2, ensure_ascii=False))
+def write_results(name: str, report: dict, *, echo: bool = True) -> None:
+    """Print the report (unless not `echo`) and keep it as bench/results/<name>.json
+    (git-ignored)."""
+    if echo:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))

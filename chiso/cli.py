@@ -35,11 +35,12 @@ def _error(msg: str, code: int = 1) -> int:
 
 
 def _province(text: str) -> str:
-    from chiso.sources.systems import PROVINCE_CODE
+    from chiso.sources.systems import province_code
 
-    if not PROVINCE_CODE.match(text.strip()):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a two-digit province code")
-    return text.strip()
+    try:
+        return province_code(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _month(text: str) -> date:

@@ -55,7 +55,16 @@ def api_conn_id(source: str, province: str | None = None) -> str:
     return f"chiso_{source}_api" + (f"_{province}" if province else "")
 
 
-PROVINCE_CODE = re.compile(r"^\d{2}$")
+_PROVINCE_CODE = re.compile(r"^\d{2}$")
+
+
+def province_code(text: str) -> str:
+    """`text` as a province code (two digits, as in the reference data), or a ValueError
+    naming it."""
+    code = text.strip()
+    if not _PROVINCE_CODE.match(code):
+        raise ValueError(f"{code!r} is not a two-digit province code")
+    return code
 
 
 def source_provinces(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
@@ -66,11 +75,12 @@ def source_provinces(environ: Mapping[str, str] | None = None) -> tuple[str, ...
     text = (os.environ if environ is None else environ).get("CHISO_SOURCE_PROVINCES", "")
     codes: list[str] = []
     for item in text.split(","):
-        code = item.strip()
-        if not code:
+        if not item.strip():
             continue
-        if not PROVINCE_CODE.match(code):
-            raise ValueError(f"CHISO_SOURCE_PROVINCES: {code!r} is not a two-digit province code")
+        try:
+            code = province_code(item)
+        except ValueError as exc:
+            raise ValueError(f"CHISO_SOURCE_PROVINCES: {exc}") from None
         if code not in codes:
             codes.append(code)
     return tuple(codes)
