@@ -6,9 +6,9 @@ and shape to test the service-provision indicators, so this module builds one pe
 national-looking TTHC codes (``1.001234``), real field names, authority tiers, fees, a
 heavy-tailed dossier-volume weight, and a level that changes over time:
 
-* until 2022-06 levels 1–4, with the share of level ≥3 rising (Hà Giang 2018: 94.7 / 73.3 /
+* until 2022-07 levels 1–4, with the share of level ≥3 rising (Hà Giang 2018: 94.7 / 73.3 /
   51.1 / 25% by level 1–4, seed 003; Hòa Bình 2019: 476 level-3/4 services, seed 002);
-* from NĐ 42/2022 (2022-07-01 here) ``toan_trinh`` or ``mot_phan``, toàn trình growing
+* from NĐ 42/2022 (in force from 2022-08-01) ``toan_trinh`` or ``mot_phan``, toàn trình growing
   toward 100% of eligible procedures by mid-2025 (seed 001's target).
 
 Every procedure carries fixed uniform draws ("ranks"); its state on a day is the rank compared
@@ -36,7 +36,9 @@ from typing import Protocol
 
 from chiso_sim.config import SimulatorConfig
 
-DECREE_42_START = date(2022, 7, 1)  # NĐ 42/2022/NĐ-CP: levels 1–4 → toàn trình / một phần
+# NĐ 42/2022/NĐ-CP (signed 24 June 2022, in force from 1 August 2022): levels 1–4 → toàn trình
+# / một phần
+DECREE_42_START = date(2022, 8, 1)
 TWO_TIER_START = date(2025, 7, 1)  # Law 72/2025: no district level; communes take its work
 
 TIER_OF_AUTHORITY = {"tinh": "province_dept", "huyen": "district", "xa": "commune"}
@@ -773,7 +775,7 @@ LEVEL4_SHARE: Knots = (
 # Share of eligible procedures provided toàn trình (seed 001: 100% target by end of 2023,
 # reached in practice around mid-2025).
 FULL_ONLINE_SHARE: Knots = (
-    (2022, 7, 0.35),
+    (2022, 8, 0.35),
     (2023, 6, 0.50),
     (2023, 12, 0.80),
     (2024, 12, 0.94),
@@ -868,7 +870,7 @@ def _legacy_level(proc: CatalogueProcedure, day: date) -> int:
 
 
 def level_on(proc: CatalogueProcedure, day: date) -> str:
-    """Service level on ``day``: "1".."4" until 2022-06, "toan_trinh"/"mot_phan" after."""
+    """Service level on ``day``: "1".."4" until 2022-07, "toan_trinh"/"mot_phan" after."""
     if day < DECREE_42_START:
         return str(_legacy_level(proc, day))
     if proc.eligible_full_online:

@@ -456,7 +456,7 @@ def test_online_share_trend_by_year(sampled_years: dict[int, list[dict]]) -> Non
 def test_levels_follow_nd42(sampled_years: dict[int, list[dict]]) -> None:
     for year, ds in sampled_years.items():
         for d in ds:
-            after = d["NgayTiepNhan"] >= "20220701"
+            after = d["NgayTiepNhan"] >= "20220801"  # NĐ 42/2022 in force from 1 August 2022
             assert (d["MucDo"] in {"toan_trinh", "mot_phan"}) == after, (year, d["MucDo"])
     full = {
         y: sum(d["MucDo"] == "toan_trinh" for d in sampled_years[y]) / len(sampled_years[y])

@@ -113,6 +113,9 @@ def test_levels_rise_until_nd42(catalogue: list[CatalogueProcedure]) -> None:
         levels = [int(level_on(p, d)) for d in days]
         assert levels == sorted(levels), p.code  # a procedure's level never drops
         assert level_on(p, date(2021, 3, 1)) in {"1", "2", "3", "4"}
+    # NĐ 42/2022/NĐ-CP is in force from 1 August 2022: July is the last month of levels 1–4
+    assert {level_on(p, date(2022, 7, 31)) for p in catalogue} <= {"1", "2", "3", "4"}
+    assert {level_on(p, date(2022, 8, 1)) for p in catalogue} == {"toan_trinh", "mot_phan"}
 
 
 def test_toan_trinh_after_nd42(catalogue: list[CatalogueProcedure]) -> None:

@@ -330,12 +330,12 @@ def test_usage_ratings_arrive_until_twenty_days_after_the_month() -> None:
 
 
 def test_a_catalogue_snapshot_reread_after_a_backdated_change_differs() -> None:
-    """NĐ 42/2022 regraded every offering on 1 July 2022; about 15% of the changes were
-    recorded days late, so a snapshot of 4 July first read on 5 July still shows some old
+    """NĐ 42/2022 regraded every offering on 1 August 2022; about 15% of the changes were
+    recorded days late, so a snapshot of 4 August first read on 5 August still shows some old
     1–4 levels, and re-read later shows them regraded."""
-    day = date(2022, 7, 4)
-    first = portal.catalogue_snapshot(CFG, day, datetime(2022, 7, 5, 8))
-    later = portal.catalogue_snapshot(CFG, day, datetime(2022, 8, 1))
+    day = date(2022, 8, 4)
+    first = portal.catalogue_snapshot(CFG, day, datetime(2022, 8, 5, 8))
+    later = portal.catalogue_snapshot(CFG, day, datetime(2022, 9, 1))
     assert [(r["don_vi"], r["ma_tthc"]) for r in first] == [
         (r["don_vi"], r["ma_tthc"]) for r in later
     ]
@@ -343,9 +343,9 @@ def test_a_catalogue_snapshot_reread_after_a_backdated_change_differs() -> None:
     assert 0.05 * len(first) < len(stale) < 0.3 * len(first)
     assert {r["muc_do"] for r in stale} <= {"1", "2", "3", "4"}
     assert {r["muc_do"] for r in later} == {"toan_trinh", "mot_phan"}
-    # every stale row shows the state recorded before: that of 30 June
+    # every stale row shows the state recorded before: that of 31 July
     june = by_key(
-        portal.catalogue_snapshot(CFG, date(2022, 6, 30), datetime(2022, 8, 1)), "don_vi", "ma_tthc"
+        portal.catalogue_snapshot(CFG, date(2022, 7, 31), datetime(2022, 9, 1)), "don_vi", "ma_tthc"
     )
     for r in stale:
         old = june[(r["don_vi"], r["ma_tthc"])]
@@ -353,8 +353,8 @@ def test_a_catalogue_snapshot_reread_after_a_backdated_change_differs() -> None:
             k: old[k] for k in ("muc_do", "tich_hop_dvcqg", "thanh_toan_truc_tuyen")
         }
     # a day that has not ended has no snapshot
-    assert portal.catalogue_snapshot(CFG, day, datetime(2022, 7, 4, 23, 59)) == []
-    assert portal.catalogue_snapshot(CFG, day, datetime(2022, 7, 5)) != []
+    assert portal.catalogue_snapshot(CFG, day, datetime(2022, 8, 4, 23, 59)) == []
+    assert portal.catalogue_snapshot(CFG, day, datetime(2022, 8, 5)) != []
 
 
 # --- the oracle ---------------------------------------------------------------------------
