@@ -85,12 +85,19 @@ MARTS = (
         ("basis", "agency_key", "indicator_code", "period_id"),
     ),
 )
-# Reference tables copied whole at each publication: the dimensions, and the annual composite
-# indices (ICT Index, DTI) as the ministries published them
-DIMENSIONS = ("dim_agency", "dim_indicator", "dim_period", "fct_annual_index_values")
+# Reference tables copied whole at each publication: the dimensions, the declared breaks, and
+# the annual composite indices (ICT Index, DTI) as the ministries published them
+DIMENSIONS = (
+    "dim_agency",
+    "dim_indicator",
+    "dim_indicator_break",
+    "dim_period",
+    "fct_annual_index_values",
+)
 # Published tables every BI login reads whole, whatever its scope: the national indices are
-# public, every province's score and rank (chiso/publish/access.py scopes the rest)
-PUBLIC_TABLES = ("fct_annual_index_values",)
+# public, every province's score and rank; a declared break cites a public decision, and a
+# national one (no province) is every province's (chiso/publish/access.py scopes the rest)
+PUBLIC_TABLES = ("dim_indicator_break", "fct_annual_index_values")
 # Columns the audit marts carry for dbt's bookkeeping: a rebuild changes them, not the data.
 INTERNAL_COLUMNS = ("_built_at",)
 

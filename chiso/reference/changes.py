@@ -6,6 +6,8 @@ changed rows (added, removed, or both for an edited row) touch, by what the file
 
 - a target or an annual index: the changed rows' years, and nothing else, since they are
   joined to periods already computed: the periods within those years are rebuilt;
+- a declared break: the changed rows' months (it changes no number: the rebuild refreshes what
+  the gate and the next publication read);
 - an agency version, a unit, their lineage, a holiday or a make-up day: every period. Each
   record was assigned its agency version, and each dossier its due date, when it was first
   computed: a change here reassigns records of any month (a code's first version covers the
@@ -19,11 +21,12 @@ code was unknown (chiso/ingest/agency_codes.py): their months are pulled again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import psycopg
 from psycopg import sql
 
+from chiso.core.months import add_months
 from chiso.reference.files import REFERENCE_FILES, ReferenceFile
 from chiso.reference.load import CANDIDATE, LIVE, typed_columns
 
@@ -118,6 +121,11 @@ def _difference(
 
 
 def _touched_days(spec: ReferenceFile, rows: list[dict[str, object]]) -> tuple[date | None, ...]:
+    if spec.touches == "months":
+        months = [row["break_month"] for row in rows]
+        first: date = min(months)  # type: ignore[type-var,assignment]
+        last: date = max(months)  # type: ignore[type-var,assignment]
+        return first.replace(day=1), add_months(last.replace(day=1), 1) - timedelta(days=1)
     if spec.touches != "years":
         return None, None
     years: list[int] = []

@@ -13,6 +13,8 @@ that (chiso/reference/changes.py):
 
 - ``versions``: the days of the changed rows' validity (an agency version);
 - ``years``: the changed rows' years (a target, an annual index);
+- ``months``: the changed rows' months (a declared break: the gate and the report of that
+  month read it);
 - ``days_from``: every period from the earliest changed day on (a holiday moves the due dates
   of the dossiers open over it);
 - ``history``: all of it (lineage and units restate every period's restated basis).
@@ -27,7 +29,7 @@ from typing import Literal
 from chiso.core.config import SEEDS_DIR
 
 ColumnType = Literal["text", "date", "integer", "numeric", "boolean"]
-Touches = Literal["versions", "years", "days_from", "history"]
+Touches = Literal["versions", "years", "months", "days_from", "history"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,9 @@ class ReferenceFile:
     columns: tuple[Column, ...]
     touches: Touches
     description: str
+    # a file a later version added: a deployment's folder made before it may lack it, which
+    # loads as no rows (any other file missing is an error)
+    optional: bool = False
 
     @property
     def file_name(self) -> str:
@@ -132,6 +137,19 @@ REFERENCE_FILES: tuple[ReferenceFile, ...] = (
         ),
         "years",
         "Each indicator's target per province, tier and years, with the plan that sets it.",
+    ),
+    ReferenceFile(
+        "indicator_breaks",
+        (
+            # no province: a national break (a decree), for every province
+            _c("indicator_code", required=True), _c("province_code"),
+            _c("break_month", "date", True), _c("description", required=True),
+            _c("legal_basis", required=True),
+        ),
+        "months",
+        "Declared breaks: a month an indicator's definition or scope changed, not comparable"
+        " with the month before (the gate's volume check skips it; the report says so).",
+        optional=True,
     ),
     ReferenceFile(
         "annual_index_values",

@@ -64,6 +64,9 @@ def read_folder(folder: Path) -> ReferenceSet:
     digests: dict[str, str] = {}
     for spec in REFERENCE_FILES:
         path = folder / spec.file_name
+        if not path.is_file() and spec.optional:
+            rows[spec.table] = []
+            continue
         if not path.is_file():
             problems.append(f"{spec.file_name}: missing from {folder}")
             continue

@@ -231,6 +231,24 @@ class GateWarning:
 
 
 @dataclass(frozen=True)
+class Break:
+    """A declared break (marts.dim_indicator_break): the month's indicator is not comparable
+    with the month before, in every province (no code) or in one."""
+
+    indicator_code: str
+    indicator_name: str
+    province_code: str | None
+    description: str
+    legal_basis: str
+
+    def covers(self, row: dict) -> bool:
+        return self.indicator_code == row["indicator_code"] and self.province_code in (
+            None,
+            row["province_code"],
+        )
+
+
+@dataclass(frozen=True)
 class ScoreItem:
     """One item of a unit's QĐ 766 index for the month."""
 
@@ -291,6 +309,7 @@ class ScopeReport:
     warnings: list[GateWarning]
     scorecard: Scorecard | None
     agency_count: int
+    breaks: list[Break] = field(default_factory=list)
 
     @property
     def month_label(self) -> str:
@@ -299,6 +318,17 @@ class ScopeReport:
     @property
     def previous_label(self) -> str:
         return fmt.month_label(previous_month(self.month))
+
+    @property
+    def breaks_note(self) -> str:
+        """The month's declared breaks, as one note under the summary."""
+        said = " ".join(
+            f"{b.indicator_name}: {b.description} ({b.legal_basis})." for b in self.breaks
+        )
+        return (
+            f"Không so sánh với {self.previous_label} (thay đổi theo quy định, không phải do"
+            f" số liệu): {said}"
+        )
 
     @property
     def changed_rows(self) -> int:
@@ -332,6 +362,7 @@ class MonthData:
     checks: list[ReportCheck]
     warnings: list[GateWarning]
     scorecards: dict[str, Scorecard]
+    breaks: list[Break] = field(default_factory=list)
 
     def scopes(self) -> list[Scope]:
         """Each province of the month, then each of its tiers."""
@@ -386,13 +417,19 @@ def load(url: str, month: date) -> MonthData:
             _report_checks(conn, month),
             _warnings(conn, month),
             _scorecards(conn, month),
+            _breaks(conn, month),
         )
 
 
 def scoped(data: MonthData, scope: Scope) -> ScopeReport:
     """The report of one scope (or of every province, for `Scope()`)."""
     month = data.month
-    rows = [r for r in data.rows if scope.holds(r)]
+    breaks = [
+        b
+        for b in data.breaks
+        if scope.province_code is None or b.province_code in (None, scope.province_code)
+    ]
+    rows = _not_compared_across(breaks, [r for r in data.rows if scope.holds(r)], month)
     current = [r for r in rows if r["period_month"] == month]
     agencies = {r["agency_code"] for r in current}
     # a summary report is a province's (its code) or an agency's own (the agency's code)
@@ -421,7 +458,24 @@ def scoped(data: MonthData, scope: Scope) -> ScopeReport:
         warnings=data.warnings,
         scorecard=data.scorecards.get(scope.province_code or "") if scope.tier is None else None,
         agency_count=len(agencies),
+        breaks=breaks,
     )
+
+
+def _not_compared_across(breaks: list[Break], rows: list[dict], month: date) -> list[dict]:
+    """The rows without what would compare a declared break's month with the month before:
+    the previous month's rows of its indicator (in its province) and the previous value and
+    change the current rows carry. Every line of the indicator then shows no change."""
+    if not breaks:
+        return rows
+    out = []
+    for r in rows:
+        if any(b.covers(r) for b in breaks):
+            if r["period_month"] != month:
+                continue
+            r = {**r, "previous_value": None, "value_change": None}
+        out.append(r)
+    return out
 
 
 def _sum(label: str, rows: list[dict], unit: str) -> Line:
@@ -705,6 +759,30 @@ def _warnings(conn: psycopg.Connection, month: date) -> list[GateWarning]:
         (month,),
     ).fetchall()
     return [GateWarning(r["description"], r["observed"]) for r in rows]
+
+
+def _breaks(conn: psycopg.Connection, month: date) -> list[Break]:
+    """The breaks declared for the month (none before a publication made the table)."""
+    if conn.execute("select to_regclass('marts.dim_indicator_break')").fetchone() == {
+        "to_regclass": None
+    }:
+        return []
+    rows = conn.execute(
+        "select indicator_code, indicator_name_vi, province_code, description, legal_basis"
+        " from marts.dim_indicator_break where break_month = %s"
+        " order by indicator_code, province_code nulls first",
+        (month,),
+    ).fetchall()
+    return [
+        Break(
+            r["indicator_code"],
+            r["indicator_name_vi"] or r["indicator_code"],
+            r["province_code"],
+            r["description"],
+            r["legal_basis"],
+        )
+        for r in rows
+    ]
 
 
 def _scorecards(conn: psycopg.Connection, month: date) -> dict[str, Scorecard]:

@@ -201,6 +201,8 @@ def _summary(pdf: FPDF, report: ScopeReport) -> None:
             )
             row.cell(_goal(s.calendar.target, s.direction))
             _lamp_cell(row, s.calendar.light)
+    if report.breaks:
+        _note(pdf, report.breaks_note)
 
 
 def _ranking(pdf: FPDF, report: ScopeReport) -> None:

@@ -37,7 +37,7 @@ from chiso_sim.generate.seeds import (
 )
 
 # national, so copied whole from the project's files
-COPIED = ("ref_public_holidays.csv", "ref_holiday_overrides.csv")
+COPIED = ("ref_public_holidays.csv", "ref_holiday_overrides.csv", "ref_indicator_breaks.csv")
 
 
 def _province_name(province: object) -> str:

@@ -62,8 +62,9 @@ def _query(url: str, text: str, *args: object) -> list[tuple]:
 
 def test_reference_files_with_mistakes_are_refused_row_by_row(built_env, tmp_path):
     """Overlapping versions of an agency, a date that is no date, a lineage to an agency that
-    does not exist, a target without its plan and one of an indicator the catalogue lacks:
-    each named with file, row, field and value; nothing is loaded."""
+    does not exist, a target without its plan and one of an indicator the catalogue lacks, a
+    break declared mid-month, twice, or for a province that does not exist: each named with
+    file, row, field and value; nothing is loaded."""
     s, admin = built_env.settings, built_env.urls.admin
     loaded_before = _query(admin, "select count(*) from ops.reference_versions")
     folder = _copy(tmp_path / "reference")
@@ -82,6 +83,10 @@ def test_reference_files_with_mistakes_are_refused_row_by_row(built_env, tmp_pat
     stray = [*targets[1]]
     stray[0] = "dossier.not_in_the_catalogue"
     _write(folder / "ref_indicator_targets.csv", [*targets, stray])
+    breaks = _rows(folder / "ref_indicator_breaks.csv")
+    mid_month, twice, nowhere = [*breaks[1]], [*breaks[1]], [*breaks[1]]
+    mid_month[2], nowhere[1] = "2022-08-15", "99"
+    _write(folder / "ref_indicator_breaks.csv", [*breaks, mid_month, twice, nowhere])
 
     with pytest.raises(pipeline.ReferenceInvalid) as refused:
         pipeline.load_reference(s, folder)
@@ -96,6 +101,11 @@ def test_reference_files_with_mistakes_are_refused_row_by_row(built_env, tmp_pat
         "ref_indicator_targets.csv row 3, source_document empty: a value is required",
         f"ref_indicator_targets.csv row {len(targets) + 1}, indicator_code ="
         " 'dossier.not_in_the_catalogue': not a code the catalogue knows",
+        f"ref_indicator_breaks.csv row {len(breaks) + 1}, break_month = '2022-08-15': breaks"
+        " «break_month is the first day of a month",
+        f"ref_indicator_breaks.csv row 2, indicator_code = '{breaks[1][0]}'",
+        f"ref_indicator_breaks.csv row {len(breaks) + 2}, indicator_code = '{breaks[1][0]}'",
+        f"ref_indicator_breaks.csv row {len(breaks) + 3}, province_code = '99'",
     ]
     for line in expected:
         assert any(p.startswith(line) for p in problems), (line, problems)

@@ -27,6 +27,7 @@ from chiso import pipeline
 from chiso.core.cadence import Cadence
 from chiso.quality.parameters import gate_parameters
 from chiso.quality.results import GateFailed
+from chiso.quality.specs import load_parameters, load_suite_specs
 from chiso.runtime import simulator
 from tests.alert_receivers import Mailbox, Webhook, html_body, subject, wait_for
 
@@ -95,6 +96,52 @@ def _published(url: str, month: date) -> list[tuple]:
             " order by 1, 2, 3",
             (month,),
         ).fetchall()
+
+
+def test_a_declared_break_is_compared_with_nothing(world: World) -> None:
+    """February's volume of dossier.received collapses. Declared as a break (a decision
+    changed the indicator that month), the volume check leaves it out and passes, its row
+    saying why; declared for a province that is not where it collapsed, it is still compared,
+    and fails. (The reconciliation fails both times: it compares the mart with the facts, and
+    the collapse was planted in the mart alone.)"""
+    collapse = next(b for b in BREAKAGES if b.suite == "kpi_monthly_volume")
+    [volume] = [s for s in load_suite_specs(layers=("kpi",)) if s.name == "kpi_monthly_volume"]
+    declare = (
+        "insert into audit.dim_indicator_break values ('dossier.received',"
+        " 'Số hồ sơ tiếp nhận', %s, '2020-02-01', 'Thử nghiệm', 'Không')"
+    )
+
+    def received(conn: psycopg.Connection) -> dict:
+        query = volume.batch_query(M2, load_parameters())
+        rows = conn.execute(
+            f"select * from ({query}) as v where indicator_code = 'dossier.received'"
+        )
+        names = [d.name for d in rows.description or ()]
+        return dict(zip(names, rows.fetchone(), strict=True))
+
+    def failed_suites(conn: psycopg.Connection) -> set[str]:
+        outcome = pipeline.validate(world.settings, M2, raise_on_failure=False)
+        [(failures,)] = conn.execute(
+            "select failures from ops.gate_results where gate_run_id = %s", (outcome.gate_run_id,)
+        ).fetchall()
+        return {f["suite"] for f in failures}
+
+    with (
+        planted(world.urls.admin, collapse),
+        psycopg.connect(world.urls.admin, autocommit=True) as conn,
+    ):
+        try:
+            conn.execute(declare, ("99",))  # a province the warehouse does not hold
+            row = received(conn)
+            assert row["declared_break"] is False and row["volume_ratio"] < 0.5
+            assert "kpi_monthly_volume" in failed_suites(conn)
+            conn.execute("delete from audit.dim_indicator_break where province_code = '99'")
+            conn.execute(declare, (None,))  # national
+            row = received(conn)
+            assert row["declared_break"] is True and row["volume_ratio"] is None
+            assert "kpi_monthly_volume" not in failed_suites(conn)
+        finally:
+            conn.execute("delete from audit.dim_indicator_break where break_month = '2020-02-01'")
 
 
 def _revisions(url: str, month: date) -> list[tuple]:

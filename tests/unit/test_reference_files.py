@@ -35,6 +35,20 @@ def test_the_projects_files_read_whole(folder):
     assert "dossier.online_rate_l34" in catalogue_codes()
 
 
+def test_a_folder_made_before_a_file_was_added_loads_it_empty(folder):
+    """A deployment's folder from `chiso reference init` of an earlier version lacks the files
+    added since (the declared breaks): they load as no rows; any other file is required."""
+    (folder / "ref_indicator_breaks.csv").unlink()
+    refset = read_folder(folder)
+    assert refset.rows["indicator_breaks"] == []
+    assert "ref_indicator_breaks.csv" not in refset.digests
+    assert [s.file_name for s in REFERENCE_FILES if s.optional] == ["ref_indicator_breaks.csv"]
+    # the project's own declares NĐ 42/2022/NĐ-CP, in force from 1 August 2022
+    breaks = read_folder(REFERENCE_DIR).rows["indicator_breaks"]
+    assert {values[2] for _, values in breaks} == {"2022-08-01"}
+    assert all("NĐ 42/2022/NĐ-CP" in (values[4] or "") for _, values in breaks)
+
+
 def test_excel_habits_are_accepted_and_change_only_the_digest(folder):
     """A byte-order mark (Excel's UTF-8 CSV), columns in another order, a blank line."""
     path = folder / "ref_holiday_overrides.csv"

@@ -13,7 +13,15 @@ import pytest
 from chiso.core.months import LOCAL_TZ, previous_month
 from chiso.report.charts import trend_png
 from chiso.report.html import html_text
-from chiso.report.model import MonthData, Publication, Scope, ascii_slug, light, scoped
+from chiso.report.model import (
+    Break,
+    MonthData,
+    Publication,
+    Scope,
+    ascii_slug,
+    light,
+    scoped,
+)
 from chiso.report.pdf import pdf_bytes
 from chiso.report.workbook import workbook_bytes
 
@@ -189,3 +197,43 @@ def test_text_from_a_delivery_stays_text_in_the_workbook(month):
     cells = [c for row in book["Chất lượng dữ liệu"].iter_rows() for c in row]
     (label,) = [c for c in cells if str(c.value).startswith("=HYPERLINK")]
     assert label.data_type == "s"
+
+
+def test_a_declared_break_is_compared_with_no_month_before(month):
+    """NĐ 42/2022-like: a decision changed the indicator in March. Every line of it shows no
+    previous value and no change, in every format, and the report says why; a break declared
+    for another province leaves this one's comparison alone."""
+    from pypdf import PdfReader
+
+    nd42 = Break(
+        "dossier.ontime_rate", "Tỷ lệ giải quyết đúng hạn", None,
+        "Cách tính thay đổi từ tháng này", "NĐ 42/2022/NĐ-CP",
+    )  # fmt: skip
+    elsewhere = Break("dossier.ontime_rate", "Tỷ lệ giải quyết đúng hạn", "17", "Khác", "QĐ 1")
+    before = scoped(month, Scope("30", "Hải Dương"))
+    dept = next(s for s in before.summary if s.level == "Sở, ban, ngành")
+    assert dept.calendar.previous == Decimal(0)
+
+    month.breaks = [elsewhere]
+    report = scoped(month, Scope("30", "Hải Dương"))
+    assert report.breaks == []
+    assert [s.calendar.previous for s in report.summary] == [
+        s.calendar.previous for s in before.summary
+    ]
+
+    month.breaks = [nd42, elsewhere]
+    report = scoped(month, Scope("30", "Hải Dương"))
+    assert report.breaks == [nd42]
+    assert all(s.calendar.previous is None and s.calendar.change is None for s in report.summary)
+    for detail in report.details:
+        assert detail.total.previous is None
+        assert all(a.previous is None for _, lines in detail.tiers for a in lines)
+    page = html_text(report, [report], {})
+    assert "Không so sánh với tháng 02/2020" in page
+    assert "NĐ 42/2022/NĐ-CP" in page and "Cách tính thay đổi từ tháng này" in page
+    text = unicodedata.normalize(
+        "NFC",
+        "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf_bytes(report, None))).pages),
+    )
+    assert "NĐ 42/2022/NĐ-CP" in text and "Không so sánh với tháng 02/2020" in text
+    assert scoped(month, Scope("17", "Hòa Bình")).breaks == [nd42, elsewhere]
