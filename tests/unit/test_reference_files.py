@@ -100,3 +100,17 @@ def test_every_problem_of_the_files_is_named_with_file_and_row(folder):
     rows = len(lineage.read_bytes().splitlines())
     assert f"ref_agency_lineage.csv row {rows}: not UTF-8" in " ".join(problems), problems
     assert len(problems) == 5
+
+
+def test_a_changed_break_touches_its_months_only():
+    """A break changes no number: a load that adds one rebuilds its months, not the history."""
+    from datetime import date
+
+    from chiso.reference.changes import _touched_days
+    from chiso.reference.files import BY_TABLE
+
+    rows = [{"break_month": date(2022, 8, 1)}, {"break_month": date(2023, 2, 1)}]
+    assert _touched_days(BY_TABLE["indicator_breaks"], rows) == (
+        date(2022, 8, 1),
+        date(2023, 2, 28),
+    )
