@@ -88,7 +88,7 @@ def compare(conn: psycopg.Connection) -> Changes:
         removed = _difference(conn, spec, LIVE, CANDIDATE)
         if not added and not removed:
             continue
-        first, last = _touched_days(spec, added + removed)
+        first, last = touched_days(spec, added + removed)
         tables.append(TableChange(spec.table, len(added), len(removed), first, last))
     codes = conn.execute(
         sql.SQL(
@@ -120,7 +120,9 @@ def _difference(
     return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
 
-def _touched_days(spec: ReferenceFile, rows: list[dict[str, object]]) -> tuple[date | None, ...]:
+def touched_days(spec: ReferenceFile, rows: list[dict[str, object]]) -> tuple[date | None, ...]:
+    """The first and last day whose periods the changed `rows` of `spec`'s table touch, by
+    what the file is (the module's docstring); (None, None): every period."""
     if spec.touches == "months":
         months = [row["break_month"] for row in rows]
         first: date = min(months)  # type: ignore[type-var,assignment]

@@ -106,11 +106,11 @@ def test_a_changed_break_touches_its_months_only():
     """A break changes no number: a load that adds one rebuilds its months, not the history."""
     from datetime import date
 
-    from chiso.reference.changes import _touched_days
+    from chiso.reference.changes import touched_days
     from chiso.reference.files import BY_TABLE
 
     rows = [{"break_month": date(2022, 8, 1)}, {"break_month": date(2023, 2, 1)}]
-    assert _touched_days(BY_TABLE["indicator_breaks"], rows) == (
+    assert touched_days(BY_TABLE["indicator_breaks"], rows) == (
         date(2022, 8, 1),
         date(2023, 2, 28),
     )
