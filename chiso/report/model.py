@@ -763,9 +763,10 @@ def _warnings(conn: psycopg.Connection, month: date) -> list[GateWarning]:
 
 def _breaks(conn: psycopg.Connection, month: date) -> list[Break]:
     """The breaks declared for the month (none before a publication made the table)."""
-    if conn.execute("select to_regclass('marts.dim_indicator_break')").fetchone() == {
-        "to_regclass": None
-    }:
+    present = conn.execute(
+        "select to_regclass('marts.dim_indicator_break') is not null as present"
+    ).fetchone()
+    if not (present and present["present"]):
         return []
     rows = conn.execute(
         "select indicator_code, indicator_name_vi, province_code, description, legal_basis"
