@@ -228,6 +228,20 @@ def _quiet_gx() -> None:
             logger.setLevel(logging.WARNING)
 
 
+def import_gx() -> None:
+    """Import GX and what the gate's context needs, quietly (no analytics, no INFO chatter).
+
+    The gate imports it lazily on its first run (a few CPU seconds). The Airflow processes
+    that fork task processes call this once at start (chiso/orchestration/task_host.py), so
+    every validation task they fork starts with GX loaded.
+    """
+    _quiet_gx()
+    import great_expectations  # noqa: F401  (loaded for the forked task processes)
+    from great_expectations.data_context.types import base  # noqa: F401  (_run_gx's configs)
+
+    _quiet_gx()
+
+
 def _rendered(spec: SuiteSpec, month: date, params: dict[str, Any]) -> dict[str, Any]:
     """The suite document with the month and parameters written into its SQL expectations."""
     document = copy.deepcopy(spec.document)

@@ -10,8 +10,10 @@ CeleryExecutor``: then ``CHISO_CELERY_BROKER_URL`` names the broker (Redis), the
 the metadata database, and `up` starts ``CHISO_CELERY_WORKERS`` workers (2) on this machine
 beside the other services, each with its own Celery node name, log-server port and the name
 its task instances record as their host (worker1, worker2 …; chiso/runtime/worker_name.py).
-Workers on other machines run `airflow celery worker` with the same environment
-(docs/deploy.md).
+Workers on other machines run `chiso-airflow celery worker` with the same environment
+(docs/deploy.md). Every service starts through `chiso-airflow`, Airflow's command line with
+chiso's task code loaded first where task processes are forked (the scheduler, Celery workers:
+chiso/orchestration/task_host.py).
 
 Its UI and REST API require a login, the demo's included: the simple auth manager with one
 user, ``admin``, whose password chiso generates once into CHISO_HOME/secrets (`chiso airflow
@@ -42,6 +44,8 @@ from chiso.runtime.warehouse import sqlalchemy_url, urls
 from chiso.sources.systems import api_conn_id, source_provinces
 
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
+# the command the services run: `airflow`, preloading chiso's task code where tasks fork
+TASK_HOST = "chiso-airflow"
 CELERY = "CeleryExecutor"
 # each Celery worker's log server (Airflow's default 8793 for the first)
 WORKER_LOG_PORT = 8793
@@ -303,7 +307,9 @@ def up(settings: Settings, timeout: float = 180) -> str:
     down(settings)
     migrate(settings)
     env = airflow_env(settings)
-    exe = str(Path(sys.executable).with_name("airflow"))
+    # Airflow's CLI, with the task code loaded first in the processes that fork the tasks
+    # (chiso/orchestration/task_host.py): a task process then imports nothing of its own
+    exe = str(Path(sys.executable).with_name(TASK_HOST))
     settings.ensure_dirs()
     for name in services():
         args, own = [exe, name], {}
