@@ -10,7 +10,6 @@
         unique_key='period_id',
         on_schema_change='fail',
         indexes=[{'columns': ['period_id']}, {'columns': ['_built_at']}],
-        post_hook='analyze {{ this }}',
     )
 }}
 

@@ -12,7 +12,6 @@
         {'columns': ['day'], 'unique': True},
         {'columns': ['working_day_number', 'is_working_day']},
     ],
-    post_hook='analyze {{ this }}',
 ) }}
 
 with
