@@ -6,9 +6,12 @@ merged into the other in July 2025, departments merged in March, districts ended
 with the sources as they stand at December 2025's close and every month's summary reports in
 the inbox, against the same 72 months closed one after another with the simulator's clock at
 each close instant (chiso.pipeline.close_month, the close's steps). Records change after
-their month was closed, so both sides republish every month a later record changes
-(`CHISO_REPUBLISH_MONTHS` covers the five years): by the end both have pulled the same
-records, and the current revision of every mart and dimension has the same checksum.
+their month was closed: the months closed one by one republish every month a later record
+changes (`CHISO_REPUBLISH_MONTHS` covers the five years), while the backfill takes the
+sources as they stand now (its change pulls go up to the present: chiso.pipeline.
+ingest_changes, `changes_until`), so it publishes each month once. By the end both have
+pulled the same records, and the current revision of every mart and dimension has the same
+checksum.
 
 About two hours on two cores: a close costs about a minute, most of it dbt's build and the
 gates, whatever the volume, and the two warehouses close their 72 months side by side. The
