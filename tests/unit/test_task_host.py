@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from chiso.core.config import DAGS_DIR
-from chiso.orchestration.task_host import forks_tasks
+from chiso.orchestration.task_host import forks_tasks, run_dag_files
 
 # What a task process of a close does before its task's work: Airflow's task runner parses the
 # DAG file, the task imports chiso's tasks module, and the gate's tasks open a GX context.
@@ -91,3 +91,11 @@ def test_a_task_forked_from_the_host_imports_nothing_of_its_own(tmp_path):
     plain, preloaded = _imported_by_forked_tasks(tmp_path)
     assert {"chiso.pipeline", "great_expectations"} <= set(plain)
     assert preloaded == []
+
+
+def test_a_broken_dag_file_does_not_keep_the_service_from_starting(tmp_path):
+    """The preload runs the DAG files; one that raises is named and skipped (Airflow reports
+    its import error), and the others are loaded."""
+    (tmp_path / "broken.py").write_text("raise RuntimeError('an operator typo')\n")
+    (tmp_path / "fine.py").write_text("import json\nVALUE = json.dumps(1)\n")
+    assert run_dag_files(tmp_path) == ["broken.py: RuntimeError"]
