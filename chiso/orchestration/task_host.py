@@ -53,7 +53,7 @@ def run_dag_files(folder: Path) -> list[str]:
     return failed
 
 
-def preload(dags_dir: Path | None = None) -> None:
+def preload() -> None:
     """Import what chiso's task processes import: what the DAG files use (a task process
     parses its DAG file first; running them here loads Airflow's decorators and providers
     as they use them, a list that cannot fall behind the files), the tasks and all the
@@ -61,7 +61,7 @@ def preload(dags_dir: Path | None = None) -> None:
     processes (each imports it again, and fails there as it would have): the service starts."""
     from chiso.core.config import DAGS_DIR
 
-    failed = run_dag_files(dags_dir or DAGS_DIR)
+    failed = run_dag_files(DAGS_DIR)
     try:
         from chiso.orchestration import tasks  # noqa: F401  (loaded for the forked tasks)
         from chiso.quality.gate import import_gx
