@@ -585,3 +585,51 @@ def test_a_build_leaves_the_planner_knowing_the_month_it_inserted(published):
             (month,),
         ).fetchone()
     assert plan[0]["Plan"]["Plan Rows"] >= rows / 2, (plan[0]["Plan"]["Plan Rows"], rows)
+
+
+def test_an_empty_delivery_restages_its_month_only_when_it_replaced_rows(published):
+    """A changed dossier with no supplements lands a supplements delivery of no rows (the
+    change loader's batch for its month). One that replaced nothing changes nothing: the next
+    build leaves its month's staged rows as they were. It can never be among the staging
+    model's batches, so it used to restage its month at every build, and every period from
+    that month on with it: the five-year test's warehouses rebuilt their whole history at
+    every close. One that replaced rows (the dossier's supplement withdrawn) is restaged, and
+    the supplement leaves staging."""
+    import uuid
+
+    env, _, _ = published
+    january, february = MONTHS[0], MONTHS[1]
+    staged_at = (
+        "select _extract_month, max(_built_at) from staging.stg_one_stop__supplements group by 1"
+    )
+    with psycopg.connect(env.urls.admin) as conn:
+        before = dict(conn.execute(staged_at).fetchall())
+        # a supplement February alone holds (no later copy of its dossier's to win instead)
+        dossier, number = conn.execute(
+            "delete from raw.one_stop__supplements where _extract_month = %s"
+            " and (ma_ho_so, lan_bo_sung) = (select ma_ho_so, lan_bo_sung"
+            " from raw.one_stop__supplements s where _extract_month = %s and not exists"
+            " (select 1 from raw.one_stop__supplements o where o._extract_month <> %s"
+            " and trim(o.ma_ho_so) = trim(s.ma_ho_so)) order by 1, 2 limit 1)"
+            " returning trim(ma_ho_so), raw.parse_vn_int(lan_bo_sung)::int",
+            (february, february, february),
+        ).fetchone()
+        for month, replaced in ((january, 0), (february, 1)):
+            conn.execute(
+                "insert into raw.ingest_batches (batch_id, source, entity, target_table,"
+                " extract_month, channel, origin, replace_scope, status, row_count,"
+                " replaced_rows, finished_at) values (%s, 'one_stop', 'one_stop.supplements',"
+                " 'raw.one_stop__supplements', %s, 'api', 'test: a changed dossier without"
+                " supplements', 'record', 'loaded', 0, %s, now())",
+                (uuid.uuid4(), month, replaced),
+            )
+    build(env.settings, MONTHS[-1])
+    with psycopg.connect(env.urls.admin) as conn:
+        after = dict(conn.execute(staged_at).fetchall())
+        (left,) = conn.execute(
+            "select count(*) from staging.stg_one_stop__supplements"
+            " where dossier_id = %s and supplement_number = %s",
+            (dossier, number),
+        ).fetchone()
+    assert after[january] == before[january], "a delivery that changed nothing restaged January"
+    assert after[february] > before[february] and left == 0, (left, after[february])

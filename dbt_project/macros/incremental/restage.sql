@@ -7,7 +7,9 @@
     that: a run restages only the months whose batches differ from the ones it holds.
 
       * restage_months(upstream): the extract months where the ledger's loaded batches and the
-        model's batches differ (new deliveries, replaced or emptied months);
+        model's batches differ (new deliveries, replaced or emptied months). A delivery with
+        no rows that replaced none is left out: it changes nothing, and as it can never be
+        among the model's batches it would otherwise restage its month at every build;
       * restage_months_literal(upstream): the same months as a date[] literal;
       * restage_filter(upstream, upstream_key, key): the raw rows of those months, except a
         key's copy older than one the model holds from another month (the latest copy of a
@@ -31,6 +33,10 @@
     where ledger.target_table = '{{ target_table }}'
         and ledger.status = 'loaded'
         and ledger.extract_month is not null
+        -- a delivery with no rows that replaced none (a changed dossier without supplements)
+        -- changed nothing to stage; none of its rows can ever be staged, so without this its
+        -- month would be restaged by every build, and every period since rebuilt with it
+        and (ledger.row_count > 0 or coalesce(ledger.replaced_rows, 1) > 0)
         and ledger.batch_id not in ({{ distinct_values(staged, '_batch_id') }})
     union
     select (
