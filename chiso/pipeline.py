@@ -241,21 +241,23 @@ def _republish(
         others = [m for m in drift.published_months(conn) if m != besides]
     republished: list[Publication] = []
     found: list[Drift] = []
-    for other, pending in drift.check(url, others).items():
-        in_window = other >= window_from
+    for other, checked in drift.check(url, others).items():
+        in_window, pending, stamp = other >= window_from, checked.pending_rows, checked.stamp
         if pending and not in_window:
-            found.append(Drift(other, pending, False, note="outside the republication window"))
+            note = "outside the republication window"
+            found.append(Drift(other, pending, False, note=note, stamp=stamp))
             continue
         if pending:
             gate = validate(settings, other, raise_on_failure=False)
             if not gate.success:
                 note = f"changed, but its gate failed (validation {gate.gate_run_id})"
-                found.append(Drift(other, pending, True, note=note))
+                found.append(Drift(other, pending, True, note=note, stamp=stamp))
                 continue
             republished.append(publish(settings, other, None, gate.gate_run_id))
             if reports:
                 report(settings, other)
-        found.append(Drift(other, 0, in_window))
+            stamp = None  # another publication now: its first check compares it
+        found.append(Drift(other, 0, in_window, stamp=stamp))
     drift.record(url, found, checked_by)
     return republished, [d for d in found if d.pending_rows]
 

@@ -25,6 +25,8 @@ import pytest
 
 from chiso import pipeline
 from chiso.core.cadence import Cadence
+from chiso.publish import drift
+from chiso.publish.drift import Drift
 from chiso.quality.parameters import gate_parameters
 from chiso.quality.results import GateFailed
 from chiso.quality.specs import load_parameters, load_suite_specs
@@ -821,11 +823,13 @@ def test_a_month_changed_outside_the_republication_window_is_reported_not_publis
     """Late records changed January after it was published, and March's close republishes
     only from February on (CHISO_REPUBLISH_MONTHS=1): January keeps its revision, the
     difference is recorded for operators (marts.kpi_publication_drift) and March's report
-    lists it in its data-quality section. Once January matches again, the record clears."""
+    lists it in its data-quality section. Once January matches again, the record clears.
+    (Each change is written as a rebuild writes it, with a new `_built_at`.)"""
     url, bi = world.urls.transformer, world.urls.bi_reader
     m3 = date(2020, 3, 1)
     plant = (
-        "update audit.mart_kpi_monthly set numerator = numerator + %s where period_month = %s"
+        "update audit.mart_kpi_monthly set numerator = numerator + %s,"
+        " _built_at = clock_timestamp() where period_month = %s"
         " and (agency_code, indicator_code, calendar) = (select agency_code, indicator_code,"
         " calendar from audit.mart_kpi_monthly where period_month = %s and numerator > 0"
         " order by 1, 2, 3 limit 1)"
@@ -853,6 +857,48 @@ def test_a_month_changed_outside_the_republication_window_is_reported_not_publis
     assert pipeline.republish_changed(world.settings, m3, Cadence(republish_months=1)) == ([], [])
     with psycopg.connect(bi) as conn:
         assert conn.execute("select count(*) from marts.kpi_publication_drift").fetchone()[0] == 0
+
+
+def test_a_month_unchanged_since_its_last_check_is_not_compared_again(world: World) -> None:
+    """A close compares a published month's rows with its revision only when its stamp (its
+    publication, each mart's row count and latest `_built_at`) moved since the last check: the
+    second check of unchanged months compares none and keeps their outcome. A row rebuilt
+    (a later `_built_at`) makes its month compared again; a hand edit that keeps the stamp is
+    not seen until the runbook's reset of the stamps."""
+    url = world.urls.transformer
+    months = [M1, M2]
+    nudge = (
+        "update audit.mart_kpi_monthly set numerator = numerator + %s{built} where ctid ="
+        " (select ctid from audit.mart_kpi_monthly where period_month = %s and numerator > 1"
+        " order by agency_key, indicator_code, calendar limit 1)"
+    )
+
+    def checked() -> dict[date, tuple[int, bool]]:
+        found = drift.check(url, months)
+        drift.record(
+            url, [Drift(m, c.pending_rows, True, stamp=c.stamp) for m, c in found.items()], M2
+        )
+        return {m: (c.pending_rows, c.compared) for m, c in found.items()}
+
+    with psycopg.connect(url) as conn:  # whatever earlier tests recorded
+        conn.execute("update ops.publication_drift set audit_stamp = null")
+    assert checked() == {M1: (0, True), M2: (0, True)}
+    assert checked() == {M1: (0, False), M2: (0, False)}
+    with psycopg.connect(url) as conn:
+        assert conn.execute(nudge.format(built=""), (1, M1)).rowcount == 1
+    try:
+        assert checked() == {M1: (0, False), M2: (0, False)}  # the stamp is what is trusted
+        with psycopg.connect(url) as conn:  # the runbook's reset after a hand edit
+            conn.execute("update ops.publication_drift set audit_stamp = null")
+        assert checked() == {M1: (1, True), M2: (0, True)}
+        assert checked() == {M1: (1, False), M2: (0, False)}  # a recorded drift stands too
+    finally:
+        with psycopg.connect(url) as conn:  # undone as a rebuild would write it
+            built = ", _built_at = clock_timestamp()"
+            conn.execute(
+                nudge.replace("numerator > 1", "numerator > 2").format(built=built), (-1, M1)
+            )
+    assert checked() == {M1: (0, True), M2: (0, False)}
 
 
 def _summary_report(path, province: str, month: date, agency: str, counts: dict[str, int]):
