@@ -94,6 +94,10 @@ class Settings:
     # its metadata database on the warehouse's server (CHISO_BI_DB)
     bi_port: int = 8088
     bi_db: str = DEFAULT_BI_DB
+    # The embedded server's memory (CHISO_PG_SHARED_BUFFERS, CHISO_PG_WORK_MEM, in
+    # PostgreSQL's units, e.g. 512MB); unset: chiso/runtime/embedded_postgres.py decides
+    pg_shared_buffers: str | None = None
+    pg_work_mem: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -117,6 +121,8 @@ class Settings:
             personal_data_months=int(os.environ.get("CHISO_PERSONAL_DATA_MONTHS") or 24),
             bi_port=int(os.environ.get("CHISO_BI_PORT") or 8088),
             bi_db=os.environ.get("CHISO_BI_DB") or DEFAULT_BI_DB,
+            pg_shared_buffers=os.environ.get("CHISO_PG_SHARED_BUFFERS") or None,
+            pg_work_mem=os.environ.get("CHISO_PG_WORK_MEM") or None,
         )
 
     @property
