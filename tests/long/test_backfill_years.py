@@ -15,12 +15,13 @@ checksum.
 
 Hours on two cores, the two warehouses closing their 72 months side by side. Measured on
 16fb964 (before the republication check kept its stamps and the embedded server got its
-memory): the backfill's 72 months took 2 h 05 min, 42 s a month in 2020 and 95 s in 2024
-(dbt's build and the gate, whatever the volume; the backfill's first run builds the five years
-raw, then holds: docs/runbook.md, «Backfill»); its two restructuring closes republished 62 and
-66 months, 16 and 20 minutes each. The months closed one by one republish the whole history at
-four closes of 2025 (February, March, June and July, 16 to 25 minutes each) and had reached
-July 2025 after 2 h 20 min (its last 35 minutes beside a `make test` at nice 19).
+memory), passed in 2 h 43 min: the backfill's 72 months in 7,779 s by Airflow's stamps, 42 s
+a month in 2020 and 95 s in 2024 (dbt's build and the gate, whatever the volume; its first run
+builds the five years raw, then holds: docs/runbook.md, «Backfill»), and its two restructuring
+closes republished 62 and 66 months, 16 and 20 minutes each. The months closed one by one took
+9,693 s: they republish the whole history at four closes of 2025 (February, March, June and
+July, 10 to 25 minutes each). A `make test` at nice 19 ran beside both from 1 h 45 min to
+2 h 21 min. The server used 145 CPU-minutes, the test's processes 56.
 `make test-long`, outside `make test`'s fifteen minutes.
 """
 
